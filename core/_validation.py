@@ -1,0 +1,158 @@
+"""Input validation shared by every public function of :mod:`core`.
+
+Validation happens once, at the boundary: loaders and metrics call these helpers and
+raise :class:`EmbedLensInputError` with a message that names the source (file, row,
+column), what was found, what was expected and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "EmbedLensInputError",
+    "NonFiniteRowsError",
+    "check_embeddings",
+    "check_paired",
+    "first_items",
+]
+
+
+class EmbedLensInputError(ValueError):
+    """Bad input from a user: a file, a parameter or a matrix that cannot be used.
+
+    The message is written for the person who supplied the input; the dashboard shows it
+    as is. ``source`` names the file or argument, ``row`` / ``column`` locate the problem
+    when they are known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | Path | None = None,
+        row: int | None = None,
+        column: str | int | None = None,
+    ) -> None:
+        self.source = None if source is None else str(source)
+        self.row = row
+        self.column = column
+        text = message if self.source is None else f"{self.source}: {message}"
+        super().__init__(text)
+
+
+class NonFiniteRowsError(EmbedLensInputError):
+    """Rows holding NaN or inf. ``rows`` are all their row numbers (0-based), ascending."""
+
+    def __init__(self, message: str, *, source: str | Path | None, rows: np.ndarray) -> None:
+        self.rows = np.asarray(rows, dtype=np.int64)
+        super().__init__(message, source=source, row=int(self.rows[0]) if len(self.rows) else None)
+
+
+def first_items(values: Sequence | np.ndarray, k: int = 5) -> str:
+    """``"3, 17, 40, ..."``: the first ``k`` values for an error message."""
+    values = list(values)
+    head = ", ".join(str(v) for v in values[:k])
+    return head + (", ..." if len(values) > k else "")
+
+
+def check_embeddings(
+    X,
+    *,
+    name: str = "X",
+    min_rows: int = 1,
+    min_cols: int = 1,
+    allow_nonfinite: bool = False,
+    dtype=np.float32,
+) -> np.ndarray:
+    """Return ``X`` as a 2-D floating array, or raise :class:`EmbedLensInputError`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        The embeddings, one row per item.
+    name : str, default="X"
+        How the argument is called in messages.
+    min_rows, min_cols : int, default=1
+        Smallest accepted n and d.
+    allow_nonfinite : bool, default=False
+        Accept NaN / inf entries (otherwise they are an error naming the first rows).
+    dtype : numpy dtype, default=float32
+        The floating dtype returned. Arrays already of a floating dtype at least as wide are
+        returned without a copy.
+
+    Returns
+    -------
+    ndarray of shape (n, d)
+    """
+    if isinstance(X, (list, tuple)) and X and isinstance(X[0], (list, tuple, np.ndarray)):
+        lengths = {len(r) for r in X}
+        if len(lengths) > 1:
+            bad = next(i for i, r in enumerate(X) if len(r) != len(X[0]))
+            raise EmbedLensInputError(
+                f"rows have different lengths (row 0 has {len(X[0])}, row {bad} has {len(X[bad])}); "
+                "every row must have the same number of dimensions",
+                source=name,
+                row=bad,
+            )
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError) as exc:  # ragged nested sequences
+        raise EmbedLensInputError(f"cannot be read as a matrix ({exc})", source=name) from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise EmbedLensInputError(
+            f"has dtype {arr.dtype}; expected numbers (float or int)", source=name
+        )
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise EmbedLensInputError(f"has complex dtype {arr.dtype}; expected real numbers", source=name)
+    if arr.ndim != 2:
+        raise EmbedLensInputError(
+            f"has shape {arr.shape}; expected a 2-D matrix (n items x d dimensions)", source=name
+        )
+    n, d = arr.shape
+    if n < min_rows:
+        raise EmbedLensInputError(f"has {n} rows; at least {min_rows} are needed", source=name)
+    if d < min_cols:
+        raise EmbedLensInputError(f"has {d} columns; at least {min_cols} are needed", source=name)
+    target = np.dtype(dtype)
+    if not (np.issubdtype(arr.dtype, np.floating) and arr.dtype.itemsize >= target.itemsize):
+        arr = arr.astype(target)
+    if not allow_nonfinite:
+        bad = nonfinite_rows(arr)
+        if len(bad):
+            raise NonFiniteRowsError(
+                f"{len(bad)} of {n} rows hold NaN or inf (rows {first_items(bad)})",
+                source=name,
+                rows=bad,
+            )
+    return arr
+
+
+def check_paired(X, Y, *, names: tuple[str, str] = ("X", "Y"), **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """Validate two row-aligned matrices over the same items (same n, any d)."""
+    X = check_embeddings(X, name=names[0], **kwargs)
+    Y = check_embeddings(Y, name=names[1], **kwargs)
+    if X.shape[0] != Y.shape[0]:
+        raise EmbedLensInputError(
+            f"{names[0]} has {X.shape[0]} rows but {names[1]} has {Y.shape[0]}; "
+            "paired views must hold the same items in the same order"
+        )
+    return X, Y
+
+
+def nonfinite_rows(X: np.ndarray, *, block_rows: int = 16384) -> np.ndarray:
+    """Row numbers of ``X`` holding NaN or inf, scanned in blocks (no n x d temporary)."""
+    if not np.issubdtype(X.dtype, np.floating):
+        return np.empty(0, dtype=np.int64)
+    out = []
+    for start in range(0, X.shape[0], block_rows):
+        block = X[start : start + block_rows]
+        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        if len(bad):
+            out.append(bad + start)
+    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)

@@ -1,0 +1,206 @@
+"""Find the datasets under a data folder, resolve their names safely, and store uploads.
+
+A data folder holds datasets: each sub-folder with at least one embedding file is a dataset
+(see :func:`core.io.load`), and so is each embedding file directly inside it. If the data
+folder itself has a metadata file or an ``embedlens.toml``, it is one dataset. Uploaded
+files are kept under ``uploads/`` keyed by their content hash, so a link to them keeps
+working and the same upload twice is stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._validation import EmbedLensInputError
+from .io import MANIFEST_NAME, SUPPORTED_SUFFIXES
+
+__all__ = [
+    "CatalogEntry",
+    "sample_data_dir",
+    "default_data_dir",
+    "uploads_dir",
+    "list_datasets",
+    "resolve",
+    "save_upload",
+    "UPLOADS",
+]
+
+UPLOADS = "uploads"
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """A dataset found in the data folder: its name (used in links), path and description."""
+
+    name: str
+    path: Path
+    description: str = ""
+
+    @property
+    def is_upload(self) -> bool:
+        return self.name.startswith(UPLOADS + "/")
+
+
+def sample_data_dir() -> Path:
+    """The bundled sample data: ``sample_data/`` in a checkout, ``embedlens_sample_data/`` installed."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "sample_data", here.parent / "embedlens_sample_data"):
+        if candidate.is_dir():
+            return candidate
+    raise EmbedLensInputError(
+        "the bundled sample data is missing; reinstall EmbedLens or pass a data folder"
+    )
+
+
+def default_data_dir() -> Path:
+    """``EMBEDLENS_DATA`` if set, else the bundled sample data."""
+    env = os.environ.get("EMBEDLENS_DATA")
+    return Path(env).expanduser() if env else sample_data_dir()
+
+
+def uploads_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """Where uploads are stored: ``EMBEDLENS_UPLOADS``, else ``<data folder>/uploads``.
+
+    When the data folder is the bundled sample data (part of the installed package) or is
+    itself one dataset, uploads go to ``$XDG_CACHE_HOME/embedlens/uploads`` instead, so the
+    installation and the dataset are never written to.
+    """
+    env = os.environ.get("EMBEDLENS_UPLOADS")
+    if env:
+        return Path(env).expanduser()
+    data = Path(data_dir) if data_dir is not None else default_data_dir()
+    try:
+        bundled = data.resolve() == sample_data_dir().resolve()
+    except EmbedLensInputError:
+        bundled = False
+    if bundled or (data.is_dir() and _is_dataset_folder(data)):
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        return cache / "embedlens" / UPLOADS
+    return data / UPLOADS
+
+
+def _is_dataset_folder(folder: Path) -> bool:
+    if (folder / MANIFEST_NAME).exists():
+        return True
+    return any(
+        p.is_file() and p.stem.lower() in {"metadata", "meta", "items"} and p.suffix.lower() in SUPPORTED_SUFFIXES
+        for p in folder.iterdir()
+    )
+
+
+def _has_embedding_files(folder: Path) -> bool:
+    for p in folder.rglob("*"):
+        rel = p.relative_to(folder).parts
+        if p.is_file() and not any(x.startswith((".", "_")) for x in rel) and p.suffix.lower() in SUPPORTED_SUFFIXES:
+            return True
+    return False
+
+
+def _description(folder: Path) -> str:
+    manifest = folder / MANIFEST_NAME
+    if not manifest.exists():
+        return ""
+    try:
+        with open(manifest, "rb") as fh:
+            return str(tomllib.load(fh).get("description", ""))
+    except (OSError, tomllib.TOMLDecodeError):
+        return f"({MANIFEST_NAME} could not be read; open the dataset to see why)"
+
+
+def _entries_in(folder: Path, prefix: str, skip: Iterable[Path] = ()) -> list[CatalogEntry]:
+    skip = {p.resolve() for p in skip}
+    out = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith((".", "_")) or child.resolve() in skip:
+            continue
+        if child.is_dir() and _has_embedding_files(child):
+            out.append(CatalogEntry(prefix + child.name, child, _description(child)))
+        elif child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
+            out.append(CatalogEntry(prefix + child.name, child))
+    return out
+
+
+def list_datasets(data_dir: str | os.PathLike | None = None) -> list[CatalogEntry]:
+    """The datasets under ``data_dir`` (default :func:`default_data_dir`), uploads last.
+
+    Examples
+    --------
+    >>> [e.name for e in list_datasets(sample_data_dir())]
+    ['digits-mlp', 'digits-paired']
+    """
+    data = Path(data_dir) if data_dir is not None else default_data_dir()
+    if not data.is_dir():
+        raise EmbedLensInputError(f"the data folder {str(data)!r} does not exist or is not a folder")
+    up = uploads_dir(data)
+    if _is_dataset_folder(data):
+        entries = [CatalogEntry(data.name, data, _description(data))]
+    else:
+        entries = _entries_in(data, "", skip=[data / UPLOADS])
+    if up.is_dir():
+        entries += _entries_in(up, UPLOADS + "/")
+    return entries
+
+
+def resolve(name: str, data_dir: str | os.PathLike | None = None) -> CatalogEntry:
+    """The catalog entry called ``name``; refuses names that would leave the data folder."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise EmbedLensInputError(f"{name!r} is not a dataset name")
+    parts = Path(name).parts
+    if Path(name).is_absolute() or ".." in parts:
+        raise EmbedLensInputError(
+            f"{name!r} is outside the data folder; EmbedLens only opens datasets inside it"
+        )
+    for entry in list_datasets(data_dir):
+        if entry.name == name:
+            return entry
+    raise EmbedLensInputError(f"there is no dataset {name!r} in the data folder")
+
+
+def save_upload(
+    files: Iterable[tuple[str, bytes]], data_dir: str | os.PathLike | None = None
+) -> CatalogEntry:
+    """Store uploaded files as one dataset folder under ``uploads/``, keyed by content hash.
+
+    ``files`` are (file name, bytes) pairs: one embedding file, or a set such as
+    ``vectors.tsv`` + ``metadata.tsv``. Names are reduced to their base name and safe
+    characters. Storing the same files again returns the same entry and writes nothing.
+    """
+    files = sorted(((Path(str(fname)).name, data) for fname, data in files), key=lambda f: f[0])
+    if not files:
+        raise EmbedLensInputError("no files were uploaded")
+    h = hashlib.sha256(b"embedlens-upload-v1")
+    safe = []
+    for fname, data in files:
+        clean = _SAFE_NAME.sub("_", fname).lstrip("._") or "file"
+        if Path(clean).suffix.lower() not in SUPPORTED_SUFFIXES | {".toml"}:
+            raise EmbedLensInputError(
+                f"has an unknown extension {Path(clean).suffix or '(none)'!r}; supported: "
+                f"{', '.join(sorted(SUPPORTED_SUFFIXES))}",
+                source=fname,
+            )
+        if not data:
+            raise EmbedLensInputError("the file is empty (0 bytes)", source=fname)
+        h.update(clean.encode() + b"\0" + hashlib.sha256(data).digest())
+        safe.append((clean, data))
+    stem = Path(next((c for c, _ in safe if not c.lower().startswith("metadata")), safe[0][0])).stem
+    folder_name = f"{_SAFE_NAME.sub('_', stem)[:40]}-{h.hexdigest()[:10]}"
+    root = uploads_dir(data_dir)
+    target = root / folder_name
+    if not target.exists():
+        tmp = root / f".{folder_name}.partial"
+        tmp.mkdir(parents=True, exist_ok=True)
+        for clean, data in safe:
+            (tmp / clean).write_bytes(data)
+        try:
+            tmp.rename(target)
+        except OSError:  # another session stored the same upload meanwhile
+            if not target.exists():
+                raise
+    return CatalogEntry(f"{UPLOADS}/{folder_name}", target)

@@ -1,0 +1,1 @@
+"""EmbedLens dashboard: Streamlit pages over :mod:`core` (wiring, caching and figures only)."""

@@ -1,0 +1,32 @@
+"""EmbedLens entry point: page config, navigation, the shared sidebar, then the page."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dashboard import context, sidebar  # noqa: E402
+from dashboard import state as vs  # noqa: E402
+
+st.set_page_config(page_title="EmbedLens", page_icon=":material/scatter_plot:", layout="wide")
+
+PAGES = [
+    st.Page("app_pages/data.py", title="Data", icon=":material/dataset:", url_path="data", default=True),
+]
+
+page = st.navigation(PAGES)
+vs.init(page=page.url_path)
+ctx = context.resolve()
+sidebar.render(ctx)
+vs.sync_url()
+for message in vs.link_warnings():
+    st.warning(message, icon=":material/link_off:")
+try:
+    page.run()
+finally:
+    vs.sync_url()

@@ -1,0 +1,138 @@
+"""Data page: pick or upload a dataset, its views, its metadata and a health report."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import core
+from core.tables import image_columns, search_rows
+from dashboard import context, data
+from dashboard import state as vs
+from dashboard.errors import user_errors
+from dashboard.figures import norm_histogram_figure, norm_histogram_info
+
+UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "arrow", "csv", "tsv", "txt", "toml"]
+
+
+def _open_upload(files) -> None:
+    try:
+        entry = core.save_upload([(f.name, f.getvalue()) for f in files], data.data_dir())
+    except (core.EmbedLensInputError, OSError) as exc:
+        st.session_state["embedlens.upload_error"] = str(exc)
+        return
+    data.catalog.clear()
+    vs.update(dataset=entry.name, view="", fingerprint="", drop_nonfinite=False, search="")
+    st.session_state["embedlens.uploaded"] = entry.name
+
+
+def upload_section() -> None:
+    with st.expander("Add a dataset", icon=":material/upload:", expanded=not context.get().entries):
+        st.caption(
+            "One embedding file (.npy, .npz, Parquet, Feather/Arrow, CSV/TSV), or several files "
+            "of one dataset (e.g. TensorBoard's vectors.tsv + metadata.tsv). Files are stored "
+            "under the data folder's uploads/ by content hash, so links to them keep working."
+        )
+        files = st.file_uploader(
+            "Embedding files", type=UPLOAD_TYPES, accept_multiple_files=True, label_visibility="collapsed"
+        )
+        st.button(
+            "Open as a dataset", disabled=not files, on_click=_open_upload, args=(files,), type="primary"
+        )
+        error = st.session_state.pop("embedlens.upload_error", None)
+        if error:
+            st.error(error, icon=":material/error:")
+
+
+def load_error(ctx: context.Context) -> None:
+    st.error(str(ctx.error), icon=":material/error:")
+    if isinstance(ctx.error, core.NonFiniteRowsError):
+        n = len(ctx.error.rows)
+        st.button(
+            f"Leave out these {n:,} rows for this session",
+            on_click=vs.update,
+            kwargs={"drop_nonfinite": True},
+            help="The rows are left out of every view and the metadata; your files are not changed.",
+        )
+
+
+def views_section(ds: core.Dataset) -> None:
+    st.subheader(f"Views ({len(ds.views)})")
+    table = ds.views_table()
+    empty = [c for c in table.columns if table[c].isna().all() or table[c].astype(str).eq("").all()]
+    table = table.drop(columns=empty)
+    st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320))
+
+
+def health_section(ds: core.Dataset, view: core.View) -> None:
+    st.subheader(f"Health of {view.label}")
+    health = data.view_health(view.fingerprint, view.X)
+    cols = st.columns(5)
+    cols[0].metric("Rows with NaN / inf", f"{len(ds.dropped_rows):,}" if len(ds.dropped_rows) else "0",
+                   help="Rows left out for this session" if len(ds.dropped_rows) else None)
+    cols[1].metric("Zero vectors", f"{len(health.zero_rows):,}")
+    cols[2].metric("Exact duplicates", f"{len(health.duplicate_rows):,}",
+                   help="Rows that repeat an earlier row bit for bit")
+    cols[3].metric("Dead dimensions", f"{len(health.dead_dims):,} / {health.d:,}",
+                   help="Dimensions with zero variance")
+    cols[4].metric("Median norm", f"{norm_histogram_info(health.norms).median:.3g}")
+    for message in health.warnings():
+        st.warning(message, icon=":material/warning:")
+    if not health.warnings() and not len(ds.dropped_rows):
+        st.success("No NaN / inf, zero vectors, duplicates or dead dimensions.", icon=":material/check_circle:")
+    st.plotly_chart(norm_histogram_figure(norm_histogram_info(health.norms)), key="norms")
+    if len(ds.views) > 1 and st.toggle("Check every view", key="health_all"):
+        rows = []
+        progress = st.progress(0.0, text="Checking views ...")
+        for i, v in enumerate(ds.views):
+            h = data.view_health(v.fingerprint, v.X)
+            rows.append({"view": v.name, "zero vectors": len(h.zero_rows),
+                         "duplicates": len(h.duplicate_rows), "dead dims": len(h.dead_dims),
+                         "median norm": float(pd.Series(h.norms).median())})
+            progress.progress((i + 1) / len(ds.views), text=f"Checked {v.name}")
+        progress.empty()
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def metadata_section(ds: core.Dataset) -> None:
+    meta = ds.metadata
+    st.subheader(f"Metadata ({len(meta.columns)} columns)")
+    if meta.empty and not len(meta.columns):
+        st.caption("This dataset has no metadata: items are identified by row number.")
+        return
+    images = image_columns(meta)
+    query = st.text_input(
+        "Search", placeholder="words that must all occur, e.g. 7 test", **vs.widget_key("search")
+    )
+    mask = search_rows(meta, query, skip=tuple(images))
+    shown = meta.loc[mask]
+    st.caption(f"{mask.sum():,} of {len(meta):,} rows" + (f" match {query!r}" if query else ""))
+    config = {c: st.column_config.ImageColumn(c, width="small") for c in images}
+    st.dataframe(shown, width="stretch", hide_index=False, column_config=config, key="meta_table")
+
+
+ctx = context.get()
+st.title(ctx.entry.name if ctx.entry else "Data")
+if ctx.entry is not None and ctx.entry.description:
+    st.caption(ctx.entry.description)
+if ctx.error is not None and not ctx.entries:
+    st.error(str(ctx.error), icon=":material/error:")
+upload_section()
+uploaded = st.session_state.pop("embedlens.uploaded", None)
+if uploaded and ctx.dataset is not None:
+    st.success(f"Stored and opened {uploaded}.", icon=":material/check_circle:")
+if ctx.entry is not None and ctx.dataset is None and ctx.error is not None:
+    load_error(ctx)
+elif ctx.dataset is not None:
+    ds, view = ctx.dataset, ctx.view
+    if len(ds.dropped_rows):
+        st.info(
+            f"{len(ds.dropped_rows):,} rows holding NaN or inf are left out of every view for this "
+            f"session (file rows {', '.join(map(str, ds.dropped_rows[:8]))}"
+            f"{', ...' if len(ds.dropped_rows) > 8 else ''}). Your files are unchanged.",
+            icon=":material/info:",
+        )
+    views_section(ds)
+    with user_errors():
+        health_section(ds, view)
+    metadata_section(ds)

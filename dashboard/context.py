@@ -1,0 +1,98 @@
+"""What every page works on: the current dataset and view, resolved from the view state.
+
+``resolve()`` runs once per script run in ``app.py``, before any widget: it reconciles the
+state with the data folder (a dataset or view that is not there falls back to the first,
+with a warning; a changed fingerprint is reported), loads the dataset through the cache and
+keeps a load error instead of raising it, so each page decides how to show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from core import CatalogEntry, Dataset, EmbedLensInputError, View
+
+from . import data
+from . import state as vs
+
+__all__ = ["Context", "resolve", "get", "require_dataset"]
+
+_KEY = "embedlens.context"
+
+
+@dataclass(frozen=True)
+class Context:
+    entries: list[CatalogEntry]
+    entry: CatalogEntry | None = None
+    dataset: Dataset | None = None
+    error: EmbedLensInputError | None = None
+
+    @property
+    def view(self) -> View | None:
+        if self.dataset is None:
+            return None
+        return self.dataset.view(vs.current().view)
+
+
+def resolve() -> Context:
+    try:
+        entries = data.catalog(str(data.data_dir()))
+    except EmbedLensInputError as exc:
+        ctx = Context(entries=[], error=exc)
+        st.session_state[_KEY] = ctx
+        return ctx
+    names = [e.name for e in entries]
+    state = vs.current()
+    if not names:
+        ctx = Context(entries=[])
+        st.session_state[_KEY] = ctx
+        return ctx
+    if state.dataset not in names:
+        if state.dataset:
+            vs.add_warning(
+                f"The link's dataset {state.dataset!r} is not in this data folder; showing {names[0]!r}."
+            )
+        state = vs.update(dataset=names[0], view="", fingerprint="", drop_nonfinite=False)
+    entry = entries[names.index(state.dataset)]
+    try:
+        ds = data.load_dataset(entry, drop_nonfinite=state.drop_nonfinite)
+    except EmbedLensInputError as exc:
+        ctx = Context(entries=entries, entry=entry, error=exc)
+        st.session_state[_KEY] = ctx
+        return ctx
+    if state.view not in ds.view_names:
+        if state.view:
+            vs.add_warning(
+                f"Dataset {ds.name!r} has no view {state.view!r}; showing {ds.view_names[0]!r}."
+            )
+        state = vs.update(view=ds.view_names[0])
+    fp = ds.fingerprint[:8]
+    if state.fingerprint and state.fingerprint != fp:
+        vs.add_warning(
+            f"The data of {ds.name!r} changed since this link was made (fingerprint "
+            f"{state.fingerprint} then, {fp} now): what you see may differ from what was shared."
+        )
+    if state.fingerprint != fp:
+        vs.update(fingerprint=fp)
+    ctx = Context(entries=entries, entry=entry, dataset=ds)
+    st.session_state[_KEY] = ctx
+    return ctx
+
+
+def get() -> Context:
+    return st.session_state[_KEY]
+
+
+def require_dataset() -> tuple[Dataset, View]:
+    """The current dataset and view, or show why there is none and stop the page."""
+    ctx = get()
+    if ctx.dataset is None:
+        if ctx.error is not None:
+            st.error(str(ctx.error), icon=":material/error:")
+            st.caption("Open the Data page to fix or replace this dataset.")
+        else:
+            st.info("No dataset yet: add one on the Data page.")
+        st.stop()
+    return ctx.dataset, ctx.view

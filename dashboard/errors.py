@@ -1,0 +1,25 @@
+"""Turn bad-input errors into messages on the page, never tracebacks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from core import EmbedLensInputError
+
+__all__ = ["user_errors"]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """``with user_errors(): ...`` shows an :class:`EmbedLensInputError` as ``st.error``.
+
+    The rest of the block is skipped; the page (and the sidebar) stay alive so the user can
+    pick other data or settings.
+    """
+    try:
+        yield
+    except EmbedLensInputError as exc:
+        st.error(str(exc), icon=":material/error:")

@@ -1,0 +1,252 @@
+"""The view state: every choice that defines what the user sees, and its share link.
+
+:class:`ViewState` is a frozen dataclass. Each field declares its URL key; ``to_query``
+writes the non-default fields, ``from_query`` reads them back and turns anything unknown or
+malformed into the default plus a warning (never an exception). The page is the URL's
+path (Streamlit's navigation owns it); :func:`share_url` joins path and query.
+
+The session keeps one canonical ``ViewState`` (widgets come and go with pages, and Streamlit
+forgets a widget's value when it is not drawn); widgets are seeded from it and write back
+to it from their ``on_change`` callbacks, and the app writes it to the URL on every run, so
+the address bar always holds the current view.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from urllib.parse import quote, unquote, urlencode
+
+__all__ = [
+    "ViewState",
+    "VERSION",
+    "share_url",
+    "current",
+    "init",
+    "update",
+    "widget_key",
+    "sync_url",
+    "link_warnings",
+]
+
+VERSION = 1
+
+
+def _key(name: str, **extra) -> dict:
+    return {"key": name, **extra}
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """Everything that defines a view. Field metadata: ``key`` (URL parameter), ``choices``."""
+
+    dataset: str = field(default="", metadata=_key("ds"))
+    view: str = field(default="", metadata=_key("view"))
+    fingerprint: str = field(default="", metadata=_key("fp"))
+    """The first 8 hex digits of the dataset's fingerprint when the link was made."""
+    drop_nonfinite: bool = field(default=False, metadata=_key("nf"))
+    """Leave out rows holding NaN / inf for this view (the files are never changed)."""
+    search: str = field(default="", metadata=_key("q"))
+    """Data page: text filter on the metadata table."""
+    page: str = field(default="", metadata=_key("", path=True))
+    """The page's URL path (e.g. ``"data"``); lives in the URL path, not the query."""
+
+    # ------------------------------------------------------------------ encoding
+
+    def to_query(self) -> dict[str, str]:
+        """Short, stable URL parameters: version ``v`` plus every field that is not default."""
+        out = {"v": str(VERSION)}
+        for f in fields(self):
+            if f.metadata.get("path"):
+                continue
+            value = getattr(self, f.name)
+            if value == f.default:
+                continue
+            out[f.metadata["key"]] = _encode(value)
+        return out
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str | list[str]], *, page: str = "") -> tuple[ViewState, list[str]]:
+        """Read URL parameters; returns the state and human-readable warnings.
+
+        Unknown keys, malformed values and values outside a field's choices are dropped
+        (the field keeps its default) with a warning each; nothing here raises.
+        """
+        warnings: list[str] = []
+        by_key = {f.metadata["key"]: f for f in fields(cls) if not f.metadata.get("path")}
+        values: dict[str, object] = {}
+        for key, raw in query.items():
+            if isinstance(raw, (list, tuple)):
+                raw = raw[-1] if raw else ""
+            raw = str(raw)
+            if key == "v":
+                if raw != str(VERSION):
+                    warnings.append(
+                        f"This link was made by a different EmbedLens link version (v={raw}); "
+                        f"reading it as v={VERSION}, settings that no longer exist are ignored."
+                    )
+                continue
+            f = by_key.get(key)
+            if f is None:
+                warnings.append(f"Ignored unknown link parameter {key!r}.")
+                continue
+            try:
+                value = _decode(raw, _field_type(cls, f))
+            except ValueError:
+                warnings.append(f"Ignored {key}={raw!r}: not a valid {f.name.replace('_', ' ')}.")
+                continue
+            choices = f.metadata.get("choices")
+            if choices is not None and value not in choices:
+                warnings.append(
+                    f"Ignored {key}={raw!r}: {f.name.replace('_', ' ')} must be one of {list(choices)}."
+                )
+                continue
+            values[f.name] = value
+        return cls(page=page, **values), warnings
+
+
+def _field_type(cls, f: dataclasses.Field) -> type:
+    return typing.get_type_hints(cls)[f.name]
+
+
+def _encode(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, tuple):
+        return ",".join(quote(str(v), safe="") for v in value)
+    return str(value)
+
+
+def _decode(raw: str, typ) -> object:
+    origin = typing.get_origin(typ)
+    if typ is bool:
+        if raw in {"1", "true", "True"}:
+            return True
+        if raw in {"0", "false", "False"}:
+            return False
+        raise ValueError(raw)
+    if typ is int:
+        return int(raw)
+    if typ is float:
+        value = float(raw)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(raw)
+        return value
+    if origin is tuple:
+        (inner, *_rest) = typing.get_args(typ)
+        if raw == "":
+            return ()
+        return tuple(_decode(unquote(part), inner) for part in raw.split(","))
+    if typ is str:
+        return raw
+    raise ValueError(f"no codec for {typ}")
+
+
+def share_url(state: ViewState, base: str | None = None) -> str:
+    """The link that reopens ``state``: ``base`` (scheme://host[:port]) + page path + query.
+
+    Without ``base`` the link is relative (``/data?v=1&ds=...``).
+    """
+    root = (base or "").rstrip("/")
+    path = f"/{state.page}" if state.page else "/"
+    return f"{root}{path}?{urlencode(state.to_query())}"
+
+
+# --------------------------------------------------------------------------- session glue
+# Everything below needs a running Streamlit script; the dataclass above does not.
+
+_STATE = "embedlens.state"
+_WARNINGS = "embedlens.link_warnings"
+_WIDGET = "w."
+
+
+def init(page: str) -> ViewState:
+    """Read the URL once per session into the canonical state; afterwards keep it, set the page."""
+    import streamlit as st
+
+    if _STATE not in st.session_state:
+        query = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+        state, warnings = ViewState.from_query(query, page=page)
+        st.session_state[_STATE] = state
+        st.session_state[_WARNINGS] = warnings
+    elif st.session_state[_STATE].page != page:
+        st.session_state[_STATE] = replace(st.session_state[_STATE], page=page)
+    return st.session_state[_STATE]
+
+
+def current() -> ViewState:
+    import streamlit as st
+
+    return st.session_state[_STATE]
+
+
+def link_warnings() -> list[str]:
+    """Warnings about the link this session was opened with (shown until the view changes)."""
+    import streamlit as st
+
+    return st.session_state.get(_WARNINGS, [])
+
+
+def add_warning(message: str) -> None:
+    import streamlit as st
+
+    st.session_state.setdefault(_WARNINGS, []).append(message)
+
+
+def update(**changes) -> ViewState:
+    """Change fields of the canonical state; mirrors them into any widget bound to them.
+
+    Call from widget callbacks or before the bound widgets are drawn in this run.
+    """
+    import streamlit as st
+
+    state = replace(st.session_state[_STATE], **changes)
+    st.session_state[_STATE] = state
+    for name, value in changes.items():
+        key = _WIDGET + name
+        if key in st.session_state and st.session_state[key] != value:
+            st.session_state[key] = value
+    return state
+
+
+def _on_widget_change(name: str, then) -> None:
+    import streamlit as st
+
+    update(**{name: st.session_state[_WIDGET + name]})
+    st.session_state[_WARNINGS] = []  # the user changed the view: the link's warnings are stale
+    if then is not None:
+        then()
+
+
+def widget_key(name: str, *, options=None, then=None) -> dict:
+    """Keyword arguments binding a widget to state field ``name``: ``key`` and ``on_change``.
+
+    The widget's value is seeded from the state when the widget is (re)drawn; its changes
+    go back to the state, after which ``then()`` runs (e.g. to reset dependent fields).
+    ``options``: when given and the state's value is not among them, the first option is
+    used instead (the caller decides whether that deserves a warning).
+    """
+    import streamlit as st
+
+    key = _WIDGET + name
+    value = getattr(current(), name)
+    if options is not None and value not in options and len(options):
+        value = options[0]
+        update(**{name: value})
+    if key not in st.session_state:
+        st.session_state[key] = value
+    return {"key": key, "on_change": _on_widget_change, "args": (name, then)}
+
+
+def sync_url() -> None:
+    """Write the canonical state to the address bar (only when it differs)."""
+    import streamlit as st
+
+    wanted = current().to_query()
+    have = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    if have != wanted:
+        st.query_params.from_dict(wanted)

@@ -1,0 +1,107 @@
+"""core.catalog: listing datasets, safe name resolution, uploads keyed by content."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import core
+from core import EmbedLensInputError
+
+
+def _dataset_folder(root, name, n=10):
+    folder = root / name
+    folder.mkdir()
+    np.save(folder / "x.npy", np.ones((n, 3), np.float32))
+    pd.DataFrame({"label": range(n)}).to_csv(folder / "metadata.csv", index=False)
+    return folder
+
+
+def test_sample_catalog_lists_both_datasets():
+    names = [e.name for e in core.list_datasets(core.sample_data_dir())]
+    assert names == ["digits-mlp", "digits-paired"]
+    mlp = core.list_datasets(core.sample_data_dir())[0]
+    assert "1,797 handwritten digits" in mlp.description
+
+
+def test_default_data_dir_follows_the_environment(isolated_env):
+    _dataset_folder(isolated_env, "mine")
+    assert core.default_data_dir() == isolated_env
+    assert [e.name for e in core.list_datasets()] == ["mine"]
+
+
+def test_folders_and_files_are_datasets_and_hidden_things_are_not(tmp_path):
+    _dataset_folder(tmp_path, "b-folder")
+    np.save(tmp_path / "a-single.npy", np.ones((4, 2), np.float32))
+    (tmp_path / ".hidden").mkdir()
+    np.save(tmp_path / ".hidden" / "x.npy", np.ones((4, 2)))
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.md").write_text("not data")
+    (tmp_path / "readme.md").write_text("not data")
+    assert [e.name for e in core.list_datasets(tmp_path)] == ["a-single.npy", "b-folder"]
+
+
+def test_a_data_folder_that_is_itself_a_dataset(tmp_path):
+    folder = _dataset_folder(tmp_path, "only")
+    entries = core.list_datasets(folder)
+    assert [e.name for e in entries] == ["only"] and entries[0].path == folder
+
+
+def test_resolve_refuses_escapes_and_unknown_names(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    _dataset_folder(data, "ok")
+    _dataset_folder(tmp_path, "secret")
+    assert core.resolve("ok", data).path == data / "ok"
+    for bad in ["../secret", "/etc", "ok/../../secret"]:
+        with pytest.raises(EmbedLensInputError, match="outside the data folder"):
+            core.resolve(bad, data)
+    with pytest.raises(EmbedLensInputError, match="there is no dataset 'nope' in the data folder"):
+        core.resolve("nope", data)
+
+
+def test_missing_data_folder(tmp_path):
+    with pytest.raises(EmbedLensInputError, match="does not exist or is not a folder"):
+        core.list_datasets(tmp_path / "absent")
+
+
+def test_uploads_are_stored_by_content_and_listed(isolated_env):
+    X = np.arange(12, dtype=np.float32).reshape(4, 3)
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, X)
+    files = [("vectors.npy", buf.getvalue()), ("metadata.csv", b"label\na\nb\nc\nd\n")]
+    entry = core.save_upload(files)
+    again = core.save_upload(list(reversed(files)))
+    assert entry == again  # same content, same place, stored once
+    assert entry.name.startswith("uploads/vectors-") and entry.path.parent == isolated_env / "uploads"
+    assert sorted(p.name for p in entry.path.iterdir()) == ["metadata.csv", "vectors.npy"]
+    assert [e.name for e in core.list_datasets()] == [entry.name]
+    ds = core.load(core.resolve(entry.name).path)
+    np.testing.assert_array_equal(ds.views[0].X, X)
+    other = core.save_upload([("vectors.npy", buf.getvalue())])
+    assert other.name != entry.name
+
+
+def test_upload_names_are_sanitised(isolated_env):
+    entry = core.save_upload([("../../evil name!.csv", b"1,2\n3,4\n")])
+    assert entry.path.parent == isolated_env / "uploads"
+    assert [p.name for p in entry.path.iterdir()] == ["evil_name_.csv"]
+
+
+def test_upload_refuses_unknown_types_and_empty_files(isolated_env):
+    with pytest.raises(EmbedLensInputError, match=r"x.exe: has an unknown extension '.exe'"):
+        core.save_upload([("x.exe", b"MZ")])
+    with pytest.raises(EmbedLensInputError, match=r"e.npy: the file is empty"):
+        core.save_upload([("e.npy", b"")])
+    with pytest.raises(EmbedLensInputError, match="no files were uploaded"):
+        core.save_upload([])
+
+
+def test_uploads_never_go_into_the_bundled_sample_data(monkeypatch, tmp_path):
+    monkeypatch.delenv("EMBEDLENS_DATA", raising=False)
+    monkeypatch.delenv("EMBEDLENS_UPLOADS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert core.uploads_dir() == tmp_path / "embedlens" / "uploads"

@@ -1,0 +1,58 @@
+"""core.health: each problem found exactly, on fixtures built to hold it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import health_report
+from core.health import duplicate_groups
+
+
+def test_clean_matrix_has_no_warnings(rng):
+    h = health_report(rng.standard_normal((50, 5)).astype(np.float32))
+    assert h.warnings() == [] and h.n_unique == 50
+
+
+def test_every_problem_is_found(small_matrix):
+    X = small_matrix.copy()
+    X[:, 4] = 0.0  # a dead dimension (zero, so row 3 stays a zero vector)
+    X[11, 0] = np.nan
+    X[30] = X[2]  # a third copy of row 2
+    h = health_report(X)
+    assert h.nonfinite_rows.tolist() == [11]
+    assert h.zero_rows.tolist() == [3]
+    assert h.duplicate_rows.tolist() == [7, 30] and h.n_duplicate_groups == 1
+    assert h.dead_dims.tolist() == [4]
+    assert np.isnan(h.norms[11]) and h.norms[3] == 0.0
+    np.testing.assert_allclose(h.norms[0], np.linalg.norm(X[0].astype(np.float64)))
+    text = " ".join(h.warnings())
+    assert "1 rows hold NaN or inf (rows 11)" in text
+    assert "1 rows are zero vectors (rows 3)" in text
+    assert "2 rows exactly repeat an earlier row (1 groups; rows 7, 30)" in text
+    assert "1 of 6 dimensions are constant (dims 4)" in text
+
+
+def test_duplicate_groups_agree_with_numpy_unique(rng):
+    base = rng.integers(0, 3, size=(400, 3)).astype(np.float32)  # many collisions by design
+    labels = duplicate_groups(base)
+    _, first, inverse = np.unique(base, axis=0, return_index=True, return_inverse=True)
+    expected = first[inverse.ravel()]
+    # our label is the first row of the group; numpy's return_index is also the first occurrence
+    np.testing.assert_array_equal(labels, expected)
+
+
+def test_duplicates_are_bitwise_and_odd_widths_work(rng):
+    X = rng.standard_normal((6, 3)).astype(np.float32)  # 12 bytes per row: padded to 16
+    X[4] = X[1]
+    X[5] = X[1]
+    X[5, 2] = np.nextafter(X[5, 2], np.float32(1))  # one ulp away: not a duplicate
+    assert duplicate_groups(X).tolist() == [0, 1, 2, 3, 1, 5]
+
+
+def test_blocks_do_not_change_the_answer(rng):
+    X = rng.standard_normal((40_000, 4)).astype(np.float32)  # > one 16,384-row block
+    X[39_999] = X[5]
+    X[20_000] = 0
+    h = health_report(X)
+    assert h.duplicate_rows.tolist() == [39_999]
+    assert h.zero_rows.tolist() == [20_000]
