@@ -157,10 +157,10 @@ class Dataset:
                 "layer": v.layer,
                 "step": v.step,
                 "modality": v.modality,
+                **v.extra,
                 "fingerprint": v.fingerprint[:12],
                 "file": v.source,
             }
-            row.update(v.extra)
             rows.append(row)
         table = pd.DataFrame(rows)
         table["step"] = table["step"].astype("Int64")

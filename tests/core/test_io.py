@@ -372,7 +372,7 @@ def test_ragged_parquet_list_column(tmp_path):
 def test_parquet_missing_vector(tmp_path):
     table = pa.table({"embedding": pa.array([[1.0, 2.0], None], type=pa.list_(pa.float32()))})
     pq.write_table(table, tmp_path / "m.parquet")
-    _raises(tmp_path / "m.parquet", r"column 'embedding' has 1 missing vectors \(rows 1\)")
+    _raises(tmp_path / "m.parquet", r"column 'embedding' has missing vectors \(rows 1\); every row needs a vector")
 
 
 def test_parquet_without_vectors(tmp_path):
@@ -504,3 +504,26 @@ def test_folder_without_view_files(tmp_path):
     folder.mkdir()
     _meta(3).to_csv(folder / "metadata.csv", index=False)
     _raises(folder, r"ds: holds no view files; expected .npy")
+
+
+def test_parquet_chunks_report_absolute_row_numbers(tmp_path, rng):
+    n = 70_000  # several row groups, so several chunks
+    X = rng.standard_normal((n, 3)).astype(np.float32)
+    lists = [list(map(float, row)) for row in X[:n]]
+    lists[68_000] = lists[68_000][:2]  # a ragged row in the fourth chunk
+    pq.write_table(pa.table({"embedding": pa.array(lists, type=pa.list_(pa.float32()))}), tmp_path / "b.parquet",
+                   row_group_size=20_000)
+    err = _raises(tmp_path / "b.parquet", r"ragged: row \d+ has 3 values but row 68000 has 2")
+    assert err.row == 68_000
+    lists[68_000] = list(map(float, X[68_000]))
+    pq.write_table(pa.table({"embedding": pa.array(lists, type=pa.list_(pa.float32()))}), tmp_path / "ok.parquet",
+                   row_group_size=20_000)
+    np.testing.assert_array_equal(core.load(tmp_path / "ok.parquet").views[0].X, X)
+
+
+def test_float64_parquet_is_converted_and_its_dtype_recorded(tmp_path, X):
+    col = pa.FixedSizeListArray.from_arrays(pa.array(X.astype(np.float64).ravel()), 4)
+    pq.write_table(pa.table({"e": col}), tmp_path / "d.parquet")
+    v = core.load(tmp_path / "d.parquet").views[0]
+    assert v.source_dtype == "float64" and v.X.dtype == np.float32
+    np.testing.assert_array_equal(v.X, X)
