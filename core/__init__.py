@@ -39,6 +39,7 @@ from .entropy import (
     diffusion_spectral_mutual_info,
     schur_complement_entropy,
 )
+from .profile import SpectralProfile, spectral_profile
 from .spectra import (
     PowerLawFit,
     Spectrum,
@@ -77,6 +78,7 @@ __all__ = [
     "PowerLawFit",
     "RateReduction",
     "SchurComplementEntropy",
+    "SpectralProfile",
     "Spectrum",
     "class_diversity",
     "coding_rate",
@@ -92,6 +94,7 @@ __all__ = [
     "rankme",
     "rate_reduction",
     "schur_complement_entropy",
+    "spectral_profile",
     "spectrum",
     "vendi_score",
     "vendi_score_K",

@@ -10,7 +10,7 @@ on d x d feature covariances (SCE) and record what they used.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
 import numpy as np
@@ -108,6 +108,8 @@ class SchurComplementEntropy:
     params : Mapping
         ``n``, ``d_image``, ``d_text``, ``zero_rows_left_out``; RFF: ``sigma``,
         ``n_features``, ``seed``, ``shared_frequencies``.
+    text_map : ndarray
+        ``A* = C_TT^+ C_TI``, reused by :func:`defocus`.
     """
 
     score: float
@@ -118,9 +120,16 @@ class SchurComplementEntropy:
     text_eigenvalues: np.ndarray
     kernel: str
     params: Mapping = field(default_factory=dict)
+    text_map: np.ndarray | None = field(default=None, repr=False)
+    """``A* = C_TT^+ C_TI``: the least-squares map from text to image features (for :func:`defocus`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def __reduce__(self):  # the read-only params mapping does not pickle (st.cache_data pickles)
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["params"] = dict(self.params)
+        return (_rebuild, (type(self), values))
 
     def __float__(self) -> float:
         return float(self.score)
@@ -172,7 +181,7 @@ def _dse_eigenvalues(D2: np.ndarray, sigma: float) -> np.ndarray:
     root = 1.0 / np.sqrt(G.sum(axis=1))
     G *= root[:, None]
     G *= root[None, :]
-    values = scipy.linalg.eigvalsh(G, check_finite=False, overwrite_a=True)
+    values = scipy.linalg.eigvalsh(G, check_finite=False, overwrite_a=True, driver="evd")
     return np.sort(np.abs(values))[::-1]
 
 
@@ -467,11 +476,11 @@ def schur_complement_entropy(X_image, X_text, /, *, kernel: str = "linear", sigm
     D = C_TI.T @ A
     score, trace_s, values = _schur_score(C_II - D)
     text_score, trace_d, text_values = _schur_score(D)
-    return SchurComplementEntropy(score, trace_s, text_score, trace_d, values, text_values, kernel, params)
+    return SchurComplementEntropy(score, trace_s, text_score, trace_d, values, text_values, kernel, params, A)
 
 
 def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n_features: int = 2500,
-            seed: int = 0) -> np.ndarray:
+            seed: int = 0, sce: SchurComplementEntropy | None = None) -> np.ndarray:
     r"""Text-removed ("defocused") embeddings: :math:`\tilde x = \phi_I(x) - \phi_T(t) A^*`.
 
     ``A* = C_TT^+ C_TI`` is the least-squares map from the text features to the image
@@ -482,6 +491,9 @@ def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n
     ----------
     X_image, X_text, kernel, sigma, n_features, seed
         As in :func:`schur_complement_entropy`.
+    sce : SchurComplementEntropy, optional
+        The result of :func:`schur_complement_entropy` on the same views: its map ``A*``,
+        kernel and RFF parameters are reused (no second pass for the moments).
 
     Returns
     -------
@@ -501,11 +513,25 @@ def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n
     >>> print(float(np.abs(defocus(X, X)).max()) < 1e-6)  # identical views: nothing left
     True
     """
-    _, _, _, A, phi_I, phi_T, _ = _schur_parts(X_image, X_text, kernel=kernel, sigma=sigma,
-                                               n_features=n_features, seed=seed)
     X_image, X_text = check_paired(X_image, X_text, names=("X_image", "X_text"))
+    if sce is not None and sce.text_map is not None:
+        p = sce.params
+        kernel = sce.kernel
+        if kernel == "rff":
+            sigma, n_features, seed = p["sigma"], p["n_features"], p["seed"]
+        phi_I, phi_T, _ = _feature_maps(X_image, X_text, kernel, sigma, n_features, seed)
+        A = sce.text_map
+        if A.shape != (phi_T(X_text[:1]).shape[1], phi_I(X_image[:1]).shape[1]):
+            raise EmbedLensInputError(f"sce was computed for other views (map of shape {A.shape})", source="sce")
+    else:
+        _, _, _, A, phi_I, phi_T, _ = _schur_parts(X_image, X_text, kernel=kernel, sigma=sigma,
+                                                   n_features=n_features, seed=seed)
     out = np.empty((X_image.shape[0], A.shape[1]), dtype=np.float32)
     for start in range(0, X_image.shape[0], 8192):
         sl = slice(start, start + 8192)
         out[sl] = phi_I(X_image[sl]) - phi_T(X_text[sl]) @ A
     return out
+
+
+def _rebuild(cls, values: dict):
+    return cls(**values)

@@ -205,6 +205,12 @@ def test_defocused_embeddings_have_covariance_s(rng):
     S, _, _ = _direct_schur(I, T)
     np.testing.assert_allclose(Xd.astype(np.float64).T @ Xd / 200, S, atol=1e-6)
     np.testing.assert_allclose(defocus(T, T), 0.0, atol=1e-6)
+    for kernel in ("linear", "rff"):  # a precomputed SCE gives the same embeddings without a second pass
+        sce = schur_complement_entropy(I, T, kernel=kernel, n_features=16, sigma=2.0)
+        np.testing.assert_allclose(defocus(I, T, sce=sce), defocus(I, T, kernel=kernel, n_features=16, sigma=2.0),
+                                   atol=1e-6)
+    with pytest.raises(EmbedLensInputError, match="other views"):
+        defocus(I[:, :3], T, sce=schur_complement_entropy(I, T))
 
 
 def test_paired_views_must_have_the_same_rows():

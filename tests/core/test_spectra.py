@@ -83,6 +83,7 @@ def test_float32_blocks_match_float64_despite_a_large_mean(rng):
     exact = spectrum(X, precision="float64")
     fast = spectrum(X, precision="float32", block_rows=257)
     assert fast.params["block_dtype"] == "float32" and exact.params["block_dtype"] == "float64"
+    assert fast.params["second_pass"] and fast.params["mean_to_variance"] > 1e6  # the mean is subtracted first
     np.testing.assert_allclose(fast.eigenvalues, exact.eigenvalues, rtol=1e-4, atol=1e-6 * exact.eigenvalues[0])
     np.testing.assert_allclose(fast.with_center(False).eigenvalues[0], exact.with_center(False).eigenvalues[0],
                                rtol=1e-6)
@@ -91,10 +92,17 @@ def test_float32_blocks_match_float64_despite_a_large_mean(rng):
 def test_dual_form_streams_x_without_copying_it(rng):
     X = rng.standard_normal((40_000, 32)).astype(np.float32)  # 5.1 MB
     tracemalloc.start()
-    spectrum(X, precision="float32", block_rows=1024)
+    s = spectrum(X, precision="float32", block_rows=1024)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert peak < 0.25 * X.nbytes, f"peak {peak / 1e6:.2f} MB for a {X.nbytes / 1e6:.1f} MB matrix"
+    assert peak < 0.05 * X.nbytes, f"peak {peak / 1e6:.2f} MB for a {X.nbytes / 1e6:.1f} MB matrix"
+    assert not s.params["second_pass"]  # centred data: blocks are views of X, one pass
+    np.testing.assert_allclose(s.eigenvalues, spectrum(X, precision="float64").eigenvalues, rtol=1e-5)
+    tracemalloc.start()
+    spectrum(X, kernel="cosine", precision="float32", block_rows=1024)  # scaled rows: one block buffer
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 0.1 * X.nbytes, f"peak {peak / 1e6:.2f} MB for a {X.nbytes / 1e6:.1f} MB matrix"
 
 
 def test_nan_rows_are_named_in_the_error(small_matrix):
