@@ -187,7 +187,8 @@ def vendi_score(X, /, *, q: float = 1.0, kernel: str = "cosine", bandwidth: floa
     for Machine Learning", TMLR 2023. Conventions: for q = 1 equals
     ``vendi_score.vendi.score_dual`` / ``score_K`` of the ``vendi-score`` package; eigenvalues
     at or below the spectrum's rank tolerance are dropped (they only matter for q < 1).
-    Zero rows are left out of the cosine kernel (their cosine is undefined).
+    Zero rows are left out of the cosine kernel (their cosine is undefined). Hand-written:
+    the package is a test-only oracle (its ``score_X`` builds the n x n kernel and ignores q).
 
     Examples
     --------
@@ -347,7 +348,8 @@ def coding_rate(X, /, *, eps2: float = 0.5) -> float:
     Reference: Y. Yu, K. H. R. Chan, C. You, C. Song, Y. Ma, "Learning Diverse and
     Discriminative Representations via the Principle of Maximal Coding Rate Reduction",
     NeurIPS 2020. Cost: one spectrum; the sum over eigenvalues is Sylvester's identity, so
-    n < d costs the n x n form. Zero rows are left out.
+    n < d costs the n x n form. Zero rows are left out. Hand-written: ryanchankh/mcr2 is a
+    torch training loss, not a library; the closed form reuses the shared spectrum.
 
     Examples
     --------

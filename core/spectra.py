@@ -283,7 +283,8 @@ def spectrum(
     Notes
     -----
     Cost: dual O(n d^2 + d^3) time, O(d^2 + block_rows d) extra memory, no copy of X;
-    primal O(n^2 d + n^3) time, O(n^2) memory. Reference: the dual/primal identity is the
+    primal O(n^2 d + n^3) time, O(n^2) memory. Hand-written: scikit-learn's PCA copies and
+    centres X in float64 (8 n d bytes); this streams X and keeps the moments for reuse. Reference: the dual/primal identity is the
     one used by the Vendi score's ``score_dual`` (Friedman & Dieng, 2023).
 
     Examples

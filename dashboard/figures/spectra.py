@@ -189,7 +189,7 @@ def spectrum_info(spec, fit, *, title: str = "") -> SpectrumInfo:
     else:
         fit_rank, fit_values = np.empty(0, int), np.empty(0)
     return SpectrumInfo(rank, values, fit_rank, fit_values, fit.start, fit.stop, fit.alpha, fit.r2,
-                        title or f"Eigen-spectrum ({spec.label})")
+                        title or f"Eigen-spectrum ({spec.kernel}{', centred' if spec.center else ''})")
 
 
 def spectrum_figure(info: SpectrumInfo) -> go.Figure:
@@ -201,9 +201,11 @@ def spectrum_figure(info: SpectrumInfo) -> go.Figure:
         fig.add_trace(go.Scatter(x=info.fit_rank, y=info.fit_values, mode="lines", name="power-law fit",
                                  line=dict(color=OKABE_ITO[3], dash="dash", width=2),
                                  hovertemplate="fit %{y:.4g}<extra></extra>"))
-        fig.add_vrect(x0=info.start, x1=info.stop, fillcolor=OKABE_ITO[3], opacity=0.07, line_width=0,
-                      annotation_text=f"α = {info.alpha:.3f}, R² = {info.r2:.3f} (i = {info.start}–{info.stop})",
-                      annotation_position="top right")
+        # the shaded fit range; its label goes in paper coordinates (annotations on a log axis
+        # take log10 positions, which would stretch the axis to 10^stop)
+        fig.add_vrect(x0=info.start, x1=info.stop, fillcolor=OKABE_ITO[3], opacity=0.07, line_width=0)
+        fig.add_annotation(text=f"α = {info.alpha:.3f}, R² = {info.r2:.3f} (i = {info.start}–{info.stop})",
+                           xref="paper", yref="paper", x=0.98, y=0.98, xanchor="right", showarrow=False)
     fig.update_layout(template=TEMPLATE, title=info.title, height=340, legend=dict(x=0.01, y=0.02),
                       xaxis=dict(type="log", title="rank i"), yaxis=dict(type="log", title="eigenvalue λᵢ"))
     return fig
@@ -266,9 +268,9 @@ def hill_figure(info: HillInfo) -> go.Figure:
                       annotation_text=f"D_∞ = {info.d_inf:.3g}", annotation_position="bottom left")
     fig.add_trace(go.Scatter(x=[info.q_selected], y=[info.value_selected], mode="markers", name=f"q = {info.q_selected:g}",
                              marker=dict(color=OKABE_ITO[3], size=11, symbol="diamond")))
-    fig.update_layout(template=TEMPLATE, title=f"Hill numbers D_q ({info.label})", height=340,
+    fig.update_layout(template=TEMPLATE, title=f"Hill numbers D_q ({info.label.split(',')[0]})", height=340,
                       xaxis=dict(type="log", title="order q"), yaxis_title="Vendi score D_q",
-                      legend=dict(x=0.7, y=0.95))
+                      legend=dict(x=0.98, y=0.98, xanchor="right"))
     return fig
 
 
