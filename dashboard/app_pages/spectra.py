@@ -19,8 +19,7 @@ SCE_FEATURES = 512  # RFF frequencies on this page (the paper's 2,500 need a 10,
 def check_link_numbers() -> vs.ViewState:
     state, warnings = vs.current().with_valid_bounds()
     if warnings:
-        vs.update(**{k: getattr(state, k) for k in ("spectra_q", "spectra_eps2", "spectra_sigma", "spectra_t",
-                                                    "spectra_sample")})
+        vs.update(**{k: v for k, v in vars(state).items() if k.startswith("spectra_")})
         for message in warnings:
             vs.add_warning(message)
             st.warning(message, icon=":material/link_off:")
@@ -59,10 +58,7 @@ def overview(view, s, sigma) -> None:
     cols = st.columns(4)
     for i, card in enumerate(cards):
         cols[i % 4].metric(card.label, card.value, help=card.help)
-    st.caption(f"Covariance: {profile.covariance.label}, n = {profile.covariance.n:,} · Vendi and Hill: "
-               f"{profile.kernel_spectrum.label} · coding rate: {profile.coding_spectrum.label}, "
-               f"n = {profile.coding_spectrum.n:,} · DSE: σ = {dse.sigma:.4g} ({dse.sigma_rule}), t = {dse.t}, "
-               f"{dse.n_used:,} of {dse.n:,} rows (seed {dse.seed})")
+    st.caption(figs.parameters_used(profile, dse))
     with st.expander("Formulas and references", icon=":material/functions:"):
         for card in cards:
             st.markdown(f"**{card.label}** — {card.help.replace(chr(10) * 2, ' — ')}")
@@ -107,8 +103,9 @@ def class_panel(ds, view, s, sigma) -> None:
 
 def training_panel(ds, s, sigma) -> None:
     c = st.columns(2)
-    metric = c[0].selectbox("Metric", TRAJECTORY, format_func=lambda m: figs.METRICS[m].title,
-                            **vs.widget_key("spectra_metric"))
+    options = [m for m in TRAJECTORY if categorical_columns(ds.metadata) or m not in ("dsmi", "rate_reduction")]
+    metric = c[0].selectbox("Metric", options, format_func=lambda m: figs.METRICS[m].title,
+                            **vs.widget_key("spectra_metric", options=options))
     labels = key = None
     if metric in ("dsmi", "rate_reduction"):
         with c[1]:

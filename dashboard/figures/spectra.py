@@ -21,6 +21,7 @@ __all__ = [
     "Card",
     "metric_cards",
     "metric_label",
+    "parameters_used",
     "fmt",
     "SpectrumInfo",
     "spectrum_info",
@@ -160,6 +161,20 @@ def metric_cards(profile, dse=None, *, sigma_rule: str = "fixed") -> list[Card]:
                           fmt(dse.value), metric_help("dse") + f"\n\nσ = {dse.sigma:.4g} ({dse.sigma_rule}); "
                           f"{dse.n_used:,} of {dse.n:,} rows; at most log₂ n = {dse.max_value:.3g} bits"))
     return cards
+
+
+def parameters_used(profile, dse=None) -> str:
+    """One line naming the spectra (kernel, centring, form, rows) and DSE settings behind the cards."""
+    text = (f"Covariance: {profile.covariance.label}, n = {profile.covariance.n:,} · Vendi and Hill: "
+            f"{profile.kernel_spectrum.label} · coding rate: {profile.coding_spectrum.label}, "
+            f"n = {profile.coding_spectrum.n:,}")
+    zero = profile.coding_spectrum.params.get("zero_rows_left_out", 0)
+    if zero:
+        text += f" ({zero:,} zero {'row' if zero == 1 else 'rows'} left out: cosine undefined)"
+    if dse is not None:
+        text += (f" · DSE: σ = {dse.sigma:.4g} ({dse.sigma_rule}), t = {dse.t}, {dse.n_used:,} of {dse.n:,} rows "
+                 f"(seed {dse.seed})")
+    return text
 
 
 # --------------------------------------------------------------------------- spectrum

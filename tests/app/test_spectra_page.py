@@ -143,3 +143,15 @@ def test_paired_views_show_the_sce_panel(paired):
     # the text view is conditioned on the image view the other way round
     at = run_app({"ds": "digits-paired", "view": "text", "sp": "paired", "sn": "300"}, page=PAGE)
     assert metric(at, "SCE (linear) of text | image") == fmt(core.schur_complement_entropy(text, image).score)
+
+
+def test_a_single_matrix_without_metadata_shows_the_overview_only(isolated_env, rng):
+    folder = isolated_env / "plain"
+    folder.mkdir()
+    X = rng.standard_normal((120, 10)).astype(np.float32)
+    X[4] = 0.0  # a zero row: left out of the cosine kernel, and said so
+    np.save(folder / "x.npy", X)
+    at = run_app({"ds": "plain", "sp": "training"}, page=PAGE)
+    assert metric(at, "Vendi (cosine, q=1)") == fmt(core.vendi_score(X))
+    assert any("(1 zero row left out: cosine undefined)" in c.value for c in at.caption)
+    assert not at.radio  # no class column, no training steps, no paired modality: no panels

@@ -40,6 +40,14 @@ def test_metric_cards_carry_values_formulas_and_references(small_matrix):
         assert figs.METRICS[card.name].reference in card.help and figs.METRICS[card.name].formula in card.help
 
 
+def test_parameters_used_names_forms_rows_and_dse_settings(small_matrix):
+    profile = core.spectral_profile(small_matrix)
+    dse = core.diffusion_spectral_entropy(small_matrix, max_n=30, seed=2)
+    text = figs.parameters_used(profile, dse)
+    assert text.startswith("Covariance: linear, centred, dual d x d, n = 40 · Vendi and Hill: cosine, uncentred")
+    assert "n = 39 (1 zero row left out: cosine undefined)" in text and "DSE: σ = 10 (given), t = 1, 30 of 40 rows (seed 2)" in text
+
+
 def test_spectrum_info_and_figure():
     spec = core.Spectrum.from_eigenvalues(np.r_[np.arange(1, 51, dtype=float) ** -1.2, [0.0] * 3])
     fit = core.powerlaw_alpha(spec)
