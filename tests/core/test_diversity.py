@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import pytest
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.preprocessing import normalize
@@ -255,3 +257,16 @@ def test_class_diversity_is_each_metric_on_its_class(rng, small_matrix):
     rbf = class_diversity(small_matrix, labels, kernel="rbf", bandwidth=1.5)
     assert rbf["vendi"].iloc[0] == pytest.approx(
         vendi_score(small_matrix[labels == "a"], kernel="rbf", bandwidth=1.5), rel=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 12), d=st.integers(1, 6), seed=st.integers(0, 10_000),
+       q=st.sampled_from([0.5, 1.0, 2.0, np.inf]))
+def test_vendi_lies_between_1_and_the_rank_and_falls_with_q(n, d, seed, q):
+    X = np.random.default_rng(seed).standard_normal((n, d))
+    Xn = normalize(X)
+    rank = np.linalg.matrix_rank(Xn)
+    value = vendi_score(X, q=q)
+    assert 1 - 1e-9 <= value <= rank + 1e-9
+    profile = [vendi_score(X, q=v) for v in (0.25, 0.5, 1.0, 2.0, 8.0, np.inf)]
+    assert np.all(np.diff(profile) <= 1e-9)  # Hill numbers never increase with q
