@@ -284,8 +284,9 @@ def spectrum(
     -----
     Cost: dual O(n d^2 + d^3) time, O(d^2 + block_rows d) extra memory, no copy of X;
     primal O(n^2 d + n^3) time, O(n^2) memory. Hand-written: scikit-learn's PCA copies and
-    centres X in float64 (8 n d bytes); this streams X and keeps the moments for reuse. Reference: the dual/primal identity is the
-    one used by the Vendi score's ``score_dual`` (Friedman & Dieng, 2023).
+    centres X in float64 (8 n d bytes); this streams X and keeps the moments for reuse.
+    Reference: the dual/primal identity is the one used by the Vendi score's ``score_dual``
+    (Friedman & Dieng, 2023).
 
     Examples
     --------
@@ -323,7 +324,7 @@ def spectrum(
     else:
         _raise_nonfinite(X)
         Z, used = _rows(X, normalize)
-        gram = (Z @ Z.T) / max(len(Z), 1)
+        gram = (Z @ Z.T) / used
         matrix = _double_center(gram) if center else gram
         moments, block_dtype = ("primal", gram), "float64"
     values = _eigvalsh(matrix)
@@ -368,6 +369,10 @@ def _rows(X: np.ndarray, normalize: bool) -> tuple[np.ndarray, int]:
     if normalize:
         norms = np.linalg.norm(Z, axis=1)
         keep = norms > 0
+        if not keep.any():
+            raise EmbedLensInputError(
+                f"all {len(Z)} rows are zero vectors, so their cosine similarity is undefined; "
+                "use kernel='linear' or load non-zero embeddings", source="X")
         Z = Z[keep] / norms[keep, None]
     return Z, len(Z)
 

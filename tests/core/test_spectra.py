@@ -120,6 +120,8 @@ def test_bad_options_say_what_to_do(small_matrix):
         spectrum(small_matrix, form="rff")
     with pytest.raises(EmbedLensInputError, match="all 3 rows are zero vectors"):
         spectrum(np.zeros((3, 5)), kernel="cosine", form="dual")
+    with pytest.raises(EmbedLensInputError, match="all 3 rows are zero vectors"):
+        spectrum(np.zeros((3, 5)), kernel="cosine")  # the n x n form
     with pytest.raises(EmbedLensInputError, match="share=1.5"):
         pca_k(small_matrix, share=1.5)
 
