@@ -299,6 +299,8 @@ def main() -> None:
           f"{dse['n_used']:,} rows, DSE = {dse['value']:.4f} bits)")
     print(f"   dashboard.data.diffusion_entropy: first call {dse['miss']:.3f} s, cache hit "
           f"{med(dse['hits']) * 1e3:.2f} ms (median of {len(dse['hits'])})")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes share these CPUs: compare "
+          "the interleaved runs, not single numbers)")
 
 
 if __name__ == "__main__":
