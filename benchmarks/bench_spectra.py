@@ -222,6 +222,7 @@ def main() -> None:
                    help="skip vendi-score's score_K where its estimated time exceeds this (default 300)")
     p.add_argument("--package-memory-gb", type=float, default=8.0,
                    help="skip vendi-score's score_K where K + LAPACK workspace exceed this (default 8)")
+    p.add_argument("--cases", default="vendi,big,dse", help="which of vendi,big,dse to run (default all)")
     p.add_argument("--case")
     p.add_argument("--params")
     args = p.parse_args()
@@ -238,7 +239,18 @@ def main() -> None:
     print(f"bench_spectra: threads={args.threads} (OMP/OPENBLAS/MKL_NUM_THREADS), repeats={reps}, "
           f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
 
-    # 1. Vendi
+    cases = set(args.cases.split(","))
+    if "vendi" in cases:
+        vendi_case(args, reps, d, quick)
+    if "big" in cases:
+        big_case(args, reps, d, quick)
+    if "dse" in cases:
+        dse_case(args, reps, d, quick)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes share these CPUs: compare "
+          "the interleaved runs, not single numbers)")
+
+
+def vendi_case(args, reps: int, d: int, quick: bool) -> None:
     print("\n1. Vendi (cosine, q=1), d = 384: core.vendi_score (dual d x d) vs vendi_score.vendi.score_K (n x n)")
     print(f"{'n':>7} {'ours s':>9} {'package s':>10} {'build K s':>10} {'speed-up':>9} {'rel diff':>9} "
           f"{'ours MB':>8} {'pkg MB':>8}")
@@ -265,7 +277,9 @@ def main() -> None:
         prev = (n, med(pkg["times"]))
     print(f"   threads seen: {ours['threads']}")
 
-    # 2. one spectrum + all derived metrics at 1M x 384
+
+
+def big_case(args, reps: int, d: int, quick: bool) -> None:
     n_big = 100_000 if quick else 1_000_000
     print(f"\n2. spectrum + derived metrics, n = {n_big:,} x d = {d} float32, vs bare X.T @ X + np.linalg.eigvalsh")
     big = run_case(args, "big_time", n=n_big, d=d, repeats=reps)
@@ -291,7 +305,9 @@ def main() -> None:
               f"{mem['matrix_mb']:.0f} MB matrix (process before X: {mem['baseline_mb']:.0f} MB; the computation "
               f"added {added:.0f} MB = {added / mem['matrix_mb']:.2f}x)")
 
-    # 3. DSE
+
+
+def dse_case(args, reps: int, d: int, quick: bool) -> None:
     max_n = 500 if quick else 3000
     print(f"\n3. DSE at its default sample size (max_n = {max_n:,}), n = 20,000 x 384")
     dse = run_case(args, "dse", n=20000, d=d, max_n=max_n, repeats=max(1, reps // 2 + 1))
@@ -299,8 +315,6 @@ def main() -> None:
           f"{dse['n_used']:,} rows, DSE = {dse['value']:.4f} bits)")
     print(f"   dashboard.data.diffusion_entropy: first call {dse['miss']:.3f} s, cache hit "
           f"{med(dse['hits']) * 1e3:.2f} ms (median of {len(dse['hits'])})")
-    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes share these CPUs: compare "
-          "the interleaved runs, not single numbers)")
 
 
 if __name__ == "__main__":
