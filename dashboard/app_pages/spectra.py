@@ -13,7 +13,7 @@ from dashboard.figures import spectra as figs
 PANELS = {"class": "Per class", "training": "Over training", "paired": "Paired views"}
 TRAJECTORY = ["dse", "dsmi", "vendi", "coding_rate", "rate_reduction", "participation_ratio",
               "effective_rank", "rankme", "pca_95", "alpha"]
-SCE_FEATURES = 512  # RFF frequencies on this page (the paper's 2,500 need a 10,000^2 moment matrix)
+SCE_FEATURES = 256  # RFF frequencies on this page (the paper's 2,500 need a 10,000^2 moment matrix)
 
 
 def check_link_numbers() -> vs.ViewState:

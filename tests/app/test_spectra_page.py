@@ -138,7 +138,7 @@ def test_paired_views_show_the_sce_panel(paired):
     assert fig["data"][0]["name"].startswith("S: not explained")
     at.radio(key="w.spectra_sce_kernel").set_value("rff").run()
     assert not at.exception and at.query_params["ssk"] == "rff"
-    rff = core.schur_complement_entropy(image, text, kernel="rff", n_features=512)
+    rff = core.schur_complement_entropy(image, text, kernel="rff", n_features=256)
     assert metric(at, "SCE (rff) of image | text") == fmt(rff.score)
     # the text view is conditioned on the image view the other way round
     at = run_app({"ds": "digits-paired", "view": "text", "sp": "paired", "sn": "300"}, page=PAGE)
