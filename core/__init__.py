@@ -18,6 +18,40 @@ from .health import ViewHealth, health_report
 from .io import fingerprint_array, fingerprint_metadata, load
 from .types import Dataset, View
 
+# --- spectra (issue 4) ---
+from .diversity import (
+    HillCurve,
+    RateReduction,
+    class_diversity,
+    coding_rate,
+    hill_curve,
+    hill_number,
+    rate_reduction,
+    vendi_score,
+    vendi_score_K,
+)
+from .entropy import (
+    DiffusionEntropy,
+    DiffusionMutualInfo,
+    SchurComplementEntropy,
+    defocus,
+    diffusion_spectral_entropy,
+    diffusion_spectral_mutual_info,
+    schur_complement_entropy,
+)
+from .profile import SpectralProfile, spectral_profile
+from .spectra import (
+    PowerLawFit,
+    Spectrum,
+    effective_rank,
+    participation_ratio,
+    pca_k,
+    powerlaw_alpha,
+    rankme,
+    spectrum,
+)
+# --- end spectra (issue 4) ---
+
 __all__ = [
     "CatalogEntry",
     "Dataset",
@@ -37,4 +71,32 @@ __all__ = [
     "sample_data_dir",
     "save_upload",
     "uploads_dir",
+    # --- spectra (issue 4) ---
+    "DiffusionEntropy",
+    "DiffusionMutualInfo",
+    "HillCurve",
+    "PowerLawFit",
+    "RateReduction",
+    "SchurComplementEntropy",
+    "SpectralProfile",
+    "Spectrum",
+    "class_diversity",
+    "coding_rate",
+    "defocus",
+    "diffusion_spectral_entropy",
+    "diffusion_spectral_mutual_info",
+    "effective_rank",
+    "hill_curve",
+    "hill_number",
+    "participation_ratio",
+    "pca_k",
+    "powerlaw_alpha",
+    "rankme",
+    "rate_reduction",
+    "schur_complement_entropy",
+    "spectral_profile",
+    "spectrum",
+    "vendi_score",
+    "vendi_score_K",
+    # --- end spectra (issue 4) ---
 ]

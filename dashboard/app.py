@@ -17,6 +17,8 @@ st.set_page_config(page_title="EmbedLens", page_icon=":material/scatter_plot:", 
 
 PAGES = [
     st.Page("app_pages/data.py", title="Data", icon=":material/dataset:", url_path="data", default=True),
+    # --- spectra (issue 4) ---
+    st.Page("app_pages/spectra.py", title="Spectra", icon=":material/ssid_chart:", url_path="spectra"),
 ]
 
 page = st.navigation(PAGES)

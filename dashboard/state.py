@@ -53,6 +53,52 @@ class ViewState:
     page: str = field(default="", metadata=_key("", path=True))
     """The page's URL path (e.g. ``"data"``); lives in the URL path, not the query."""
 
+    # --- spectra (issue 4) ---
+    spectra_panel: str = field(default="class", metadata=_key("sp", choices=("class", "training", "paired")))
+    """Spectra page: the lower panel shown (per class, over training, paired views)."""
+    spectra_kernel: str = field(default="cosine", metadata=_key("sk", choices=("cosine", "rbf")))
+    """Spectra page: kernel of the Vendi score and the Hill curve."""
+    spectra_q: float = field(default=1.0, metadata=_key("sq", bounds=(0.01, 1000.0)))
+    """Spectra page: order q of the Vendi score."""
+    spectra_eps2: float = field(default=0.5, metadata=_key("se", bounds=(1e-6, 1e6)))
+    """Spectra page: eps^2 of the coding rate and rate reduction."""
+    spectra_sigma: float = field(default=10.0, metadata=_key("ssig", bounds=(1e-6, 1e6)))
+    """Spectra page: DSE / DSMI bandwidth (the paper's default 10) when the rule is "fixed"."""
+    spectra_sigma_rule: str = field(default="fixed", metadata=_key("ssr", choices=("fixed", "median")))
+    """Spectra page: DSE bandwidth rule; "median" (median pairwise distance) deviates from the paper."""
+    spectra_t: int = field(default=1, metadata=_key("st", bounds=(1, 64)))
+    """Spectra page: DSE diffusion steps t."""
+    spectra_sample: int = field(default=3000, metadata=_key("sn", bounds=(50, 10000)))
+    """Spectra page: largest sample for the n x n computations (DSE, DSMI, RBF Vendi)."""
+    spectra_class: str = field(default="", metadata=_key("sc"))
+    """Spectra page: the categorical metadata column used as the class ("" = the first one)."""
+    spectra_metric: str = field(default="dse", metadata=_key("sm", choices=(
+        "dse", "dsmi", "vendi", "coding_rate", "rate_reduction", "participation_ratio",
+        "effective_rank", "rankme", "pca_95", "alpha")))
+    """Spectra page: the metric drawn over training steps."""
+    spectra_pair: str = field(default="", metadata=_key("spv"))
+    """Spectra page: the view paired with the current one for SCE ("" = the first other modality)."""
+    spectra_sce_kernel: str = field(default="linear", metadata=_key("ssk", choices=("linear", "rff")))
+    """Spectra page: SCE feature map."""
+
+    def with_valid_bounds(self) -> tuple[ViewState, list[str]]:
+        """Fields outside their metadata ``bounds`` (inclusive) reset to the default, with a warning each.
+
+        ``from_query`` checks types and choices; numbers in range are checked here (pages call it).
+        """
+        changes, warnings = {}, []
+        for f in fields(self):
+            bounds = f.metadata.get("bounds")
+            value = getattr(self, f.name)
+            if bounds is not None and not (bounds[0] <= value <= bounds[1]):
+                changes[f.name] = f.default
+                warnings.append(
+                    f"Ignored {f.metadata['key']}={_encode(value)}: {f.name.replace('_', ' ')} must be "
+                    f"between {bounds[0]:g} and {bounds[1]:g}; using {f.default:g}."
+                )
+        return (replace(self, **changes) if changes else self), warnings
+    # --- end spectra (issue 4) ---
+
     # ------------------------------------------------------------------ encoding
 
     def to_query(self) -> dict[str, str]:

@@ -1,0 +1,489 @@
+"""Diversity read off one spectrum: Vendi score of any order, Hill curves, coding rate (MCR^2).
+
+All of these are functions of the eigenvalues of a unit-diagonal kernel matrix ``K / n``
+(cosine or RBF): they take the data or a precomputed :class:`core.spectra.Spectrum`, so the
+page computes one spectrum per view and kernel and derives every number from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.linalg
+from scipy.special import logsumexp
+
+from ._validation import EmbedLensInputError, check_embeddings
+from .spectra import Spectrum, _median_distance, spectrum
+
+__all__ = [
+    "HillCurve",
+    "RateReduction",
+    "vendi_score",
+    "vendi_score_K",
+    "hill_number",
+    "hill_curve",
+    "coding_rate",
+    "rate_reduction",
+    "class_diversity",
+    "class_codes",
+    "DEFAULT_Q_GRID",
+]
+
+DEFAULT_Q_GRID = np.unique(np.concatenate([np.geomspace(0.1, 100.0, 31), [0.5, 1.0, 2.0, 3.0], [np.inf]]))
+"""Orders q for :func:`hill_curve`: 0.1 to 100 (log-spaced), 0.5, 1, 2, 3 and infinity."""
+
+
+@dataclass(frozen=True, eq=False)
+class HillCurve:
+    """Hill numbers ``D_q`` over a grid of orders ``q`` (``q`` may end with ``inf``)."""
+
+    q: np.ndarray
+    values: np.ndarray
+    kernel: str
+    label: str
+
+    def at(self, q: float) -> float:
+        """``D_q`` at a grid point."""
+        hit = np.flatnonzero(self.q == q)
+        if not hit.size:
+            raise EmbedLensInputError(f"q={q} is not on this curve's grid", source="q")
+        return float(self.values[hit[0]])
+
+
+@dataclass(frozen=True, eq=False)
+class RateReduction:
+    """MCR^2 rate reduction ``delta_r = r - rc`` and its parts.
+
+    Attributes
+    ----------
+    delta_r, r, rc : float
+        In nats. ``r``: coding rate of all (labelled, non-zero) rows; ``rc``: the
+        class-conditional rate ``sum_j n_j / n * R_j``.
+    eps2 : float
+    classes : tuple
+        Class values, sorted.
+    counts : ndarray of int
+        Rows per class (zero rows left out).
+    class_rates : ndarray
+        Coding rate ``R_j`` of each class on its own.
+    n_unlabelled : int
+        Rows whose label is missing, left out of every term.
+    """
+
+    delta_r: float
+    r: float
+    rc: float
+    eps2: float
+    classes: tuple
+    counts: np.ndarray
+    class_rates: np.ndarray
+    n_unlabelled: int = 0
+
+    def __float__(self) -> float:
+        return float(self.delta_r)
+
+
+# --------------------------------------------------------------------------- Hill numbers
+
+
+def _check_q(q) -> float:
+    try:
+        q = float(q)
+    except (TypeError, ValueError):
+        raise EmbedLensInputError(f"q={q!r} must be a number in (0, inf]", source="q") from None
+    if not q > 0:
+        raise EmbedLensInputError(f"q={q} must be in (0, inf]: e.g. 1 (Shannon), 2, or inf", source="q")
+    return q
+
+
+def hill_number(p, /, *, q: float = 1.0) -> float:
+    r"""Hill number of order q of a distribution: :math:`D_q(p) = \exp(H_q(p))`.
+
+    .. math::
+
+        H_1 = -\sum_i p_i \log p_i, \quad H_q = \frac{\log \sum_i p_i^q}{1 - q}, \quad
+        H_\infty = -\log \max_i p_i
+
+    with ``0 log 0 = 0``. ``p`` is normalised to sum 1 and its non-positive entries dropped.
+
+    Parameters
+    ----------
+    p : array-like of shape (m,)
+    q : float in (0, inf], default=1.0
+
+    Returns
+    -------
+    float
+        In ``[1, #nonzero]``; 0 for an all-zero ``p``.
+
+    Notes
+    -----
+    Reference: M. O. Hill, "Diversity and evenness: a unifying notation and its
+    consequences", Ecology 1973. Cost O(m); ``log sum p^q`` by log-sum-exp, so large q does
+    not underflow.
+
+    Examples
+    --------
+    >>> print(round(hill_number([0.25, 0.75], q=1.0), 7))
+    1.7547654
+    """
+    q = _check_q(q)
+    p = np.asarray(p, dtype=np.float64).ravel()
+    p = p[p > 0]
+    if p.size == 0:
+        return 0.0
+    p = p / p.sum()
+    if q == 1.0:
+        h = -float((p * np.log(p)).sum())
+    elif np.isinf(q):
+        h = -float(np.log(p.max()))
+    else:
+        h = float(logsumexp(q * np.log(p))) / (1.0 - q)
+    return float(np.exp(h))
+
+
+def _kernel_spectrum(X, *, kernel: str, bandwidth, max_n: int, approx: str, seed: int) -> Spectrum:
+    """The uncentred unit-diagonal kernel spectrum (a given Spectrum is uncentred if needed)."""
+    if isinstance(X, Spectrum):
+        return X.with_center(False)
+    if kernel not in ("cosine", "rbf"):
+        raise EmbedLensInputError(
+            f"kernel={kernel!r}: the Vendi score needs k(x, x) = 1, so 'cosine' or 'rbf' "
+            "('linear' on unit-length rows is 'cosine')", source="kernel")
+    return spectrum(X, kernel=kernel, center=False, bandwidth=bandwidth, max_n=max_n, approx=approx,
+                    seed=seed)
+
+
+def vendi_score(X, /, *, q: float = 1.0, kernel: str = "cosine", bandwidth: float | None = None,
+                max_n: int = 5000, approx: str = "subsample", seed: int = 0) -> float:
+    r"""Vendi score of order q (Friedman & Dieng, 2023): the effective number of distinct items.
+
+    .. math:: \mathrm{VS}_q = \exp\big(H_q(\lambda(K / n))\big), \qquad k(x, x) = 1
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d) or Spectrum
+        Data, or a precomputed spectrum (its kernel and options are used; a centred one is
+        uncentred from its stored moments).
+    q : float in (0, inf], default=1.0
+    kernel : {"cosine", "rbf"}, default="cosine"
+        Cosine uses the d x d dual form when d < n (O(n d^2 + d^3) instead of O(n^2 d + n^3)).
+    bandwidth : float, optional
+        RBF bandwidth; default the median pairwise distance (see ``spectrum(X,
+        kernel="rbf").params`` for the value used).
+    max_n, approx, seed
+        RBF above ``max_n`` rows: a seeded subsample or random Fourier features.
+
+    Returns
+    -------
+    float
+        ``1 <= VS <= rank K``.
+
+    Notes
+    -----
+    Reference: D. Friedman and A. B. Dieng, "The Vendi Score: A Diversity Evaluation Metric
+    for Machine Learning", TMLR 2023. Conventions: for q = 1 equals
+    ``vendi_score.vendi.score_dual`` / ``score_K`` of the ``vendi-score`` package; eigenvalues
+    at or below the spectrum's rank tolerance are dropped (they only matter for q < 1).
+    Zero rows are left out of the cosine kernel (their cosine is undefined). Hand-written:
+    the package is a test-only oracle (its ``score_X`` builds the n x n kernel and ignores q).
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0.0]] * 10 + [[0.0, 1.0]] * 30)
+    >>> print(round(vendi_score(X), 6))
+    1.754765
+    """
+    q = _check_q(q)
+    s = _kernel_spectrum(X, kernel=kernel, bandwidth=bandwidth, max_n=max_n, approx=approx, seed=seed)
+    return hill_number(s.nonzero, q=q)
+
+
+def vendi_score_K(K, /, *, q: float = 1.0, weights=None) -> float:
+    r"""Vendi score of a given n x n kernel matrix with unit diagonal.
+
+    .. math:: \mathrm{VS}_q = \exp\big(H_q(\lambda(K / n))\big) \quad\text{or, weighted,}\quad
+              \exp\big(H_q(\lambda(K \circ \sqrt p \sqrt p^\top))\big)
+
+    Parameters
+    ----------
+    K : array-like of shape (n, n)
+        Symmetric, positive semi-definite, ``K_ii = 1``.
+    q : float in (0, inf], default=1.0
+    weights : array-like of shape (n,), optional
+        Item probabilities ``p`` (normalised to sum 1).
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    Reference: Friedman & Dieng, "The Vendi Score", TMLR 2023 (the README's example matrix
+    below). Cost: O(n^3) (``scipy.linalg.eigvalsh``); prefer :func:`vendi_score` on the data,
+    which uses the d x d form. Eigenvalues at or below ``max * n * eps`` are dropped.
+
+    Examples
+    --------
+    >>> K = np.array([[1.0, 0.9, 0.0], [0.9, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    >>> print(round(vendi_score_K(K), 7))
+    2.1573005
+    """
+    q = _check_q(q)
+    K = check_embeddings(K, name="K", dtype=np.float64)
+    n = K.shape[0]
+    if K.shape != (n, n):
+        raise EmbedLensInputError(f"has shape {K.shape}; a kernel matrix is square (n x n)", source="K")
+    scale = max(float(np.abs(K).max()), 1.0)
+    if not np.allclose(K, K.T, rtol=0, atol=1e-8 * scale):
+        raise EmbedLensInputError("is not symmetric; use (K + K.T) / 2 if the asymmetry is round-off",
+                                  source="K")
+    if weights is None:
+        diag = np.diag(K)
+        if not np.allclose(diag, 1.0, rtol=0, atol=1e-6):
+            bad = int(np.flatnonzero(~np.isclose(diag, 1.0, rtol=0, atol=1e-6))[0])
+            raise EmbedLensInputError(
+                f"K[{bad}, {bad}] = {diag[bad]:.6g}; the Vendi score needs k(x, x) = 1: normalise with "
+                "K / sqrt(outer(diag(K), diag(K)))", source="K")
+        M = K / n
+    else:
+        p = np.asarray(weights, dtype=np.float64).ravel()
+        if p.shape != (n,) or not np.isfinite(p).all() or (p < 0).any() or p.sum() <= 0:
+            raise EmbedLensInputError(f"weights must be {n} non-negative finite numbers, not all zero",
+                                      source="weights")
+        sp = np.sqrt(p / p.sum())
+        M = K * np.outer(sp, sp)
+    w = scipy.linalg.eigvalsh(M, check_finite=False)
+    tol = max(float(w.max()), 0.0) * n * np.finfo(np.float64).eps
+    return hill_number(w[w > tol], q=q)
+
+
+def hill_curve(X, /, *, q=None, kernel: str = "cosine", bandwidth: float | None = None,
+               max_n: int = 5000, approx: str = "subsample", seed: int = 0) -> HillCurve:
+    r"""Vendi scores ``D_q`` over a grid of orders q (a Hill-number profile of one kernel spectrum).
+
+    ``D_q`` is non-increasing in q: ``D_0.1`` counts nearly every non-zero mode, ``D_1`` is
+    the Vendi score, ``D_2`` the participation ratio of the kernel spectrum, ``D_inf`` is
+    ``1 / max p``. A flat curve means evenly spread modes.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d) or Spectrum
+    q : array-like, optional
+        Orders in (0, inf]; default :data:`DEFAULT_Q_GRID`.
+    kernel, bandwidth, max_n, approx, seed
+        As in :func:`vendi_score`.
+
+    Returns
+    -------
+    HillCurve
+
+    Notes
+    -----
+    Reference: Hill (1973); Friedman & Dieng (2023). Cost: one spectrum plus O(m) per q.
+
+    Examples
+    --------
+    >>> curve = hill_curve(np.eye(4), q=[1.0, 2.0, np.inf])
+    >>> print(curve.values.round(6).tolist())
+    [4.0, 4.0, 4.0]
+    """
+    grid = DEFAULT_Q_GRID if q is None else np.asarray([_check_q(v) for v in np.ravel(q)], dtype=np.float64)
+    s = _kernel_spectrum(X, kernel=kernel, bandwidth=bandwidth, max_n=max_n, approx=approx, seed=seed)
+    p = s.nonzero
+    values = np.array([hill_number(p, q=v) for v in grid])
+    return HillCurve(q=grid, values=values, kernel=s.kernel, label=s.label)
+
+
+# --------------------------------------------------------------------------- coding rate
+
+
+def _coding_spectrum(X) -> Spectrum:
+    if isinstance(X, Spectrum):
+        if X.kernel == "rbf" or not X.normalize:
+            raise EmbedLensInputError(
+                f"the coding rate is defined on unit-length rows; this spectrum is {X.label}: pass "
+                "spectrum(X, kernel='cosine')", source="spectrum")
+        return X.with_center(False)
+    return spectrum(X, kernel="cosine", center=False)
+
+
+def _check_eps2(eps2) -> float:
+    try:
+        eps2 = float(eps2)
+    except (TypeError, ValueError):
+        raise EmbedLensInputError(f"eps2={eps2!r} must be a positive number", source="eps2") from None
+    if not (np.isfinite(eps2) and eps2 > 0):
+        raise EmbedLensInputError(f"eps2={eps2} must be a positive number (default 0.5)", source="eps2")
+    return eps2
+
+
+def coding_rate(X, /, *, eps2: float = 0.5) -> float:
+    r"""Coding rate of unit-length embeddings (MCR^2; Yu et al., 2020), in nats.
+
+    .. math::
+
+        R(Z; \epsilon) = \tfrac12 \log\det\!\Big(I_d + \frac{d}{n \epsilon^2} Z Z^\top\Big)
+                       = \tfrac12 \sum_i \log\!\Big(1 + \frac{d}{\epsilon^2} \lambda_i\Big)
+
+    with ``Z = X^T`` (columns scaled to unit length) and ``lambda = eig(Z Z^T / n)`` -- the
+    uncentred cosine spectrum that also gives the Vendi score.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d) or Spectrum
+        A Spectrum must be of unit-length rows (``kernel="cosine"``).
+    eps2 : float, default=0.5
+        The squared distortion :math:`\epsilon^2`. (In ryanchankh/mcr2 the argument called
+        ``eps`` is this squared value.)
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    Reference: Y. Yu, K. H. R. Chan, C. You, C. Song, Y. Ma, "Learning Diverse and
+    Discriminative Representations via the Principle of Maximal Coding Rate Reduction",
+    NeurIPS 2020. Cost: one spectrum; the sum over eigenvalues is Sylvester's identity, so
+    n < d costs the n x n form. Zero rows are left out. Hand-written: ryanchankh/mcr2 is a
+    torch training loss, not a library; the closed form reuses the shared spectrum.
+
+    Examples
+    --------
+    >>> print(round(coding_rate(np.ones((5, 4)), eps2=0.5), 6))  # 1/2 log(1 + d / eps2)
+    1.098612
+    """
+    eps2 = _check_eps2(eps2)
+    s = _coding_spectrum(X)
+    return float(0.5 * np.log1p(s.d / eps2 * s.eigenvalues).sum())
+
+
+def class_codes(labels, n: int) -> tuple[np.ndarray, tuple, int]:
+    """``(codes, classes, n_missing)``: integer class codes (-1 for a missing label), sorted classes.
+
+    >>> codes, classes, missing = class_codes(["b", "a", None, "b"], 4)
+    >>> print(codes.tolist(), classes, missing)
+    [1, 0, -1, 1] ('a', 'b') 1
+    """
+    series = pd.Series(np.asarray(labels, dtype=object) if not isinstance(labels, pd.Series) else labels)
+    if len(series) != n:
+        raise EmbedLensInputError(f"has {len(series)} values but X has {n} rows; one label per row",
+                                  source="labels")
+    try:
+        codes, uniques = pd.factorize(series, sort=True)
+    except TypeError:  # mixed types that do not sort
+        codes, uniques = pd.factorize(series, sort=False)
+    classes = tuple(v.item() if hasattr(v, "item") else v for v in uniques)
+    return np.asarray(codes, dtype=np.int64), classes, int((codes < 0).sum())
+
+
+def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
+    r"""Rate reduction :math:`\Delta R = R(Z) - R_c(Z, \Pi)` of labelled embeddings (MCR^2).
+
+    .. math::
+
+        R_c = \sum_j \frac{n_j}{2n} \log\det\!\Big(I_d + \frac{d}{n_j \epsilon^2} Z_j Z_j^\top\Big)
+            = \sum_j \frac{n_j}{n} R(Z_j)
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    labels : array-like of shape (n,)
+        Class of each row (any hashable values); rows with a missing label are left out.
+    eps2 : float, default=0.5
+
+    Returns
+    -------
+    RateReduction
+        ``delta_r``, ``r``, ``rc`` and the coding rate of each class.
+
+    Notes
+    -----
+    Reference: Yu et al., NeurIPS 2020 (as used in "Unsupervised Manifold Linearizing and
+    Clustering", 2023). Cost: O(n d^2 + (k + 1) d^3) for k classes (one d x d spectrum each).
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0.0]] * 6 + [[0.0, 1.0]] * 6)
+    >>> print(round(rate_reduction(X, [0] * 6 + [1] * 6).delta_r, 6))  # log 3 - log(5) / 2
+    0.293893
+    """
+    eps2 = _check_eps2(eps2)
+    X = check_embeddings(X)
+    codes, classes, missing = class_codes(labels, X.shape[0])
+    if not classes:
+        raise EmbedLensInputError("every label is missing; rate reduction needs classes", source="labels")
+    rows = X if missing == 0 else X[codes >= 0]
+    r = coding_rate(rows, eps2=eps2)
+    counts, rates = [], []
+    for j in range(len(classes)):
+        s = spectrum(X[codes == j], kernel="cosine", center=False) if _has_nonzero(X[codes == j]) else None
+        counts.append(0 if s is None else s.n)
+        rates.append(0.0 if s is None else coding_rate(s, eps2=eps2))
+    counts_arr = np.asarray(counts, dtype=np.int64)
+    rates_arr = np.asarray(rates, dtype=np.float64)
+    rc = float((counts_arr / counts_arr.sum() * rates_arr).sum())
+    return RateReduction(delta_r=r - rc, r=r, rc=rc, eps2=eps2, classes=classes, counts=counts_arr,
+                         class_rates=rates_arr, n_unlabelled=missing)
+
+
+def _has_nonzero(X: np.ndarray) -> bool:
+    return bool(len(X)) and bool(np.any(X != 0))
+
+
+def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps2: float = 0.5,
+                    bandwidth: float | None = None, max_n: int = 5000, seed: int = 0) -> pd.DataFrame:
+    """Vendi score and coding rate of each class on its own.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    labels : array-like of shape (n,)
+        Rows with a missing label are left out.
+    q, kernel, bandwidth, max_n, seed
+        As in :func:`vendi_score`. For the RBF kernel, a missing bandwidth is resolved once
+        on all of ``X`` (the median heuristic), so every class uses the same kernel.
+    eps2 : float, default=0.5
+        As in :func:`coding_rate`.
+
+    Returns
+    -------
+    DataFrame
+        One row per class: ``class``, ``n`` (rows used), ``vendi``, ``coding_rate``; NaN for
+        a class of zero rows only.
+
+    Notes
+    -----
+    Cost: one spectrum per class; cosine: O(n d^2 + k d^3) in all.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0.0]] * 4 + [[1.0, 0.0], [0.0, 1.0]] * 2)
+    >>> print(class_diversity(X, ["a"] * 4 + ["b"] * 4)["vendi"].round(6).tolist())
+    [1.0, 2.0]
+    """
+    q = _check_q(q)
+    eps2 = _check_eps2(eps2)
+    X = check_embeddings(X)
+    codes, classes, _ = class_codes(labels, X.shape[0])
+    if kernel not in ("cosine", "rbf"):
+        raise EmbedLensInputError(f"kernel={kernel!r} must be 'cosine' or 'rbf'", source="kernel")
+    if kernel == "rbf" and bandwidth is None:
+        bandwidth = _median_distance(X, seed)
+    rows = []
+    for j, c in enumerate(classes):
+        part = X[codes == j]
+        if not _has_nonzero(part):
+            rows.append({"class": c, "n": 0, "vendi": np.nan, "coding_rate": np.nan})
+            continue
+        cos = spectrum(part, kernel="cosine", center=False)
+        if kernel == "cosine":
+            vs = vendi_score(cos, q=q)
+        else:
+            vs = vendi_score(part, q=q, kernel=kernel, bandwidth=bandwidth, max_n=max_n, seed=seed)
+        rows.append({"class": c, "n": cos.n if kernel == "cosine" else len(part), "vendi": vs,
+                     "coding_rate": coding_rate(cos, eps2=eps2)})
+    return pd.DataFrame(rows, columns=["class", "n", "vendi", "coding_rate"])

@@ -1,0 +1,140 @@
+"""Every spectral summary of one view from two passes over X: :func:`spectral_profile`.
+
+Pass 1, the centred linear (covariance) spectrum: participation ratio, effective rank,
+PCA-k, power-law alpha, and -- uncentred from the same moments -- RankMe. Pass 2, the
+uncentred kernel spectrum (cosine by default): Vendi of order q, the Hill curve and the coding
+rate. (The two cannot share a pass: the cosine kernel needs each row scaled to unit length.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._validation import EmbedLensInputError
+from .diversity import HillCurve, coding_rate, hill_curve, vendi_score
+from .spectra import (
+    PowerLawFit,
+    Spectrum,
+    effective_rank,
+    participation_ratio,
+    pca_k,
+    powerlaw_alpha,
+    rankme,
+    spectrum,
+)
+
+__all__ = ["SpectralProfile", "spectral_profile"]
+
+
+@dataclass(frozen=True, eq=False)
+class SpectralProfile:
+    """The spectral summaries of one view, with the two spectra they were read from.
+
+    Attributes
+    ----------
+    covariance : Spectrum
+        Linear kernel, centred.
+    kernel_spectrum : Spectrum
+        The Vendi kernel (cosine or RBF), uncentred.
+    coding_spectrum : Spectrum
+        Cosine, uncentred (the same object as ``kernel_spectrum`` for the cosine kernel).
+    participation_ratio, effective_rank, rankme : float
+    pca_90, pca_95 : int
+    powerlaw : PowerLawFit
+    vendi : float
+        Vendi score of order ``q`` with the kernel of ``kernel_spectrum``.
+    q : float
+    hill : HillCurve
+    coding_rate : float
+    eps2 : float
+    """
+
+    covariance: Spectrum
+    kernel_spectrum: Spectrum
+    coding_spectrum: Spectrum
+    participation_ratio: float
+    effective_rank: float
+    rankme: float
+    pca_90: int
+    pca_95: int
+    powerlaw: PowerLawFit
+    vendi: float
+    q: float
+    hill: HillCurve
+    coding_rate: float
+    eps2: float
+
+    def values(self) -> dict[str, float]:
+        """The scalar summaries by name (the names of the Spectra page's trajectory metrics)."""
+        return {
+            "participation_ratio": self.participation_ratio,
+            "effective_rank": self.effective_rank,
+            "rankme": self.rankme,
+            "pca_90": float(self.pca_90),
+            "pca_95": float(self.pca_95),
+            "alpha": self.powerlaw.alpha,
+            "vendi": self.vendi,
+            "coding_rate": self.coding_rate,
+        }
+
+
+def spectral_profile(X, /, *, kernel: str = "cosine", q: float = 1.0, eps2: float = 0.5,
+                     bandwidth: float | None = None, max_n: int = 5000, approx: str = "subsample",
+                     seed: int = 0, hill_q=None) -> SpectralProfile:
+    """All spectral summaries of ``X``: covariance metrics, Vendi / Hill and coding rate.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    kernel : {"cosine", "rbf"}, default="cosine"
+        Kernel of the Vendi score and Hill curve.
+    q : float in (0, inf], default=1.0
+    eps2 : float, default=0.5
+    bandwidth, max_n, approx, seed
+        RBF options, as in :func:`core.spectra.spectrum`.
+    hill_q : array-like, optional
+        Orders of the Hill curve (default :data:`core.diversity.DEFAULT_Q_GRID`).
+
+    Returns
+    -------
+    SpectralProfile
+
+    Notes
+    -----
+    Cost: two passes over X, each O(n d^2 + d^3) in the dual form (three with the RBF kernel:
+    its n x n or subsampled / RFF spectrum, plus the cosine one for the coding rate).
+    Formulas and references: :mod:`core.spectra`, :mod:`core.diversity`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = spectral_profile(np.eye(4))
+    >>> print(round(p.vendi, 6), p.pca_95)
+    4.0 3
+    """
+    if kernel not in ("cosine", "rbf"):
+        raise EmbedLensInputError(f"kernel={kernel!r}: the Vendi score needs 'cosine' or 'rbf'", source="kernel")
+    cov = spectrum(X)
+    if kernel == "cosine":
+        ker = spectrum(X, kernel="cosine", center=False)
+        coding = ker
+    else:
+        ker = spectrum(X, kernel=kernel, center=False, bandwidth=bandwidth, max_n=max_n, approx=approx,
+                       seed=seed)
+        coding = spectrum(X, kernel="cosine", center=False)
+    return SpectralProfile(
+        covariance=cov,
+        kernel_spectrum=ker,
+        coding_spectrum=coding,
+        participation_ratio=participation_ratio(cov),
+        effective_rank=effective_rank(cov),
+        rankme=rankme(cov),
+        pca_90=pca_k(cov, share=0.90),
+        pca_95=pca_k(cov, share=0.95),
+        powerlaw=powerlaw_alpha(cov),
+        vendi=vendi_score(ker, q=q),
+        q=float(q),
+        hill=hill_curve(ker, q=hill_q),
+        coding_rate=coding_rate(coding, eps2=eps2),
+        eps2=float(eps2),
+    )

@@ -1,0 +1,406 @@
+"""Spectra page figures: eigen-spectrum with its power-law fit, cumulative explained variance,
+Hill curve, per-class bars, metric trajectories over training, and the Schur-complement spectra.
+
+Also the metric catalogue (label naming the variant, formula, reference) the page's cards and
+expander show. Everything here is pure: ``*_info`` returns plain data, ``*_figure`` a Figure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .theme import ACCENT, OKABE_ITO, TEMPLATE
+
+__all__ = [
+    "METRICS",
+    "Card",
+    "metric_cards",
+    "metric_label",
+    "parameters_used",
+    "fmt",
+    "SpectrumInfo",
+    "spectrum_info",
+    "spectrum_figure",
+    "CumulativeInfo",
+    "cumulative_info",
+    "cumulative_figure",
+    "HillInfo",
+    "hill_info",
+    "hill_figure",
+    "ClassBarsInfo",
+    "class_bars_info",
+    "class_bars_figure",
+    "TrajectoryInfo",
+    "trajectory_info",
+    "trajectory_figure",
+    "SchurInfo",
+    "schur_info",
+    "schur_figure",
+]
+
+
+@dataclass(frozen=True)
+class MetricText:
+    title: str
+    formula: str
+    reference: str
+
+
+METRICS: dict[str, MetricText] = {
+    "participation_ratio": MetricText(
+        "Participation ratio (covariance)", "PR = (Σ λᵢ)² / Σ λᵢ², λ = eigenvalues of the centred covariance",
+        "Gao et al., 'A theory of multineuronal dimensionality, dynamics and measurement', 2017"),
+    "effective_rank": MetricText(
+        "Effective rank (Roy & Vetterli, singular values)",
+        "exp(−Σ pᵢ log pᵢ), pᵢ = sᵢ / Σ s, s = singular values of the centred X (∝ √λ; Vendi uses λ)",
+        "Roy & Vetterli, 'The effective rank: a measure of effective dimensionality', EUSIPCO 2007"),
+    "rankme": MetricText(
+        "RankMe (uncentred, ε=1e-7)", "exp(−Σ pₖ log pₖ), pₖ = σₖ / ‖σ‖₁ + ε, σ = singular values of the uncentred X",
+        "Garrido et al., 'RankMe: Assessing the downstream performance of pretrained self-supervised "
+        "representations by their rank', ICML 2023"),
+    "pca_95": MetricText(
+        "PCA-k (95%)", "smallest k with Σᵢ≤ₖ λᵢ / Σ λ ≥ 0.95 (and 0.90)", "Principal component analysis"),
+    "pca_90": MetricText(
+        "PCA-k (90%)", "smallest k with Σᵢ≤ₖ λᵢ / Σ λ ≥ 0.90", "Principal component analysis"),
+    "alpha": MetricText(
+        "Power-law α", "least-squares slope of log λᵢ = c − α log i over i = 1 … PCA-99 index (λ > 1e-12 λ₁)",
+        "Agrawal et al., 'α-ReQ: Assessing representation quality in self-supervised learning by "
+        "measuring eigenspectrum decay', NeurIPS 2022"),
+    "vendi": MetricText(
+        "Vendi", "VS_q = exp(H_q(λ(K/n))), K = kernel matrix with k(x, x) = 1; H_1 = −Σ λ log λ, "
+        "H_q = log(Σ λ^q)/(1−q), H_∞ = −log max λ",
+        "Friedman & Dieng, 'The Vendi Score: A Diversity Evaluation Metric for Machine Learning', TMLR 2023"),
+    "coding_rate": MetricText(
+        "Coding rate", "R = ½ log det(I + d/(n ε²) Z Zᵀ) = ½ Σ log(1 + d λᵢ/ε²), Z = unit-length rows (nats)",
+        "Yu et al., 'Learning Diverse and Discriminative Representations via the Principle of Maximal "
+        "Coding Rate Reduction', NeurIPS 2020"),
+    "rate_reduction": MetricText(
+        "Rate reduction ΔR", "ΔR = R(Z) − Σⱼ (nⱼ/n) R(Zⱼ) over the classes j (nats)",
+        "Yu et al., NeurIPS 2020 (MCR²)"),
+    "dse": MetricText(
+        "DSE", "G = exp(−‖xᵢ−xⱼ‖²/2σ²), K = D^−½ G D^−½, aᵢ = |λᵢ|ᵗ / Σ|λ|ᵗ, DSE = −Σ aᵢ log₂ aᵢ (bits)",
+        "Liao, Liu et al., 'Assessing Neural Network Representations During Training Using "
+        "Noise-Resilient Diffusion Spectral Entropy', 2023"),
+    "dsmi": MetricText(
+        "DSMI with the label", "Σ_c p(c) [DSE(random subset of n_c) − DSE(Z | Y = c)] (bits; 5 draws)",
+        "Liao, Liu et al., 2023 (diffusion spectral mutual information)"),
+    "sce": MetricText(
+        "SCE", "S = C_II − C_TIᵀ C_TT⁺ C_TI; SCE = exp(−Σ λᵢ log(λᵢ / tr S)), λ = eig(S) ≥ 1e-10",
+        "Ospanov, Jalali & Farnia, 'Dissecting CLIP: Decomposition with a Schur Complement-based "
+        "Approach', 2024"),
+}
+
+
+def fmt(value, digits: int = 4) -> str:
+    """A number for a card: 4 significant digits, thousands separators, "—" for NaN / None."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    value = float(value)
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.{digits - 1}e}"
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(value))))) if value else 0
+    return f"{value:,.{decimals}f}"
+
+
+def metric_label(name: str, **params) -> str:
+    """The variant-naming label of metric ``name`` with its parameters, e.g. "Vendi (cosine, q=1)"."""
+    title = METRICS[name].title
+    if name == "vendi":
+        return f"Vendi ({params.get('kernel', 'cosine')}, q={params.get('q', 1.0):g})"
+    if name in ("coding_rate", "rate_reduction"):
+        return f"{title} (ε²={params.get('eps2', 0.5):g})"
+    if name in ("dse", "dsmi"):
+        sigma = "median" if params.get("sigma_rule") == "median" else f"{params.get('sigma', 10.0):g}"
+        return f"{title} (σ={sigma}, t={params.get('t', 1)})"
+    if name == "sce":
+        return f"SCE ({params.get('kernel', 'linear')})"
+    return title
+
+
+def metric_help(name: str) -> str:
+    text = METRICS[name]
+    return f"{text.formula}\n\n{text.reference}"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One metric card: the label naming the variant, the value, formula + reference as help."""
+
+    name: str
+    label: str
+    value: str
+    help: str
+
+
+def metric_cards(profile, dse=None, *, sigma_rule: str = "fixed") -> list[Card]:
+    """Cards for a :class:`core.SpectralProfile` (and a :class:`core.DiffusionEntropy`)."""
+    fit = profile.powerlaw
+    cards = [
+        Card("participation_ratio", metric_label("participation_ratio"), fmt(profile.participation_ratio),
+             metric_help("participation_ratio")),
+        Card("effective_rank", metric_label("effective_rank"), fmt(profile.effective_rank),
+             metric_help("effective_rank")),
+        Card("rankme", metric_label("rankme"), fmt(profile.rankme), metric_help("rankme")),
+        Card("pca_95", "PCA-k (90% / 95%)", f"{profile.pca_90:,} / {profile.pca_95:,}", metric_help("pca_95")),
+        Card("alpha", f"Power-law α (i = {fit.start}–{fit.stop})", fmt(fit.alpha),
+             metric_help("alpha") + f"\n\nR² = {fmt(fit.r2)} over {fit.n_points} eigenvalues"),
+        Card("vendi", metric_label("vendi", kernel=profile.kernel_spectrum.kernel, q=profile.q), fmt(profile.vendi),
+             metric_help("vendi") + f"\n\nSpectrum: {profile.kernel_spectrum.label}"),
+        Card("coding_rate", metric_label("coding_rate", eps2=profile.eps2), fmt(profile.coding_rate),
+             metric_help("coding_rate")),
+    ]
+    if dse is not None:
+        cards.append(Card("dse", metric_label("dse", sigma=dse.sigma, t=dse.t, sigma_rule=sigma_rule),
+                          fmt(dse.value), metric_help("dse") + f"\n\nσ = {dse.sigma:.4g} ({dse.sigma_rule}); "
+                          f"{dse.n_used:,} of {dse.n:,} rows; at most log₂ n = {dse.max_value:.3g} bits"))
+    return cards
+
+
+def parameters_used(profile, dse=None) -> str:
+    """One line naming the spectra (kernel, centring, form, rows) and DSE settings behind the cards."""
+    text = (f"Covariance: {profile.covariance.label}, n = {profile.covariance.n:,} · Vendi and Hill: "
+            f"{profile.kernel_spectrum.label} · coding rate: {profile.coding_spectrum.label}, "
+            f"n = {profile.coding_spectrum.n:,}")
+    zero = profile.coding_spectrum.params.get("zero_rows_left_out", 0)
+    if zero:
+        text += f" ({zero:,} zero {'row' if zero == 1 else 'rows'} left out: cosine undefined)"
+    if dse is not None:
+        text += (f" · DSE: σ = {dse.sigma:.4g} ({dse.sigma_rule}), t = {dse.t}, {dse.n_used:,} of {dse.n:,} rows "
+                 f"(seed {dse.seed})")
+    return text
+
+
+# --------------------------------------------------------------------------- spectrum
+
+
+@dataclass(frozen=True, eq=False)
+class SpectrumInfo:
+    """Non-zero eigenvalues by rank (1-based) and the power-law fit over its range."""
+
+    rank: np.ndarray
+    values: np.ndarray
+    fit_rank: np.ndarray
+    fit_values: np.ndarray
+    start: int
+    stop: int
+    alpha: float
+    r2: float
+    title: str
+
+
+def spectrum_info(spec, fit, *, title: str = "") -> SpectrumInfo:
+    values = spec.nonzero
+    rank = np.arange(1, len(values) + 1)
+    if np.isfinite(fit.alpha):
+        fit_rank = np.arange(fit.start, fit.stop + 1)
+        fit_values = np.exp(fit.intercept) * fit_rank.astype(float) ** (-fit.alpha)
+    else:
+        fit_rank, fit_values = np.empty(0, int), np.empty(0)
+    return SpectrumInfo(rank, values, fit_rank, fit_values, fit.start, fit.stop, fit.alpha, fit.r2,
+                        title or f"Eigen-spectrum ({spec.kernel}{', centred' if spec.center else ''})")
+
+
+def spectrum_figure(info: SpectrumInfo) -> go.Figure:
+    """Eigenvalue against rank on log-log axes, the fitted power law dashed over its range."""
+    fig = go.Figure(go.Scatter(x=info.rank, y=info.values, mode="lines+markers", marker_size=4,
+                               line_color=ACCENT, name="eigenvalues",
+                               hovertemplate="λ<sub>%{x}</sub> = %{y:.4g}<extra></extra>"))
+    if len(info.fit_rank):
+        fig.add_trace(go.Scatter(x=info.fit_rank, y=info.fit_values, mode="lines", name="power-law fit",
+                                 line=dict(color=OKABE_ITO[3], dash="dash", width=2),
+                                 hovertemplate="fit %{y:.4g}<extra></extra>"))
+        # the shaded fit range; its label goes in paper coordinates (annotations on a log axis
+        # take log10 positions, which would stretch the axis to 10^stop)
+        fig.add_vrect(x0=info.start, x1=info.stop, fillcolor=OKABE_ITO[3], opacity=0.07, line_width=0)
+        fig.add_annotation(text=f"α = {info.alpha:.3f}, R² = {info.r2:.3f} (i = {info.start}–{info.stop})",
+                           xref="paper", yref="paper", x=0.98, y=0.98, xanchor="right", showarrow=False)
+    fig.update_layout(template=TEMPLATE, title=info.title, height=340, legend=dict(x=0.01, y=0.02),
+                      xaxis=dict(type="log", title="rank i"), yaxis=dict(type="log", title="eigenvalue λᵢ"))
+    return fig
+
+
+@dataclass(frozen=True, eq=False)
+class CumulativeInfo:
+    k: np.ndarray
+    cumulative: np.ndarray
+    k90: int
+    k95: int
+
+
+def cumulative_info(spec, k90: int, k95: int) -> CumulativeInfo:
+    cum = spec.cumulative
+    return CumulativeInfo(np.arange(1, len(cum) + 1), cum, int(k90), int(k95))
+
+
+def cumulative_figure(info: CumulativeInfo) -> go.Figure:
+    """Cumulative explained-variance ratio with PCA-k (90% and 95%) marked."""
+    fig = go.Figure(go.Scatter(x=info.k, y=info.cumulative, mode="lines", line_color=ACCENT, name="cumulative",
+                               hovertemplate="%{x} components: %{y:.1%}<extra></extra>"))
+    for k, share, color in ((info.k90, 0.90, OKABE_ITO[1]), (info.k95, 0.95, OKABE_ITO[2])):
+        if k > 0:
+            fig.add_trace(go.Scatter(x=[k], y=[info.cumulative[k - 1]], mode="markers+text", name=f"PCA-{share:.0%}",
+                                     marker=dict(color=color, size=10), text=[f" k={k}"],
+                                     textposition="middle right",
+                                     hovertemplate=f"PCA-k ({share:.0%}) = {k}<extra></extra>"))
+            fig.add_hline(y=share, line_dash="dot", line_color=color, opacity=0.6)
+    fig.update_layout(template=TEMPLATE, title="Cumulative explained variance", height=340,
+                      xaxis_title="principal components k", yaxis=dict(title="share of variance", tickformat=".0%",
+                                                                       range=[0, 1.02]),
+                      legend=dict(x=0.6, y=0.1))
+    return fig
+
+
+@dataclass(frozen=True, eq=False)
+class HillInfo:
+    q: np.ndarray
+    values: np.ndarray
+    d_inf: float
+    q_selected: float
+    value_selected: float
+    label: str
+
+
+def hill_info(curve, q_selected: float, value_selected: float) -> HillInfo:
+    finite = np.isfinite(curve.q)
+    d_inf = float(curve.values[~finite][0]) if (~finite).any() else float("nan")
+    return HillInfo(curve.q[finite], curve.values[finite], d_inf, float(q_selected), float(value_selected),
+                    curve.label)
+
+
+def hill_figure(info: HillInfo) -> go.Figure:
+    """Hill numbers D_q against q (log axis), D_∞ dashed, the page's q marked."""
+    fig = go.Figure(go.Scatter(x=info.q, y=info.values, mode="lines+markers", marker_size=4, line_color=ACCENT,
+                               name="D_q", hovertemplate="q = %{x:.3g}: D = %{y:.4g}<extra></extra>"))
+    if np.isfinite(info.d_inf):
+        fig.add_hline(y=info.d_inf, line_dash="dash", line_color="#555",
+                      annotation_text=f"D_∞ = {info.d_inf:.3g}", annotation_position="bottom left")
+    fig.add_trace(go.Scatter(x=[info.q_selected], y=[info.value_selected], mode="markers", name=f"q = {info.q_selected:g}",
+                             marker=dict(color=OKABE_ITO[3], size=11, symbol="diamond")))
+    fig.update_layout(template=TEMPLATE, title=f"Hill numbers D_q ({info.label.split(',')[0]})", height=340,
+                      xaxis=dict(type="log", title="order q"), yaxis_title="Vendi score D_q",
+                      legend=dict(x=0.98, y=0.98, xanchor="right"))
+    return fig
+
+
+# --------------------------------------------------------------------------- per class
+
+
+@dataclass(frozen=True, eq=False)
+class ClassBarsInfo:
+    classes: list[str]
+    n: np.ndarray
+    vendi: np.ndarray
+    coding_rate: np.ndarray
+    column: str
+    vendi_label: str
+    coding_label: str
+
+
+def class_bars_info(table, column: str, *, vendi_label: str, coding_label: str) -> ClassBarsInfo:
+    return ClassBarsInfo([str(c) for c in table["class"]], table["n"].to_numpy(), table["vendi"].to_numpy(float),
+                         table["coding_rate"].to_numpy(float), column, vendi_label, coding_label)
+
+
+def class_bars_figure(info: ClassBarsInfo) -> go.Figure:
+    """Vendi and coding rate of each class, side by side."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(info.vendi_label, info.coding_label))
+    for col, (values, color) in enumerate(((info.vendi, OKABE_ITO[0]), (info.coding_rate, OKABE_ITO[1])), start=1):
+        fig.add_trace(go.Bar(x=info.classes, y=values, marker_color=color, customdata=info.n, showlegend=False,
+                             hovertemplate=f"{info.column} = %{{x}}<br>%{{y:.4g}}<br>n = %{{customdata:,}}<extra></extra>"),
+                      row=1, col=col)
+        fig.update_xaxes(title_text=info.column, type="category", row=1, col=col)
+    fig.update_layout(template=TEMPLATE, height=320, bargap=0.2)
+    return fig
+
+
+# --------------------------------------------------------------------------- over training
+
+
+@dataclass(frozen=True, eq=False)
+class TrajectoryLine:
+    name: str
+    run: str
+    layer: str
+    steps: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class TrajectoryInfo:
+    lines: tuple[TrajectoryLine, ...]
+    label: str
+    x_title: str
+    log_x: bool
+
+
+def trajectory_info(rows: list[dict], *, label: str, x_title: str = "step") -> TrajectoryInfo:
+    """Group ``{"run", "layer", "step", "value"}`` rows into one line per (run, layer), sorted by step."""
+    groups: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in rows:
+        groups.setdefault((r.get("run", ""), r.get("layer", "")), []).append((r["step"], r["value"]))
+    lines = []
+    for (run, layer), pts in sorted(groups.items()):
+        pts.sort()
+        name = " · ".join(p for p in (run, layer) if p) or "view"
+        lines.append(TrajectoryLine(name, run, layer, np.array([p[0] for p in pts], float),
+                                    np.array([p[1] for p in pts], float)))
+    steps = np.concatenate([ln.steps for ln in lines]) if lines else np.empty(0)
+    positive = steps[steps > 0]
+    log_x = bool(len(positive) == len(steps) and len(steps) and positive.max() / positive.min() >= 20)
+    return TrajectoryInfo(tuple(lines), label, x_title, log_x)
+
+
+_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def trajectory_figure(info: TrajectoryInfo) -> go.Figure:
+    """One line per (run, layer): colour = layer, dash = run."""
+    layers = sorted({ln.layer for ln in info.lines})
+    runs = sorted({ln.run for ln in info.lines})
+    fig = go.Figure()
+    for ln in info.lines:
+        color = OKABE_ITO[layers.index(ln.layer) % len(OKABE_ITO)]
+        dash = _DASHES[runs.index(ln.run) % len(_DASHES)]
+        fig.add_trace(go.Scatter(x=ln.steps, y=ln.values, mode="lines+markers", name=ln.name,
+                                 line=dict(color=color, dash=dash), legendgroup=ln.layer,
+                                 hovertemplate=f"{ln.name}<br>{info.x_title} %{{x}}: %{{y:.4g}}<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, title=f"{info.label} over training", height=380,
+                      xaxis=dict(title=info.x_title, type="log" if info.log_x else "linear"),
+                      yaxis_title=info.label)
+    return fig
+
+
+# --------------------------------------------------------------------------- paired views
+
+
+@dataclass(frozen=True, eq=False)
+class SchurInfo:
+    s: np.ndarray
+    d: np.ndarray
+    trace_s: float
+    trace_d: float
+    title: str
+
+
+def schur_info(sce, *, title: str) -> SchurInfo:
+    return SchurInfo(np.asarray(sce.eigenvalues), np.asarray(sce.text_eigenvalues), sce.trace_s, sce.trace_d, title)
+
+
+def schur_figure(info: SchurInfo) -> go.Figure:
+    """Eigenvalues of S (not explained by the paired view) and D (explained), log scale."""
+    fig = go.Figure()
+    for values, name, color in ((info.s, f"S: not explained (tr = {info.trace_s:.3f})", OKABE_ITO[0]),
+                                (info.d, f"D: explained (tr = {info.trace_d:.3f})", OKABE_ITO[1])):
+        shown = values[values > 1e-10]
+        fig.add_trace(go.Scatter(x=np.arange(1, len(shown) + 1), y=shown, mode="lines+markers", marker_size=4,
+                                 name=name, line_color=color, hovertemplate="λ<sub>%{x}</sub> = %{y:.4g}<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, title=info.title, height=340, xaxis=dict(type="log", title="rank i"),
+                      yaxis=dict(type="log", title="eigenvalue"), legend=dict(x=0.01, y=0.02))
+    return fig

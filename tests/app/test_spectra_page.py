@@ -1,0 +1,157 @@
+"""The real app (streamlit AppTest) on the Spectra page: sample data, parameters, links, panels."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+import core
+from dashboard.figures.spectra import fmt
+
+from .apptest import metric, run_app
+
+PAGE = "app_pages/spectra.py"
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return core.load(core.sample_data_dir() / "digits-mlp")
+
+
+@pytest.fixture(scope="module")
+def paired():
+    return core.load(core.sample_data_dir() / "digits-paired")
+
+
+@pytest.fixture(autouse=True)
+def sample_env(monkeypatch, tmp_path):
+    monkeypatch.delenv("EMBEDLENS_DATA", raising=False)
+    monkeypatch.setenv("EMBEDLENS_UPLOADS", str(tmp_path / "uploads"))
+
+
+def _chart(at, index: int) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def _array(value) -> np.ndarray:
+    if isinstance(value, dict):  # plotly typed array
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)
+
+
+def test_spectra_page_shows_every_metric_of_the_view(mlp):
+    at = run_app({"ds": "digits-mlp", "view": "seed1/hidden1/epoch030"}, page=PAGE)
+    X = mlp.view("seed1/hidden1/epoch030").X
+    s = core.spectrum(X)
+    assert at.title[0].value == "Spectra"
+    assert metric(at, "Vendi (cosine, q=1)") == fmt(core.vendi_score(X))
+    assert metric(at, "Participation ratio (covariance)") == fmt(core.participation_ratio(s))
+    assert metric(at, "Effective rank (Roy & Vetterli, singular values)") == fmt(core.effective_rank(s))
+    assert metric(at, "RankMe (uncentred, ε=1e-7)") == fmt(core.rankme(X))
+    assert metric(at, "PCA-k (90% / 95%)") == f"{core.pca_k(s, share=0.9)} / {core.pca_k(s, share=0.95)}"
+    fit = core.powerlaw_alpha(s)
+    assert metric(at, f"Power-law α (i = {fit.start}–{fit.stop})") == fmt(fit.alpha)
+    assert metric(at, "Coding rate (ε²=0.5)") == fmt(core.coding_rate(X))
+    assert metric(at, "DSE (σ=10, t=1)") == fmt(core.diffusion_spectral_entropy(X).value)
+    assert any("DSE: σ = 10 (given), t = 1, 1,797 of 1,797 rows (seed 0)" in c.value for c in at.caption)
+    help_text = next(m for m in at.metric if m.label == "Vendi (cosine, q=1)").help
+    assert "exp(H_q(λ(K/n)))" in help_text and "Friedman & Dieng" in help_text
+    spectrum_fig = _chart(at, 0)
+    assert spectrum_fig["layout"]["xaxis"]["type"] == "log" and spectrum_fig["layout"]["yaxis"]["type"] == "log"
+    np.testing.assert_allclose(_array(spectrum_fig["data"][0]["y"]), s.nonzero, rtol=1e-12)
+    assert spectrum_fig["data"][1]["name"] == "power-law fit"
+    # per-class panel (the default) with the first categorical column
+    labels = mlp.metadata["label"]
+    assert at.query_params["sc"] == "label"
+    assert metric(at, "Rate reduction ΔR (ε²=0.5)") == fmt(core.rate_reduction(X, labels).delta_r)
+    assert metric(at, "DSMI with the label (σ=10, t=1)") == fmt(core.diffusion_spectral_mutual_info(X, labels).value)
+    table = at.dataframe[0].value
+    assert table["class"].tolist() == list(range(10))
+    np.testing.assert_allclose(table["vendi"], core.class_diversity(X, labels)["vendi"], rtol=1e-12)
+
+
+def test_changing_parameters_updates_values_and_link(mlp):
+    at = run_app({"ds": "digits-mlp", "sn": "300"}, page=PAGE)  # small DSE / DSMI sample: fast
+    X = mlp.views[0].X
+    at.number_input(key="w.spectra_q").set_value(2.0).run()
+    assert not at.exception
+    assert at.query_params["sq"] == "2.0"
+    assert metric(at, "Vendi (cosine, q=2)") == fmt(core.vendi_score(X, q=2.0))
+    at.number_input(key="w.spectra_eps2").set_value(0.1).run()
+    assert metric(at, "Coding rate (ε²=0.1)") == fmt(core.coding_rate(X, eps2=0.1))
+    at.selectbox(key="w.spectra_class").set_value("split").run()
+    assert at.query_params["sc"] == "split"
+    assert at.dataframe[0].value["class"].tolist() == ["test", "train"]
+
+
+def test_a_share_link_reopens_the_parameters(mlp):
+    at = run_app({"ds": "digits-mlp", "sq": "0.5", "sk": "rbf", "sn": "400", "ssr": "median", "st": "2"}, page=PAGE)
+    assert at.number_input(key="w.spectra_q").value == 0.5
+    assert at.selectbox(key="w.spectra_kernel").value == "rbf"
+    X = mlp.views[0].X
+    assert metric(at, "Vendi (rbf, q=0.5)") == fmt(core.vendi_score(X, q=0.5, kernel="rbf", max_n=400))
+    dse = core.diffusion_spectral_entropy(X, sigma="median", t=2, max_n=400)
+    assert metric(at, "DSE (σ=median, t=2)") == fmt(dse.value)
+    assert any(f"400 of 1,797 rows" in c.value and "deviation from the paper" in c.value for c in at.caption)
+    assert not at.warning
+
+
+def test_bad_parameters_in_the_link_fall_back_with_warnings(mlp):
+    at = run_app({"ds": "digits-mlp", "sq": "-1", "sk": "poly", "st": "abc", "sn": "5"}, page=PAGE)
+    texts = [w.value for w in at.warning]
+    assert "Ignored sk='poly': spectra kernel must be one of ['cosine', 'rbf']." in texts
+    assert "Ignored st='abc': not a valid spectra t." in texts
+    assert "Ignored sq=-1.0: spectra q must be between 0.01 and 1000; using 1." in texts
+    assert "Ignored sn=5: spectra sample must be between 50 and 10000; using 3000." in texts
+    assert at.number_input(key="w.spectra_q").value == 1.0
+    assert metric(at, "Vendi (cosine, q=1)") == fmt(core.vendi_score(mlp.views[0].X))
+    assert "sq" not in at.query_params and "sn" not in at.query_params
+
+
+def test_over_training_draws_a_line_per_run_and_layer(mlp):
+    at = run_app({"ds": "digits-mlp", "sp": "training", "sm": "vendi", "sn": "300"}, page=PAGE)
+    fig = _chart(at, -1)
+    assert [t["name"] for t in fig["data"]] == [f"seed{r} · hidden{layer}" for r in range(3) for layer in (1, 2)]
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    line = fig["data"][3]  # seed1 · hidden2
+    np.testing.assert_array_equal(_array(line["x"]), [1, 3, 10, 30, 100])
+    expected = [core.vendi_score(mlp.view(f"seed1/hidden2/epoch{e:03d}").X) for e in (1, 3, 10, 30, 100)]
+    np.testing.assert_allclose(_array(line["y"]), expected, rtol=1e-12)
+    at.selectbox(key="w.spectra_metric").set_value("rate_reduction").run()
+    assert not at.exception and at.query_params["sm"] == "rate_reduction"
+    y = _array(_chart(at, -1)["data"][0]["y"])
+    X = mlp.view("seed0/hidden1/epoch001").X
+    assert y[0] == pytest.approx(core.rate_reduction(X, mlp.metadata["label"]).delta_r, rel=1e-12)
+
+
+def test_paired_views_show_the_sce_panel(paired):
+    at = run_app({"ds": "digits-paired", "sp": "paired", "sn": "300"}, page=PAGE)
+    image, text = paired.view("image").X, paired.view("text").X
+    sce = core.schur_complement_entropy(image, text)
+    assert metric(at, "SCE (linear) of image | text") == fmt(sce.score)
+    assert metric(at, "tr S (not explained)") == fmt(sce.trace_s)
+    assert metric(at, "Text-part score") == fmt(sce.text_score)
+    fig = _chart(at, -1)
+    assert fig["data"][0]["name"].startswith("S: not explained")
+    at.radio(key="w.spectra_sce_kernel").set_value("rff").run()
+    assert not at.exception and at.query_params["ssk"] == "rff"
+    rff = core.schur_complement_entropy(image, text, kernel="rff", n_features=256)
+    assert metric(at, "SCE (rff) of image | text") == fmt(rff.score)
+    # the text view is conditioned on the image view the other way round
+    at = run_app({"ds": "digits-paired", "view": "text", "sp": "paired", "sn": "300"}, page=PAGE)
+    assert metric(at, "SCE (linear) of text | image") == fmt(core.schur_complement_entropy(text, image).score)
+
+
+def test_a_single_matrix_without_metadata_shows_the_overview_only(isolated_env, rng):
+    folder = isolated_env / "plain"
+    folder.mkdir()
+    X = rng.standard_normal((120, 10)).astype(np.float32)
+    X[4] = 0.0  # a zero row: left out of the cosine kernel, and said so
+    np.save(folder / "x.npy", X)
+    at = run_app({"ds": "plain", "sp": "training"}, page=PAGE)
+    assert metric(at, "Vendi (cosine, q=1)") == fmt(core.vendi_score(X))
+    assert any("(1 zero row left out: cosine undefined)" in c.value for c in at.caption)
+    assert not at.radio  # no class column, no training steps, no paired modality: no panels
