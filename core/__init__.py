@@ -18,6 +18,19 @@ from .health import ViewHealth, health_report
 from .io import fingerprint_array, fingerprint_metadata, load
 from .types import Dataset, View
 
+# --- geometry (issue 5) ---
+from .intrinsic_dim import (
+    ID_METHODS,
+    IDScaleCurve,
+    IntrinsicDimension,
+    id_scale_curve,
+    intrinsic_dimension,
+    local_intrinsic_dimension,
+)
+from .labels import Hubness, NeuralCollapse, Separability, hubness, knn_purity, neural_collapse, separability
+from .neighbors import NeighborGraph, knn_graph, sampled_recall
+# --- end geometry (issue 5) ---
+
 __all__ = [
     "CatalogEntry",
     "Dataset",
@@ -37,4 +50,22 @@ __all__ = [
     "sample_data_dir",
     "save_upload",
     "uploads_dir",
+    # --- geometry (issue 5) ---
+    "Hubness",
+    "ID_METHODS",
+    "IDScaleCurve",
+    "IntrinsicDimension",
+    "NeighborGraph",
+    "NeuralCollapse",
+    "Separability",
+    "hubness",
+    "id_scale_curve",
+    "intrinsic_dimension",
+    "knn_graph",
+    "knn_purity",
+    "local_intrinsic_dimension",
+    "neural_collapse",
+    "sampled_recall",
+    "separability",
+    # --- end geometry (issue 5) ---
 ]
