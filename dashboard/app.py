@@ -17,6 +17,8 @@ st.set_page_config(page_title="EmbedLens", page_icon=":material/scatter_plot:", 
 
 PAGES = [
     st.Page("app_pages/data.py", title="Data", icon=":material/dataset:", url_path="data", default=True),
+    # --- geometry (issue 5) ---
+    st.Page("app_pages/geometry.py", title="Geometry", icon=":material/hub:", url_path="geometry"),
 ]
 
 page = st.navigation(PAGES)
