@@ -210,11 +210,13 @@ def _graph_onto_distinct(graph: NeighborGraph, info: _Distinct, K: int) -> np.nd
     return np.take_along_axis(graph.distances[info.reps], pos, axis=1)
 
 
-def _check_common(X, metric: str) -> np.ndarray:
+def _check_common(X, metric: str | None, graph: NeighborGraph | None) -> tuple[np.ndarray, str]:
     X = check_embeddings(X, name="X", min_rows=3)
+    if metric is None:
+        metric = graph.metric if graph is not None else "euclidean"
     if metric not in METRICS:
         raise EmbedLensInputError(f"metric={metric!r}; expected one of {list(METRICS)}")
-    return X
+    return X, metric
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
@@ -313,7 +315,7 @@ def intrinsic_dimension(
     /,
     *,
     method: str = "twonn",
-    metric: str = "euclidean",
+    metric: str | None = None,
     graph: NeighborGraph | None = None,
     discard_fraction: float = 0.1,
     k_range: tuple[int, int] = (5, 20),
@@ -329,7 +331,8 @@ def intrinsic_dimension(
     method : {"twonn", "mle", "pca"}, default="twonn"
         ``"twonn"``: Facco et al. (2017). ``"mle"``: Levina & Bickel (2004) averaged over
         ``k_range``. ``"pca"``: the number of principal components holding ``variance``.
-    metric : {"euclidean", "cosine"}, default="euclidean"
+    metric : {"euclidean", "cosine"}, optional
+        Default: the graph's metric, else Euclidean.
         ``"cosine"`` estimates on the L2-normalised rows (zero rows left out).
     graph : NeighborGraph, optional
         A kNN graph of ``X`` in ``metric`` (k >= 2 for TwoNN, k >= k_range[1] for MLE),
@@ -381,7 +384,7 @@ def intrinsic_dimension(
     >>> print(f"{est.value:.1f} ± {est.error:.1f}")
     3.0 ± 0.1
     """
-    X = _check_common(X, metric)
+    X, metric = _check_common(X, metric, graph)
     if method not in ID_METHODS:
         raise EmbedLensInputError(f"method={method!r}; expected one of {list(ID_METHODS)}")
     n_bootstrap = _check_int("n_bootstrap", n_bootstrap, 0)
@@ -437,7 +440,7 @@ def local_intrinsic_dimension(
     /,
     *,
     k: int = 20,
-    metric: str = "euclidean",
+    metric: str | None = None,
     graph: NeighborGraph | None = None,
     seed: int = 0,
 ) -> np.ndarray:
@@ -451,7 +454,8 @@ def local_intrinsic_dimension(
     k : int, default=20
         Neighbours per point (>= 3). Small k is noisy (the estimate's relative standard
         error is about 1 / sqrt(k - 2)); large k mixes regions.
-    metric : {"euclidean", "cosine"}, default="euclidean"
+    metric : {"euclidean", "cosine"}, optional
+        Default: the graph's metric, else Euclidean.
     graph : NeighborGraph, optional
         A kNN graph of ``X`` in ``metric`` with at least k neighbours.
     seed : int, default=0
@@ -474,7 +478,7 @@ def local_intrinsic_dimension(
     >>> print(f"{np.median(local_intrinsic_dimension(X)):.1f}")
     2.1
     """
-    X = _check_common(X, metric)
+    X, metric = _check_common(X, metric, graph)
     k = _check_int("k", k, 3)
     r, info, _note = _neighbour_distances(X, metric, k, graph, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -490,7 +494,7 @@ def id_scale_curve(
     /,
     *,
     method: str = "twonn",
-    metric: str = "euclidean",
+    metric: str | None = None,
     graph: NeighborGraph | None = None,
     k_max: int = 20,
     min_points: int = 20,
@@ -511,7 +515,8 @@ def id_scale_curve(
         estimate looks at a larger scale. The scale is the median r2 over the subsets.
         ``"mle"``: the Levina-Bickel estimate for each neighbour count k = 3..k_max from
         one graph, at scale median r_k.
-    metric : {"euclidean", "cosine"}, default="euclidean"
+    metric : {"euclidean", "cosine"}, optional
+        Default: the graph's metric, else Euclidean.
     graph : NeighborGraph, optional
         The shared kNN graph of ``X`` (level 0 of TwoNN; all of MLE).
     k_max : int, default=20
@@ -543,7 +548,7 @@ def id_scale_curve(
     >>> print(len(curve.scale), f"{curve.dimension[0]:.1f}")
     6 2.0
     """
-    X = _check_common(X, metric)
+    X, metric = _check_common(X, metric, graph)
     if method not in ("twonn", "mle"):
         raise EmbedLensInputError(f"method={method!r}; expected 'twonn' or 'mle'")
     n_bootstrap = _check_int("n_bootstrap", n_bootstrap, 0)

@@ -18,7 +18,13 @@ from ._validation import EmbedLensInputError, check_embeddings
 __all__ = ["NeighborGraph", "knn_graph", "sampled_recall", "EXACT_MAX_N", "METRICS"]
 
 EXACT_MAX_N = 20_000
-"""``method="auto"`` is exact up to this many points, approximate above."""
+"""``method="auto"`` is exact up to this many points, approximate above.
+
+Measured on 2 cores (``benchmarks/bench_neighbors.py``-style data, k=15, cosine): at
+n=20k exact took 3-7 s against 2-4 s for warm pynndescent (whose first call in a process
+adds ~30-40 s of numba compilation); at 40k, 11-15 s against 3-5 s, and exact grows as n^2.
+Up to 20k exact costs little and is right even where NN-descent fails (high intrinsic
+dimension: recall 0.15 on an isotropic Gaussian in 384 dims at n=20k)."""
 
 METRICS = ("cosine", "euclidean")
 
@@ -26,6 +32,7 @@ _MARGIN = 4
 """Extra float32 candidates per row that the exact search re-ranks in float64."""
 APPROX_MAX_CANDIDATES = 60
 """pynndescent ``max_candidates``: 60 instead of its default min(60, k + 1) (measured)."""
+_PREP_ROWS = 16384
 _BLOCK = 2048
 """Rows per block of the exact search: one block pair's float32 scores take 16 MB."""
 
@@ -94,21 +101,31 @@ def _drop_self(indices: np.ndarray, distances: np.ndarray, k: int) -> tuple[np.n
     return indices[keep].reshape(n, k), distances[keep].reshape(n, k)
 
 
-def _prepare(X: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(float64 rows, float32 rows, bias): maximising ``a_i . a_j - bias_j`` finds the nearest j.
+def _prepare(X: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 rows, bias): maximising ``a_i . a_j - bias_j`` over j finds i's nearest row.
 
     Cosine: normalised rows (zero rows stay zero, so cos = 0 and the distance is 1), no bias.
-    Euclidean: centred rows (keeps float32 products accurate) and bias |a_j|^2 / 2.
+    Euclidean: centred rows (keeps float32 products accurate) and bias |a_j|^2 / 2. Built in
+    row blocks through float64, so no n x d float64 copy is ever held.
     """
-    X64 = np.asarray(X, dtype=np.float64)
-    if metric == "cosine":
-        norms = np.linalg.norm(X64, axis=1)
-        A64 = X64 / np.where(norms > 0, norms, 1.0)[:, None]
-        bias = np.zeros(len(X64), np.float32)
-    else:
-        A64 = X64 - X64.mean(axis=0)
-        bias = (0.5 * np.einsum("ij,ij->i", A64, A64)).astype(np.float32)
-    return A64, A64.astype(np.float32), bias
+    n, d = X.shape
+    A = np.empty((n, d), np.float32)
+    bias = np.zeros(n, np.float32)
+    mean = X.mean(axis=0, dtype=np.float64) if metric == "euclidean" else None
+    for s in range(0, n, _PREP_ROWS):
+        block = np.asarray(X[s : s + _PREP_ROWS], dtype=np.float64)
+        if metric == "cosine":
+            block = _unit_rows(block)
+        else:
+            block = block - mean
+            bias[s : s + _PREP_ROWS] = 0.5 * np.einsum("ij,ij->i", block, block)
+        A[s : s + _PREP_ROWS] = block
+    return A, bias
+
+
+def _unit_rows(block: np.ndarray) -> np.ndarray:
+    norms = np.sqrt(np.einsum("ij,ij->i", block, block))
+    return block / np.where(norms > 0, norms, 1.0)[:, None]
 
 
 def _exact(X: np.ndarray, k: int, metric: str, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -121,7 +138,7 @@ def _exact(X: np.ndarray, k: int, metric: str, progress=None) -> tuple[np.ndarra
     from ._knn_kernels import topk_update, topk_update_columns
 
     n, d = X.shape
-    A64, A, bias = _prepare(X, metric)
+    A, bias = _prepare(X, metric)
     m = min(n - 1, k + _MARGIN)
     best_val = np.full((n, m), -np.inf, np.float32)
     best_idx = np.full((n, m), -1, np.int64)
@@ -139,13 +156,14 @@ def _exact(X: np.ndarray, k: int, metric: str, progress=None) -> tuple[np.ndarra
             done += 1
         if progress is not None:
             progress(done / total)
-    idx, dist = _rerank(A64, np.arange(n), best_idx, metric, k)
+    del A
+    idx, dist = _rerank(X, np.arange(n), best_idx, metric, k)
     params = {"library": "numpy matmul + numba top-k", "block_rows": b, "candidates": m,
               "rerank": "float64"}
     return idx, dist, params
 
 
-def _exact_rows(A64: np.ndarray, A: np.ndarray, bias: np.ndarray, rows: np.ndarray, k: int,
+def _exact_rows(X: np.ndarray, A: np.ndarray, bias: np.ndarray, rows: np.ndarray, k: int,
                 metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest neighbours of ``rows`` only (themselves excluded): O(len(rows) n d)."""
     from ._knn_kernels import topk_update
@@ -159,33 +177,35 @@ def _exact_rows(A64: np.ndarray, A: np.ndarray, bias: np.ndarray, rows: np.ndarr
     for t in range(0, n, _BLOCK):
         S = Q @ A[t : t + _BLOCK].T
         topk_update(S, bias, t, local, rows, best_val, best_idx)
-    return _rerank(A64, rows, best_idx, metric, k)
+    return _rerank(X, rows, best_idx, metric, k)
 
 
-def _distances(A64: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str) -> np.ndarray:
+def _distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str) -> np.ndarray:
     """float64 distances from each of ``rows`` to its ``cols`` (shape (len(rows), m)), in blocks."""
     n, m = cols.shape
     dist = np.empty((n, m), np.float64)
-    step = max(1, (32 * 2**20) // max(1, m * A64.shape[1] * 8))
+    step = max(1, (32 * 2**20) // max(1, (m + 1) * X.shape[1] * 8))
     for s in range(0, n, step):
-        a = A64[rows[s : s + step], None, :]
-        c = A64[cols[s : s + step]]
-        diff = c - a
-        sq = np.einsum("ijk,ijk->ij", diff, diff)
+        a = np.asarray(X[rows[s : s + step]], dtype=np.float64)
+        c = np.asarray(X[cols[s : s + step]], dtype=np.float64)
         if metric == "cosine":
             # 1 - cos = |u - v|^2 / 2 on unit rows, without the cancellation of 1 - u.v;
             # a zero row is at distance 1 from everything.
-            has_zero = (~a.any(axis=2)) | (~c.any(axis=2))
-            dist[s : s + step] = np.where(has_zero, 1.0, 0.5 * sq)
+            has_zero = (~a.any(axis=1))[:, None] | ~c.any(axis=2)
+            a = _unit_rows(a)
+            c = _unit_rows(c.reshape(-1, c.shape[2])).reshape(c.shape)
+            diff = c - a[:, None, :]
+            dist[s : s + step] = np.where(has_zero, 1.0, 0.5 * np.einsum("ijk,ijk->ij", diff, diff))
         else:
-            dist[s : s + step] = np.sqrt(sq)
+            diff = c - a[:, None, :]
+            dist[s : s + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
     return dist
 
 
-def _rerank(A64: np.ndarray, rows: np.ndarray, cand: np.ndarray, metric: str, k: int
+def _rerank(X: np.ndarray, rows: np.ndarray, cand: np.ndarray, metric: str, k: int
             ) -> tuple[np.ndarray, np.ndarray]:
     """Exact float64 distances from ``rows`` to their candidates; keep the k nearest."""
-    dist = _distances(A64, rows, cand, metric)
+    dist = _distances(X, rows, cand, metric)
     by_index = np.argsort(cand, axis=1, kind="stable")
     cand = np.take_along_axis(cand, by_index, axis=1)
     dist = np.take_along_axis(dist, by_index, axis=1)
@@ -216,8 +236,7 @@ def _approximate(X: np.ndarray, k: int, metric: str, seed: int) -> tuple[np.ndar
               "max_candidates": APPROX_MAX_CANDIDATES, "seed": seed}
     idx, _ = _drop_self(np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float32), k)
     # Same distances as the exact method (float64, zero rows at cosine distance 1), re-sorted.
-    A64, _, _ = _prepare(X, metric)
-    idx, dist = _rerank(A64, np.arange(n), idx, metric, k)
+    idx, dist = _rerank(X, np.arange(n), idx, metric, k)
     return idx, dist, params
 
 
@@ -239,9 +258,9 @@ def sampled_recall(X, graph: NeighborGraph, /, *, n_queries: int = 256, seed: in
         raise EmbedLensInputError(f"the graph has {graph.n} rows but X has {X.shape[0]}; pass the X it was built on")
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(graph.n, size=min(n_queries, graph.n), replace=False))
-    A64, A, bias = _prepare(X, graph.metric)
-    _, exact_dist = _exact_rows(A64, A, bias, rows, graph.k, graph.metric)
-    got = _distances(A64, rows, graph.indices[rows], graph.metric)
+    A, bias = _prepare(X, graph.metric)
+    _, exact_dist = _exact_rows(X, A, bias, rows, graph.k, graph.metric)
+    got = _distances(X, rows, graph.indices[rows], graph.metric)
     kth = exact_dist[:, -1:]
     hits = (got <= kth + 1e-6 * np.maximum(kth, 1.0)).sum(axis=1)
     return float(np.minimum(hits, graph.k).mean() / graph.k)

@@ -131,7 +131,8 @@ def test_bad_input_says_what_to_do(small_matrix):
         intrinsic_dimension(np.repeat(small_matrix[:10], 3, axis=0), method="mle")
     g = knn_graph(small_matrix, k=5, metric="cosine")
     with pytest.raises(EmbedLensInputError, match="the graph uses metric='cosine'"):
-        intrinsic_dimension(small_matrix, graph=g)
+        intrinsic_dimension(small_matrix, metric="euclidean", graph=g)
+    assert intrinsic_dimension(small_matrix, graph=g).params["metric"] == "cosine"  # unset: the graph's
     with pytest.raises(EmbedLensInputError, match="the graph has 40 rows but X has 39"):
         intrinsic_dimension(small_matrix[:39], metric="cosine", graph=g)
     with pytest.raises(EmbedLensInputError, match="discard_fraction=1.0"):
