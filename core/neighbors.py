@@ -184,7 +184,7 @@ def _distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str) -
     """float64 distances from each of ``rows`` to its ``cols`` (shape (len(rows), m)), in blocks."""
     n, m = cols.shape
     dist = np.empty((n, m), np.float64)
-    step = max(1, (32 * 2**20) // max(1, (m + 1) * X.shape[1] * 8))
+    step = max(1, (8 * 2**20) // max(1, (m + 1) * X.shape[1] * 8))  # ~8 MB per temporary
     for s in range(0, n, step):
         a = np.asarray(X[rows[s : s + step]], dtype=np.float64)
         c = np.asarray(X[cols[s : s + step]], dtype=np.float64)
