@@ -137,11 +137,10 @@ with user_errors():
     graph = data.knn(view.fingerprint, view.X, k=graph_k, metric=s.geo_metric)
     sep = data.separability(view.fingerprint, view.X, *LABELS, min(s.geo_neighbors, graph_k), s.geo_metric,
                             graph_k)
-    cards(view, s, graph_k, sep)
     st.caption(f"kNN graph: {graph.method} ({graph.params['library']}), k={graph.k}, {graph.metric}"
                + (f", sampled recall {graph.params['recall_estimate']:.3f}" if "recall_estimate" in graph.params else ""))
-    scale_and_barcode(view, s, graph_k, sep)
-    if label:
-        classes(view, label)
-        depthwise(ds)
-    hubs(ds, view, s, graph_k)
+    sections = [lambda: cards(view, s, graph_k, sep), lambda: scale_and_barcode(view, s, graph_k, sep)]
+    sections += [lambda: classes(view, label), lambda: depthwise(ds)] if label else []
+    for show in [*sections, lambda: hubs(ds, view, s, graph_k)]:
+        with user_errors():  # one section's bad input leaves the others on the page
+            show()

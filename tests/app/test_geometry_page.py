@@ -114,3 +114,18 @@ def test_per_point_wrappers_for_the_map_page(sample_env, digits):
     local = data.local_intrinsic_dimension(view.fingerprint, view.X, 20, "cosine", 20)
     np.testing.assert_allclose(local, core.local_intrinsic_dimension(view.X, metric="cosine"))
     assert isinstance(pd.Series(local).median(), float)
+
+
+def test_too_few_points_for_mle_leaves_the_other_sections(isolated_env):
+    folder = isolated_env / "tiny"
+    folder.mkdir()
+    X = np.random.default_rng(1).standard_normal((16, 4)).astype(np.float32)
+    X[0] = 0.0
+    X[5] = X[4]
+    np.save(folder / "x.npy", X)
+    pd.DataFrame({"label": [0, 1, 2, 3] * 4}).to_csv(folder / "metadata.csv", index=False)
+    at = run_app({"gid": "mle"}, page=PAGE)
+    assert at.error[0].value == ("14 distinct points (of 16 rows: 1 duplicates, 1 zero rows) are too few for "
+                                 "20 neighbours each; load more points")
+    assert len(at.dataframe[0].value) == 10  # the hubs table still shows
+    assert len(at.get("plotly_chart")) >= 2  # class heatmaps
