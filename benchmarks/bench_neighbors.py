@@ -182,6 +182,8 @@ def main_bench(args) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_nn_"))
     base = child("data", args)
     print(f"data only: peak RSS {fmt_mb(base['rss_kb'])}", flush=True)
+    if args.skip_knn:
+        return main_twonn(args)
     rows = []
     for case in ["sklearn-knn", "embedlens-knn:exact", "embedlens-knn:auto"]:
         res = child(case, args, str(tmp / f"{case.replace(':', '_')}.npy"))
@@ -201,8 +203,11 @@ def main_bench(args) -> None:
               f"{fmt_mb(r['rss_kb']):>10s} {fmt_mb(r['rss_kb'] - r['rss_before_kb']):>18s}")
         if "params" in r:
             print(f"{'':32s} params: {r['params']}")
-    if args.skip_twonn:
-        return
+    if not args.skip_twonn:
+        main_twonn(args)
+
+
+def main_twonn(args) -> None:
     print(f"\nTwoNN (Euclidean, discard_fraction=0.1), n={args.n:,}")
     theirs = child("skdim-twonn", args)
     ours = [child("embedlens-twonn:exact", args), child("embedlens-twonn:auto", args)]
@@ -262,6 +267,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="n=5,000 x 64: a smoke run")
     p.add_argument("--tune", action="store_true", help="pynndescent settings at n (default 20k)")
     p.add_argument("--skip-twonn", action="store_true")
+    p.add_argument("--skip-knn", action="store_true")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--ids-out", default=os.devnull, help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -116,34 +116,56 @@ class _Distinct:
     n_duplicates: int
 
 
+_HASH_ROWS = 8192
+
+
+def _comparable(block: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(rows as compared for equality, mask of usable rows): cosine -> float32 unit rows."""
+    if metric == "cosine":
+        b64 = np.asarray(block, dtype=np.float64)
+        norms = np.sqrt(np.einsum("ij,ij->i", b64, b64))
+        keep = norms > 0
+        out = (b64 / np.where(keep, norms, 1.0)[:, None]).astype(np.float32)
+    else:
+        out, keep = np.asarray(block), np.ones(len(block), bool)
+    return out + out.dtype.type(0.0), keep  # + 0.0 turns -0.0 into 0.0, so equal rows have equal bytes
+
+
 def _distinct(X: np.ndarray, metric: str) -> _Distinct:
-    """Group equal rows (cosine: equal directions) with one sort of the rows' bytes: O(n d log n).
+    """Group equal rows (cosine: equal directions) by hashing each row's bytes: O(n d) time,
+    O(n) memory beyond one block.
 
     Directions are compared in float32 so that x and 3x (whose float64 unit vectors may
-    differ in the last bit) count as the same point.
+    differ in the last bit) count as the same point. Rows with equal hashes are compared
+    exactly; distinct rows never merge (a 64-bit hash collision could at worst leave a
+    duplicate unmerged, which the zero-distance check downstream then catches).
     """
-    X64 = np.asarray(X, dtype=np.float64)
-    keep = np.ones(len(X64), bool)
-    if metric == "cosine":
-        norms = np.linalg.norm(X64, axis=1)
-        keep = norms > 0
-        X64 = (X64 / np.where(keep, norms, 1.0)[:, None]).astype(np.float32)
-    X64 = X64 + X64.dtype.type(0.0)  # -0.0 and 0.0 compare equal; make their bytes equal too
-    rows = np.flatnonzero(keep)
-    inverse = np.full(len(X64), -1, np.int64)
-    if len(rows):
-        view = np.ascontiguousarray(X64[rows]).view(np.dtype((np.void, X64.dtype.itemsize * X64.shape[1])))
-        _, first, inv = np.unique(view.ravel(), return_index=True, return_inverse=True)
-        # number distinct points in order of first occurrence
-        order = np.argsort(first, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        inverse[rows] = rank[inv.ravel()]
-        reps = rows[first[order]]
-    else:
-        reps = rows
-    n_zero = int((~keep).sum())
-    return _Distinct(reps=reps, inverse=inverse, n_zero=n_zero, n_duplicates=int(len(rows) - len(reps)))
+    n = len(X)
+    keep = np.ones(n, bool)
+    hashes = np.empty(n, np.int64)
+    for s in range(0, n, _HASH_ROWS):
+        rows, ok = _comparable(X[s : s + _HASH_ROWS], metric)
+        keep[s : s + len(rows)] = ok
+        hashes[s : s + len(rows)] = [hash(r.tobytes()) for r in rows]
+    usable = np.flatnonzero(keep)
+    order = usable[np.argsort(hashes[usable], kind="stable")]  # by hash, then by row
+    cand = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+    same = np.zeros(max(len(order) - 1, 0), bool)
+    if len(cand):
+        a, _ = _comparable(X[order[cand]], metric)
+        b, _ = _comparable(X[order[cand + 1]], metric)
+        same[cand] = (a == b).all(axis=1)
+    new_group = np.concatenate([[True], ~same]) if len(order) else np.zeros(0, bool)
+    group = np.cumsum(new_group) - 1
+    first = order[new_group]  # each group's smallest row (the sort is stable)
+    by_row = np.argsort(first, kind="stable")  # number the groups in order of first occurrence
+    rank = np.empty_like(by_row)
+    rank[by_row] = np.arange(len(by_row))
+    inverse = np.full(n, -1, np.int64)
+    inverse[order] = rank[group]
+    reps = first[by_row]
+    return _Distinct(reps=reps, inverse=inverse, n_zero=int(n - len(usable)),
+                     n_duplicates=int(len(usable) - len(reps)))
 
 
 def _euclidean(dist: np.ndarray, metric: str) -> np.ndarray:
@@ -178,7 +200,8 @@ def _neighbour_distances(
         note = f"rebuilt on the {n_u:,} distinct points (the shared k={graph.k} graph is too short)"
     else:
         note = f"built on the {n_u:,} distinct points"
-    g = knn_graph(X[info.reps], k=K, metric=metric, seed=seed)
+    Xd = X if n_u == len(X) else X[info.reps]
+    g = knn_graph(Xd, k=K, metric=metric, seed=seed)
     return _euclidean(g.distances, metric), info, f"{note}: {g.method}"
 
 
@@ -293,18 +316,39 @@ def _pca_k(eigenvalues: np.ndarray, variance: float) -> int:
     return int(np.searchsorted(np.cumsum(lam) / total, variance - 1e-12) + 1)
 
 
-def _pca(A: np.ndarray, variance: float, n_bootstrap: int, seed: int, max_bootstrap_rows: int
-         ) -> tuple[float, float, dict]:
-    A = np.asarray(A, dtype=np.float64)
-    C = np.cov(A, rowvar=False, bias=True).reshape(A.shape[1], A.shape[1])
-    value = _pca_k(np.linalg.eigvalsh(C), variance)
+_PCA_MAX_BOOTSTRAP = 30
+_PCA_BOOTSTRAP_ROWS = 5000
+"""PCA's bootstrap costs O(rows d^2) per resample: at most 30 resamples of at most 5,000 seeded
+rows (on fewer rows than N the spread is larger: a conservative error bar)."""
+
+
+def _rows64(X: np.ndarray, rows: np.ndarray, metric: str) -> np.ndarray:
+    A = np.asarray(X[rows], dtype=np.float64)
+    return A / np.linalg.norm(A, axis=1, keepdims=True) if metric == "cosine" else A
+
+
+def _pca(X: np.ndarray, rows: np.ndarray, metric: str, variance: float, n_bootstrap: int, seed: int,
+         max_bootstrap_rows: int) -> tuple[float, float, dict]:
+    """PCA-k of ``X[rows]``: the covariance is accumulated over row blocks (two passes, float64)."""
+    d = X.shape[1]
+    mean = np.zeros(d)
+    for s in range(0, len(rows), _HASH_ROWS):
+        mean += _rows64(X, rows[s : s + _HASH_ROWS], metric).sum(axis=0)
+    mean /= len(rows)
+    C = np.zeros((d, d))
+    for s in range(0, len(rows), _HASH_ROWS):
+        A = _rows64(X, rows[s : s + _HASH_ROWS], metric) - mean
+        C += A.T @ A
+    value = _pca_k(np.linalg.eigvalsh(C / len(rows)), variance)
     rng = np.random.default_rng(seed)
-    B = A if len(A) <= max_bootstrap_rows else A[np.sort(rng.choice(len(A), max_bootstrap_rows, replace=False))]
+    sub = rows if len(rows) <= max_bootstrap_rows else np.sort(rng.choice(rows, max_bootstrap_rows, replace=False))
+    B = _rows64(X, sub, metric)
+    B -= B.mean(axis=0)
     boots = np.empty(n_bootstrap)
     for b in range(n_bootstrap):
         w = np.bincount(rng.integers(0, len(B), len(B)), minlength=len(B)).astype(np.float64)
-        mean = w @ B / w.sum()
-        Cb = (B * w[:, None]).T @ B / w.sum() - np.outer(mean, mean)
+        m = w @ B / w.sum()
+        Cb = (B * w[:, None]).T @ B / w.sum() - np.outer(m, m)
         boots[b] = _pca_k(np.linalg.eigvalsh(Cb), variance)
     error = float(boots.std(ddof=1)) if n_bootstrap > 1 else float("nan")
     return float(value), error, {"bootstrap_rows": len(B)}
@@ -344,7 +388,8 @@ def intrinsic_dimension(
     variance : float, default=0.95
         PCA: the share of variance the components must hold.
     n_bootstrap : int, default=100
-        Resamples of the points for the error bar (0 or 1: no error bar, NaN).
+        Resamples of the points for the error bar (0 or 1: no error bar, NaN); PCA uses at
+        most 30.
     seed : int, default=0
 
     Returns
@@ -369,8 +414,9 @@ def intrinsic_dimension(
     dimension of curved data.
 
     Cost: the kNN graph (free when passed), then O(N log N + n_bootstrap N) for TwoNN,
-    O(N k2 + n_bootstrap N (k2 - k1)) for MLE, O(n d^2 + d^3) per bootstrap for PCA (its
-    bootstrap uses at most 20,000 seeded rows).
+    O(N k2 + n_bootstrap N (k2 - k1)) for MLE, O(n d^2 + d^3) for PCA plus its bootstrap:
+    at most 30 resamples of at most 5,000 seeded rows (a conservative error bar when N is
+    larger), O(30 (5000 d^2 + d^3)).
 
     References: Facco, d'Errico, Rodriguez & Laio, "Estimating the intrinsic dimension of
     datasets by a minimal neighborhood information", Sci. Rep. 2017. Levina & Bickel,
@@ -393,11 +439,9 @@ def intrinsic_dimension(
         if not 0 < variance <= 1:
             raise EmbedLensInputError(f"variance={variance!r} must be in (0, 1], e.g. 0.95")
         info = _distinct(X, metric)
-        A = np.asarray(X[info.reps], dtype=np.float64)
-        if metric == "cosine":
-            A = A / np.linalg.norm(A, axis=1, keepdims=True)
-        value, error, extra = _pca(A, variance, n_bootstrap, seed, 20_000)
-        params.update(variance=variance, **extra)
+        n_boot = min(n_bootstrap, _PCA_MAX_BOOTSTRAP)
+        value, error, extra = _pca(X, info.reps, metric, variance, n_boot, seed, _PCA_BOOTSTRAP_ROWS)
+        params.update(variance=variance, n_bootstrap=n_boot, **extra)
         return IntrinsicDimension(value, error, method, len(info.reps), info.n_duplicates, info.n_zero, params)
     if method == "twonn":
         if not 0 <= discard_fraction < 1:

@@ -103,6 +103,50 @@ def _geometry(X: np.ndarray, metric: str) -> np.ndarray:
     return A
 
 
+# --------------------------------------------------------------------------- class moments
+
+_BLOCK_ROWS = 8192
+
+
+@dataclass(frozen=True, eq=False)
+class _Moments:
+    means: np.ndarray  # K x d class means
+    counts: np.ndarray  # K
+    mu_G: np.ndarray  # d, the mean of all rows used
+    ss: np.ndarray  # K: sum over the class of |x - mu_k|^2
+    CtC: np.ndarray | None  # K x K: C^T C for C = (X - mu_y) M, M = [mu_k - mu_G]
+
+
+def _class_moments(X: np.ndarray, rows: np.ndarray, y: np.ndarray, K: int, metric: str, *, gram: bool
+                   ) -> _Moments:
+    """Class means, within-class sums of squares (and C^T C) in two passes over row blocks.
+
+    float64 throughout; memory O(block d + K d + K^2), never an n x d copy.
+    """
+    from scipy.sparse import csr_matrix
+
+    d = X.shape[1]
+    sums = np.zeros((K, d))
+    for s in range(0, len(rows), _BLOCK_ROWS):
+        A = _geometry(X[rows[s : s + _BLOCK_ROWS]], metric)
+        yb = y[s : s + _BLOCK_ROWS]
+        sums += csr_matrix((np.ones(len(yb)), (yb, np.arange(len(yb)))), shape=(K, len(yb))) @ A
+    counts = np.bincount(y, minlength=K)
+    means = sums / np.maximum(counts, 1)[:, None]
+    mu_G = sums.sum(axis=0) / len(rows)
+    M = (means - mu_G).T
+    ss = np.zeros(K)
+    CtC = np.zeros((K, K)) if gram else None
+    for s in range(0, len(rows), _BLOCK_ROWS):
+        yb = y[s : s + _BLOCK_ROWS]
+        R = _geometry(X[rows[s : s + _BLOCK_ROWS]], metric) - means[yb]
+        ss += np.bincount(yb, weights=np.einsum("ij,ij->i", R, R), minlength=K)
+        if gram:
+            C = R @ M
+            CtC += C.T @ C
+    return _Moments(means, counts, mu_G, ss, CtC)
+
+
 # --------------------------------------------------------------------------- neural collapse
 
 
@@ -198,29 +242,24 @@ def neural_collapse(X, labels, /) -> NeuralCollapse:
     remap = np.cumsum(present) - 1
     y = remap[codes[keep]]
     classes, counts = classes[present], counts[present]
-    H = np.asarray(X[keep], dtype=np.float64)
-    N, K = len(H), len(classes)
-    means = np.zeros((K, H.shape[1]))
-    np.add.at(means, y, H)
-    means /= counts[:, None]
-    mu_G = H.mean(axis=0)
-    M = (means - mu_G).T  # d x K
-    R = H - means[y]  # within-class residuals
+    rows = np.flatnonzero(keep)
+    N, K = len(rows), len(classes)
+    mom = _class_moments(X, rows, y, K, "euclidean", gram=True)
+    means, M = mom.means, (mom.means - mom.mu_G).T  # M: d x K
     G = M.T @ M
     lam, V = np.linalg.eigh(G)
     cut = PINV_RTOL * max(lam.max(), 0.0)
     inv = np.where(lam > cut, 1.0 / np.where(lam > cut, lam, 1.0), 0.0)
     pinv_G = (V * inv) @ V.T
-    C = R @ M  # n x K
-    W_M = C.T @ C / N  # M^T Sigma_W M
+    W_M = mom.CtC / N  # M^T Sigma_W M = C^T C / N, C = R M
     nc1 = float(np.trace(pinv_G @ pinv_G @ W_M))
-    tr_W = float(np.einsum("ij,ij->", R, R) / N)
+    tr_W = float(mom.ss.sum() / N)
     tr_B = float(np.trace(G) / K)
     norms = np.sqrt(np.clip(np.diag(G), 0, None))
     with np.errstate(invalid="ignore", divide="ignore"):
         cos = G / np.outer(norms, norms)
     off = ~np.eye(K, dtype=bool)
-    var = np.bincount(y, weights=np.einsum("ij,ij->i", R, R), minlength=K) / counts
+    var = mom.ss / counts
     d2 = np.clip(np.diag(G)[:, None] + np.diag(G)[None, :] - 2 * G, 0, None)
     with np.errstate(invalid="ignore", divide="ignore"):
         cdnv = (var[:, None] + var[None, :]) / (2 * d2)
@@ -480,13 +519,12 @@ def separability(
     """
     X = check_embeddings(X, name="X", min_rows=2)
     metric = _resolve_metric(metric, graph, "euclidean")
-    A = _geometry(X, metric)
     info = _distinct(X, metric)
     reps = info.reps
     rng = np.random.default_rng(seed)
     subsampled = len(reps) > max_points
     used = np.sort(rng.choice(reps, max_points, replace=False)) if subsampled else reps
-    bars = _mst_bars(A[used])
+    bars = _mst_bars(_geometry(X[used], metric))
     total = bars.sum()
     params: dict = {"metric": metric, "n_used": len(used), "subsampled": subsampled,
                     "n_duplicates": info.n_duplicates, "n_zero": info.n_zero, "max_points": max_points,
@@ -518,19 +556,15 @@ def separability(
     lab = codes >= 0
     purity = _purity(g, codes, g.k)
     thornton = _purity(g, codes, 1)
-    Al, yl = A[lab], codes[lab]
-    means = np.zeros((len(classes), A.shape[1]))
-    np.add.at(means, yl, Al)
-    nk = np.bincount(yl, minlength=len(classes))
-    means[nk > 0] /= nk[nk > 0, None]
-    mu = Al.mean(axis=0)
-    tr_B = float((nk * ((means - mu) ** 2).sum(axis=1)).sum() / len(Al))
-    tr_W = float(((Al - means[yl]) ** 2).sum() / len(Al))
+    rows = np.flatnonzero(lab)
+    mom = _class_moments(X, rows, codes[rows], len(classes), metric, gram=False)
+    tr_B = float((mom.counts * ((mom.means - mom.mu_G) ** 2).sum(axis=1)).sum() / len(rows))
+    tr_W = float(mom.ss.sum() / len(rows))
     sil_rows = np.flatnonzero(lab)
     if len(sil_rows) > max_points:
         sil_rows = np.sort(rng.choice(sil_rows, max_points, replace=False))
     ys = codes[sil_rows]
-    sil = (float(silhouette_score(A[sil_rows], ys, metric="euclidean"))
+    sil = (float(silhouette_score(_geometry(X[sil_rows], metric), ys, metric="euclidean"))
            if 2 <= len(np.unique(ys)) <= len(sil_rows) - 1 else float("nan"))
     params.update(k=g.k, graph=f"{g.method}, k={g.k}", n_unlabelled=int((~lab).sum()),
                   silhouette_points=len(sil_rows))
