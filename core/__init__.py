@@ -51,6 +51,18 @@ from .spectra import (
     spectrum,
 )
 # --- end spectra (issue 4) ---
+# --- geometry (issue 5) ---
+from .intrinsic_dim import (
+    ID_METHODS,
+    IDScaleCurve,
+    IntrinsicDimension,
+    id_scale_curve,
+    intrinsic_dimension,
+    local_intrinsic_dimension,
+)
+from .labels import Hubness, NeuralCollapse, Separability, hubness, knn_purity, neural_collapse, separability
+from .neighbors import NeighborGraph, knn_graph, sampled_recall
+# --- end geometry (issue 5) ---
 
 __all__ = [
     "CatalogEntry",
@@ -99,4 +111,22 @@ __all__ = [
     "vendi_score",
     "vendi_score_K",
     # --- end spectra (issue 4) ---
+    # --- geometry (issue 5) ---
+    "Hubness",
+    "ID_METHODS",
+    "IDScaleCurve",
+    "IntrinsicDimension",
+    "NeighborGraph",
+    "NeuralCollapse",
+    "Separability",
+    "hubness",
+    "id_scale_curve",
+    "intrinsic_dimension",
+    "knn_graph",
+    "knn_purity",
+    "local_intrinsic_dimension",
+    "neural_collapse",
+    "sampled_recall",
+    "separability",
+    # --- end geometry (issue 5) ---
 ]

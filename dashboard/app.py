@@ -19,6 +19,8 @@ PAGES = [
     st.Page("app_pages/data.py", title="Data", icon=":material/dataset:", url_path="data", default=True),
     # --- spectra (issue 4) ---
     st.Page("app_pages/spectra.py", title="Spectra", icon=":material/ssid_chart:", url_path="spectra"),
+    # --- geometry (issue 5) ---
+    st.Page("app_pages/geometry.py", title="Geometry", icon=":material/hub:", url_path="geometry"),
 ]
 
 page = st.navigation(PAGES)

@@ -17,6 +17,10 @@ import core
 from core import CatalogEntry, Dataset, ViewHealth
 
 __all__ = ["data_dir", "catalog", "load_dataset", "view_health", "files_stamp"]
+# --- geometry (issue 5) ---
+__all__ += ["knn", "intrinsic_dimension", "id_scale_curves", "local_intrinsic_dimension", "hubness",
+            "neural_collapse", "separability", "knn_purity"]
+# --- end geometry (issue 5) ---
 
 
 def data_dir() -> Path:
@@ -136,3 +140,71 @@ def view_metric(name: str, view, *, labels=None, labels_key: str = "", kernel: s
     profile = spectral_profile(view.fingerprint, view.X, kernel=kernel, q=q, eps2=eps2, max_n=max_n)
     return profile.values()[name]
 # --- end spectra (issue 4) ---
+# --- geometry (issue 5) ---
+# One kNN graph per (view fingerprint, k, metric) serves every neighbour-based metric: the
+# page asks for the largest k it needs and each metric restricts it (no second search).
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _knn(fingerprint: str, _X, k: int, metric: str) -> core.NeighborGraph:
+    return core.knn_graph(_X, k=k, metric=metric)
+
+
+def _graph(fingerprint: str, X, k: int, metric: str) -> core.NeighborGraph:
+    return _knn(fingerprint, X, min(k, X.shape[0] - 1), metric)
+
+
+def knn(fingerprint: str, X, *, k: int, metric: str) -> core.NeighborGraph:
+    """:func:`core.knn_graph` cached per (view fingerprint, k, metric), with a spinner.
+
+    Call it before the wrappers below (which reuse the cached graph without a spinner).
+    """
+    k = min(k, X.shape[0] - 1)
+    with st.spinner(f"Finding the {k} nearest neighbours of {X.shape[0]:,} points ({metric}) ..."):
+        return _knn(fingerprint, X, k, metric)
+
+
+@st.cache_data(max_entries=32, show_spinner="Estimating the intrinsic dimension ...")
+def intrinsic_dimension(fingerprint: str, _X, method: str, metric: str, graph_k: int) -> core.IntrinsicDimension:
+    graph = _graph(fingerprint, _X, graph_k, metric) if method != "pca" else None
+    return core.intrinsic_dimension(_X, method=method, metric=metric, graph=graph)
+
+
+@st.cache_data(max_entries=16, show_spinner="Estimating the dimension at every scale ...")
+def id_scale_curves(fingerprint: str, _X, metric: str, graph_k: int) -> tuple[core.IDScaleCurve, core.IDScaleCurve]:
+    """(TwoNN by decimation, MLE against k) on the shared graph."""
+    graph = _graph(fingerprint, _X, graph_k, metric)
+    return (core.id_scale_curve(_X, method="twonn", metric=metric, graph=graph),
+            core.id_scale_curve(_X, method="mle", metric=metric, graph=graph, k_max=min(graph_k, 20)))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def local_intrinsic_dimension(fingerprint: str, _X, k: int, metric: str, graph_k: int):
+    """Per-point MLE intrinsic dimension on the shared graph (for colouring maps)."""
+    graph = _graph(fingerprint, _X, graph_k, metric)
+    return core.local_intrinsic_dimension(_X, k=k, metric=metric, graph=graph)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def hubness(fingerprint: str, _X, k: int, metric: str, graph_k: int) -> core.Hubness:
+    return core.hubness(_X, k=k, metric=metric, graph=_graph(fingerprint, _X, graph_k, metric))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def neural_collapse(fingerprint: str, _X, labels_key: str, _labels) -> core.NeuralCollapse:
+    """``labels_key`` names the labels (dataset fingerprint + column) in the cache key."""
+    return core.neural_collapse(_X, _labels)
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing the H0 barcode and class separability ...")
+def separability(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: str,
+                 graph_k: int) -> core.Separability:
+    graph = _graph(fingerprint, _X, graph_k, metric)
+    return core.separability(_X, _labels, k=k, metric=metric, graph=graph)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def knn_purity(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: str, graph_k: int):
+    """Per-point share of same-label neighbours (for colouring maps)."""
+    return core.knn_purity(_graph(fingerprint, _X, graph_k, metric), _labels, k=k)
+# --- end geometry (issue 5) ---

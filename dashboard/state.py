@@ -98,6 +98,18 @@ class ViewState:
                 )
         return (replace(self, **changes) if changes else self), warnings
     # --- end spectra (issue 4) ---
+    # --- geometry (issue 5) ---
+    geo_metric: str = field(default="cosine", metadata=_key("gm", choices=("cosine", "euclidean")))
+    """Geometry page: the metric of the shared kNN graph and of every geometry metric."""
+    geo_neighbors: int = field(default=15, metadata=_key("gk", choices=(5, 10, 15, 20, 30, 50)))
+    """Geometry page: neighbours per point for kNN purity."""
+    geo_id_method: str = field(default="twonn", metadata=_key("gid", choices=("twonn", "mle", "pca")))
+    """Geometry page: the intrinsic-dimension estimator on the card."""
+    geo_hub_k: int = field(default=10, metadata=_key("gh", choices=(5, 10, 20, 50)))
+    """Geometry page: k of the k-occurrence (hubness)."""
+    geo_label: str = field(default="label", metadata=_key("gl"))
+    """Geometry page: the metadata column holding class labels (without one: the first usable)."""
+    # --- end geometry (issue 5) ---
 
     # ------------------------------------------------------------------ encoding
 

@@ -1,0 +1,131 @@
+"""The real app (streamlit AppTest) on the Geometry page: numbers, parameters, links, odd data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import core
+
+from .apptest import metric, run_app
+
+PAGE = "app_pages/geometry.py"
+
+
+@pytest.fixture
+def sample_env(monkeypatch, tmp_path):
+    monkeypatch.delenv("EMBEDLENS_DATA", raising=False)
+    monkeypatch.setenv("EMBEDLENS_UPLOADS", str(tmp_path / "uploads"))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return core.load(core.sample_data_dir() / "digits-mlp")
+
+
+def test_cards_show_the_core_numbers(sample_env, digits):
+    at = run_app(page=PAGE)
+    X, labels = digits.views[0].X, digits.metadata["label"].to_numpy()
+    graph = core.knn_graph(X, k=20, metric="cosine")
+    est = core.intrinsic_dimension(X, metric="cosine", graph=graph)
+    assert metric(at, "ID · TwoNN") == f"{est.value:.2f} ± {est.error:.2f}"
+    assert metric(at, "Hubness skew (k=10, cosine)") == f"{core.hubness(X, k=10, metric='cosine').skewness:.2f}"
+    purity = core.knn_purity(core.knn_graph(X, k=15, metric="cosine"), labels).mean()
+    assert metric(at, "kNN purity (k=15, cosine)") == f"{purity:.3f}"
+    assert metric(at, "NC1 (10 classes)") == f"{core.neural_collapse(X, labels).nc1:.3g}"
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("TwoNN (linear fit, 10% discarded, cosine): 1,797 distinct points") for c in captions)
+    assert "kNN graph: exact (numpy matmul + numba top-k), k=20, cosine" in captions
+    assert len(at.get("plotly_chart")) == 5  # scale, barcode, two class heatmaps, depthwise collapse
+    hubs = at.dataframe[0].value
+    top = core.hubness(X, k=10, metric="cosine")
+    assert hubs["row"].tolist() == top.top[:10].tolist()
+    assert hubs["N_k"].tolist() == top.k_occurrence[top.top[:10]].tolist() and "label" in hubs.columns
+    assert "gk" not in at.query_params and "gl" not in at.query_params  # defaults stay out of the link
+
+
+def test_changing_parameters_updates_numbers_and_link(sample_env, digits):
+    at = run_app(page=PAGE)
+    at.selectbox(key="w.geo_neighbors").set_value(5).run()
+    X, labels = digits.views[0].X, digits.metadata["label"].to_numpy()
+    purity = core.knn_purity(core.knn_graph(X, k=5, metric="cosine"), labels).mean()
+    assert metric(at, "kNN purity (k=5, cosine)") == f"{purity:.3f}"
+    assert at.query_params["gk"] == "5"
+    at.selectbox(key="w.geo_metric").set_value("euclidean")
+    at.selectbox(key="w.geo_id_method").set_value("mle").run()
+    est = core.intrinsic_dimension(X, method="mle", metric="euclidean")
+    assert metric(at, "ID · MLE (Levina-Bickel)") == f"{est.value:.2f} ± {est.error:.2f}"
+    assert at.query_params["gm"] == "euclidean" and at.query_params["gid"] == "mle"
+    assert not at.exception
+
+
+def test_a_share_link_reopens_the_view(sample_env, digits):
+    at = run_app({"ds": "digits-mlp", "view": "seed1/hidden2/epoch100", "gid": "pca", "gk": "30",
+                  "gh": "5", "gm": "euclidean", "gl": "split"}, page=PAGE)
+    assert at.selectbox(key="w.geo_label").value == "split"
+    assert at.selectbox(key="w.geo_id_method").value == "pca"
+    X = digits.view("seed1/hidden2/epoch100").X
+    split = digits.metadata["split"].to_numpy()
+    assert metric(at, "NC1 (2 classes)") == f"{core.neural_collapse(X, split).nc1:.3g}"
+    est = core.intrinsic_dimension(X, method="pca", metric="euclidean")
+    assert metric(at, "ID · PCA (95% variance)") == f"{est.value:.2f} ± {est.error:.2f}"
+    assert metric(at, "Hubness skew (k=5, euclidean)") == f"{core.hubness(X, k=5, metric='euclidean').skewness:.2f}"
+    assert not at.warning
+
+
+def test_bad_link_parameters_fall_back_with_warnings(sample_env):
+    at = run_app({"ds": "digits-mlp", "gk": "7", "gm": "manhattan", "gid": "lpca", "gl": "nope"}, page=PAGE)
+    texts = [w.value for w in at.warning]
+    assert "Ignored gk='7': geo neighbors must be one of [5, 10, 15, 20, 30, 50]." in texts
+    assert "Ignored gm='manhattan': geo metric must be one of ['cosine', 'euclidean']." in texts
+    assert "Ignored gid='lpca': geo id method must be one of ['twonn', 'mle', 'pca']." in texts
+    assert "This dataset has no label column 'nope'; using 'label'." in texts
+    assert at.selectbox(key="w.geo_neighbors").value == 15 and at.selectbox(key="w.geo_label").value == "label"
+    assert metric(at, "NC1 (10 classes)")
+
+
+def test_paired_dataset_without_layers(sample_env):
+    at = run_app({"ds": "digits-paired", "view": "text"}, page=PAGE)
+    assert any("carry no layer or step labels" in c.value for c in at.caption)
+    assert at.selectbox(key="w.geo_label").options == ["label", "split", "caption"]  # ink has 164 levels
+    assert metric(at, "NC1 (10 classes)")
+
+
+def test_data_without_metadata_duplicates_and_zero_rows(isolated_env):
+    X = np.random.default_rng(0).standard_normal((80, 6)).astype(np.float32)
+    X[3] = 0.0
+    X[[10, 11]] = X[9]
+    np.save(isolated_env / "plain.npy", X)
+    at = run_app(page=PAGE)
+    assert metric(at, "kNN purity") == "—" and metric(at, "NC1") == "—"
+    assert any("77 distinct points (2 duplicates, 1 zero rows left out)" in c.value for c in at.caption)
+    assert at.dataframe[0].value.columns.tolist() == ["rank", "row", "id", "N_k"]
+
+
+def test_per_point_wrappers_for_the_map_page(sample_env, digits):
+    """data.knn_purity / data.local_intrinsic_dimension (the Map page colours points by them)."""
+    from dashboard import data
+
+    view = digits.views[0]
+    labels = digits.metadata["label"].to_numpy()
+    purity = data.knn_purity(view.fingerprint, view.X, "label", labels, 5, "cosine", 20)
+    np.testing.assert_array_equal(purity, core.knn_purity(core.knn_graph(view.X, k=5), labels))
+    local = data.local_intrinsic_dimension(view.fingerprint, view.X, 20, "cosine", 20)
+    np.testing.assert_allclose(local, core.local_intrinsic_dimension(view.X, metric="cosine"))
+    assert isinstance(pd.Series(local).median(), float)
+
+
+def test_too_few_points_for_mle_leaves_the_other_sections(isolated_env):
+    folder = isolated_env / "tiny"
+    folder.mkdir()
+    X = np.random.default_rng(1).standard_normal((16, 4)).astype(np.float32)
+    X[0] = 0.0
+    X[5] = X[4]
+    np.save(folder / "x.npy", X)
+    pd.DataFrame({"label": [0, 1, 2, 3] * 4}).to_csv(folder / "metadata.csv", index=False)
+    at = run_app({"gid": "mle"}, page=PAGE)
+    assert at.error[0].value == ("14 distinct points (of 16 rows: 1 duplicates, 1 zero rows) are too few for "
+                                 "20 neighbours each; load more points")
+    assert len(at.dataframe[0].value) == 10  # the hubs table still shows
+    assert len(at.get("plotly_chart")) >= 2  # class heatmaps

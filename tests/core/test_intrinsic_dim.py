@@ -1,0 +1,139 @@
+"""core.intrinsic_dim: closed-form subspaces, scikit-dimension as an independent oracle, duplicates."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import skdim
+
+from core import EmbedLensInputError
+from core.intrinsic_dim import id_scale_curve, intrinsic_dimension, local_intrinsic_dimension
+from core.neighbors import knn_graph
+
+
+def subspace(n: int, k: int, d: int = 24, seed: int = 0) -> np.ndarray:
+    """n isotropic Gaussian points on a random k-dim linear subspace of R^d, plus 3 duplicate
+    rows (of row 1) and one zero row (row 0, which is also a point of the subspace)."""
+    r = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(r.standard_normal((d, k)))
+    X = (r.standard_normal((n, k)) @ Q.T).astype(np.float32)
+    X[0] = 0.0
+    X[[5, 9, 17]] = X[1]
+    return X
+
+
+def distinct(X: np.ndarray) -> np.ndarray:
+    _, first = np.unique(X, axis=0, return_index=True)
+    return X[np.sort(first)].astype(np.float64)
+
+
+def skdim_quiet(estimator, X, **fit):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return estimator.fit(X, **fit)
+
+
+@pytest.mark.parametrize("k", [2, 5, 8])
+def test_linear_subspace_gives_k_within_10_percent(k):
+    X = subspace(2500, k, seed=k)
+    twonn = intrinsic_dimension(X, method="twonn")
+    mle = intrinsic_dimension(X, method="mle")
+    pca = intrinsic_dimension(X, method="pca")
+    assert abs(twonn.value - k) <= 0.1 * k, twonn.value
+    assert abs(mle.value - k) <= 0.1 * k, mle.value
+    assert pca.value == k  # isotropic within the subspace: 95% of the variance needs all k
+    for est in (twonn, mle, pca):
+        assert est.n_duplicates == 3 and est.n_zero == 0 and est.n_used == 2497
+    assert 0 < twonn.error < 0.1 * k and 0 < mle.error < 0.05 * k
+
+
+@pytest.mark.parametrize("k", [3, 7])
+def test_agrees_with_scikit_dimension_on_the_same_points(k):
+    X = subspace(1500, k, seed=10 + k)
+    D = distinct(X)  # scikit-dimension drops r1 = 0 points; we drop duplicates: same point set
+    ours = intrinsic_dimension(X, method="twonn")
+    theirs = skdim_quiet(skdim.id.TwoNN(discard_fraction=0.1), D).dimension_
+    assert ours.value == pytest.approx(theirs, rel=1e-6)
+    mle = intrinsic_dimension(X, method="mle", k_range=(20, 20))
+    assert mle.value == pytest.approx(skdim_quiet(skdim.id.MLE(), D, n_neighbors=20).dimension_, rel=1e-6)
+    # the plain Pareto MLE (N - 1) / sum(log mu) against scikit-dimension's
+    mle_2nn = skdim_quiet(skdim.id.TwoNN(discard_fraction=0.0, method="mle"), D).dimension_
+    assert ours.params["mle_estimate"] == pytest.approx(mle_2nn, rel=1e-6)
+
+
+def test_local_dimension_matches_scikit_dimension_pointwise():
+    X = subspace(800, 4, seed=3)
+    local = local_intrinsic_dimension(X, k=15)
+    D = distinct(X)
+    theirs = skdim_quiet(skdim.id.MLE(), D, n_neighbors=15).dimension_pw_
+    keep = np.ones(len(X), bool)
+    keep[[5, 9, 17]] = False  # the duplicates of row 1
+    np.testing.assert_allclose(local[keep], theirs, rtol=1e-6)
+    assert local[5] == local[9] == local[17] == local[1]  # a duplicate gets its original's value
+    assert np.median(local) == pytest.approx(4, rel=0.15)
+
+
+def test_cosine_works_on_directions_and_leaves_zero_rows_out(rng):
+    # directions on a great 2-sphere inside R^10, each row scaled by a random positive factor
+    Q, _ = np.linalg.qr(rng.standard_normal((10, 3)))
+    U = rng.standard_normal((2000, 3))
+    X = (U / np.linalg.norm(U, axis=1, keepdims=True) * rng.uniform(0.5, 5, (2000, 1))) @ Q.T
+    X[0] = 0.0
+    X[1] = 3 * X[2]  # same direction as row 2: a duplicate under cosine, not under Euclidean
+    est = intrinsic_dimension(X, metric="cosine")
+    assert est.value == pytest.approx(2, rel=0.1) and est.n_zero == 1 and est.n_duplicates == 1
+    local = local_intrinsic_dimension(X, metric="cosine")
+    assert np.isnan(local[0]) and local[1] == local[2]
+    assert intrinsic_dimension(X, metric="euclidean").value == pytest.approx(3, rel=0.1)
+
+
+def test_a_shared_graph_gives_the_same_numbers(rng):
+    X = subspace(1200, 5, seed=4)
+    for metric in ("euclidean", "cosine"):
+        g = knn_graph(X, k=25, metric=metric)
+        for method in ("twonn", "mle"):
+            with_graph = intrinsic_dimension(X, method=method, metric=metric, graph=g)
+            without = intrinsic_dimension(X, method=method, metric=metric)
+            assert with_graph.value == pytest.approx(without.value, rel=1e-9)
+            assert with_graph.params["graph"].startswith("shared")
+        np.testing.assert_allclose(
+            local_intrinsic_dimension(X, metric=metric, graph=g), local_intrinsic_dimension(X, metric=metric)
+        )
+    # a graph too short to see past the duplicates is rebuilt, and the result says so
+    short = knn_graph(X, k=3, metric="euclidean")
+    est = intrinsic_dimension(X, method="mle", k_range=(3, 3), graph=short)
+    assert "rebuilt" in est.params["graph"]
+    assert est.value == pytest.approx(intrinsic_dimension(X, method="mle", k_range=(3, 3)).value, rel=1e-9)
+
+
+def test_scale_curves_on_a_plane():
+    X = subspace(2000, 2, d=10, seed=7)
+    curve = id_scale_curve(X, method="twonn")
+    assert curve.level.tolist() == list(range(len(curve.level))) and len(curve.level) == 7
+    assert (np.diff(curve.scale) > 0).all()  # fewer points, larger neighbourhoods
+    np.testing.assert_allclose(curve.dimension[:5], 2, rtol=0.1)
+    assert curve.n_points.tolist()[:3] == [1997, 998, 499]
+    assert curve.dimension[0] == pytest.approx(intrinsic_dimension(X).value)
+    mle = id_scale_curve(X, method="mle", k_max=12)
+    assert mle.level.tolist() == list(range(3, 13)) and (np.diff(mle.scale) > 0).all()
+    np.testing.assert_allclose(mle.dimension, 2, rtol=0.1)
+    assert mle.dimension[-1] == pytest.approx(intrinsic_dimension(X, method="mle", k_range=(12, 12)).value)
+
+
+def test_bad_input_says_what_to_do(small_matrix):
+    with pytest.raises(EmbedLensInputError, match="method='lpca'"):
+        intrinsic_dimension(small_matrix, method="lpca")
+    with pytest.raises(EmbedLensInputError, match=r"k_range\[1\]=3 must be an integer with 5 <= k_range\[1\]"):
+        intrinsic_dimension(small_matrix, method="mle", k_range=(5, 3))
+    with pytest.raises(EmbedLensInputError, match="too few for 20 neighbours"):
+        intrinsic_dimension(np.repeat(small_matrix[:10], 3, axis=0), method="mle")
+    g = knn_graph(small_matrix, k=5, metric="cosine")
+    with pytest.raises(EmbedLensInputError, match="the graph uses metric='cosine'"):
+        intrinsic_dimension(small_matrix, metric="euclidean", graph=g)
+    assert intrinsic_dimension(small_matrix, graph=g).params["metric"] == "cosine"  # unset: the graph's
+    with pytest.raises(EmbedLensInputError, match="the graph has 40 rows but X has 39"):
+        intrinsic_dimension(small_matrix[:39], metric="cosine", graph=g)
+    with pytest.raises(EmbedLensInputError, match="discard_fraction=1.0"):
+        intrinsic_dimension(small_matrix, discard_fraction=1.0)
