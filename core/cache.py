@@ -131,7 +131,8 @@ class DiskCache:
             raise EmbedLensInputError(f"cache key {key!r} must be lower-case hex digits (use cache_key)")
         return self.folder / f"{key}.npz", self.folder / f"{key}.json"
 
-    def _discard(self, key: str, why: str) -> None:
+    def discard(self, key: str, why: str) -> None:
+        """Delete the entry under ``key`` (logging why); the next :meth:`load` misses."""
         _log.warning("EmbedLens cache entry %s in %s is unusable (%s); recomputing", key, self.folder, why)
         for p in self._paths(key):
             try:
@@ -149,7 +150,7 @@ class DiskCache:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            self._discard(key, f"manifest unreadable: {exc}")
+            self.discard(key, f"manifest unreadable: {exc}")
             return None
         try:
             manifest = json.loads(manifest_text)
@@ -167,10 +168,10 @@ class DiskCache:
                     a.flags.writeable = False
                     arrays[name] = a
         except FileNotFoundError:
-            self._discard(key, "array file missing")
+            self.discard(key, "array file missing")
             return None
         except Exception as exc:  # noqa: BLE001 - any failure to read back means: recompute
-            self._discard(key, f"{type(exc).__name__}: {exc}")
+            self.discard(key, f"{type(exc).__name__}: {exc}")
             return None
         try:
             os.utime(json_path)  # mark as recently used, for prune()

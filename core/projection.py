@@ -42,6 +42,8 @@ __all__ = [
     "project",
     "project_cached",
     "projection_key",
+    "load_projection",
+    "save_projection",
     "graph_k",
     "align_projections",
     "procrustes_align",
@@ -506,24 +508,34 @@ def projection_key(fingerprint: str, *, method: str, n_components: int, seed: in
                      quality_sample=QUALITY_SAMPLE)
 
 
-def _to_entry(p: Projection) -> tuple[dict, dict]:
+def save_projection(cache: DiskCache, key: str, p: Projection) -> None:
+    """Store ``p`` under ``key`` (coordinates, per-point preservation, parameters, quality)."""
     arrays = {"coords": p.coords}
     if p.preservation is not None:
         arrays["preservation"] = p.preservation
     meta = {"method": p.method, "n_components": p.n_components, "seed": p.seed, "params": dict(p.params),
             "seconds": p.seconds, "preservation_k": p.preservation_k,
-            "trust": None if p.trust is None else p.trust.__dict__}
-    return arrays, meta
+            "trust": None if p.trust is None else dict(p.trust.__dict__)}
+    cache.save(key, arrays, meta)
 
 
-def _from_entry(arrays, meta) -> Projection:
-    trust = meta.get("trust")
-    return Projection(
-        coords=arrays["coords"], method=meta["method"], n_components=meta["n_components"], seed=meta["seed"],
-        params=meta["params"], seconds=meta["seconds"],
-        trust=None if trust is None else Trustworthiness(**trust),
-        preservation=arrays.get("preservation"), preservation_k=meta.get("preservation_k"), from_cache=True,
-    )
+def load_projection(cache: DiskCache, key: str) -> Projection | None:
+    """The projection stored under ``key``, or None (absent, or corrupt and now deleted)."""
+    entry = cache.load(key)
+    if entry is None:
+        return None
+    meta, arrays = entry.meta, entry.arrays
+    try:
+        trust = meta.get("trust")
+        return Projection(
+            coords=arrays["coords"], method=meta["method"], n_components=meta["n_components"], seed=meta["seed"],
+            params=meta["params"], seconds=meta["seconds"],
+            trust=None if trust is None else Trustworthiness(**trust),
+            preservation=arrays.get("preservation"), preservation_k=meta.get("preservation_k"), from_cache=True,
+        )
+    except (KeyError, TypeError):  # written by another layout: recompute
+        cache.discard(key, "unexpected manifest layout")
+        return None
 
 
 def project_cached(
@@ -558,14 +570,13 @@ def project_cached(
     X = check_embeddings(X, name="X", min_rows=3)
     cache = cache if cache is not None else DiskCache()
     key = projection_key(fingerprint, method=method, n_components=n_components, seed=seed, n=X.shape[0], **params)
-    entry = cache.load(key)
-    if entry is not None:
-        return _from_entry(entry.arrays, entry.meta)
+    found = load_projection(cache, key)
+    if found is not None:
+        return found
     result = project(X, method=method, n_components=n_components, seed=seed, graph=graph, progress=progress,
                      **params)
-    arrays, meta = _to_entry(result)
     try:
-        cache.save(key, arrays, meta)
+        save_projection(cache, key, result)
     except OSError:  # a read-only or full disk costs speed, not the map
         pass
     return result
