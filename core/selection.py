@@ -189,9 +189,10 @@ def filter_mask(meta: pd.DataFrame, clauses: Sequence[str | FilterClause], /) ->
 def stratified_sample(strata, size: int, /, *, seed: int = 0) -> np.ndarray:
     """Sorted row numbers of a seeded sample of ``size`` rows, allocated proportionally to strata.
 
-    Each stratum gets ``floor(size * n_s / n)`` rows, at least one if it is not empty, and the
-    remaining rows go to the largest fractional parts (Hamilton's method); rows within a
-    stratum are drawn uniformly without replacement. When ``size >= n`` every row is returned.
+    Each stratum gets ``floor(size * n_s / n)`` rows, at least one if it is not empty (when there
+    are no more strata than ``size``), and the remaining rows go to the largest fractional
+    parts (Hamilton's method); rows within a stratum are drawn uniformly without replacement.
+    Exactly ``min(size, n)`` rows are returned; when ``size >= n``, every row.
 
     Parameters
     ----------
@@ -216,8 +217,9 @@ def stratified_sample(strata, size: int, /, *, seed: int = 0) -> np.ndarray:
     codes, _levels = pd.factorize(pd.Series(strata), use_na_sentinel=False)
     counts = np.bincount(codes)
     quota = size * counts / n
-    take = np.maximum(np.floor(quota).astype(np.int64), (counts > 0).astype(np.int64))
-    take = np.minimum(take, counts)
+    take = np.floor(quota).astype(np.int64)
+    if (counts > 0).sum() <= size:  # room for every stratum: at least one each
+        take = np.minimum(np.maximum(take, (counts > 0).astype(np.int64)), counts)
     left = size - int(take.sum())
     if left > 0:
         room = counts - take

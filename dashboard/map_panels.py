@@ -105,6 +105,16 @@ def _csv(table: pd.DataFrame, drop_images: bool = True):
     return lambda: table.drop(columns=images).to_csv(index=False).encode()
 
 
+def _param(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_param(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_param(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
 def _fmt(x: float, digits: int = 4) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
 
@@ -216,16 +226,19 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
             cols[1].metric(f"kNN preservation (k={p.preservation_k})", f"{p.mean_preservation:.3f}",
                            help="Mean over items of |N_X(i) ∩ N_Y(i)| / k; colour by it to see where.")
         cols[2].metric("Computed in", f"{p.seconds:.1f} s", help="from the disk cache" if p.from_cache else None)
+        if p.preservation is None:
+            cols[1].caption("kNN preservation: colour the map by it to compute it (builds the kNN graph).")
         shown = {k: v2 for k, v2 in p.params.items() if k not in ("versions",)}
-        st.caption(" · ".join(f"{k}={v2}" for k, v2 in shown.items()) + " · " +
+        st.caption("Parameters used: " + " · ".join(f"{k}={_param(v2)}" for k, v2 in shown.items()) + " · " +
                    ", ".join(f"{k} {v2}" for k, v2 in p.params.get("versions", {}).items()))
         st.caption(f"Drawn: {info.sample_note}.")
     p = maps[0]
     coords = pd.DataFrame(p.coords, columns=[f"{p.method}_{i + 1}" for i in range(p.n_components)])
     coords.insert(0, "row", prow)
     coords.insert(1, "id", np.asarray(ds.ids)[prow])
-    c1, c2, c3 = st.columns(3)
-    c1.download_button("Coordinates (CSV)", lambda: coords.to_csv(index=False).encode(),
+    st.markdown("**Export**")
+    c1, c2, c3 = st.container(), st.container(), st.container()
+    c1.download_button("Coordinates with ids (CSV)", lambda: coords.to_csv(index=False).encode(),
                        file_name=f"{ds.name}-{p.method}.csv", mime="text/csv", key="map_dl_csv",
                        icon=":material/download:")
 
@@ -234,7 +247,7 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
         coords.astype({"id": str}).to_parquet(buf, index=False)
         return buf.getvalue()
 
-    c2.download_button("Coordinates (Parquet)", parquet, file_name=f"{ds.name}-{p.method}.parquet",
+    c2.download_button("Coordinates with ids (Parquet)", parquet, file_name=f"{ds.name}-{p.method}.parquet",
                        mime="application/vnd.apache.parquet", key="map_dl_parquet", icon=":material/download:")
     c3.download_button("Figure (HTML)", lambda: figure.to_html(include_plotlyjs=True, full_html=True).encode(),
                        file_name=f"{ds.name}-{p.method}.html", mime="text/html", key="map_dl_html",

@@ -6,7 +6,7 @@ unit-tested directly; :mod:`dashboard.app_pages.map` only wires them to widgets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -34,12 +34,12 @@ __all__ = [
 ]
 
 LIMITS = {
-    "map_neighbors": (2, 200),
-    "map_min_dist": (0.0, 1.0),
-    "map_perplexity": (2.0, 200.0),
-    "map_seed": (0, 2**31 - 1),
+    "map_neighbors": ("UMAP n_neighbors", 2, 200),
+    "map_min_dist": ("UMAP min_dist", 0.0, 1.0),
+    "map_perplexity": ("t-SNE perplexity", 2.0, 200.0),
+    "map_seed": ("seed", 0, 2**31 - 1),
 }
-"""Accepted ranges of the numeric map settings (a link outside them falls back with a warning)."""
+"""Name and accepted range of the numeric map settings (a link outside them falls back with a warning)."""
 
 
 @dataclass(frozen=True)
@@ -172,12 +172,11 @@ def sanitize(state: ViewState, ds: Dataset) -> tuple[dict, list[str]]:
     """Changes that bring a (linked) state back into range for ``ds``, and a warning for each."""
     changes, warnings = {}, []
     defaults = ViewState()
-    for name, (lo, hi) in LIMITS.items():
+    for name, (label, lo, hi) in LIMITS.items():
         value = getattr(state, name)
         if not lo <= value <= hi:
             changes[name] = getattr(defaults, name)
-            warnings.append(f"Ignored {name.replace('map_', '').replace('_', ' ')}={value}: it must be between {lo} "
-                            f"and {hi}; using {changes[name]}.")
+            warnings.append(f"Ignored {label}={value}: it must be between {lo} and {hi}; using {changes[name]}.")
     if state.map_color and state.map_color not in color_options(ds):
         changes["map_color"] = ""
         warnings.append(f"Ignored colour {state.map_color!r}: this dataset has no such column or metric.")
@@ -214,7 +213,3 @@ def map_params(state: ViewState) -> dict:
     if state.map_method == "tsne":
         return {"perplexity": state.map_perplexity, "metric": state.map_metric}
     return {}
-
-
-def with_defaults_for(state: ViewState, **changes) -> ViewState:
-    return replace(state, **changes)

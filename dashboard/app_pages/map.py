@@ -101,24 +101,24 @@ def compute_maps(ds, views, state, prow):
     return maps, None
 
 
-def draw(ds, views, maps, state, prow, shown):
-    """One chart per map; returns the figure infos."""
+def draw(ds, views, maps, state, prow, shown, cols):
+    """One chart per map, in ``cols``; returns the figure infos."""
     selected = vs.decode_selection(state.map_selection, ds.n) if state.map_selection else None
     item = state.map_item if state.map_item >= 0 else None
     nbrs = data.map_item_neighbors(views[0].fingerprint, views[0].X, item, 10, state.map_metric) if item is not None \
         else (np.empty(0, np.int64), np.empty(0))
     keep = np.isin(prow, shown)
     hover = data.map_hover_texts(ds.fingerprint, ds.metadata) if len(shown) <= 20_000 else None
-    infos, cols = [], st.columns(len(maps))
+    infos = []
     for slot, (col, v, p) in enumerate(zip(cols, views, maps, strict=True)):
         color = map_view.resolve_color(state.map_color, MetricContext(ds, v, p, None if len(prow) == ds.n else prow))
         info = projection_info(p.coords[keep], prow[keep], color=color, hover=hover, selected_rows=selected,
                                item=item, neighbor_rows=nbrs[0], render=state.map_render, seed=state.map_seed,
                                title=f"{p.label} · {v.label}" if len(maps) > 1 else "")
         st.session_state[_POINTS + str(slot)] = (p.coords[keep][:, :2], prow[keep], ds.n)
-        fig = projection_figure(info, height=620 if len(maps) == 1 else 520)
+        fig = projection_figure(info, height=640 if len(maps) == 1 else 520)
         col.plotly_chart(fig, key=f"map_{slot}", on_select=partial(_on_select, str(slot)),
-                         selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
+                         selection_mode=("points", "box", "lasso"), config={"displaylogo": False}, theme=None)
         col.caption(f"{info.sample_note}" + (f" · {len(shown):,} of {ds.n:,} items pass the filter"
                                               if len(shown) < ds.n else "") + (" · " + " ".join(info.notes)
                                                                                if info.notes else ""))
@@ -156,10 +156,15 @@ with user_errors():
         preview = replace(state, map_method="pca")
         maps, _ = compute_maps(ds, views, preview, prow)
         st.caption("Showing PCA while the map is computed; it replaces this one when ready.")
-    infos, nbrs = draw(ds, views, maps, state, prow, shown)
+    if len(maps) == 1:
+        map_col, panel = st.columns([3, 2], gap="medium")
+        cols = [map_col]
+    else:
+        cols, panel = st.columns(2), st.container()
+    infos, nbrs = draw(ds, views, maps, state, prow, shown, cols)
     if state.map_dims == 3:
-        st.caption("Box and lasso selection work on 2-D maps; 3-D maps are for looking (and clicking).")
-    tabs = st.tabs(["Selection", "Item and neighbours", "Map details and export"])
+        cols[0].caption("Box and lasso selection work on 2-D maps; 3-D maps are for looking (and clicking).")
+    tabs = panel.tabs(["Selection", "Item and neighbours", "Map details and export"])
     selected = vs.decode_selection(state.map_selection, ds.n) if state.map_selection else None
     with tabs[0]:
         map_panels.selection_panel(ds, view, selected, shown, state.map_metric)
