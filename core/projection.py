@@ -67,7 +67,7 @@ PCA_RANDOMIZED_ABOVE = 200_000
 QUALITY_K = 15
 """k of the quality scores (trustworthiness and kNN preservation)."""
 
-QUALITY_SAMPLE = 4000
+QUALITY_SAMPLE = 2000
 """Trustworthiness needs all pairwise ranks: above this many points it is scored on a sample."""
 
 Progress = Callable[[float, str], None]
@@ -430,7 +430,7 @@ def project(
     progress : callable ``(fraction, message)``, optional
         Called as the work advances (UMAP per epoch, t-SNE every 10 iterations).
     quality : bool, default=True
-        Score the map: trustworthiness (sampled above 4,000 points) and, when a graph is at
+        Score the map: trustworthiness (sampled above 2,000 points) and, when a graph is at
         hand, per-point kNN preservation (k = 15).
     **params
         The method's parameters, listed in :data:`DEFAULTS`.

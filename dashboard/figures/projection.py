@@ -187,21 +187,20 @@ def projection_info(
     traces: list[MapTrace] = []
     continuous, crange = None, None
     if color.kind == "categorical" and color.values is not None:
-        labels = pd.Series(np.asarray(color.values, dtype=object)[d_rows])
-        missing = labels.isna().to_numpy()
-        text = labels.astype(str).to_numpy(dtype=object)
-        levels, counts = np.unique(text[~missing], return_counts=True)
-        colors, others = category_colors(list(levels), list(counts))
+        codes, uniques = pd.factorize(pd.Series(np.asarray(color.values, dtype=object)[d_rows]))
+        names = [str(u) for u in uniques]
+        counts = np.bincount(codes[codes >= 0], minlength=len(names))
+        colors, others = category_colors(names, list(counts))
+        code_of = {name: i for i, name in enumerate(names)}
         for lv in sorted(colors, key=_sort_key):
-            idx = np.flatnonzero((text == lv) & ~missing)
-            traces.append(MapTrace(f"{lv}", idx, colors[lv]))
+            traces.append(MapTrace(lv, np.flatnonzero(codes == code_of[lv]), colors[lv]))
         if others:
-            idx = np.flatnonzero(np.isin(text, others) & ~missing)
+            idx = np.flatnonzero(np.isin(codes, [code_of[o] for o in others]))
             traces.append(MapTrace(f"other ({len(others)} levels)", idx, OTHER))
-            notes.append(f"{color.title} has {len(levels)} levels: the {len(colors)} most frequent have colours, "
+            notes.append(f"{color.title} has {len(names)} levels: the {len(colors)} most frequent have colours, "
                          f"the other {len(others)} are grey.")
-        if missing.any():
-            traces.append(MapTrace("missing", np.flatnonzero(missing), MISSING))
+        if (codes < 0).any():
+            traces.append(MapTrace("missing", np.flatnonzero(codes < 0), MISSING))
     elif color.kind == "continuous" and color.values is not None:
         values = np.asarray(color.values, dtype=np.float64)[d_rows]
         finite = np.isfinite(values)
