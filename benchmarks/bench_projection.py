@@ -179,10 +179,9 @@ def compute(quick: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
         for n in sorted({n for ns in sizes.values() for n in ns}):
-            X, _ = blobs(n)
             paths[n] = str(Path(tmp) / f"x{n}.npy")
-            np.save(paths[n], X)
-            del X
+            # made in a subprocess: a child inherits the parent's resident size as its starting peak
+            subprocess.run([sys.executable, __file__, "--make", paths[n], "--n", str(n)], cwd=ROOT, check=True)
         print("== PCA (scikit-learn), 384 dims")
         for n in sizes["pca"]:
             ours = _sub(["--case", "pca_ours", "--data", paths[n], "--repeats", str(reps["pca"])])
@@ -326,7 +325,11 @@ def main() -> None:
     ap.add_argument("--data")
     ap.add_argument("--n", type=int)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--make")
     a = ap.parse_args()
+    if a.make:
+        np.save(a.make, blobs(a.n)[0])
+        return
     if a.case:
         print(json.dumps(run_case(a.case, a.data, a.repeats)))
         return

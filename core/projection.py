@@ -20,6 +20,7 @@ importing :mod:`core` stays fast.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -74,6 +75,7 @@ Progress = Callable[[float, str], None]
 GraphSource = NeighborGraph | Callable[[int, str], NeighborGraph] | None
 
 
+@functools.lru_cache(maxsize=1)
 def _library_versions() -> dict[str, str]:
     out = {}
     for dist in ("scikit-learn", "umap-learn", "openTSNE", "numpy"):
@@ -81,7 +83,7 @@ def _library_versions() -> dict[str, str]:
             out[dist] = version(dist)
         except PackageNotFoundError:
             out[dist] = "absent"
-    return out
+    return MappingProxyType(out)
 
 
 @dataclass(frozen=True, eq=False)
@@ -479,7 +481,7 @@ def project(
         Y, extra = run(X, n_components, seed, p, used_graph, progress)
     Y = np.ascontiguousarray(Y, dtype=np.float32)
     seconds = time.perf_counter() - start
-    params_used = {**p, **extra, "versions": _library_versions()}
+    params_used = {**p, **extra, "versions": dict(_library_versions())}
     if used_graph is not None:
         params_used["graph"] = {"k": used_graph.k, "metric": used_graph.metric, "method": used_graph.method}
     trust, pres, pres_k = None, None, None
@@ -803,7 +805,7 @@ def align_projections(
             Y = np.ascontiguousarray(Y, dtype=np.float32)
             trust = trustworthiness(X, Y, n_neighbors=QUALITY_K, metric=p["metric"], sample=QUALITY_SAMPLE, seed=seed)
             pk = min(QUALITY_K, g.k)
-            params_used = {**p, "library": "umap-learn", "versions": _library_versions(),
+            params_used = {**p, "library": "umap-learn", "versions": dict(_library_versions()),
                            "graph": {"k": g.k, "metric": g.metric, "method": g.method},
                            "alignment": {"method": "AlignedUMAP", "views": len(Xs), "index": i,
                                          "regularisation": 1.0e-2, "window": 3}}

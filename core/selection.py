@@ -59,7 +59,7 @@ def points_in_box(P, x_range: Sequence[float], y_range: Sequence[float], /) -> n
     return (P[:, 0] >= x0) & (P[:, 0] <= x1) & (P[:, 1] >= y0) & (P[:, 1] <= y1)
 
 
-def points_in_polygon(P, polygon, /, *, block: int = 262_144) -> np.ndarray:
+def points_in_polygon(P, polygon, /, *, block: int | None = None) -> np.ndarray:
     """Boolean mask of the points of ``P`` (n x 2) inside ``polygon`` (m x 2 vertices, closed or not).
 
     Even-odd rule by ray casting (the rule plotly's lasso uses), vectorised over points in
@@ -79,6 +79,7 @@ def points_in_polygon(P, polygon, /, *, block: int = 262_144) -> np.ndarray:
         raise EmbedLensInputError(f"a polygon needs at least 3 finite (x, y) vertices; got shape {poly.shape}")
     x0, y0 = poly[:, 0], poly[:, 1]
     x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    block = block or max(1024, 2_000_000 // len(poly))  # about 2M point-edge pairs (16 MB) at a time
     out = np.zeros(len(P), dtype=bool)
     lo, hi = poly.min(axis=0), poly.max(axis=0)
     candidates = np.flatnonzero((P[:, 0] >= lo[0]) & (P[:, 0] <= hi[0]) & (P[:, 1] >= lo[1]) & (P[:, 1] <= hi[1]))
@@ -275,16 +276,7 @@ class GroupComparison:
     metric: str
 
 
-def _mean_pairwise_cosine(U: np.ndarray) -> float:
-    m = U.shape[0]
-    if m < 2:
-        return float("nan")
-    s = U.sum(axis=0, dtype=np.float64)
-    sq = float((U.astype(np.float64) ** 2).sum())  # = number of nonzero rows
-    return float((s @ s - sq) / (m * (m - 1)))
-
-
-def compare_groups(X, mask, /, *, metric: str = "cosine") -> GroupComparison:
+def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -> GroupComparison:
     """Compare the rows of ``X`` where ``mask`` is true with the others.
 
     .. math::
@@ -308,7 +300,8 @@ def compare_groups(X, mask, /, *, metric: str = "cosine") -> GroupComparison:
 
     Notes
     -----
-    Cost O(n d). Written by hand: these are means and one closed-form identity.
+    Cost O(n d) time, O(block d) memory (streamed). Written by hand: these are means and one
+    closed-form identity.
 
     Examples
     --------
@@ -323,15 +316,24 @@ def compare_groups(X, mask, /, *, metric: str = "cosine") -> GroupComparison:
         raise EmbedLensInputError(f"mask has shape {mask.shape}; expected ({X.shape[0]},), one flag per row")
     if metric not in ("cosine", "euclidean"):
         raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
-    norms = np.linalg.norm(X, axis=1).astype(np.float64)
-    safe = np.where(norms > 0, norms, 1.0)
-    U = X / safe[:, None].astype(X.dtype)
-    groups = (mask, ~mask)
-    sizes = [int(g.sum()) for g in groups]
-    mean_norm = [float(norms[g].mean()) if n else float("nan") for g, n in zip(groups, sizes)]
-    cos = [_mean_pairwise_cosine(U[g]) for g in groups]
+    d = X.shape[1]
+    # per group: sum of rows, sum of unit rows, number of nonzero rows, sum of norms (streamed in blocks)
+    sums, usums, nonzero, normsum = np.zeros((2, d)), np.zeros((2, d)), np.zeros(2), np.zeros(2)
+    for start in range(0, X.shape[0], block):
+        B = X[start:start + block].astype(np.float64)
+        norms = np.sqrt(np.einsum("ij,ij->i", B, B))
+        U = B / np.where(norms > 0, norms, 1.0)[:, None]
+        for g, m in enumerate((mask[start:start + block], ~mask[start:start + block])):
+            sums[g] += B[m].sum(axis=0)
+            usums[g] += U[m].sum(axis=0)
+            nonzero[g] += (norms[m] > 0).sum()
+            normsum[g] += norms[m].sum()
+    sizes = [int(mask.sum()), int((~mask).sum())]
+    mean_norm = [float(normsum[g] / sizes[g]) if sizes[g] else float("nan") for g in range(2)]
+    cos = [float((usums[g] @ usums[g] - nonzero[g]) / (sizes[g] * (sizes[g] - 1))) if sizes[g] > 1 else float("nan")
+           for g in range(2)]
     if all(sizes):
-        a, b = (X[g].mean(axis=0, dtype=np.float64) for g in groups)
+        a, b = sums[0] / sizes[0], sums[1] / sizes[1]
         if metric == "euclidean":
             dist = float(np.linalg.norm(a - b))
         else:

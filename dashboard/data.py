@@ -170,10 +170,11 @@ def map_subset_fingerprint(fingerprint: str, rows: np.ndarray | None) -> str:
 def map_graph(fingerprint: str, X: np.ndarray, k: int, metric: str) -> NeighborGraph:
     """The kNN graph of a view (or subset, by fingerprint), shared by jobs and pages.
 
-    Kept in the job registry's small memory (the last 4 graphs): jobs run outside the
+    Kept in the job registry's small memory (the last 2 graphs): jobs run outside the
     script thread, where Streamlit's caches are not meant to be called.
     """
-    return map_jobs().memo(("graph", fingerprint, int(k), metric), lambda: knn_graph(X, k=int(k), metric=metric))
+    return map_jobs().memo(("graph", fingerprint, int(k), metric), lambda: knn_graph(X, k=int(k), metric=metric),
+                           keep=2)
 
 
 def map_projection(view: View, *, method: str, dims: int, seed: int, params: dict, owner: str,
@@ -240,7 +241,8 @@ def map_procrustes(p: Projection, reference: Projection) -> Projection:
 @st.cache_data(max_entries=16, show_spinner=False)
 def map_row_norms(fingerprint: str, _X) -> np.ndarray:
     """L2 norm of every row of a view."""
-    return np.linalg.norm(np.asarray(_X, dtype=np.float32), axis=1)
+    X = np.asarray(_X, dtype=np.float32)
+    return np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64)).astype(np.float32)  # no n x d temporary
 
 
 @st.cache_data(max_entries=16, show_spinner="Scoring kNN preservation (building the kNN graph) ...")
