@@ -274,7 +274,8 @@ def map_compare_groups(fingerprint: str, selection: str, _X, _mask, metric: str)
 
 @st.cache_data(max_entries=4, show_spinner="Preparing hover texts ...")
 def map_hover_texts(dataset_fingerprint: str, _meta) -> np.ndarray:
-    """Per-item hover text: metadata and, for small image columns, a sketch of the image."""
+    """Per-item hover text: metadata and, up to 5,000 items, a sketch of the first image column."""
     images = image_columns(_meta)
-    return hover_texts(_meta, image_column=images[0] if images else None)
+    return hover_texts(_meta, image_column=images[0] if images and len(_meta) <= 5_000 else None,
+                       skip=tuple(images))
 # --- end map (issue 6) ---

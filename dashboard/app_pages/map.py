@@ -163,7 +163,7 @@ with user_errors():
         cols, panel = st.columns(2), st.container()
     infos, nbrs = draw(ds, views, maps, state, prow, shown, cols)
     if state.map_dims == 3:
-        cols[0].caption("Box and lasso selection work on 2-D maps; 3-D maps are for looking (and clicking).")
+        cols[0].caption("Box, lasso and click selection work on 2-D maps; in 3-D, inspect items by id (Item tab).")
     tabs = panel.tabs(["Selection", "Item and neighbours", "Map details and export"])
     selected = vs.decode_selection(state.map_selection, ds.n) if state.map_selection else None
     with tabs[0]:

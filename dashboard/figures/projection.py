@@ -347,10 +347,10 @@ def image_to_text(uri: str, *, size: int = 8) -> str:
     return "<br>".join("".join(_SHADES[v] * 2 for v in row) for row in levels)
 
 
-def hover_texts(meta: pd.DataFrame, *, image_column: str | None = None, max_columns: int = 6,
-                max_chars: int = 60) -> np.ndarray:
-    """One hover text per row: up to ``max_columns`` metadata columns, then the image sketch."""
-    cols = [c for c in meta.columns if c != image_column][:max_columns]
+def hover_texts(meta: pd.DataFrame, *, image_column: str | None = None, skip: tuple[str, ...] = (),
+                max_columns: int = 6, max_chars: int = 60) -> np.ndarray:
+    """One hover text per row: up to ``max_columns`` metadata columns (not ``skip``), then the image sketch."""
+    cols = [c for c in meta.columns if c != image_column and c not in skip][:max_columns]
     parts = []
     for c in cols:
         s = meta[c].astype(str).str.slice(0, max_chars).str.replace("<", "&lt;", regex=False)

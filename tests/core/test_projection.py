@@ -226,3 +226,15 @@ def test_zero_rows_and_duplicates_are_mapped(small_matrix):
         p = project(small_matrix, method=method, quality=True,
                     **({"n_epochs": 50} if method == "umap" else {"n_iter": 50} if method == "tsne" else {}))
         assert np.isfinite(p.coords).all() and p.coords.shape == (40, 2)
+
+
+def test_large_pca_fits_its_axes_on_a_declared_sample(rng):
+    X = (rng.standard_normal((3000, 10)) * np.linspace(5, 1, 10) + 7.0).astype(np.float32)
+    exact = project(X, method="pca", fit_rows=None, quality=False)
+    fast = project(X, method="pca", fit_rows=1000, seed=2, quality=False)
+    assert exact.params["fit_sample"] == "all rows" and exact.params["fit_rows"] == 3000
+    assert fast.params["fit_sample"] == "uniform, seed 2" and fast.params["fit_rows"] == 1000
+    for j in range(2):  # the same axes up to sign, within sampling error
+        r = np.corrcoef(exact.coords[:, j], fast.coords[:, j])[0, 1]
+        assert abs(r) > 0.99, f"component {j + 1}: correlation {r:.4f}"
+    np.testing.assert_array_equal(fast.coords, project(X, method="pca", fit_rows=1000, seed=2, quality=False).coords)
