@@ -111,7 +111,7 @@ def trustworthiness(
     """
     from sklearn.manifold import trustworthiness as sk_trustworthiness
 
-    X, Y = check_paired(X, Y, names=("X", "Y"), min_rows=4, dtype=np.float64)
+    X, Y = check_paired(X, Y, names=("X", "Y"), min_rows=4)  # float32 kept: the sample is widened below
     if metric not in ("cosine", "euclidean"):
         raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
     if not isinstance(sample, (int, np.integer)) or sample < 4:
@@ -121,6 +121,7 @@ def trustworthiness(
     if sampled:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=int(sample), replace=False))
         X, Y = X[rows], Y[rows]
+    X, Y = X.astype(np.float64), Y.astype(np.float64)
     m = X.shape[0]
     k = int(n_neighbors)
     if k < 1:
