@@ -169,13 +169,17 @@ def _row(name: str, n: int, ours: dict, lib: dict | None, lib_name: str = "") ->
     if lib is not None:
         ml = statistics.median(lib["times"])
         line += f"  | {lib_name} {_s(ml)} ({lib['rss_mb']:6.0f} MB)  ratio {mo / ml:5.2f}"
-    for key in ("trustworthiness", "graph_s"):
-        if key in ours:
-            v = ours[key] if key == "trustworthiness" else statistics.median(ours[key])
-            line += f"  {key}: ours {v:.3f}"
-            if lib is not None and key in lib:
-                line += f" / {lib_name} {lib[key]:.3f}"
+    if "trustworthiness" in ours:
+        line += f"  trustworthiness: ours {ours['trustworthiness']:.3f}"
+        if lib is not None and "trustworthiness" in lib:
+            line += f" / {lib_name} {lib['trustworthiness']:.3f}"
     print(line, flush=True)
+    if "graph_s" in ours:  # the shared graph is built once per view and reused by other metrics
+        g = statistics.median(ours["graph_s"])
+        layout = mo - g
+        print(f"{'':30}   of which the shared kNN graph {g:.2f} s, the seeded layout {layout:.2f} s"
+              + (f" (layout alone / {lib_name}: {layout / statistics.median(lib['times']):.2f})" if lib else ""),
+              flush=True)
 
 
 def compute(quick: bool, only: str | None = None) -> None:
@@ -235,7 +239,7 @@ def compute(quick: bool, only: str | None = None) -> None:
 # --------------------------------------------------------------------------- browser
 
 
-def _browser(quick: bool) -> None:
+def _browser(quick: bool, sizes_arg: str | None = None, umap_part: bool = True) -> None:
     import pandas as pd
     from playwright.sync_api import sync_playwright
 
@@ -249,44 +253,51 @@ def _browser(quick: bool) -> None:
         page.wait_for_timeout(300)
         page.wait_for_selector(idle, timeout=timeout)
 
+    def dataset(root: Path, name: str, n: int, d: int, seed: int = 0) -> None:
+        X, labels = blobs(n, d=d, seed=seed)
+        (root / name).mkdir(parents=True)
+        np.save(root / name / "x.npy", X)
+        pd.DataFrame({"label": labels}).to_parquet(root / name / "metadata.parquet")
+
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         data, cache = Path(tmp) / "data", Path(tmp) / "cache"
-        sizes = [20_000, 100_000] if quick else [100_000, 250_000, 500_000, 1_000_000]
+        sizes = [2_000, 20_000, 100_000] if quick else [2_000, 100_000, 250_000, 500_000, 1_000_000]
+        if sizes_arg:
+            sizes = [int(x) for x in sizes_arg.split(",")]
         for n in sizes:
-            X, labels = blobs(n, d=16)
-            (data / f"scale-{n}").mkdir(parents=True)
-            np.save(data / f"scale-{n}" / "x.npy", X)
-            pd.DataFrame({"label": labels}).to_parquet(data / f"scale-{n}" / "metadata.parquet")
-        X, labels = blobs(3_000 if quick else 10_000, d=384)
-        (data / "umap").mkdir()
-        np.save(data / "umap" / "x.npy", X)
+            dataset(data, f"scale-{n}", n, 16)
+        n_umap = 3_000 if quick else 10_000
+        for name, seed in (("umap-a", 1), ("umap-b", 2), ("umap-c", 3)):
+            dataset(data, name, n_umap, 384, seed)  # other data each: no graph or map is reused
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
         def selected_value(page):
             card = page.locator('[data-testid="stMetric"]', has_text="Selected items")
             return card.locator('[data-testid="stMetricValue"]').inner_text(timeout=600_000)
 
-        print("== points drawn and selected in Chromium (2-D PCA map, cached; 'selected' = box over ~60%)")
+        def open_map(link: str) -> tuple[object, float, float, float]:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            t0 = time.perf_counter()
+            page.goto(link)
+            page.wait_for_selector('[data-testid="stApp"]', timeout=600_000)
+            t_shell = time.perf_counter()
+            page.wait_for_selector(f"{chart} canvas.gl-canvas-context", timeout=900_000)
+            t_canvas = time.perf_counter()
+            wait_idle(page)
+            return page, t_shell - t0, t_canvas - t_shell, time.perf_counter() - t_shell
+
+        print("== points drawn and selected in Chromium (2-D PCA map from the disk cache; box over most of the map)")
+        print("   'shell': navigation until Streamlit's app shell exists; 'canvas': shell until the WebGL map is drawn;"
+              " 'idle': shell until the whole page (panels too) is done")
         env = {"EMBEDLENS_DATA": str(data), "EMBEDLENS_CACHE": str(cache), "EMBEDLENS_WARMUP": "off",
                "EMBEDLENS_UPLOADS": str(Path(tmp) / "up")}
         proc, url, _ = start_server(env)
         try:
             for n in sizes:
                 for render in (["points", "auto"] if n > 250_000 else ["points"]):
-                    link = f"{url}/map?ds=scale-{n}&mr={render}" if render != "auto" else f"{url}/map?ds=scale-{n}"
-                    warm = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    warm.goto(link)  # computes and caches the PCA
-                    warm.wait_for_selector(f"{chart} canvas.gl-canvas-context", timeout=600_000)
-                    wait_idle(warm)
-                    warm.close()
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    t0 = time.perf_counter()
-                    page.goto(link)
-                    page.wait_for_selector('[data-testid="stApp"]', timeout=600_000)
-                    t_shell = time.perf_counter()
-                    page.wait_for_selector(f"{chart} canvas.gl-canvas-context", timeout=600_000)
-                    wait_idle(page)
-                    t_map = time.perf_counter()
+                    link = f"{url}/map?ds=scale-{n}" + ("&mr=points" if render == "points" else "")
+                    open_map(link)[0].close()  # computes and caches the PCA
+                    page, shell, canvas, done = open_map(link)
                     page.locator(chart).first.hover()
                     page.locator('.modebar-btn[data-title="Box Select"]').first.click()
                     box = page.locator(f"{chart} .nsewdrag").first.bounding_box()
@@ -297,35 +308,55 @@ def _browser(quick: bool) -> None:
                     page.mouse.up()
                     value = selected_value(page)
                     t_sel = time.perf_counter()
-                    print(f"  n={n:>9,} {render:<6}  page ready {t_map - t0:5.1f} s  (map {t_map - t_shell:5.1f} s "
-                          f"after the app shell)  box-select -> panel {t_sel - t_up:5.1f} s  selected {value}",
-                          flush=True)
+                    print(f"  n={n:>9,} {render:<6}  shell {shell:4.1f} s  canvas {canvas:5.1f} s  idle {done:5.1f} s  "
+                          f"box-select -> panel {t_sel - t_up:5.1f} s  selected {value}", flush=True)
                     page.close()
         finally:
             stop_server(proc)
 
-        print("== first UMAP after a server start (10k x 384; direct link to /map?mm=umap, no time to warm up)")
-        env_cold = dict(env, EMBEDLENS_WARMUP="umap")
+        if not umap_part:
+            browser.close()
+            return
+        print(f"== first UMAP after a server start ({n_umap:,} x 384, new data each time, so no graph or map reuse)")
         for label, extra in (("numba cache on disk", {}),
                              ("no numba cache (first run ever)", {"NUMBA_CACHE_DIR": str(Path(tmp) / "nb")})):
-            proc, url, _ = start_server({**env_cold, **extra, "EMBEDLENS_CACHE": str(Path(tmp) / f"c-{len(extra)}")})
+            cold_env = {**env, **extra, "EMBEDLENS_WARMUP": "umap", "EMBEDLENS_CACHE": str(Path(tmp) / f"c{len(extra)}")}
+            proc, url, _ = start_server(cold_env)
             try:
-                out = []
-                for seed in (0, 1):  # a new seed is not in the cache: a second, warm computation
+                out = {}
+                for case, ds in (("direct link at start", "umap-a"), ("warm", "umap-b")):
                     page = browser.new_page(viewport={"width": 1400, "height": 1000})
                     t0 = time.perf_counter()
-                    page.goto(f"{url}/map?ds=umap&mm=umap&ms={seed}")
-                    page.wait_for_selector(f"{chart} canvas.gl-canvas-context", timeout=600_000)
+                    page.goto(f"{url}/map?ds={ds}&mm=umap")
+                    page.wait_for_selector(f"{chart} canvas.gl-canvas-context", timeout=900_000)
                     page.wait_for_function(
-                        "() => ![...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+                        "() => ![...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
                         ".some(e => e.innerText.includes('Showing PCA while'))", timeout=900_000, polling=250)
                     wait_idle(page)
-                    out.append(time.perf_counter() - t0)
+                    out[case] = time.perf_counter() - t0
                     page.close()
-                print(f"  {label:<32} first {out[0]:6.1f} s  warm (new seed) {out[1]:6.1f} s  "
-                      f"ratio {out[0] / out[1]:.2f}", flush=True)
+                print(f"  {label:<32} direct link at start {out['direct link at start']:6.1f} s  "
+                      f"warm {out['warm']:6.1f} s  ratio {out['direct link at start'] / out['warm']:.2f}", flush=True)
             finally:
                 stop_server(proc)
+        # the usual path: the app opens on the Data page; the map is asked for a little later
+        proc, url, _ = start_server({**env, "EMBEDLENS_WARMUP": "umap", "NUMBA_CACHE_DIR": str(Path(tmp) / "nb2"),
+                                     "EMBEDLENS_CACHE": str(Path(tmp) / "c9")})
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/data?ds=umap-c")
+            wait_idle(page)
+            page.wait_for_timeout(45_000)
+            t0 = time.perf_counter()
+            page.goto(f"{url}/map?ds=umap-c&mm=umap")
+            page.wait_for_selector(f"{chart} canvas.gl-canvas-context", timeout=900_000)
+            page.wait_for_function(
+                "() => ![...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+                ".some(e => e.innerText.includes('Showing PCA while'))", timeout=900_000, polling=250)
+            wait_idle(page)
+            print(f"  no numba cache, Data page first, map asked 45 s later: {time.perf_counter() - t0:6.1f} s", flush=True)
+        finally:
+            stop_server(proc)
         browser.close()
 
 
@@ -340,6 +371,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--make")
     ap.add_argument("--only", choices=["pca", "umap", "tsne"], help="run one section of the compute cases")
+    ap.add_argument("--sizes", help="--browser: comma-separated point counts (default 2k ... 1M)")
+    ap.add_argument("--no-umap", action="store_true", help="--browser: skip the first-UMAP-after-start part")
     a = ap.parse_args()
     if a.make:
         np.save(a.make, blobs(a.n)[0])
@@ -356,7 +389,7 @@ def main() -> None:
     print(f"threads pinned to {cores} (numba, OpenMP, BLAS); seeded UMAP lays out on 1 thread by design; "
           f"openTSNE in EmbedLens uses {max(1, min(8, cores // 2))}")
     if a.browser:
-        _browser(a.quick)
+        _browser(a.quick, a.sizes, not a.no_umap)
     else:
         compute(a.quick, a.only)
 

@@ -5,7 +5,9 @@ and exports. Each takes what the page resolved and draws with Streamlit; no nume
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -19,11 +21,58 @@ from core.selection import parse_filter
 
 from . import data, map_view
 from . import state as vs
-from .figures.projection import ProjectionInfo
+from .figures.projection import ProjectionInfo, projection_figure
 
 _FILTER = "w.mf."
+_POINTS = "embedlens.map.points."  # (coords, rows, n) of each chart, for its selection callback
+_FIGURE = "embedlens.map.figure."  # (signature, info, figure) last drawn in each chart
+_OWN = "embedlens.map.own."  # the selection each chart's own last box / lasso / clear produced
+_SHAPES = "embedlens.map.shapes."  # the boxes / lassos of each chart's last event
 
-__all__ = ["filter_controls", "selection_panel", "item_panel", "details_panel", "TABLE_ROWS"]
+
+def digest(a: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=8).hexdigest()
+
+
+def _on_select(slot: str) -> None:
+    coords, rows, n = st.session_state[_POINTS + slot]
+    ev = map_view.selection_from_event(st.session_state.get(f"map_{slot}"), coords, rows,
+                                       previous_shapes=st.session_state.get(_SHAPES + slot, ""))
+    st.session_state[_SHAPES + slot] = ev.shapes
+    if ev.kind == "click":
+        vs.update(map_item=int(ev.rows[0]))
+        return
+    text = vs.encode_selection(ev.rows, n) if ev.kind == "region" else ""
+    st.session_state[_OWN + slot] = text
+    vs.update(map_selection=text)
+
+
+def map_chart(col, slot: str, build, signature: tuple, coords: np.ndarray, rows: np.ndarray, n: int,
+              selected: np.ndarray | None, *, height: int):
+    """Draw one selectable map; returns (info, figure).
+
+    A selection made in this very chart is already on screen: if nothing else about the
+    chart changed, the previous figure is sent again unchanged, so Streamlit keeps the chart
+    (and plotly's own selection) instead of redrawing it; any other change redraws it with
+    the selection from the view state.
+    """
+    st.session_state[_POINTS + slot] = (coords[:, :2], rows, n)
+    previous = st.session_state.get(_FIGURE + slot)
+    own = st.session_state.get(_OWN + slot)
+    selection = vs.current().map_selection
+    if previous is not None and previous[0] == signature and own is not None and own == selection:
+        info, fig = previous[1], previous[2]
+    else:
+        info = build(selected)
+        fig = projection_figure(info, height=height)
+        st.session_state[_FIGURE + slot] = (signature, info, fig)
+        st.session_state.pop(_OWN + slot, None)
+        st.session_state.pop(_SHAPES + slot, None)  # a redrawn chart shows no outline
+    col.plotly_chart(fig, key=f"map_{slot}", on_select=partial(_on_select, slot),
+                     selection_mode=("points", "box", "lasso"), config={"displaylogo": False}, theme=None)
+    return info, fig
+
+__all__ = ["filter_controls", "map_chart", "digest", "selection_panel", "item_panel", "details_panel", "TABLE_ROWS"]
 
 TABLE_ROWS = 1000
 """Rows of metadata shown in a table (the CSV export has them all)."""
@@ -124,7 +173,9 @@ def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown:
     if selected is None or not len(selected):
         st.caption(
             "Draw a box or a lasso on the map (toolbar, top right of the map) to select items; hold shift "
-            "to add a region, double-click the map or press Clear to start again. Click a point to inspect it."
+            "to add a region, double-click the map or press Clear to start again. To inspect an item, click "
+            "it in Pan mode (the default; after a box or lasso, pick Pan in the toolbar; inside a selection's "
+            "outline clicks move the outline, so double-click to drop it first)."
         )
         return
     n = ds.n

@@ -6,6 +6,7 @@ unit-tested directly; :mod:`dashboard.app_pages.map` only wires them to widgets.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,10 +45,14 @@ LIMITS = {
 
 @dataclass(frozen=True)
 class SelectionEvent:
-    """What a chart event means: ``kind`` "region" (box / lasso), "click" (one point), "clear"."""
+    """What a chart event means: ``kind`` "region" (box / lasso), "click" (one point), "clear".
+
+    ``shapes`` are the event's boxes and lassos, to recognise them in the chart's next event.
+    """
 
     kind: str
     rows: np.ndarray
+    shapes: str = ""
 
 
 def _selection_dict(event) -> dict:
@@ -59,16 +64,21 @@ def _selection_dict(event) -> dict:
     return {k: sel[k] if isinstance(sel, dict) else getattr(sel, k, []) for k in ("points", "box", "lasso")}
 
 
-def selection_from_event(event, coords: np.ndarray, rows: np.ndarray) -> SelectionEvent:
+def selection_from_event(event, coords: np.ndarray, rows: np.ndarray, *, previous_shapes: str = "") -> SelectionEvent:
     """Turn a ``st.plotly_chart`` selection event into dataset rows.
 
     Box and lasso shapes (several with shift) are re-applied to *every* point of the map
     (``coords``, whose dataset rows are ``rows``), not only to the points the browser drew,
-    so a region on a density image selects all the items under it. One clicked point (no
-    shape) is a "click"; an event with nothing is "clear" (double-click).
+    so a region on a density image selects all the items under it. One clicked point is a
+    "click", also when the chart still shows the shapes of the previous event
+    (``previous_shapes``: plotly keeps the outline and repeats it); an event with nothing is
+    "clear" (double-click).
     """
     sel = _selection_dict(event)
     boxes, lassos, points = sel.get("box") or [], sel.get("lasso") or [], sel.get("points") or []
+    shapes = json.dumps([boxes, lassos], sort_keys=True, default=str) if boxes or lassos else ""
+    if shapes and shapes == previous_shapes and len(points) == 1:
+        boxes, lassos = [], []  # the old outline, and one clicked point
     if boxes or lassos:
         mask = np.zeros(len(rows), dtype=bool)
         for b in boxes:
@@ -78,7 +88,7 @@ def selection_from_event(event, coords: np.ndarray, rows: np.ndarray) -> Selecti
             poly = np.column_stack([lasso.get("x", []), lasso.get("y", [])]).astype(float)
             if len(poly) >= 3:
                 mask |= points_in_polygon(coords, poly)
-        return SelectionEvent("region", np.asarray(rows, dtype=np.int64)[mask])
+        return SelectionEvent("region", np.asarray(rows, dtype=np.int64)[mask], shapes)
     ids = []
     for p in points:
         cd = p.get("customdata") if isinstance(p, dict) else None
@@ -87,9 +97,9 @@ def selection_from_event(event, coords: np.ndarray, rows: np.ndarray) -> Selecti
         if cd is not None:
             ids.append(int(cd))
     if len(set(ids)) == 1:
-        return SelectionEvent("click", np.array(ids[:1], dtype=np.int64))
+        return SelectionEvent("click", np.array(ids[:1], dtype=np.int64), shapes)
     if ids:
-        return SelectionEvent("region", np.unique(np.array(ids, dtype=np.int64)))
+        return SelectionEvent("region", np.unique(np.array(ids, dtype=np.int64)), shapes)
     return SelectionEvent("clear", np.empty(0, dtype=np.int64))
 
 

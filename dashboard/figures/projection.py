@@ -37,9 +37,12 @@ __all__ = [
 ]
 
 MAX_POINTS = 250_000
-"""Most points drawn one by one: measured in Chromium (benchmarks/bench_projection.py --browser):
-this many draw in about 1.5 s and a box selection of most of them round-trips in a few seconds.
-Above it the map is a density image with a sample on top."""
+"""Most points drawn one by one ("auto" drawing). Measured in headless Chromium 156 with software
+WebGL on 2 busy cores (``python benchmarks/bench_projection.py --browser``): after the page's own
+start-up (a 2,000-point map: 3.3 s), 100k points add 0.4 s and 250k add 1.7 s; selecting most
+of them with a box takes 3.0 s (100k) and 8.6 s (250k) to reach the panel; 500k points take
+~10 s to draw and ~26 s to select, 1M 17 s and 50 s. Above this, a density image with a
+100k-point sample draws in ~5 s and selects (all points under the shape) in 7-9 s at any n."""
 
 SAMPLE_SIZE = 100_000
 """Points drawn over the density image (seeded, stratified by colour or by map region)."""
@@ -164,6 +167,10 @@ def projection_info(
     color = color or MapColor()
     notes: list[str] = []
     use_density = render == "density" or (render == "auto" and m > max_points)
+    if render == "auto" and m > max_points:
+        notes.append(f"More than {max_points:,} points: above that, drawing and selecting every point stops being "
+                     "smooth in a browser (measured), so the map shows their density and a sample; box / lasso "
+                     "still select every point under the shape. Choose 'points' under Drawing to draw them all.")
     density = None
     if use_density and m > 0:
         size = min(sample_size, m)

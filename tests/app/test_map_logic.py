@@ -47,6 +47,18 @@ def test_one_point_without_a_shape_is_a_click_and_nothing_clears():
     assert map_view.selection_from_event(_event(points=[{"customdata": [102]}]), COORDS, ROWS).rows.tolist() == [102]
 
 
+def test_a_click_next_to_a_kept_outline_is_a_click():
+    lasso = [{"x": [-1, 4, 4, -1], "y": [-1, -1, 3, 3]}]
+    first = map_view.selection_from_event(_event(points=[{"customdata": 100}, {"customdata": 101}], lasso=lasso),
+                                          COORDS, ROWS)
+    assert first.kind == "region" and first.rows.tolist() == [100, 101, 102, 103]
+    again = map_view.selection_from_event(_event(points=[{"customdata": 104}], lasso=lasso), COORDS, ROWS,
+                                          previous_shapes=first.shapes)
+    assert again.kind == "click" and again.rows.tolist() == [104]
+    fresh = map_view.selection_from_event(_event(points=[{"customdata": 104}], lasso=lasso), COORDS, ROWS)
+    assert fresh.kind == "region"  # without that memory a one-point lasso is still a region
+
+
 def test_colour_options_and_the_automatic_choice(digits):
     opts = map_view.color_options(digits)
     assert opts[:4] == ["none", "label", "split", "ink"]

@@ -79,11 +79,14 @@ def test_lasso_then_click_inspects_an_item_and_keeps_the_selection(map_server, p
     _drag(page, "Lasso Select", [(0.2, 0.2), (0.7, 0.15), (0.75, 0.7), (0.3, 0.8), (0.2, 0.2)])
     selected = _selected(page)
     assert int(selected.replace(",", "")) > 0
-    # click one drawn point (its position from plotly's own axes)
+    # the chart keeps its lasso tool (it is not redrawn after its own selection): back to Pan to click
+    page.locator('.modebar-btn[data-title="Pan"]').first.click()
+    # click the drawn point farthest right, outside the lasso's outline (its position from plotly's axes)
     x, y, row = page.locator(f"{CHART} .js-plotly-plot").first.evaluate(
         """(gd) => { const t = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-                     const r = gd.getBoundingClientRect();
-                     return [r.left + xa._offset + xa.l2p(t.x[0]), r.top + ya._offset + ya.l2p(t.y[0]), t.customdata[0]]; }"""
+                     const r = gd.getBoundingClientRect(); let i = 0;
+                     for (let j = 0; j < t.x.length; j++) { if (t.x[j] > t.x[i]) i = j; }
+                     return [r.left + xa._offset + xa.l2p(t.x[i]), r.top + ya._offset + ya.l2p(t.y[i]), t.customdata[i]]; }"""
     )
     page.mouse.move(x, y)
     page.mouse.click(x, y)
