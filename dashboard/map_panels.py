@@ -11,6 +11,7 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from core import Dataset, View
@@ -68,6 +69,8 @@ def map_chart(col, slot: str, build, signature: tuple, coords: np.ndarray, rows:
         st.session_state[_FIGURE + slot] = (signature, info, fig)
         st.session_state.pop(_OWN + slot, None)
         st.session_state.pop(_SHAPES + slot, None)  # a redrawn chart shows no outline
+    if info.title:
+        col.markdown(f"**{info.title}**")
     col.plotly_chart(fig, key=f"map_{slot}", on_select=partial(_on_select, slot),
                      selection_mode=("points", "box", "lasso"), config={"displaylogo": False}, theme=None)
     return info, fig
@@ -300,6 +303,8 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
 
     c2.download_button("Coordinates with ids (Parquet)", parquet, file_name=f"{ds.name}-{p.method}.parquet",
                        mime="application/vnd.apache.parquet", key="map_dl_parquet", icon=":material/download:")
-    c3.download_button("Figure (HTML)", lambda: figure.to_html(include_plotlyjs=True, full_html=True).encode(),
+    title = f"{p.label} · {views[0].label} · {ds.name}"
+    c3.download_button("Figure (HTML)", lambda: go.Figure(figure).update_layout(title=title, margin_t=60).to_html(
+                           include_plotlyjs=True, full_html=True).encode(),
                        file_name=f"{ds.name}-{p.method}.html", mime="text/html", key="map_dl_html",
                        icon=":material/download:", help="A self-contained interactive page (plotly.js included).")

@@ -307,14 +307,14 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
                 kw["z"] = xy[:, 2]
                 kw["marker"]["symbol"] = "circle-open"
             fig.add_trace(trace(**kw))
-    axis = dict(showticklabels=False, title=None, zeroline=False, showgrid=False)
+    axis = dict(showticklabels=False, ticks="", title=None, zeroline=False, showgrid=False)
     fig.update_layout(
-        template=TEMPLATE, height=height, title=dict(text=info.title, font=dict(size=14)) if info.title else None,
+        template=TEMPLATE, height=height,
         legend=dict(itemsizing="constant", orientation="h", x=0, y=1.0, yanchor="bottom",
                     title=dict(text=info.color_title) if info.traces and info.traces[0].color else None),
         hoverlabel=dict(font=dict(family="DejaVu Sans Mono, Menlo, Consolas, monospace", size=11, color="#222222"),
                         bgcolor="rgba(255,255,255,0.95)", bordercolor="#888888", align="left"),
-        margin=dict(l=8, r=8, t=64 if info.title else 40, b=8), uirevision="map",
+        margin=dict(l=8, r=8, t=40, b=8), uirevision="map",
     )
     if three_d:
         fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="data"))
