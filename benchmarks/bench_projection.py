@@ -253,6 +253,14 @@ def _browser(quick: bool, sizes_arg: str | None = None, umap_part: bool = True) 
         page.wait_for_timeout(300)
         page.wait_for_selector(idle, timeout=timeout)
 
+    def wait_for_final_map(page) -> None:
+        """The map is drawn and no longer the PCA preview of a running job."""
+        page.wait_for_selector(f"{chart} canvas.gl-canvas-context", timeout=900_000)
+        page.wait_for_function(
+            "() => ![...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+            ".some(e => e.innerText.includes('Showing PCA while'))", timeout=900_000, polling=250)
+        wait_idle(page)
+
     def dataset(root: Path, name: str, n: int, d: int, seed: int = 0) -> None:
         X, labels = blobs(n, d=d, seed=seed)
         (root / name).mkdir(parents=True)
@@ -328,11 +336,7 @@ def _browser(quick: bool, sizes_arg: str | None = None, umap_part: bool = True) 
                     page = browser.new_page(viewport={"width": 1400, "height": 1000})
                     t0 = time.perf_counter()
                     page.goto(f"{url}/map?ds={ds}&mm=umap")
-                    page.wait_for_selector(f"{chart} canvas.gl-canvas-context", timeout=900_000)
-                    page.wait_for_function(
-                        "() => ![...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
-                        ".some(e => e.innerText.includes('Showing PCA while'))", timeout=900_000, polling=250)
-                    wait_idle(page)
+                    wait_for_final_map(page)
                     out[case] = time.perf_counter() - t0
                     page.close()
                 print(f"  {label:<32} direct link at start {out['direct link at start']:6.1f} s  "
@@ -349,11 +353,7 @@ def _browser(quick: bool, sizes_arg: str | None = None, umap_part: bool = True) 
             page.wait_for_timeout(45_000)
             t0 = time.perf_counter()
             page.goto(f"{url}/map?ds=umap-c&mm=umap")
-            page.wait_for_selector(f"{chart} canvas.gl-canvas-context", timeout=900_000)
-            page.wait_for_function(
-                "() => ![...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
-                ".some(e => e.innerText.includes('Showing PCA while'))", timeout=900_000, polling=250)
-            wait_idle(page)
+            wait_for_final_map(page)
             print(f"  no numba cache, Data page first, map asked 45 s later: {time.perf_counter() - t0:6.1f} s", flush=True)
         finally:
             stop_server(proc)

@@ -238,6 +238,14 @@ def map_procrustes(p: Projection, reference: Projection) -> Projection:
     return dataclasses.replace(p, coords=aligned, params={**p.params, "alignment": note})
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def map_column_kinds(dataset_fingerprint: str, _meta) -> tuple[list[str], list[str]]:
+    """(categorical, numeric) metadata columns for colouring and filtering, once per dataset."""
+    from dashboard.map_view import column_kinds
+
+    return column_kinds(_meta)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def map_row_norms(fingerprint: str, _X) -> np.ndarray:
     """L2 norm of every row of a view."""

@@ -82,7 +82,7 @@ TABLE_ROWS = 1000
 
 
 def _filter_widgets(ds: Dataset) -> tuple[list[str], list[str]]:
-    cats, nums = map_view.filter_columns(ds)
+    cats, nums = data.map_column_kinds(ds.fingerprint, ds.metadata)
     return cats[:6], nums[:4]
 
 
@@ -152,9 +152,12 @@ def _table(ds: Dataset, rows: np.ndarray, extra: dict | None = None) -> pd.DataF
     return table
 
 
-def _csv(table: pd.DataFrame, drop_images: bool = True):
-    images = image_columns(table) if drop_images else []
-    return lambda: table.drop(columns=images).to_csv(index=False).encode()
+def _csv(make_table):
+    """A deferred CSV download (built on click, image columns left out)."""
+    def build() -> bytes:
+        table = make_table()
+        return table.drop(columns=image_columns(table)).to_csv(index=False).encode()
+    return build
 
 
 def _param(v) -> str:
@@ -210,8 +213,8 @@ def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown:
     st.dataframe(t, hide_index=True, width="stretch", height=260, column_config=_image_config(t))
     if len(selected) > TABLE_ROWS:
         st.caption(f"First {TABLE_ROWS:,} of {len(selected):,} selected rows shown; the CSV has them all.")
-    st.download_button("Selection (CSV)", _csv(_table(ds, selected)), file_name=f"{ds.name}-selection.csv",
-                       mime="text/csv", icon=":material/download:", key="map_dl_selection")
+    st.download_button("Selection (CSV)", _csv(lambda: _table(ds, selected)), file_name=f"{ds.name}-selection.csv",
+                       mime="text/csv", icon=":material/download:", key="map_dl_selection", on_click="ignore")
 
 
 def _image_bytes(uri) -> bytes | None:
@@ -287,24 +290,30 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
                    ", ".join(f"{k} {v2}" for k, v2 in p.params.get("versions", {}).items()))
         st.caption(f"Drawn: {info.sample_note}.")
     p = maps[0]
-    coords = pd.DataFrame(p.coords, columns=[f"{p.method}_{i + 1}" for i in range(p.n_components)])
-    coords.insert(0, "row", prow)
-    coords.insert(1, "id", np.asarray(ds.ids)[prow])
+
+    def coords() -> pd.DataFrame:  # built when a download is clicked
+        table = pd.DataFrame(p.coords, columns=[f"{p.method}_{i + 1}" for i in range(p.n_components)])
+        table.insert(0, "row", prow)
+        table.insert(1, "id", np.asarray(ds.ids)[prow])
+        return table
+
     st.markdown("**Export**")
     c1, c2, c3 = st.container(), st.container(), st.container()
-    c1.download_button("Coordinates with ids (CSV)", lambda: coords.to_csv(index=False).encode(),
+    c1.download_button("Coordinates with ids (CSV)", lambda: coords().to_csv(index=False).encode(),
                        file_name=f"{ds.name}-{p.method}.csv", mime="text/csv", key="map_dl_csv",
-                       icon=":material/download:")
+                       icon=":material/download:", on_click="ignore")
 
     def parquet() -> bytes:
         buf = io.BytesIO()
-        coords.astype({"id": str}).to_parquet(buf, index=False)
+        coords().astype({"id": str}).to_parquet(buf, index=False)
         return buf.getvalue()
 
     c2.download_button("Coordinates with ids (Parquet)", parquet, file_name=f"{ds.name}-{p.method}.parquet",
-                       mime="application/vnd.apache.parquet", key="map_dl_parquet", icon=":material/download:")
+                       mime="application/vnd.apache.parquet", key="map_dl_parquet", icon=":material/download:",
+                       on_click="ignore")
     title = f"{p.label} · {views[0].label} · {ds.name}"
     c3.download_button("Figure (HTML)", lambda: go.Figure(figure).update_layout(title=title, margin_t=60).to_html(
                            include_plotlyjs=True, full_html=True).encode(),
                        file_name=f"{ds.name}-{p.method}.html", mime="text/html", key="map_dl_html",
-                       icon=":material/download:", help="A self-contained interactive page (plotly.js included).")
+                       icon=":material/download:", help="A self-contained interactive page (plotly.js included).",
+                       on_click="ignore")

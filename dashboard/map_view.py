@@ -27,7 +27,7 @@ __all__ = [
     "auto_color",
     "color_label",
     "resolve_color",
-    "filter_columns",
+    "column_kinds",
     "shown_rows",
     "sanitize",
     "map_params",
@@ -106,7 +106,11 @@ def selection_from_event(event, coords: np.ndarray, rows: np.ndarray, *, previou
 # --------------------------------------------------------------------------- colour
 
 
-def _colorable_columns(meta: pd.DataFrame) -> tuple[list[str], list[str]]:
+def column_kinds(meta: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(categorical, numeric) metadata columns that can colour or filter a map (images and ids left out).
+
+    Costs a ``nunique`` per column: the page calls it through a cached wrapper and passes ``kinds``.
+    """
     images = set(image_columns(meta))
     cats = [c for c in categorical_columns(meta) if c not in images]
     nums = [c for c in meta.columns if c not in images and c not in cats and pd.api.types.is_numeric_dtype(meta[c])
@@ -114,16 +118,16 @@ def _colorable_columns(meta: pd.DataFrame) -> tuple[list[str], list[str]]:
     return cats, nums
 
 
-def color_options(ds: Dataset, *, with_projection: bool = True) -> list[str]:
+def color_options(ds: Dataset, *, kinds=None, with_projection: bool = True) -> list[str]:
     """Every value the colour setting can take: "none", metadata columns, then ``metric:<key>``."""
-    cats, nums = _colorable_columns(ds.metadata)
+    cats, nums = kinds or column_kinds(ds.metadata)
     metrics = [point_metrics.PREFIX + m.key for m in point_metrics.available(with_projection=with_projection)]
     return ["none", *cats, *nums, *metrics]
 
 
-def auto_color(ds: Dataset) -> str:
+def auto_color(ds: Dataset, *, kinds=None) -> str:
     """The colour used when the link says nothing: a label-like column, else none."""
-    cats, _nums = _colorable_columns(ds.metadata)
+    cats, _nums = kinds or column_kinds(ds.metadata)
     for preferred in ("label", "labels", "class", "category", "target", "y"):
         if preferred in cats:
             return preferred
@@ -140,10 +144,11 @@ def color_label(choice: str) -> str:
     return choice
 
 
-def resolve_color(choice: str, ctx: point_metrics.MetricContext) -> MapColor:
+def resolve_color(choice: str, ctx: point_metrics.MetricContext, *, kinds=None) -> MapColor:
     """The per-row values (and kind) for a colour choice; "" means :func:`auto_color`."""
     ds = ctx.dataset
-    choice = choice or auto_color(ds)
+    kinds = kinds or column_kinds(ds.metadata)
+    choice = choice or auto_color(ds, kinds=kinds)
     if choice == "none":
         return MapColor()
     if choice.startswith(point_metrics.PREFIX):
@@ -153,7 +158,7 @@ def resolve_color(choice: str, ctx: point_metrics.MetricContext) -> MapColor:
         return MapColor("continuous", metric.label, np.asarray(metric.compute(ctx), dtype=np.float64), metric.help)
     if choice not in ds.metadata.columns:
         raise EmbedLensInputError(f"no metadata column {choice!r} to colour by")
-    cats, _ = _colorable_columns(ds.metadata)
+    cats, _ = kinds
     s = ds.metadata[choice]
     if choice in cats:
         return MapColor("categorical", choice, s.to_numpy(dtype=object))
@@ -161,11 +166,6 @@ def resolve_color(choice: str, ctx: point_metrics.MetricContext) -> MapColor:
 
 
 # --------------------------------------------------------------------------- filters
-
-
-def filter_columns(ds: Dataset) -> tuple[list[str], list[str]]:
-    """Columns a filter can use: (categorical with their levels listed, numeric as a range)."""
-    return _colorable_columns(ds.metadata)
 
 
 def shown_rows(ds: Dataset, clauses: tuple[str, ...]) -> np.ndarray:
@@ -178,7 +178,7 @@ def shown_rows(ds: Dataset, clauses: tuple[str, ...]) -> np.ndarray:
 # --------------------------------------------------------------------------- link hygiene
 
 
-def sanitize(state: ViewState, ds: Dataset) -> tuple[dict, list[str]]:
+def sanitize(state: ViewState, ds: Dataset, *, kinds=None) -> tuple[dict, list[str]]:
     """Changes that bring a (linked) state back into range for ``ds``, and a warning for each."""
     changes, warnings = {}, []
     defaults = ViewState()
@@ -187,7 +187,7 @@ def sanitize(state: ViewState, ds: Dataset) -> tuple[dict, list[str]]:
         if not lo <= value <= hi:
             changes[name] = getattr(defaults, name)
             warnings.append(f"Ignored {label}={value}: it must be between {lo} and {hi}; using {changes[name]}.")
-    if state.map_color and state.map_color not in color_options(ds):
+    if state.map_color and state.map_color not in color_options(ds, kinds=kinds):
         changes["map_color"] = ""
         warnings.append(f"Ignored colour {state.map_color!r}: this dataset has no such column or metric.")
     if state.map_filter:

@@ -36,8 +36,9 @@ def controls(ds, view) -> None:
                            **vs.widget_key("map_method"))
     c[1].segmented_control("Dimensions", [2, 3], format_func=lambda d: f"{d}-D", required=True,
                            **vs.widget_key("map_dims"))
-    options = map_view.color_options(ds)
-    auto = map_view.auto_color(ds)
+    kinds = data.map_column_kinds(ds.fingerprint, ds.metadata)
+    options = map_view.color_options(ds, kinds=kinds)
+    auto = map_view.auto_color(ds, kinds=kinds)
     c[2].selectbox("Colour by", ["", *options], format_func=lambda o: f"auto: {map_view.color_label(auto)}" if o == ""
                    else map_view.color_label(o), **vs.widget_key("map_color", options=["", *options]))
     others = [""] + [v for v in ds.view_names if v != view.name]
@@ -101,7 +102,8 @@ def draw(ds, views, maps, state, prow, shown, cols):
     hover = data.map_hover_texts(ds.fingerprint, ds.metadata) if len(shown) <= 20_000 else None
     infos = []
     for slot, (col, v, p) in enumerate(zip(cols, views, maps, strict=True)):
-        color = map_view.resolve_color(state.map_color, MetricContext(ds, v, p, None if len(prow) == ds.n else prow))
+        color = map_view.resolve_color(state.map_color, MetricContext(ds, v, p, None if len(prow) == ds.n else prow),
+                                       kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
         coords, rows = p.coords[keep], prow[keep]
         signature = (map_panels.digest(coords), state.map_color, state.map_render, state.map_seed, item,
                      tuple(nbrs[0].tolist()), len(maps))
@@ -124,7 +126,7 @@ def draw(ds, views, maps, state, prow, shown, cols):
 
 ds, view = context.require_dataset()
 state = vs.current()
-changes, warnings = map_view.sanitize(state, ds)
+changes, warnings = map_view.sanitize(state, ds, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
 if changes:
     state = vs.update(**changes)
 for w in warnings:
