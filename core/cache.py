@@ -120,7 +120,9 @@ class DiskCache:
             try:
                 max_bytes = int(float(raw) * (1 << 20))
             except ValueError:
-                raise EmbedLensInputError(f"EMBEDLENS_CACHE_MAX_MB={raw!r} is not a number of megabytes") from None
+                raise EmbedLensInputError(
+                    f"EMBEDLENS_CACHE_MAX_MB={raw!r} is not a number of megabytes"
+                ) from None
         self.max_bytes = max_bytes
 
     def __repr__(self) -> str:
@@ -163,7 +165,8 @@ class DiskCache:
                     raise ValueError(f"arrays {sorted(z.files)} != manifest {sorted(specs)}")
                 for name, spec in specs.items():
                     a = z[name]
-                    if str(a.dtype) != spec["dtype"] or list(a.shape) != spec["shape"] or _sha256(a) != spec["sha256"]:
+                    same = str(a.dtype) == spec["dtype"] and list(a.shape) == spec["shape"]
+                    if not same or _sha256(a) != spec["sha256"]:
                         raise ValueError(f"array {name!r} does not match its checksum")
                     a.flags.writeable = False
                     arrays[name] = a
@@ -177,7 +180,8 @@ class DiskCache:
             os.utime(json_path)  # mark as recently used, for prune()
         except OSError:
             pass
-        return CacheEntry(key=key, arrays=arrays, meta=manifest.get("meta", {}), created=manifest.get("created", 0.0))
+        return CacheEntry(key=key, arrays=arrays, meta=manifest.get("meta", {}),
+                          created=manifest.get("created", 0.0))
 
     def save(self, key: str, arrays: Mapping[str, np.ndarray], meta: Mapping | None = None) -> Path:
         """Store ``arrays`` (numeric or boolean, no objects) and JSON ``meta`` under ``key``, atomically."""
@@ -186,14 +190,17 @@ class DiskCache:
         for name, a in arrays.items():
             a = np.ascontiguousarray(a)
             if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
-                raise EmbedLensInputError(f"cache array {name!r} has dtype {a.dtype}; only numbers are stored")
+                raise EmbedLensInputError(
+                    f"cache array {name!r} has dtype {a.dtype}; only numbers are stored"
+                )
             clean[name] = a
         manifest = {
             "format": CACHE_FORMAT,
             "key": key,
             "created": time.time(),
             "meta": _canonical(dict(meta or {})),
-            "arrays": {n: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": _sha256(a)} for n, a in clean.items()},
+            "arrays": {n: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": _sha256(a)}
+                       for n, a in clean.items()},
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         self._atomic_write(npz_path, lambda f: np.savez(f, **clean))
@@ -231,7 +238,7 @@ class DiskCache:
         return sorted(out, key=lambda e: -e[2])
 
     def prune(self, max_bytes: int, *, keep: str | None = None) -> int:
-        """Delete least recently used entries until the folder holds at most ``max_bytes``; returns how many."""
+        """Delete least recently used entries until at most ``max_bytes`` remain; returns how many."""
         total, removed = 0, 0
         for key, size, _used in self.entries():
             total += size

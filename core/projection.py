@@ -218,7 +218,9 @@ def _get_graph(X: np.ndarray, source: GraphSource, k: int, metric: str, seed: in
     if not isinstance(graph, NeighborGraph):
         raise EmbedLensInputError(f"graph must be a NeighborGraph; got {type(graph).__name__}")
     if graph.n != X.shape[0]:
-        raise EmbedLensInputError(f"the kNN graph has {graph.n} points but X has {X.shape[0]}; pass the view's own graph")
+        raise EmbedLensInputError(
+            f"the kNN graph has {graph.n} points but X has {X.shape[0]}; pass the view's own graph"
+        )
     if graph.metric != metric:
         raise EmbedLensInputError(
             f"the kNN graph uses {graph.metric!r} distance but the map asks for {metric!r}; "
@@ -479,7 +481,8 @@ def project(
     if method == "pca":
         Y, extra = _pca(X, n_components, seed, p)
         if graph is not None and quality:
-            used_graph = _get_graph(X, graph, min(QUALITY_K, n - 1), "cosine" if callable(graph) else graph.metric, seed)
+            metric = "cosine" if callable(graph) else graph.metric
+            used_graph = _get_graph(X, graph, min(QUALITY_K, n - 1), metric, seed)
     else:
         k = graph_k(method, n, **params)
         used_graph = _get_graph(X, graph, k, p["metric"], seed)
@@ -540,10 +543,11 @@ def load_projection(cache: DiskCache, key: str) -> Projection | None:
     try:
         trust = meta.get("trust")
         return Projection(
-            coords=arrays["coords"], method=meta["method"], n_components=meta["n_components"], seed=meta["seed"],
-            params=meta["params"], seconds=meta["seconds"],
+            coords=arrays["coords"], method=meta["method"], n_components=meta["n_components"],
+            seed=meta["seed"], params=meta["params"], seconds=meta["seconds"],
             trust=None if trust is None else Trustworthiness(**trust),
-            preservation=arrays.get("preservation"), preservation_k=meta.get("preservation_k"), from_cache=True,
+            preservation=arrays.get("preservation"), preservation_k=meta.get("preservation_k"),
+            from_cache=True,
         )
     except (KeyError, TypeError):  # written by another layout: recompute
         cache.discard(key, "unexpected manifest layout")
@@ -581,7 +585,8 @@ def project_cached(
     """
     X = check_embeddings(X, name="X", min_rows=3)
     cache = cache if cache is not None else DiskCache()
-    key = projection_key(fingerprint, method=method, n_components=n_components, seed=seed, n=X.shape[0], **params)
+    key = projection_key(fingerprint, method=method, n_components=n_components, seed=seed, n=X.shape[0],
+                         **params)
     found = load_projection(cache, key)
     if found is not None:
         return found
@@ -629,7 +634,9 @@ def procrustes_align(Y, reference, /, *, scale: bool = True) -> tuple[np.ndarray
     Y = check_embeddings(Y, name="Y", dtype=np.float64)
     Z = check_embeddings(reference, name="reference", dtype=np.float64)
     if Y.shape != Z.shape:
-        raise EmbedLensInputError(f"map shape {Y.shape} differs from the reference's {Z.shape}; align maps of the same items")
+        raise EmbedLensInputError(
+            f"map shape {Y.shape} differs from the reference's {Z.shape}; align maps of the same items"
+        )
     ym, zm = Y.mean(axis=0), Z.mean(axis=0)
     A, B = Y - ym, Z - zm
     R, sv_sum = orthogonal_procrustes(A, B)
@@ -638,7 +645,8 @@ def procrustes_align(Y, reference, /, *, scale: bool = True) -> tuple[np.ndarray
     aligned = s * A @ R + zm
     rms = float(np.sqrt(((aligned - Z) ** 2).sum(axis=1).mean()))
     spread = float(np.sqrt((B**2).sum(axis=1).mean()))
-    return aligned.astype(np.float32), {"rotation": R.tolist(), "scale": s, "rms": rms, "reference_rms": spread}
+    info = {"rotation": R.tolist(), "scale": s, "rms": rms, "reference_rms": spread}
+    return aligned.astype(np.float32), info
 
 
 _ALIGNED_EPOCH = None
@@ -690,7 +698,8 @@ def _aligned_umap(Xs, graphs, n_components, seed, p, progress) -> list[np.ndarra
     import numba
 
     umap = _import_umap()
-    from umap.aligned_umap import build_neighborhood_similarities, expand_relations, procrustes_align as umap_pa
+    from umap.aligned_umap import build_neighborhood_similarities, expand_relations
+    from umap.aligned_umap import procrustes_align as umap_pa
     from umap.spectral import spectral_layout
     from umap.umap_ import make_epochs_per_sample
 
@@ -791,13 +800,16 @@ def align_projections(
     bad = [i for i, X in enumerate(Xs) if X.shape[0] != n]
     if bad:
         raise EmbedLensInputError(
-            f"views {bad} do not have {n} rows like view 0; aligned maps need the same items in the same order"
+            f"views {bad} do not have {n} rows like view 0; "
+            "aligned maps need the same items in the same order"
         )
     if not 0 <= reference < len(Xs):
         raise EmbedLensInputError(f"reference={reference} must index one of the {len(Xs)} views")
     graphs = list(graphs) if graphs is not None else [None] * len(Xs)
     if len(graphs) != len(Xs):
-        raise EmbedLensInputError(f"got {len(graphs)} graphs for {len(Xs)} views; pass one per view (or None)")
+        raise EmbedLensInputError(
+            f"got {len(graphs)} graphs for {len(Xs)} views; pass one per view (or None)"
+        )
     if method == "umap" and len(Xs) > 1:
         if params.get("n_epochs") is None:
             params = {**params, "n_epochs": 200}  # AlignedUMAP's default (its epochs cost more)
@@ -812,7 +824,8 @@ def align_projections(
         out = []
         for i, (X, g, Y) in enumerate(zip(Xs, gs, coords, strict=True)):
             Y = np.ascontiguousarray(Y, dtype=np.float32)
-            trust = trustworthiness(X, Y, n_neighbors=QUALITY_K, metric=p["metric"], sample=QUALITY_SAMPLE, seed=seed)
+            trust = trustworthiness(X, Y, n_neighbors=QUALITY_K, metric=p["metric"], sample=QUALITY_SAMPLE,
+                                   seed=seed)
             pk = min(QUALITY_K, g.k)
             params_used = {**p, "library": "umap-learn", "versions": dict(_library_versions()),
                            "graph": {"k": g.k, "metric": g.metric, "method": g.method},
@@ -830,7 +843,8 @@ def align_projections(
         if progress:
             def sub(f, msg, i=i):
                 progress((i + f) / len(Xs), f"view {i + 1}/{len(Xs)}: {msg}")
-        maps.append(project(X, method=method, n_components=n_components, seed=seed, graph=g, progress=sub, **params))
+        maps.append(project(X, method=method, n_components=n_components, seed=seed, graph=g, progress=sub,
+                            **params))
     ref = maps[reference].coords
     out = []
     for i, m in enumerate(maps):

@@ -128,7 +128,8 @@ def trustworthiness(
         raise EmbedLensInputError(f"n_neighbors={n_neighbors!r} must be >= 1")
     k = min(k, (m - 1) // 2)
     value = float(sk_trustworthiness(X, Y, n_neighbors=k, metric=metric))
-    return Trustworthiness(value=value, n_neighbors=k, metric=metric, n_used=m, sampled=sampled, seed=int(seed))
+    return Trustworthiness(value=value, n_neighbors=k, metric=metric, n_used=m, sampled=sampled,
+                           seed=int(seed))
 
 
 def map_neighbors(Y, /, *, k: int) -> np.ndarray:

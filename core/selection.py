@@ -76,13 +76,16 @@ def points_in_polygon(P, polygon, /, *, block: int | None = None) -> np.ndarray:
     P = _points_2d(P)
     poly = np.asarray(polygon, dtype=np.float64)
     if poly.ndim != 2 or poly.shape[1] != 2 or len(poly) < 3 or not np.isfinite(poly).all():
-        raise EmbedLensInputError(f"a polygon needs at least 3 finite (x, y) vertices; got shape {poly.shape}")
+        raise EmbedLensInputError(
+            f"a polygon needs at least 3 finite (x, y) vertices; got shape {poly.shape}"
+        )
     x0, y0 = poly[:, 0], poly[:, 1]
     x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
     block = block or max(1024, 2_000_000 // len(poly))  # about 2M point-edge pairs (16 MB) at a time
     out = np.zeros(len(P), dtype=bool)
     lo, hi = poly.min(axis=0), poly.max(axis=0)
-    candidates = np.flatnonzero((P[:, 0] >= lo[0]) & (P[:, 0] <= hi[0]) & (P[:, 1] >= lo[1]) & (P[:, 1] <= hi[1]))
+    in_bounds = (P[:, 0] >= lo[0]) & (P[:, 0] <= hi[0]) & (P[:, 1] >= lo[1]) & (P[:, 1] <= hi[1])
+    candidates = np.flatnonzero(in_bounds)
     with np.errstate(divide="ignore", invalid="ignore"):
         for start in range(0, len(candidates), block):
             rows = candidates[start:start + block]
@@ -124,7 +127,8 @@ def parse_filter(clauses: Sequence[str], /) -> list[FilterClause]:
         m = _CLAUSE.match(str(text))
         if not m or not m.group("column"):
             raise EmbedLensInputError(
-                f"filter {text!r} is not 'column=value', 'column!=value', 'column>=number' or 'column<=number'"
+                f"filter {text!r} is not 'column=value', 'column!=value', 'column>=number' "
+                "or 'column<=number'"
             )
         out.append(FilterClause(m.group("column"), m.group("op"), m.group("value")))
     return out
@@ -160,7 +164,8 @@ def filter_mask(meta: pd.DataFrame, clauses: Sequence[str | FilterClause], /) ->
     for c in parsed:
         if c.column not in meta.columns:
             raise EmbedLensInputError(
-                f"filter {str(c)!r}: no column {c.column!r}; the columns are {list(map(str, meta.columns))[:12]}"
+                f"filter {str(c)!r}: no column {c.column!r}; "
+                f"the columns are {list(map(str, meta.columns))[:12]}"
             )
         s = meta[c.column]
         if c.op == "=":
@@ -171,7 +176,9 @@ def filter_mask(meta: pd.DataFrame, clauses: Sequence[str | FilterClause], /) ->
             mask &= ~_equal(s, c.value)
             continue
         if not pd.api.types.is_numeric_dtype(s):
-            raise EmbedLensInputError(f"filter {str(c)!r}: {c.op} needs a numeric column; {c.column!r} is {s.dtype}")
+            raise EmbedLensInputError(
+                f"filter {str(c)!r}: {c.op} needs a numeric column; {c.column!r} is {s.dtype}"
+            )
         try:
             bound = float(c.value)
         except ValueError:
@@ -330,8 +337,8 @@ def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -
             normsum[g] += norms[m].sum()
     sizes = [int(mask.sum()), int((~mask).sum())]
     mean_norm = [float(normsum[g] / sizes[g]) if sizes[g] else float("nan") for g in range(2)]
-    cos = [float((usums[g] @ usums[g] - nonzero[g]) / (sizes[g] * (sizes[g] - 1))) if sizes[g] > 1 else float("nan")
-           for g in range(2)]
+    cos = [float((usums[g] @ usums[g] - nonzero[g]) / (sizes[g] * (sizes[g] - 1)))
+           if sizes[g] > 1 else float("nan") for g in range(2)]
     if all(sizes):
         a, b = sums[0] / sizes[0], sums[1] / sizes[1]
         if metric == "euclidean":

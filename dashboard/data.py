@@ -173,8 +173,8 @@ def map_graph(fingerprint: str, X: np.ndarray, k: int, metric: str) -> NeighborG
     Kept in the job registry's small memory (the last 2 graphs): jobs run outside the
     script thread, where Streamlit's caches are not meant to be called.
     """
-    return map_jobs().memo(("graph", fingerprint, int(k), metric), lambda: knn_graph(X, k=int(k), metric=metric),
-                           keep=2)
+    return map_jobs().memo(("graph", fingerprint, int(k), metric),
+                           lambda: knn_graph(X, k=int(k), metric=metric), keep=2)
 
 
 def map_projection(view: View, *, method: str, dims: int, seed: int, params: dict, owner: str,
@@ -191,12 +191,13 @@ def map_projection(view: View, *, method: str, dims: int, seed: int, params: dic
         return job.result  # finished, but the disk cache could not keep it
     if method == "pca":
         with st.spinner(f"PCA of {X.shape[0]:,} x {X.shape[1]:,} ..."):
-            return project_cached(X, fingerprint=fp, cache=map_cache(), method="pca", n_components=dims, seed=seed,
-                                  **params)
+            return project_cached(X, fingerprint=fp, cache=map_cache(), method="pca", n_components=dims,
+                                  seed=seed, **params)
 
     def compute(progress):
-        return project_cached(X, fingerprint=fp, cache=map_cache(), method=method, n_components=dims, seed=seed,
-                              graph=lambda k, metric: map_graph(fp, X, k, metric), progress=progress, **params)
+        return project_cached(X, fingerprint=fp, cache=map_cache(), method=method, n_components=dims,
+                              seed=seed, graph=lambda k, metric: map_graph(fp, X, k, metric), progress=progress,
+                              **params)
 
     label = f"{method.upper() if method == 'umap' else 't-SNE'} of {X.shape[0]:,} points ({view.label})"
     return map_jobs().submit(key, label, compute, owner=owner, retry=retry)
@@ -234,7 +235,8 @@ def map_aligned_umap(views: list[View], *, dims: int, seed: int, params: dict, o
 def map_procrustes(p: Projection, reference: Projection) -> Projection:
     """``p`` rotated (and scaled) onto ``reference`` by orthogonal Procrustes; O(n), not cached."""
     aligned, info = procrustes_align(p.coords, reference.coords)
-    note = {"method": "procrustes", "scale": info["scale"], "rms": info["rms"], "reference_rms": info["reference_rms"]}
+    note = {"method": "procrustes", "scale": info["scale"], "rms": info["rms"],
+            "reference_rms": info["reference_rms"]}
     return dataclasses.replace(p, coords=aligned, params={**p.params, "alignment": note})
 
 

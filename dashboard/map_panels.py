@@ -75,7 +75,9 @@ def map_chart(col, slot: str, build, signature: tuple, coords: np.ndarray, rows:
                      selection_mode=("points", "box", "lasso"), config={"displaylogo": False}, theme=None)
     return info, fig
 
-__all__ = ["filter_controls", "map_chart", "digest", "selection_panel", "item_panel", "details_panel", "TABLE_ROWS"]
+__all__ = [
+    "filter_controls", "map_chart", "digest", "selection_panel", "item_panel", "details_panel", "TABLE_ROWS",
+]
 
 TABLE_ROWS = 1000
 """Rows of metadata shown in a table (the CSV export has them all)."""
@@ -174,20 +176,22 @@ def _fmt(x: float, digits: int = 4) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
 
 
-def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown: np.ndarray, metric: str) -> None:
+def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown: np.ndarray,
+                    metric: str) -> None:
     """Count, the selection against the rest, its metadata rows, CSV export."""
     if selected is None or not len(selected):
         st.caption(
             "Draw a box or a lasso on the map (toolbar, top right of the map) to select items; hold shift "
-            "to add a region, double-click the map or press Clear to start again. To inspect an item, click "
-            "it in Pan mode (the default; after a box or lasso, pick Pan in the toolbar; inside a selection's "
-            "outline clicks move the outline, so double-click to drop it first)."
+            "to add a region, double-click the map or press Clear to start again. To inspect an item, "
+            "click it in Pan mode (the default; after a box or lasso, pick Pan in the toolbar; inside a "
+            "selection's outline clicks move the outline, so double-click to drop it first)."
         )
         return
     n = ds.n
     in_view = np.intersect1d(selected, shown)
     c1, c2 = st.columns([3, 1])
-    c1.metric("Selected items", f"{len(selected):,}", help=f"of {n:,} items; {len(in_view):,} are on the map now")
+    c1.metric("Selected items", f"{len(selected):,}",
+              help=f"of {n:,} items; {len(in_view):,} are on the map now")
     c2.button("Clear", icon=":material/deselect:", on_click=vs.update, kwargs={"map_selection": ""},
               key="map_clear_selection", width="stretch")
     mask = np.zeros(n, dtype=bool)
@@ -204,7 +208,8 @@ def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown:
     st.dataframe(table, width="stretch")
     st.caption(
         f"Centroid distance ({g.metric}): **{_fmt(g.centroid_distance)}**. Mean cosine within a group = "
-        "(‖Σ u_i‖² − Σ‖u_i‖²) / (m(m−1)) over unit rows u_i: high means a tight, one-directional group. "
+        "(‖Σ u_i‖² − Σ‖u_i‖²) / (m(m−1)) over unit rows u_i: high means a tight, one-directional "
+        "group. "
         "Shown here: size, norms, centroid distance, within-group cosine; Vendi score and intrinsic "
         "dimension of the selection are not computed on this page yet."
     )
@@ -213,7 +218,8 @@ def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown:
     st.dataframe(t, hide_index=True, width="stretch", height=260, column_config=_image_config(t))
     if len(selected) > TABLE_ROWS:
         st.caption(f"First {TABLE_ROWS:,} of {len(selected):,} selected rows shown; the CSV has them all.")
-    st.download_button("Selection (CSV)", _csv(lambda: _table(ds, selected)), file_name=f"{ds.name}-selection.csv",
+    st.download_button("Selection (CSV)", _csv(lambda: _table(ds, selected)),
+                       file_name=f"{ds.name}-selection.csv",
                        mime="text/csv", icon=":material/download:", key="map_dl_selection", on_click="ignore")
 
 
@@ -248,7 +254,8 @@ def item_panel(ds: Dataset, view: View, item: int, metric: str, neighbors) -> No
     if missing:
         st.warning(f"No item with id or row {missing!r}.")
     if item < 0:
-        st.caption("Click a point on the map, or type an id above, to see the item and its nearest neighbours.")
+        st.caption("Click a point on the map, or type an id above, to see the item and its nearest "
+                   "neighbours.")
         return
     images = image_columns(ds.metadata)
     c1, c2 = st.columns([1, 3]) if images else (None, st.container())
@@ -256,14 +263,17 @@ def item_panel(ds: Dataset, view: View, item: int, metric: str, neighbors) -> No
         img = _image_bytes(ds.metadata[images[0]].iloc[item])
         if img is not None:
             c1.image(img, width=96, caption=str(ds.ids[item]))
-    meta = ds.metadata.iloc[item].drop(labels=images, errors="ignore") if len(ds.metadata.columns) else pd.Series()
-    c2.markdown(f"**Row {item}** · id `{ds.ids[item]}`  \n" + " · ".join(f"{k}: **{v}**" for k, v in meta.items()))
+    meta = ds.metadata.iloc[item].drop(labels=images, errors="ignore") if len(ds.metadata.columns) \
+        else pd.Series()
+    c2.markdown(f"**Row {item}** · id `{ds.ids[item]}`  \n"
+                + " · ".join(f"{k}: **{v}**" for k, v in meta.items()))
     c2.button("Stop inspecting", key="map_item_clear", on_click=vs.update, kwargs={"map_item": -1})
     rows, dist = neighbors
     st.markdown(f"**{len(rows)} nearest neighbours** in {view.label} ({metric} distance, exact)")
     t = _table(ds, rows, {f"{metric} distance": np.round(dist.astype(np.float64), 5)})
     t.insert(0, "rank", np.arange(1, len(rows) + 1))
-    cols = ["rank", "row", f"{metric} distance"] + [c for c in t.columns if c not in ("rank", "row", f"{metric} distance")]
+    first = ["rank", "row", f"{metric} distance"]
+    cols = first + [c for c in t.columns if c not in first]
     t = t[cols]
     st.dataframe(t, hide_index=True, width="stretch", column_config=_image_config(t))
     st.caption("Rings on the map: the item (orange) and these neighbours (black).")
@@ -277,17 +287,19 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
         cols = st.columns(3)
         if p.trust is not None:
             cols[0].metric("Trustworthiness", f"{p.trust.value:.3f}", help=p.trust.label +
-                           ". Venna & Kaski 2001 (scikit-learn): 1 − penalty for map neighbours that are not "
-                           "embedding neighbours, weighted by their embedding rank.")
+                           ". Venna & Kaski 2001 (scikit-learn): 1 − penalty for map neighbours that are "
+                           "not embedding neighbours, weighted by their embedding rank.")
         if p.mean_preservation is not None:
             cols[1].metric(f"kNN preservation (k={p.preservation_k})", f"{p.mean_preservation:.3f}",
                            help="Mean over items of |N_X(i) ∩ N_Y(i)| / k; colour by it to see where.")
-        cols[2].metric("Computed in", f"{p.seconds:.1f} s", help="from the disk cache" if p.from_cache else None)
+        cols[2].metric("Computed in", f"{p.seconds:.1f} s",
+                       help="from the disk cache" if p.from_cache else None)
         if p.preservation is None:
             cols[1].caption("kNN preservation: colour the map by it to compute it (builds the kNN graph).")
         shown = {k: v2 for k, v2 in p.params.items() if k not in ("versions",)}
-        st.caption("Parameters used: " + " · ".join(f"{k}={_param(v2)}" for k, v2 in shown.items()) + " · " +
-                   ", ".join(f"{k} {v2}" for k, v2 in p.params.get("versions", {}).items()))
+        used = " · ".join(f"{k}={_param(v2)}" for k, v2 in shown.items())
+        versions = ", ".join(f"{k} {v2}" for k, v2 in p.params.get("versions", {}).items())
+        st.caption(f"Parameters used: {used} · {versions}")
         st.caption(f"Drawn: {info.sample_note}.")
     p = maps[0]
 
@@ -309,11 +321,15 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
         return buf.getvalue()
 
     c2.download_button("Coordinates with ids (Parquet)", parquet, file_name=f"{ds.name}-{p.method}.parquet",
-                       mime="application/vnd.apache.parquet", key="map_dl_parquet", icon=":material/download:",
-                       on_click="ignore")
+                       mime="application/vnd.apache.parquet", key="map_dl_parquet",
+                       icon=":material/download:", on_click="ignore")
     title = f"{p.label} · {views[0].label} · {ds.name}"
-    c3.download_button("Figure (HTML)", lambda: go.Figure(figure).update_layout(title=title, margin_t=60).to_html(
-                           include_plotlyjs=True, full_html=True).encode(),
+    def html() -> bytes:
+        titled = go.Figure(figure).update_layout(title=title, margin_t=60)
+        return titled.to_html(include_plotlyjs=True, full_html=True).encode()
+
+    c3.download_button("Figure (HTML)", html,
                        file_name=f"{ds.name}-{p.method}.html", mime="text/html", key="map_dl_html",
-                       icon=":material/download:", help="A self-contained interactive page (plotly.js included).",
+                       icon=":material/download:",
+                       help="A self-contained interactive page (plotly.js included).",
                        on_click="ignore")

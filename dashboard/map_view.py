@@ -64,7 +64,8 @@ def _selection_dict(event) -> dict:
     return {k: sel[k] if isinstance(sel, dict) else getattr(sel, k, []) for k in ("points", "box", "lasso")}
 
 
-def selection_from_event(event, coords: np.ndarray, rows: np.ndarray, *, previous_shapes: str = "") -> SelectionEvent:
+def selection_from_event(event, coords: np.ndarray, rows: np.ndarray, *,
+                         previous_shapes: str = "") -> SelectionEvent:
     """Turn a ``st.plotly_chart`` selection event into dataset rows.
 
     Box and lasso shapes (several with shift) are re-applied to *every* point of the map
@@ -113,8 +114,8 @@ def column_kinds(meta: pd.DataFrame) -> tuple[list[str], list[str]]:
     """
     images = set(image_columns(meta))
     cats = [c for c in categorical_columns(meta) if c not in images]
-    nums = [c for c in meta.columns if c not in images and c not in cats and pd.api.types.is_numeric_dtype(meta[c])
-            and not pd.api.types.is_bool_dtype(meta[c])]
+    nums = [c for c in meta.columns if c not in images and c not in cats
+            and pd.api.types.is_numeric_dtype(meta[c]) and not pd.api.types.is_bool_dtype(meta[c])]
     return cats, nums
 
 
@@ -155,7 +156,8 @@ def resolve_color(choice: str, ctx: point_metrics.MetricContext, *, kinds=None) 
         metric = point_metrics.REGISTRY.get(choice[len(point_metrics.PREFIX):])
         if metric is None:
             raise EmbedLensInputError(f"no per-point metric {choice!r}; choose another colour")
-        return MapColor("continuous", metric.label, np.asarray(metric.compute(ctx), dtype=np.float64), metric.help)
+        values = np.asarray(metric.compute(ctx), dtype=np.float64)
+        return MapColor("continuous", metric.label, values, metric.help)
     if choice not in ds.metadata.columns:
         raise EmbedLensInputError(f"no metadata column {choice!r} to colour by")
     cats, _ = kinds
@@ -186,7 +188,8 @@ def sanitize(state: ViewState, ds: Dataset, *, kinds=None) -> tuple[dict, list[s
         value = getattr(state, name)
         if not lo <= value <= hi:
             changes[name] = getattr(defaults, name)
-            warnings.append(f"Ignored {label}={value}: it must be between {lo} and {hi}; using {changes[name]}.")
+            warnings.append(f"Ignored {label}={value}: it must be between {lo} and {hi}; "
+                            f"using {changes[name]}.")
     if state.map_color and state.map_color not in color_options(ds, kinds=kinds):
         changes["map_color"] = ""
         warnings.append(f"Ignored colour {state.map_color!r}: this dataset has no such column or metric.")
@@ -209,7 +212,8 @@ def sanitize(state: ViewState, ds: Dataset, *, kinds=None) -> tuple[dict, list[s
     if state.map_view2 and (state.map_view2 not in ds.view_names or state.map_view2 == state.view):
         changes["map_view2"] = ""
         if state.map_view2 not in ds.view_names:
-            warnings.append(f"Ignored the second view {state.map_view2!r}: dataset {ds.name!r} has no such view.")
+            warnings.append(f"Ignored the second view {state.map_view2!r}: dataset {ds.name!r} has no "
+                            "such view.")
     if state.map_method != "pca" and ds.n < 5:
         changes["map_method"] = "pca"
         warnings.append(f"{state.map_method.upper()} needs at least 5 items; showing PCA.")
@@ -219,7 +223,8 @@ def sanitize(state: ViewState, ds: Dataset, *, kinds=None) -> tuple[dict, list[s
 def map_params(state: ViewState) -> dict:
     """The core parameters of the state's method (what :func:`core.projection.project` takes)."""
     if state.map_method == "umap":
-        return {"n_neighbors": state.map_neighbors, "min_dist": state.map_min_dist, "metric": state.map_metric}
+        return {"n_neighbors": state.map_neighbors, "min_dist": state.map_min_dist,
+                "metric": state.map_metric}
     if state.map_method == "tsne":
         return {"perplexity": state.map_perplexity, "metric": state.map_metric}
     return {}

@@ -87,7 +87,10 @@ def _preservation(ctx: MetricContext) -> np.ndarray:
     from dashboard import data
 
     p = ctx.projection
-    values = p.preservation if p is not None and p.preservation is not None else data.map_preservation(ctx.view, p, ctx.rows)
+    if p is not None and p.preservation is not None:
+        values = p.preservation
+    else:
+        values = data.map_preservation(ctx.view, p, ctx.rows)
     out = np.full(ctx.dataset.n, np.nan, dtype=np.float32)
     out[ctx.rows if ctx.rows is not None else slice(None)] = values
     return out

@@ -39,30 +39,33 @@ def controls(ds, view) -> None:
     kinds = data.map_column_kinds(ds.fingerprint, ds.metadata)
     options = map_view.color_options(ds, kinds=kinds)
     auto = map_view.auto_color(ds, kinds=kinds)
-    c[2].selectbox("Colour by", ["", *options], format_func=lambda o: f"auto: {map_view.color_label(auto)}" if o == ""
-                   else map_view.color_label(o), **vs.widget_key("map_color", options=["", *options]))
+    c[2].selectbox("Colour by", ["", *options],
+                   format_func=lambda o: f"auto: {map_view.color_label(auto)}" if o == "" else map_view.color_label(o),
+                   **vs.widget_key("map_color", options=["", *options]))
     others = [""] + [v for v in ds.view_names if v != view.name]
     labels = {v.name: v.label for v in ds.views}
     c[3].selectbox("Side by side with", others, format_func=lambda v: "— one map —" if v == "" else labels[v],
-                   help="The same items in a second view (another checkpoint, layer or run), aligned to this map; "
-                        "selections are linked.", **vs.widget_key("map_view2", options=others))
+                   help="The same items in a second view (another checkpoint, layer or run), aligned to this "
+                        "map; selections are linked.", **vs.widget_key("map_view2", options=others))
     with st.expander("Parameters, filter and drawing", icon=":material/tune:"):
         p = st.columns(5)
         state = vs.current()
         p[0].number_input("Seed", 0, 2**31 - 1, step=1, **vs.widget_key("map_seed"))
-        p[1].selectbox("Metric", ["cosine", "euclidean"], help="Distance of the kNN graph (UMAP, t-SNE) and of the "
-                       "quality scores.", **vs.widget_key("map_metric"))
-        p[2].slider("UMAP n_neighbors", 2, 200, disabled=state.map_method != "umap", **vs.widget_key("map_neighbors"))
+        p[1].selectbox("Metric", ["cosine", "euclidean"], help="Distance of the kNN graph (UMAP, t-SNE) and of "
+                       "the quality scores.", **vs.widget_key("map_metric"))
+        p[2].slider("UMAP n_neighbors", 2, 200, disabled=state.map_method != "umap",
+                    **vs.widget_key("map_neighbors"))
         p[3].slider("UMAP min_dist", 0.0, 1.0, step=0.05, disabled=state.map_method != "umap",
                     **vs.widget_key("map_min_dist"))
         p[4].slider("t-SNE perplexity", 2.0, 200.0, step=1.0, disabled=state.map_method != "tsne",
                     **vs.widget_key("map_perplexity"))
         map_panels.filter_controls(ds)
         st.radio("Drawing", ["auto", "points", "density"], horizontal=True, help=(
-            f"auto: every point up to {MAX_POINTS:,}, above that a density image of all points with a declared, "
-            "seeded, stratified sample of 100,000 on top. Measured in Chromium: 250k points draw ~2 s after the "
-            "page and a box over most of them takes ~9 s to select; 1M points take ~17 s and ~50 s, the density "
-            "view ~5 s and ~9 s (box / lasso select every point under the shape)."), **vs.widget_key("map_render"))
+            f"auto: every point up to {MAX_POINTS:,}, above that a density image of all points with a "
+            "declared, seeded, stratified sample of 100,000 on top. Measured in Chromium: 250k points draw "
+            "~2 s after the page and a box over most of them takes ~9 s to select; 1M points take ~17 s and "
+            "~50 s, the density view ~5 s and ~9 s (box / lasso select every point under the shape)."),
+            **vs.widget_key("map_render"))
 
 
 def _views(ds, view, state):
@@ -75,7 +78,8 @@ def compute_maps(ds, views, state, prow):
     owner = st.session_state.setdefault("embedlens.map.session", uuid.uuid4().hex)
     retry = st.session_state.pop("embedlens.map.retry", False)
     rows = None if len(prow) == ds.n else prow
-    kw = dict(dims=state.map_dims, seed=state.map_seed, params=map_view.map_params(state), rows=rows, retry=retry)
+    kw = dict(dims=state.map_dims, seed=state.map_seed, params=map_view.map_params(state), rows=rows,
+              retry=retry)
     if state.map_method == "umap" and len(views) == 2:
         result = data.map_aligned_umap(views, owner=owner + ":pair", **kw)
         return (None, result) if isinstance(result, Job) else (result, None)
@@ -96,21 +100,21 @@ def draw(ds, views, maps, state, prow, shown, cols):
     """One chart per map, in ``cols``; returns the figure infos."""
     selected = vs.decode_selection(state.map_selection, ds.n) if state.map_selection else None
     item = state.map_item if state.map_item >= 0 else None
-    nbrs = data.map_item_neighbors(views[0].fingerprint, views[0].X, item, 10, state.map_metric) if item is not None \
-        else (np.empty(0, np.int64), np.empty(0))
+    nbrs = (np.empty(0, np.int64), np.empty(0)) if item is None else \
+        data.map_item_neighbors(views[0].fingerprint, views[0].X, item, 10, state.map_metric)
     keep = np.isin(prow, shown)
     hover = data.map_hover_texts(ds.fingerprint, ds.metadata) if len(shown) <= 20_000 else None
     infos = []
     for slot, (col, v, p) in enumerate(zip(cols, views, maps, strict=True)):
-        color = map_view.resolve_color(state.map_color, MetricContext(ds, v, p, None if len(prow) == ds.n else prow),
-                                       kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
+        ctx = MetricContext(ds, v, p, None if len(prow) == ds.n else prow)
+        color = map_view.resolve_color(state.map_color, ctx, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
         coords, rows = p.coords[keep], prow[keep]
         signature = (map_panels.digest(coords), state.map_color, state.map_render, state.map_seed, item,
                      tuple(nbrs[0].tolist()), len(maps))
 
         def build(selected_rows, coords=coords, rows=rows, color=color, p=p, v=v):
-            return projection_info(coords, rows, color=color, hover=hover, selected_rows=selected_rows, item=item,
-                                   neighbor_rows=nbrs[0], render=state.map_render, seed=state.map_seed,
+            return projection_info(coords, rows, color=color, hover=hover, selected_rows=selected_rows,
+                                   item=item, neighbor_rows=nbrs[0], render=state.map_render, seed=state.map_seed,
                                    title=f"{p.label} · {v.label}" if len(maps) > 1 else "")
 
         info, fig = map_panels.map_chart(col, str(slot), build, signature, coords, rows, ds.n, selected,
@@ -159,7 +163,8 @@ with user_errors():
         cols, panel = st.columns(2), st.container()
     infos, nbrs = draw(ds, views, maps, state, prow, shown, cols)
     if state.map_dims == 3:
-        cols[0].caption("Box, lasso and click selection work on 2-D maps; in 3-D, inspect items by id (Item tab).")
+        cols[0].caption("Box, lasso and click selection work on 2-D maps; in 3-D, inspect items by id "
+                        "(Item tab).")
     tabs = panel.tabs(["Selection", "Item and neighbours", "Map details and export"])
     selected = vs.decode_selection(state.map_selection, ds.n) if state.map_selection else None
     with tabs[0]:

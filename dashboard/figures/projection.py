@@ -52,7 +52,9 @@ HOVER_MAX = 20_000
 
 # Paul Tol's "muted" scheme (https://personal.sron.nl/~pault/), distinct under colour-vision
 # deficiency; used when Okabe-Ito's 8 colours are not enough.
-TOL_MUTED = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499"]
+TOL_MUTED = [
+    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499",
+]
 OTHER = "#BBBBBB"
 MISSING = "#DDDDDD"
 CONTINUOUS_SCALE = "Viridis"  # perceptually uniform and readable with colour-vision deficiency
@@ -168,9 +170,10 @@ def projection_info(
     notes: list[str] = []
     use_density = render == "density" or (render == "auto" and m > max_points)
     if render == "auto" and m > max_points:
-        notes.append(f"More than {max_points:,} points: above that, drawing and selecting every point stops being "
-                     "smooth in a browser (measured), so the map shows their density and a sample; box / lasso "
-                     "still select every point under the shape. Choose 'points' under Drawing to draw them all.")
+        notes.append(f"More than {max_points:,} points: above that, drawing and selecting every point stops "
+                     "being smooth in a browser (measured), so the map shows their density and a sample; box / "
+                     "lasso still select every point under the shape. Choose 'points' under Drawing to draw "
+                     "them all.")
     density = None
     if use_density and m > 0:
         size = min(sample_size, m)
@@ -204,8 +207,8 @@ def projection_info(
         if others:
             idx = np.flatnonzero(np.isin(codes, [code_of[o] for o in others]))
             traces.append(MapTrace(f"other ({len(others)} levels)", idx, OTHER))
-            notes.append(f"{color.title} has {len(names)} levels: the {len(colors)} most frequent have colours, "
-                         f"the other {len(others)} are grey.")
+            notes.append(f"{color.title} has {len(names)} levels: the {len(colors)} most frequent have "
+                         f"colours, the other {len(others)} are grey.")
         if (codes < 0).any():
             traces.append(MapTrace("missing", np.flatnonzero(codes < 0), MISSING))
     elif color.kind == "continuous" and color.values is not None:
@@ -259,7 +262,8 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
         counts, xe, ye = info.density
         fig.add_trace(go.Heatmap(
             z=np.log1p(counts.T).astype(np.float32), x=((xe[:-1] + xe[1:]) / 2).astype(np.float32),
-            y=((ye[:-1] + ye[1:]) / 2).astype(np.float32), colorscale=[[0, "rgba(255,255,255,0)"], [1, "#4D4D4D"]],
+            y=((ye[:-1] + ye[1:]) / 2).astype(np.float32),
+            colorscale=[[0, "rgba(255,255,255,0)"], [1, "#4D4D4D"]],
             showscale=False, hoverinfo="skip", name="density (all points)",
         ))
     sel_mask = None
@@ -269,7 +273,8 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
     if info.hover is not None:
         template = "%{text}<extra></extra>"
     else:
-        template = "row %{customdata}" + ("<br>" + info.color_title + ": %{marker.color:.4g}" if info.continuous is not None else "") + "<extra>%{fullData.name}</extra>"
+        value = f"<br>{info.color_title}: %{{marker.color:.4g}}" if info.continuous is not None else ""
+        template = "row %{customdata}" + value + "<extra>%{fullData.name}</extra>"
     for t in info.traces:
         idx = t.idx
         marker = dict(size=info.marker_size if not three_d else max(2.0, info.marker_size - 2), opacity=0.85,
@@ -288,14 +293,17 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
             showlegend=len(info.traces) > 1 or t.name != "points",
         )
         if three_d:
-            fig.add_trace(go.Scatter3d(x=info.coords[idx, 0], y=info.coords[idx, 1], z=info.coords[idx, 2], **common))
+            xyz = info.coords[idx]
+            fig.add_trace(go.Scatter3d(x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], **common))
         else:
             extra = {}
             if sel_mask is not None:
-                extra = dict(selectedpoints=np.flatnonzero(sel_mask[idx]).tolist() if sel_mask[idx].any() else [],
-                             selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=0.12)))
+                extra = dict(selectedpoints=np.flatnonzero(sel_mask[idx]).tolist(),
+                             selected=dict(marker=dict(opacity=1.0)),
+                             unselected=dict(marker=dict(opacity=0.12)))
             fig.add_trace(go.Scattergl(x=info.coords[idx, 0], y=info.coords[idx, 1], **common, **extra))
-    for key, symbol, size, name in (("neighbors", "circle-open", 13, "neighbours"), ("item", "circle-open", 20, "inspected item")):
+    rings = (("neighbors", "circle-open", 13, "neighbours"), ("item", "circle-open", 20, "inspected item"))
+    for key, symbol, size, name in rings:
         if key in info.highlight:
             rws, xy = info.highlight[key]
             trace = go.Scatter3d if three_d else go.Scattergl
@@ -312,7 +320,8 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
         template=TEMPLATE, height=height,
         legend=dict(itemsizing="constant", orientation="h", x=0, y=1.0, yanchor="bottom",
                     title=dict(text=info.color_title) if info.traces and info.traces[0].color else None),
-        hoverlabel=dict(font=dict(family="DejaVu Sans Mono, Menlo, Consolas, monospace", size=11, color="#222222"),
+        hoverlabel=dict(font=dict(family="DejaVu Sans Mono, Menlo, Consolas, monospace", size=11,
+                                  color="#222222"),
                         bgcolor="rgba(255,255,255,0.95)", bordercolor="#888888", align="left"),
         margin=dict(l=8, r=8, t=40, b=8), uirevision="map",
     )
@@ -356,7 +365,7 @@ def image_to_text(uri: str, *, size: int = 8) -> str:
 
 def hover_texts(meta: pd.DataFrame, *, image_column: str | None = None, skip: tuple[str, ...] = (),
                 max_columns: int = 6, max_chars: int = 60) -> np.ndarray:
-    """One hover text per row: up to ``max_columns`` metadata columns (not ``skip``), then the image sketch."""
+    """One hover text per row: up to ``max_columns`` metadata columns (not ``skip``), then an image sketch."""
     cols = [c for c in meta.columns if c != image_column and c not in skip][:max_columns]
     parts = []
     for c in cols:
