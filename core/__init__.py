@@ -63,6 +63,20 @@ from .intrinsic_dim import (
 from .labels import Hubness, NeuralCollapse, Separability, hubness, knn_purity, neural_collapse, separability
 from .neighbors import NeighborGraph, knn_graph, sampled_recall
 # --- end geometry (issue 5) ---
+# --- map (issue 6) ---
+from .cache import DiskCache, cache_key, default_cache_dir
+from .projection import Projection, align_projections, graph_k, procrustes_align, project, project_cached, warm_up
+from .quality import Trustworthiness, knn_preservation, trustworthiness
+from .selection import (
+    GroupComparison,
+    compare_groups,
+    filter_mask,
+    item_neighbors,
+    points_in_box,
+    points_in_polygon,
+    stratified_sample,
+)
+# --- end map (issue 6) ---
 
 __all__ = [
     "CatalogEntry",
@@ -129,4 +143,26 @@ __all__ = [
     "sampled_recall",
     "separability",
     # --- end geometry (issue 5) ---
+    # --- map (issue 6) ---
+    "DiskCache",
+    "GroupComparison",
+    "Projection",
+    "Trustworthiness",
+    "align_projections",
+    "cache_key",
+    "compare_groups",
+    "default_cache_dir",
+    "filter_mask",
+    "graph_k",
+    "item_neighbors",
+    "knn_preservation",
+    "points_in_box",
+    "points_in_polygon",
+    "procrustes_align",
+    "project",
+    "project_cached",
+    "stratified_sample",
+    "trustworthiness",
+    "warm_up",
+    # --- end map (issue 6) ---
 ]

@@ -11,6 +11,7 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard import context, sidebar  # noqa: E402
+from dashboard import data  # noqa: E402  (map, issue 6)
 from dashboard import state as vs  # noqa: E402
 
 st.set_page_config(page_title="EmbedLens", page_icon=":material/scatter_plot:", layout="wide")
@@ -21,11 +22,17 @@ PAGES = [
     st.Page("app_pages/spectra.py", title="Spectra", icon=":material/ssid_chart:", url_path="spectra"),
     # --- geometry (issue 5) ---
     st.Page("app_pages/geometry.py", title="Geometry", icon=":material/hub:", url_path="geometry"),
+    st.Page("app_pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),  # map (issue 6)
 ]
 
 page = st.navigation(PAGES)
 vs.init(page=page.url_path)
 ctx = context.resolve()
+# --- map (issue 6) ---
+# Compile umap-learn / pynndescent code in a background thread once per server, off the user's path.
+if _warm_steps := data.map_warm_up_steps(ctx.dataset):
+    data.map_warm_up(_warm_steps)
+# --- end map (issue 6) ---
 sidebar.render(ctx)
 vs.sync_url()
 for message in vs.link_warnings():

@@ -8,13 +8,34 @@ the arrays themselves are left out of the key (``_X``).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
+import threading
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 import core
-from core import CatalogEntry, Dataset, ViewHealth
+from core import CatalogEntry, Dataset, View, ViewHealth
+from core.cache import DiskCache
+from core.neighbors import EXACT_MAX_N, NeighborGraph, knn_graph
+from core.projection import (
+    Projection,
+    align_projections,
+    load_projection,
+    procrustes_align,
+    project_cached,
+    projection_key,
+    save_projection,
+    warm_up,
+)
+from core.quality import knn_preservation
+from core.selection import GroupComparison, compare_groups, item_neighbors
+from core.tables import image_columns
+from dashboard.figures.projection import hover_texts
+from dashboard.jobs import Job, JobRegistry
 
 __all__ = ["data_dir", "catalog", "load_dataset", "view_health", "files_stamp"]
 # --- geometry (issue 5) ---
@@ -208,3 +229,202 @@ def knn_purity(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: s
     """Per-point share of same-label neighbours (for colouring maps)."""
     return core.knn_purity(_graph(fingerprint, _X, graph_k, metric), _labels, k=k)
 # --- end geometry (issue 5) ---
+# --- map (issue 6) ---
+# Projections: an in-memory layer (st.cache_resource: one shared, read-only Projection per key)
+# over the disk cache (core.cache), over background jobs for UMAP / t-SNE (dashboard.jobs).
+# PCA is fast enough to compute in the script run; it is also the preview while a job runs.
+
+@st.cache_resource(show_spinner=False)
+def map_jobs() -> JobRegistry:
+    """The server's one registry of background map computations (shared by every session)."""
+    return JobRegistry(workers=1)
+
+
+@st.cache_resource(show_spinner=False)
+def map_warm_up(steps: tuple[str, ...]) -> dict:
+    """Compile umap-learn / pynndescent code in a low-priority daemon thread, once per server.
+
+    Returns the dict the thread fills with seconds per step (or ``error``).
+    """
+    timings: dict = {"steps": steps}
+
+    def run() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: this thread only
+        except (AttributeError, OSError):
+            pass
+        try:
+            timings.update(warm_up(steps=steps))
+        except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs speed later
+            timings["error"] = f"{type(exc).__name__}: {exc}"
+        timings["done"] = True
+
+    threading.Thread(target=run, name="embedlens-warm-up", daemon=True).start()
+    return timings
+
+
+def map_warm_up_steps(ds: Dataset | None) -> tuple[str, ...]:
+    """What to warm for this dataset; ``EMBEDLENS_WARMUP`` ("off" or a comma list) overrides."""
+    env = os.environ.get("EMBEDLENS_WARMUP")
+    if env is not None:
+        return tuple(s for s in env.replace(" ", "").split(",") if s and s != "off")
+    steps = ["umap"]
+    if ds is not None and ds.n > EXACT_MAX_N:
+        steps.append("pynndescent")
+    if ds is not None and len(ds.views) > 1:
+        steps.append("aligned_umap")
+    return tuple(steps)
+
+
+def map_cache() -> DiskCache:
+    """The projection cache folder (``EMBEDLENS_CACHE`` / ``$XDG_CACHE_HOME/embedlens``)."""
+    return DiskCache(namespace="projections")
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def _map_from_disk(key: str) -> Projection:
+    found = load_projection(map_cache(), key)
+    if found is None:
+        raise LookupError(key)  # not cached by st.cache_resource: asked again next run
+    return found
+
+
+def map_cached(key: str) -> Projection | None:
+    """The projection under ``key`` from memory or disk, or None."""
+    try:
+        return _map_from_disk(key)
+    except LookupError:
+        return None
+
+
+def map_subset_fingerprint(fingerprint: str, rows: np.ndarray | None) -> str:
+    """The fingerprint of a view restricted to ``rows`` (None: the whole view)."""
+    if rows is None:
+        return fingerprint
+    h = hashlib.sha256(f"{fingerprint}:subset:".encode())
+    h.update(np.ascontiguousarray(rows, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def map_graph(fingerprint: str, X: np.ndarray, k: int, metric: str) -> NeighborGraph:
+    """The kNN graph of a view (or subset, by fingerprint), shared by jobs and pages.
+
+    Kept in the job registry's small memory (the last 2 graphs): jobs run outside the
+    script thread, where Streamlit's caches are not meant to be called.
+    """
+    return map_jobs().memo(("graph", fingerprint, int(k), metric),
+                           lambda: knn_graph(X, k=int(k), metric=metric), keep=2)
+
+
+def map_projection(view: View, *, method: str, dims: int, seed: int, params: dict, owner: str,
+                   rows: np.ndarray | None = None, retry: bool = False) -> Projection | Job:
+    """The map of ``view`` (or of its ``rows``): cached, computed now (PCA), or a running job."""
+    X = view.X if rows is None else view.X[rows]
+    fp = map_subset_fingerprint(view.fingerprint, rows)
+    key = projection_key(fp, method=method, n_components=dims, seed=seed, n=X.shape[0], **params)
+    found = map_cached(key)
+    if found is not None:
+        return found
+    job = map_jobs().get(key)
+    if job is not None and job.finished_ok:
+        return job.result  # finished, but the disk cache could not keep it
+    if method == "pca":
+        with st.spinner(f"PCA of {X.shape[0]:,} x {X.shape[1]:,} ..."):
+            return project_cached(X, fingerprint=fp, cache=map_cache(), method="pca", n_components=dims,
+                                  seed=seed, **params)
+
+    def compute(progress):
+        return project_cached(X, fingerprint=fp, cache=map_cache(), method=method, n_components=dims,
+                              seed=seed, graph=lambda k, metric: map_graph(fp, X, k, metric), progress=progress,
+                              **params)
+
+    label = f"{method.upper() if method == 'umap' else 't-SNE'} of {X.shape[0]:,} points ({view.label})"
+    return map_jobs().submit(key, label, compute, owner=owner, retry=retry)
+
+
+def map_aligned_umap(views: list[View], *, dims: int, seed: int, params: dict, owner: str,
+                     rows: np.ndarray | None = None, retry: bool = False) -> list[Projection] | Job:
+    """Both views' maps from one AlignedUMAP fit (cached per pair), or the job computing them."""
+    Xs = [v.X if rows is None else v.X[rows] for v in views]
+    fps = [map_subset_fingerprint(v.fingerprint, rows) for v in views]
+    pair = "+".join(fps)
+    keys = [projection_key(pair, method="umap", n_components=dims, seed=seed, n=Xs[0].shape[0],
+                           kind=f"aligned-umap-{i}", **params) for i in range(len(views))]
+    found = [map_cached(k) for k in keys]
+    if all(p is not None for p in found):
+        return found
+    job = map_jobs().get(keys[0])
+    if job is not None and job.finished_ok:
+        return job.result
+
+    def compute(progress):
+        maps = align_projections(Xs, method="umap", n_components=dims, seed=seed, progress=progress,
+                                 graphs=[lambda k, metric, fp=fp, X=X: map_graph(fp, X, k, metric)
+                                         for fp, X in zip(fps, Xs, strict=True)], **params)
+        for key, p in zip(keys, maps, strict=True):
+            try:
+                save_projection(map_cache(), key, p)
+            except OSError:
+                pass
+        return maps
+
+    return map_jobs().submit(keys[0], f"AlignedUMAP of {len(views)} views", compute, owner=owner, retry=retry)
+
+
+def map_procrustes(p: Projection, reference: Projection) -> Projection:
+    """``p`` rotated (and scaled) onto ``reference`` by orthogonal Procrustes; O(n), not cached."""
+    aligned, info = procrustes_align(p.coords, reference.coords)
+    note = {"method": "procrustes", "scale": info["scale"], "rms": info["rms"],
+            "reference_rms": info["reference_rms"]}
+    return dataclasses.replace(p, coords=aligned, params={**p.params, "alignment": note})
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def map_column_kinds(dataset_fingerprint: str, _meta) -> tuple[list[str], list[str]]:
+    """(categorical, numeric) metadata columns for colouring and filtering, once per dataset."""
+    from dashboard.map_view import column_kinds
+
+    return column_kinds(_meta)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def map_row_norms(fingerprint: str, _X) -> np.ndarray:
+    """L2 norm of every row of a view."""
+    X = np.asarray(_X, dtype=np.float32)
+    return np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64)).astype(np.float32)  # no n x d temporary
+
+
+@st.cache_data(max_entries=16, show_spinner="Scoring kNN preservation (building the kNN graph) ...")
+def _map_preservation(fingerprint: str, projection_id: str, _X, _coords, metric: str) -> np.ndarray:
+    graph = map_graph(fingerprint, _X, 15, metric)
+    return knn_preservation(graph, _coords, k=15)
+
+
+def map_preservation(view: View, projection: Projection, rows: np.ndarray | None) -> np.ndarray:
+    """Per-point kNN preservation of a map that was made without a graph (PCA)."""
+    X = view.X if rows is None else view.X[rows]
+    fp = map_subset_fingerprint(view.fingerprint, rows)
+    ident = hashlib.sha256(projection.coords.tobytes()).hexdigest()[:16]
+    metric = projection.params.get("metric", "cosine")
+    return _map_preservation(fp, ident, X, projection.coords, metric)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def map_item_neighbors(fingerprint: str, _X, row: int, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Exact nearest neighbours of one item, with distances."""
+    return item_neighbors(_X, row, k=k, metric=metric)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def map_compare_groups(fingerprint: str, selection: str, _X, _mask, metric: str) -> GroupComparison:
+    """The selection against the rest (cached per view and encoded selection)."""
+    return compare_groups(_X, _mask, metric=metric)
+
+
+@st.cache_data(max_entries=4, show_spinner="Preparing hover texts ...")
+def map_hover_texts(dataset_fingerprint: str, _meta) -> np.ndarray:
+    """Per-item hover text: metadata and, up to 5,000 items, a sketch of the first image column."""
+    images = image_columns(_meta)
+    return hover_texts(_meta, image_column=images[0] if images and len(_meta) <= 5_000 else None,
+                       skip=tuple(images))
+# --- end map (issue 6) ---

@@ -110,6 +110,34 @@ class ViewState:
     geo_label: str = field(default="label", metadata=_key("gl"))
     """Geometry page: the metadata column holding class labels (without one: the first usable)."""
     # --- end geometry (issue 5) ---
+    # --- map (issue 6) ---
+    map_method: str = field(default="pca", metadata=_key("mm", choices=("pca", "umap", "tsne")))
+    """Map page: projection method."""
+    map_dims: int = field(default=2, metadata=_key("md", choices=(2, 3)))
+    map_metric: str = field(default="cosine", metadata=_key("mx", choices=("cosine", "euclidean")))
+    """Distance of the kNN graph behind UMAP / t-SNE and of the quality scores."""
+    map_neighbors: int = field(default=15, metadata=_key("mk"))
+    """UMAP n_neighbors."""
+    map_min_dist: float = field(default=0.1, metadata=_key("mmd"))
+    """UMAP min_dist."""
+    map_perplexity: float = field(default=30.0, metadata=_key("mp"))
+    """t-SNE perplexity."""
+    map_seed: int = field(default=0, metadata=_key("ms"))
+    map_color: str = field(default="", metadata=_key("mc"))
+    """"" (automatic), "none", a metadata column, or "metric:<key>" (a per-point metric)."""
+    map_filter: tuple[str, ...] = field(default=(), metadata=_key("mf"))
+    """Metadata filter clauses: "label=3" (alternatives within a column), "ink>=100"."""
+    map_filter_mode: str = field(default="display", metadata=_key("mfm", choices=("display", "project")))
+    """Filter only what is drawn ("display") or project only the kept items ("project")."""
+    map_selection: str = field(default="", metadata=_key("msel"))
+    """Selected items (dataset row numbers), encoded by :func:`encode_selection`."""
+    map_item: int = field(default=-1, metadata=_key("mi"))
+    """The inspected (clicked) item's row number; -1 for none."""
+    map_view2: str = field(default="", metadata=_key("mv2"))
+    """Side by side: the second view's name ("" for one map)."""
+    map_render: str = field(default="auto", metadata=_key("mr", choices=("auto", "points", "density")))
+    """Draw every point, or a density image with a declared sample on top ("auto": by size)."""
+    # --- end map (issue 6) ---
 
     # ------------------------------------------------------------------ encoding
 
@@ -175,6 +203,8 @@ def _encode(value) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, tuple):
+        if value == ("",):  # "" means (); a bare "%" is never produced by quote()
+            return "%"
         return ",".join(quote(str(v), safe="") for v in value)
     return str(value)
 
@@ -198,6 +228,8 @@ def _decode(raw: str, typ) -> object:
         (inner, *_rest) = typing.get_args(typ)
         if raw == "":
             return ()
+        if raw == "%":
+            return ("",)
         return tuple(_decode(unquote(part), inner) for part in raw.split(","))
     if typ is str:
         return raw
@@ -308,3 +340,80 @@ def sync_url() -> None:
     have = {k: st.query_params.get(k) for k in st.query_params.keys()}
     if have != wanted:
         st.query_params.from_dict(wanted)
+
+
+# --- map (issue 6) ---
+# Selections travel in the link as dataset row numbers (the fingerprint in the link pins the
+# row order): "r3.17.40" lists them when few; "b<n>.<base64url of zlib of the packed bitmap>"
+# otherwise. The shorter of the two is used, so a link stays short for a handful of items
+# and bounded (n / 6 characters at worst) for any selection.
+
+
+def encode_selection(rows, n: int) -> str:
+    """The shortest link form of the row numbers ``rows`` (any order, repeats ignored) out of ``n``.
+
+    >>> encode_selection([40, 3, 17], 1797)
+    'r3.17.40'
+    >>> encode_selection(range(1000), 1797)[:6]
+    'b1797.'
+    >>> encode_selection([], 10)
+    ''
+    """
+    import base64
+    import zlib
+
+    import numpy as np
+
+    rows = np.unique(np.asarray(rows, dtype=np.int64).ravel())
+    if rows.size == 0:
+        return ""
+    if rows[0] < 0 or rows[-1] >= n:
+        raise ValueError(f"selected rows must lie in 0..{n - 1}")
+    listed = "r" + ".".join(map(str, rows.tolist())) if rows.size <= 4096 else None
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    packed = zlib.compress(np.packbits(mask).tobytes(), 9)
+    bitmap = f"b{n}." + base64.urlsafe_b64encode(packed).decode().rstrip("=")
+    return listed if listed is not None and len(listed) <= len(bitmap) else bitmap
+
+
+def decode_selection(text: str, n: int):
+    """Row numbers (sorted int64 array) of an :func:`encode_selection` string for ``n`` items.
+
+    Raises ``ValueError`` naming the problem for anything malformed or made for another n.
+
+    >>> decode_selection("r3.17.40", 1797).tolist()
+    [3, 17, 40]
+    """
+    import base64
+    import binascii
+    import zlib
+
+    import numpy as np
+
+    if not text:
+        return np.empty(0, dtype=np.int64)
+    if text[0] == "r":
+        try:
+            rows = np.array([int(part) for part in text[1:].split(".")], dtype=np.int64)
+        except ValueError:
+            raise ValueError("the selection's row list is not numbers separated by dots") from None
+        if rows.min() < 0 or rows.max() >= n:
+            raise ValueError(f"the selection names rows outside 0..{n - 1}; it was made for other data")
+        return np.unique(rows)
+    if text[0] == "b":
+        head, _, payload = text[1:].partition(".")
+        if not head.isdigit() or int(head) != n:
+            raise ValueError(f"the selection was made for {head} items; this data has {n}")
+        try:
+            raw = zlib.decompress(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (binascii.Error, zlib.error, ValueError):
+            raise ValueError("the selection's bitmap is damaged") from None
+        bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
+        if len(bits) != (n + 7) // 8 * 8 or bits[n:].any():
+            raise ValueError("the selection's bitmap has the wrong length")
+        return np.flatnonzero(bits[:n]).astype(np.int64)
+    raise ValueError("a selection starts with 'r' (row list) or 'b' (bitmap)")
+
+
+# --- end map (issue 6) ---

@@ -1,0 +1,894 @@
+"""2-D / 3-D maps of an embedding: PCA, UMAP and t-SNE, seeded, with their quality.
+
+- :func:`project` makes one map. PCA is scikit-learn's; UMAP is umap-learn's, fed the
+  shared kNN graph (:func:`core.neighbors.knn_graph`) through ``precomputed_knn`` so the
+  neighbour search is done once per view; t-SNE is openTSNE's FFT-accelerated t-SNE, fed
+  the same graph (chosen over scikit-learn's Barnes-Hut t-SNE on a measured benchmark:
+  ``benchmarks/bench_projection.py``). The same seed gives the same coordinates, so a
+  share link reopens the same map.
+- :func:`align_projections` puts several views of the same items (runs, checkpoints,
+  layers) into one frame: a joint AlignedUMAP optimisation for UMAP, orthogonal Procrustes
+  onto a reference view otherwise (:func:`procrustes_align`).
+- :func:`project_cached` adds the on-disk cache (:mod:`core.cache`), keyed by the view's
+  fingerprint, the method, every parameter and the library versions.
+- :func:`warm_up` compiles umap-learn's and pynndescent's numba code on a tiny array, so a
+  server can pay that once, off the user's path.
+
+umap-learn, pynndescent and openTSNE are imported inside the functions that need them:
+importing :mod:`core` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib.metadata import PackageNotFoundError, version
+from types import MappingProxyType
+
+import numpy as np
+
+from ._validation import EmbedLensInputError, check_embeddings
+from .cache import DiskCache, cache_key
+from .neighbors import NeighborGraph, knn_graph
+from .quality import Trustworthiness, knn_preservation, trustworthiness
+
+__all__ = [
+    "METHODS",
+    "DEFAULTS",
+    "Projection",
+    "project",
+    "project_cached",
+    "projection_key",
+    "load_projection",
+    "save_projection",
+    "graph_k",
+    "align_projections",
+    "procrustes_align",
+    "warm_up",
+]
+
+METHODS = ("pca", "umap", "tsne")
+
+DEFAULTS: Mapping[str, Mapping[str, object]] = MappingProxyType({
+    "pca": MappingProxyType({"solver": "auto", "fit_rows": 50_000}),
+    "umap": MappingProxyType({"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "n_epochs": None}),
+    "tsne": MappingProxyType({"perplexity": 30.0, "metric": "cosine", "n_iter": 500,
+                              "early_exaggeration_iter": 250}),
+})
+"""Every parameter each method accepts, with its default (``None``: resolved from n)."""
+
+
+
+QUALITY_K = 15
+"""k of the quality scores (trustworthiness and kNN preservation)."""
+
+QUALITY_SAMPLE = 2000
+"""Trustworthiness needs all pairwise ranks: above this many points it is scored on a sample."""
+
+Progress = Callable[[float, str], None]
+GraphSource = NeighborGraph | Callable[[int, str], NeighborGraph] | None
+
+
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> dict[str, str]:
+    out = {}
+    for dist in ("scikit-learn", "umap-learn", "openTSNE", "numpy"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "absent"
+    return MappingProxyType(out)
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """A map of ``n`` items and how it was made.
+
+    Attributes
+    ----------
+    coords : ndarray of shape (n, n_components), float32, read-only
+    method : {"pca", "umap", "tsne"}
+    n_components : int
+    seed : int
+    params : dict
+        Every parameter actually used, "auto" resolved (solver, n_epochs, perplexity after
+        clipping to n, the kNN graph's k / metric / method, library and version, alignment).
+    seconds : float
+        Wall time of the computation (when loaded from the cache: of the original run).
+    trust : Trustworthiness or None
+        Trustworthiness of the map (None for fewer than 8 points).
+    preservation : ndarray of shape (n,), float32, or None
+        Per point: the share of its ``preservation_k`` nearest neighbours in the embedding
+        kept among its nearest in the map. Computed when a kNN graph was at hand (UMAP,
+        t-SNE, or a graph passed to :func:`project`).
+    preservation_k : int or None
+    from_cache : bool
+        Whether this came from the disk cache.
+    """
+
+    coords: np.ndarray
+    method: str
+    n_components: int
+    seed: int
+    params: Mapping = field(default_factory=dict)
+    seconds: float = 0.0
+    trust: Trustworthiness | None = None
+    preservation: np.ndarray | None = None
+    preservation_k: int | None = None
+    from_cache: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        for a in (self.coords, self.preservation):
+            if a is not None:
+                a.flags.writeable = False
+
+    @property
+    def n(self) -> int:
+        return int(self.coords.shape[0])
+
+    @property
+    def mean_preservation(self) -> float | None:
+        return None if self.preservation is None else float(self.preservation.mean())
+
+    @property
+    def label(self) -> str:
+        """``"UMAP (n_neighbors=15, min_dist=0.1, cosine, seed 0)"``: what the map is."""
+        p = self.params
+        if self.method == "pca":
+            inner = f"{p.get('solver')}" + (f", axes fitted on {p['fit_rows']:,} sampled rows"
+                                            if p.get("fit_sample", "all rows") != "all rows" else "")
+        elif self.method == "umap":
+            inner = f"n_neighbors={p.get('n_neighbors')}, min_dist={p.get('min_dist')}, {p.get('metric')}"
+        else:
+            inner = f"perplexity={p.get('perplexity'):g}, {p.get('metric')}"
+        return f"{self.method.upper() if self.method != 'tsne' else 't-SNE'} ({inner}, seed {self.seed})"
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _resolve_params(method: str, n: int, params: Mapping) -> dict:
+    if method not in METHODS:
+        raise EmbedLensInputError(f"method={method!r}; expected one of {list(METHODS)}")
+    allowed = DEFAULTS[method]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise EmbedLensInputError(
+            f"{method} does not take {unknown}; its parameters are {sorted(allowed)}"
+        )
+    p = {**allowed, **{k: v for k, v in params.items() if v is not None or allowed[k] is None}}
+    if "metric" in p and p["metric"] not in ("cosine", "euclidean"):
+        raise EmbedLensInputError(f"metric={p['metric']!r}; expected 'cosine' or 'euclidean'")
+    if method == "pca":
+        if p["solver"] not in ("auto", "full", "covariance_eigh", "randomized"):
+            raise EmbedLensInputError(
+                f"solver={p['solver']!r}; expected 'auto', 'full', 'covariance_eigh' or 'randomized'"
+            )
+        fr = p["fit_rows"]
+        if fr is not None and (not isinstance(fr, (int, np.integer)) or isinstance(fr, bool) or fr < 2):
+            raise EmbedLensInputError(f"fit_rows={fr!r} must be an integer >= 2, or None to fit on every row")
+    elif method == "umap":
+        k = p["n_neighbors"]
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 2:
+            raise EmbedLensInputError(f"n_neighbors={k!r} must be an integer >= 2")
+        p["n_neighbors"] = int(min(k, n - 1))
+        md = float(p["min_dist"])
+        if not 0.0 <= md <= 1.0:
+            raise EmbedLensInputError(f"min_dist={md} must be between 0 and 1")
+        p["min_dist"] = md
+        if p["n_epochs"] is None:
+            p["n_epochs"] = 500 if n <= 10_000 else 200  # umap-learn's own rule
+        if int(p["n_epochs"]) < 1:
+            raise EmbedLensInputError(f"n_epochs={p['n_epochs']} must be >= 1")
+        p["n_epochs"] = int(p["n_epochs"])
+    else:
+        perp = float(p["perplexity"])
+        if not perp > 0:
+            raise EmbedLensInputError(f"perplexity={perp} must be > 0")
+        p["perplexity"] = float(min(perp, (n - 1) / 3.0))
+        for key in ("n_iter", "early_exaggeration_iter"):
+            if int(p[key]) < 0:
+                raise EmbedLensInputError(f"{key}={p[key]} must be >= 0")
+            p[key] = int(p[key])
+    return p
+
+
+def graph_k(method: str, n: int, **params) -> int:
+    """The k of the kNN graph ``method`` needs on ``n`` points (0 for PCA).
+
+    UMAP uses ``n_neighbors - 1`` neighbours besides each point itself; t-SNE uses
+    ``3 * perplexity`` (openTSNE's rule); both at least :data:`QUALITY_K` for the quality.
+    """
+    p = _resolve_params(method, n, params)
+    if method == "pca":
+        return 0
+    need = p["n_neighbors"] - 1 if method == "umap" else int(np.ceil(3 * p["perplexity"]))
+    return int(min(n - 1, max(need, QUALITY_K)))
+
+
+def _get_graph(X: np.ndarray, source: GraphSource, k: int, metric: str, seed: int) -> NeighborGraph:
+    if source is None:
+        return knn_graph(X, k=k, metric=metric, seed=seed)
+    graph = source(k, metric) if callable(source) and not isinstance(source, NeighborGraph) else source
+    if not isinstance(graph, NeighborGraph):
+        raise EmbedLensInputError(f"graph must be a NeighborGraph; got {type(graph).__name__}")
+    if graph.n != X.shape[0]:
+        raise EmbedLensInputError(
+            f"the kNN graph has {graph.n} points but X has {X.shape[0]}; pass the view's own graph"
+        )
+    if graph.metric != metric:
+        raise EmbedLensInputError(
+            f"the kNN graph uses {graph.metric!r} distance but the map asks for {metric!r}; "
+            f"build the graph with metric={metric!r}"
+        )
+    if graph.k < k:
+        raise EmbedLensInputError(f"this map needs a kNN graph with k >= {k}; the one given has k={graph.k}")
+    return graph
+
+
+# --------------------------------------------------------------------------- methods
+
+_UMAP_LOCK = threading.Lock()
+_UMAP_READY = False
+
+
+def _import_umap():
+    """Import umap-learn once and let numba keep its compiled code on disk.
+
+    umap-learn compiles most of its numba functions without ``cache=True``, so every new
+    process pays the compilation again (several seconds for the first map). Turning the
+    on-disk cache on for its module-level dispatchers makes a restarted server load them
+    instead. Dispatchers sharing one Python function (umap-learn's serial and parallel
+    epoch functions) are left alone: their cache files would collide.
+    """
+    global _UMAP_READY
+    import umap
+
+    with _UMAP_LOCK:
+        if _UMAP_READY:
+            return umap
+        try:
+            from numba.core.registry import CPUDispatcher
+
+            import umap.aligned_umap
+            import umap.layouts
+            import umap.spectral
+            import umap.umap_
+            import umap.utils
+
+            found: dict[object, list] = {}
+            for mod in (umap.umap_, umap.layouts, umap.spectral, umap.utils, umap.aligned_umap):
+                for obj in vars(mod).values():
+                    if isinstance(obj, CPUDispatcher):
+                        found.setdefault(obj.py_func, []).append(obj)
+            for dispatchers in found.values():
+                unique = {id(d): d for d in dispatchers}
+                if len(unique) == 1:
+                    d = dispatchers[0]
+                    if type(d._cache).__name__ == "NullCache":
+                        d.enable_caching()
+        except Exception:  # noqa: BLE001 - only a speed-up; never fail a map over it
+            pass
+        _UMAP_READY = True
+    return umap
+
+
+
+
+class _TqdmProgress:
+    """A file for tqdm (``bar_format="{n}/{total}"``) that forwards the epoch count to ``progress``."""
+
+    _pattern = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, progress: Progress, lo: float, hi: float, label: str) -> None:
+        self.progress, self.lo, self.hi, self.label = progress, lo, hi, label
+
+    def write(self, text: str) -> None:
+        m = self._pattern.search(text)
+        if m and int(m.group(2)):
+            done, total = int(m.group(1)), int(m.group(2))
+            self.progress(self.lo + (self.hi - self.lo) * done / total, f"{self.label}: epoch {done}/{total}")
+
+    def flush(self) -> None:
+        pass
+
+
+def _tqdm_kwds(progress: Progress | None, lo: float, hi: float, label: str) -> dict:
+    if progress is None:
+        return {"disable": True}
+    return {"disable": False, "file": _TqdmProgress(progress, lo, hi, label), "bar_format": "{n}/{total}",
+            "mininterval": 0.25}
+
+
+def _pca(X: np.ndarray, n_components: int, seed: int, p: dict) -> tuple[np.ndarray, dict]:
+    from sklearn.decomposition import PCA
+
+    n, d = X.shape
+    fit_rows = p["fit_rows"]
+    sampled = fit_rows is not None and n > fit_rows
+    F = X[np.sort(np.random.default_rng(seed).choice(n, size=int(fit_rows), replace=False))] if sampled else X
+    solver = p["solver"]
+    if solver == "auto":
+        solver = "covariance_eigh" if F.shape[0] >= 10 * d else "full"
+    k = min(n_components, F.shape[0], d)
+    pca = PCA(n_components=k, svd_solver=solver, random_state=seed if solver == "randomized" else None).fit(F)
+    W = pca.components_.T.astype(X.dtype)
+    Y = np.zeros((n, n_components), dtype=np.float64)
+    # x W - mean W: one pass over X and no centred copy (4x faster than (x - mean) W at 1M x 384);
+    # float32 products, the mean's offset removed in float64
+    Y[:, :k] = X @ W
+    Y[:, :k] -= pca.mean_ @ pca.components_.T
+    params = {"solver": solver, "requested_solver": p["solver"], "library": "scikit-learn",
+              "fit_rows": int(F.shape[0]), "fit_sample": f"uniform, seed {seed}" if sampled else "all rows",
+              "explained_variance_ratio": [float(v) for v in pca.explained_variance_ratio_]}
+    return Y, params
+
+
+def _umap(X, n_components, seed, p, graph: NeighborGraph, progress) -> tuple[np.ndarray, dict]:
+    import warnings
+
+    umap = _import_umap()
+    idx, dist = graph.umap_knn(p["n_neighbors"])
+    if progress:
+        progress(0.05, "UMAP: fuzzy graph and spectral initialisation")
+    with warnings.catch_warnings():
+        # seeded runs are single-threaded by design; no search index is needed (no transform)
+        warnings.filterwarnings("ignore", message=".*overridden to 1 by setting random_state.*")
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+        reducer = umap.UMAP(
+            n_components=n_components,
+            n_neighbors=p["n_neighbors"],
+            min_dist=p["min_dist"],
+            metric=p["metric"],
+            n_epochs=p["n_epochs"],
+            random_state=seed,
+            precomputed_knn=(idx, dist),
+            force_approximation_algorithm=True,  # use the graph even below 4,096 points
+            tqdm_kwds=_tqdm_kwds(progress, 0.1, 1.0, "UMAP"),
+        )
+        Y = reducer.fit_transform(X)
+    return Y, {"library": "umap-learn", "init": "spectral"}
+
+
+def _tsne(X, n_components, seed, p, graph: NeighborGraph, progress) -> tuple[np.ndarray, dict]:
+    import os
+
+    import openTSNE
+    from openTSNE.affinity import PerplexityBasedNN
+    from openTSNE.nearest_neighbors import PrecomputedNeighbors
+
+    n = X.shape[0]
+    # half the cores: measured on 2 busy cores, 2 threads were 4x slower than 1 (spin-waiting)
+    n_jobs = max(1, min(8, (os.cpu_count() or 2) // 2))
+    k = min(graph.k, int(np.ceil(3 * p["perplexity"])))
+    knn = PrecomputedNeighbors(np.ascontiguousarray(graph.indices[:, :k]),
+                               np.ascontiguousarray(graph.distances[:, :k], dtype=np.float64))
+    affinities = PerplexityBasedNN(knn_index=knn, perplexity=p["perplexity"], n_jobs=n_jobs,
+                                   random_state=seed)
+    total = max(1, p["early_exaggeration_iter"] + p["n_iter"])
+    state = {"phase": 0}
+
+    def callback(iteration, error, embedding):
+        done = iteration + (p["early_exaggeration_iter"] if state["phase"] else 0)
+        if iteration >= (p["n_iter"] if state["phase"] else p["early_exaggeration_iter"]):
+            state["phase"] = 1
+        if progress:
+            progress(0.05 + 0.95 * min(done, total) / total, f"t-SNE: iteration {min(done, total)}/{total}")
+        return False
+
+    # openTSNE's own rule: Barnes-Hut below 10,000 points (faster there), FFT above; FFT is 2-D only
+    gradient = "fft" if n >= 10_000 and n_components <= 2 else "bh"
+    tsne = openTSNE.TSNE(
+        n_components=n_components,
+        perplexity=p["perplexity"],
+        metric=p["metric"],
+        n_iter=p["n_iter"],
+        early_exaggeration_iter=p["early_exaggeration_iter"],
+        negative_gradient_method=gradient,
+        initialization="pca",
+        n_jobs=n_jobs,
+        random_state=seed,
+        callbacks=callback if progress else None,
+        callbacks_every_iters=10,
+    )
+    if progress:
+        progress(0.02, "t-SNE: affinities from the kNN graph")
+    Y = np.asarray(tsne.fit(X, affinities=affinities, initialization="pca"))
+    return Y, {"library": "openTSNE", "init": "pca", "k_neighbors": k, "n_jobs": n_jobs,
+               "gradient": "FFT interpolation" if gradient == "fft" else "Barnes-Hut"}
+
+
+def project(
+    X,
+    /,
+    *,
+    method: str = "pca",
+    n_components: int = 2,
+    seed: int = 0,
+    graph: GraphSource = None,
+    progress: Progress | None = None,
+    quality: bool = True,
+    **params,
+) -> Projection:
+    """Map the rows of ``X`` to ``n_components`` dimensions.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    method : {"pca", "umap", "tsne"}, default="pca"
+        - ``"pca"``: scikit-learn ``PCA``; ``solver="auto"`` resolves to ``covariance_eigh``
+          (n >= 10 d) or ``full``; ``fit_rows`` (50,000): above this many rows the axes are
+          fitted on a seeded uniform sample of that size and every row is projected onto them
+          (the PCA of 1M x 384 in about a second instead of 15; recorded in ``params``;
+          None fits on every row).
+        - ``"umap"``: umap-learn, parameters ``n_neighbors`` (15), ``min_dist`` (0.1),
+          ``metric`` ("cosine"), ``n_epochs`` (None: 500 up to 10k points, else 200).
+        - ``"tsne"``: openTSNE, FFT gradients in 2-D (Barnes-Hut in 3-D), PCA
+          initialisation, parameters ``perplexity`` (30, clipped to (n - 1) / 3),
+          ``metric``, ``n_iter`` (500), ``early_exaggeration_iter`` (250).
+    n_components : {2, 3}, default=2
+    seed : int, default=0
+        Seeds every random choice: the same seed gives the same coordinates.
+    graph : NeighborGraph, callable or None
+        The shared kNN graph (UMAP and t-SNE need one, of at least :func:`graph_k` neighbours,
+        in the method's metric); a callable ``(k, metric) -> NeighborGraph`` to build or fetch
+        it only when needed; None: build one with :func:`core.neighbors.knn_graph`.
+    progress : callable ``(fraction, message)``, optional
+        Called as the work advances (UMAP per epoch, t-SNE every 10 iterations).
+    quality : bool, default=True
+        Score the map: trustworthiness (sampled above 2,000 points) and, when a graph is at
+        hand, per-point kNN preservation (k = 15).
+    **params
+        The method's parameters, listed in :data:`DEFAULTS`.
+
+    Returns
+    -------
+    Projection
+
+    Notes
+    -----
+    Costs: PCA O(m d^2 + d^3 + n d) with m = min(n, fit_rows) (covariance solver); UMAP
+    O(n k) per epoch once the graph exists; Barnes-Hut t-SNE O(n log n), FFT t-SNE O(n) per
+    iteration. References: McInnes, Healy & Melville 2018
+    (UMAP); van der Maaten & Hinton 2008 (t-SNE); Linderman et al. 2019 (FFT-accelerated
+    interpolation); Policar, Strazar & Zupan 2024 (openTSNE).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((200, 10)) * np.arange(1, 11)
+    >>> p = project(X, method="pca")
+    >>> p.coords.shape, p.params["solver"], round(p.params["explained_variance_ratio"][0], 3)
+    ((200, 2), 'covariance_eigh', 0.265)
+    """
+    X = check_embeddings(X, name="X", min_rows=3)
+    n = X.shape[0]
+    if n_components not in (2, 3):
+        raise EmbedLensInputError(f"n_components={n_components!r}; maps have 2 or 3 dimensions")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise EmbedLensInputError(f"seed={seed!r} must be a non-negative integer")
+    seed = int(seed)
+    p = _resolve_params(method, n, params)
+    if method != "pca" and n < 5:
+        raise EmbedLensInputError(f"{method} needs at least 5 points; X has {n}")
+    start = time.perf_counter()
+    used_graph = None
+    if method == "pca":
+        Y, extra = _pca(X, n_components, seed, p)
+        if graph is not None and quality:
+            metric = "cosine" if callable(graph) else graph.metric
+            used_graph = _get_graph(X, graph, min(QUALITY_K, n - 1), metric, seed)
+    else:
+        k = graph_k(method, n, **params)
+        used_graph = _get_graph(X, graph, k, p["metric"], seed)
+        if progress:
+            progress(0.01, f"{'UMAP' if method == 'umap' else 't-SNE'}: kNN graph ready "
+                           f"(k={used_graph.k}, {used_graph.method})")
+        run = _umap if method == "umap" else _tsne
+        Y, extra = run(X, n_components, seed, p, used_graph, progress)
+    Y = np.ascontiguousarray(Y, dtype=np.float32)
+    seconds = time.perf_counter() - start
+    params_used = {**p, **extra, "versions": dict(_library_versions())}
+    if used_graph is not None:
+        params_used["graph"] = {"k": used_graph.k, "metric": used_graph.metric, "method": used_graph.method}
+    trust, pres, pres_k = None, None, None
+    if quality and n >= 8:
+        if progress:
+            progress(0.99, "scoring the map's quality")
+        metric = p.get("metric", used_graph.metric if used_graph is not None else "cosine")
+        trust = trustworthiness(X, Y, n_neighbors=QUALITY_K, metric=metric, sample=QUALITY_SAMPLE, seed=seed)
+        if used_graph is not None:
+            pres_k = min(QUALITY_K, used_graph.k)
+            pres = knn_preservation(used_graph, Y, k=pres_k)
+    if progress:
+        progress(1.0, "done")
+    return Projection(coords=Y, method=method, n_components=n_components, seed=seed, params=params_used,
+                      seconds=seconds, trust=trust, preservation=pres, preservation_k=pres_k)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def projection_key(fingerprint: str, *, method: str, n_components: int, seed: int, n: int,
+                   kind: str = "projection", **params) -> str:
+    """The disk-cache key of a map: fingerprint, method, resolved parameters, library versions."""
+    p = _resolve_params(method, n, params)
+    return cache_key(kind=kind, fingerprint=fingerprint, method=method, n_components=int(n_components),
+                     seed=int(seed), params=p, versions=_library_versions(), quality_k=QUALITY_K,
+                     quality_sample=QUALITY_SAMPLE)
+
+
+def save_projection(cache: DiskCache, key: str, p: Projection) -> None:
+    """Store ``p`` under ``key`` (coordinates, per-point preservation, parameters, quality)."""
+    arrays = {"coords": p.coords}
+    if p.preservation is not None:
+        arrays["preservation"] = p.preservation
+    meta = {"method": p.method, "n_components": p.n_components, "seed": p.seed, "params": dict(p.params),
+            "seconds": p.seconds, "preservation_k": p.preservation_k,
+            "trust": None if p.trust is None else dict(p.trust.__dict__)}
+    cache.save(key, arrays, meta)
+
+
+def load_projection(cache: DiskCache, key: str) -> Projection | None:
+    """The projection stored under ``key``, or None (absent, or corrupt and now deleted)."""
+    entry = cache.load(key)
+    if entry is None:
+        return None
+    meta, arrays = entry.meta, entry.arrays
+    try:
+        trust = meta.get("trust")
+        return Projection(
+            coords=arrays["coords"], method=meta["method"], n_components=meta["n_components"],
+            seed=meta["seed"], params=meta["params"], seconds=meta["seconds"],
+            trust=None if trust is None else Trustworthiness(**trust),
+            preservation=arrays.get("preservation"), preservation_k=meta.get("preservation_k"),
+            from_cache=True,
+        )
+    except (KeyError, TypeError):  # written by another layout: recompute
+        cache.discard(key, "unexpected manifest layout")
+        return None
+
+
+def project_cached(
+    X,
+    /,
+    *,
+    fingerprint: str,
+    cache: DiskCache | None = None,
+    method: str = "pca",
+    n_components: int = 2,
+    seed: int = 0,
+    graph: GraphSource = None,
+    progress: Progress | None = None,
+    **params,
+) -> Projection:
+    """:func:`project`, read from / written to the disk cache (``cache=None``: the default folder).
+
+    ``fingerprint`` must identify ``X``'s content (``View.fingerprint``); a corrupt entry is
+    deleted and recomputed. The result's ``from_cache`` says which happened.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from core.cache import DiskCache
+    >>> X = np.random.default_rng(0).standard_normal((50, 4))
+    >>> c = DiskCache(tempfile.mkdtemp())
+    >>> a = project_cached(X, fingerprint="demo", cache=c)
+    >>> b = project_cached(X, fingerprint="demo", cache=c)
+    >>> a.from_cache, b.from_cache, bool((a.coords == b.coords).all())
+    (False, True, True)
+    """
+    X = check_embeddings(X, name="X", min_rows=3)
+    cache = cache if cache is not None else DiskCache()
+    key = projection_key(fingerprint, method=method, n_components=n_components, seed=seed, n=X.shape[0],
+                         **params)
+    found = load_projection(cache, key)
+    if found is not None:
+        return found
+    result = project(X, method=method, n_components=n_components, seed=seed, graph=graph, progress=progress,
+                     **params)
+    try:
+        save_projection(cache, key, result)
+    except OSError:  # a read-only or full disk costs speed, not the map
+        pass
+    return result
+
+
+# --------------------------------------------------------------------------- alignment
+
+
+def procrustes_align(Y, reference, /, *, scale: bool = True) -> tuple[np.ndarray, dict]:
+    """Rotate / reflect (and scale) map ``Y`` onto ``reference`` (same items, same order).
+
+    .. math::
+
+        R^* = \\arg\\min_{R^T R = I} \\| (Y - \\bar Y) s R - (Z - \\bar Z) \\|_F, \\quad
+        s = \\operatorname{tr}(\\Sigma) / \\| Y - \\bar Y \\|_F^2
+
+    with :math:`U \\Sigma V^T` the SVD of :math:`(Y - \\bar Y)^T (Z - \\bar Z)` (Schoenemann
+    1966; scipy's ``orthogonal_procrustes``). The result is centred on the reference's mean.
+
+    Returns
+    -------
+    aligned : ndarray of shape (n, c), float32
+    info : dict
+        ``rotation`` (c x c), ``scale``, ``rms`` (root-mean-square distance between aligned
+        and reference points) and ``reference_rms`` (the reference's own spread).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.random.default_rng(0).standard_normal((30, 2))
+    >>> R = np.array([[0.0, -1.0], [1.0, 0.0]])
+    >>> aligned, info = procrustes_align(3.0 * Z @ R + 5.0, Z)
+    >>> bool(np.allclose(aligned, Z, atol=1e-5)), round(info["scale"], 4)
+    (True, 0.3333)
+    """
+    from scipy.linalg import orthogonal_procrustes
+
+    Y = check_embeddings(Y, name="Y", dtype=np.float64)
+    Z = check_embeddings(reference, name="reference", dtype=np.float64)
+    if Y.shape != Z.shape:
+        raise EmbedLensInputError(
+            f"map shape {Y.shape} differs from the reference's {Z.shape}; align maps of the same items"
+        )
+    ym, zm = Y.mean(axis=0), Z.mean(axis=0)
+    A, B = Y - ym, Z - zm
+    R, sv_sum = orthogonal_procrustes(A, B)
+    norm = float((A**2).sum())
+    s = float(sv_sum / norm) if scale and norm > 0 else 1.0
+    aligned = s * A @ R + zm
+    rms = float(np.sqrt(((aligned - Z) ** 2).sum(axis=1).mean()))
+    spread = float(np.sqrt((B**2).sum(axis=1).mean()))
+    info = {"rotation": R.tolist(), "scale": s, "rms": rms, "reference_rms": spread}
+    return aligned.astype(np.float32), info
+
+
+_ALIGNED_EPOCH = None
+
+
+def _optimize_aligned(embeddings, heads, tails, n_epochs, eps, weights, relations, rng_state, a, b, progress):
+    """umap-learn's ``optimize_layout_aligned_euclidean`` loop, single-threaded (hence seeded).
+
+    umap-learn compiles its per-epoch function afresh on every call (about 15 s measured
+    here, each time); this keeps one compiled copy per process, which :func:`warm_up` builds.
+    """
+    global _ALIGNED_EPOCH
+    import numba
+    from umap.layouts import _optimize_layout_aligned_euclidean_single_epoch
+
+    if _ALIGNED_EPOCH is None:
+        _ALIGNED_EPOCH = numba.njit(_optimize_layout_aligned_euclidean_single_epoch, fastmath=True,
+                                    parallel=False, cache=True)
+    f32 = numba.types.float32[::1]
+    neg_rate = 5.0
+    eps_neg = numba.typed.List.empty_list(f32)
+    next_neg = numba.typed.List.empty_list(f32)
+    next_pos = numba.typed.List.empty_list(f32)
+    for e in eps:
+        eps_neg.append(e.astype(np.float32) / neg_rate)
+        next_neg.append((e.astype(np.float32) / neg_rate).astype(np.float32))
+        next_pos.append(e.astype(np.float32))
+    dim = embeddings[0].shape[1]
+    alpha = initial_alpha = 1.0
+    step = max(1, n_epochs // 50)
+    for epoch in range(n_epochs):
+        _ALIGNED_EPOCH(embeddings, embeddings, heads, tails, eps, a, b, weights, relations, rng_state, 1.0,
+                       1.0e-2, dim, True, alpha, eps_neg, next_neg, next_pos, epoch)
+        alpha = initial_alpha * (1.0 - epoch / n_epochs)
+        if progress and (epoch % step == 0 or epoch == n_epochs - 1):
+            progress(0.15 + 0.85 * (epoch + 1) / n_epochs, f"AlignedUMAP: epoch {epoch + 1}/{n_epochs}")
+    return embeddings
+
+
+def _aligned_umap(Xs, graphs, n_components, seed, p, progress) -> list[np.ndarray]:
+    """AlignedUMAP (umap-learn) on the shared graphs.
+
+    Written out because ``umap.AlignedUMAP.fit`` cannot take precomputed neighbours and fits
+    (then discards) a full UMAP layout per view; this follows its steps with umap-learn's
+    own functions, graph-only per-view models, and a single-threaded (so seeded) optimiser.
+    """
+    import warnings
+
+    import numba
+
+    umap = _import_umap()
+    from umap.aligned_umap import build_neighborhood_similarities, expand_relations
+    from umap.aligned_umap import procrustes_align as umap_pa
+    from umap.spectral import spectral_layout
+    from umap.umap_ import make_epochs_per_sample
+
+    n = Xs[0].shape[0]
+    window = 3
+    graphs_ = []
+    for i, (X, g) in enumerate(zip(Xs, graphs, strict=True)):
+        if progress:
+            progress(0.02 + 0.08 * i / len(Xs), f"AlignedUMAP: fuzzy graph of view {i + 1}/{len(Xs)}")
+        idx, dist = g.umap_knn(p["n_neighbors"])
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*overridden to 1 by setting random_state.*")
+            warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+            model = umap.UMAP(n_neighbors=p["n_neighbors"], min_dist=p["min_dist"], metric=p["metric"],
+                              n_components=n_components, random_state=seed, precomputed_knn=(idx, dist),
+                              force_approximation_algorithm=True, transform_mode="graph").fit(X)
+        graphs_.append(model.graph_)
+    a, b = model._a, model._b
+    n_epochs = p["n_epochs"]
+    relations = expand_relations([{i: i for i in range(n)} for _ in range(len(Xs) - 1)], window)
+    indptr = numba.typed.List.empty_list(numba.types.int32[::1])
+    indices = numba.typed.List.empty_list(numba.types.int32[::1])
+    heads = numba.typed.List.empty_list(numba.types.int32[::1])
+    tails = numba.typed.List.empty_list(numba.types.int32[::1])
+    eps = numba.typed.List.empty_list(numba.types.float64[::1])
+    for G in graphs_:
+        coo = G.tocoo()
+        indptr.append(G.indptr)
+        indices.append(G.indices)
+        heads.append(coo.row)
+        tails.append(coo.col)
+        eps.append(make_epochs_per_sample(coo.data, n_epochs))
+    rng = np.random.RandomState(seed)
+    weights = build_neighborhood_similarities(indptr, indices, relations)
+    embeddings = numba.typed.List.empty_list(numba.types.float32[:, ::1])
+    if progress:
+        progress(0.12, "AlignedUMAP: spectral initialisation")
+    for i, X in enumerate(Xs):
+        init = spectral_layout(X, graphs_[i], n_components, rng)
+        init = (init * (10.0 / np.abs(init).max())).astype(np.float32, order="C")
+        if i:
+            anchor = relations[i][window - 1]
+            init = umap_pa(embeddings[-1], init, np.vstack([anchor[anchor >= 0], np.where(anchor >= 0)[0]]))
+        embeddings.append(init)
+    seed_triplet = rng.randint(np.iinfo(np.int32).min + 1, np.iinfo(np.int32).max - 1, 3).astype(np.int64)
+    out = _optimize_aligned(embeddings, heads, tails, n_epochs, eps, weights, relations, seed_triplet, a, b,
+                            progress)
+    return [np.asarray(e) for e in out]
+
+
+def align_projections(
+    Xs: Sequence,
+    /,
+    *,
+    method: str = "pca",
+    n_components: int = 2,
+    seed: int = 0,
+    graphs: Sequence[GraphSource] | None = None,
+    reference: int = 0,
+    progress: Progress | None = None,
+    **params,
+) -> list[Projection]:
+    """Maps of several views of the same items, in one coordinate frame.
+
+    UMAP: one AlignedUMAP optimisation (Dadu et al.; umap-learn's ``AlignedUMAP`` steps on the
+    shared graphs), where a regulariser pulls each item towards its place in the neighbouring
+    views. PCA and t-SNE: each view mapped on its own (so the reference map is exactly its
+    single-view map), then :func:`procrustes_align` onto the ``reference`` view.
+
+    Parameters
+    ----------
+    Xs : sequence of arrays of shape (n, d_i)
+        Row-aligned views (any dimensions).
+    graphs : sequence of NeighborGraph / callables / None, optional
+        One per view, as for :func:`project`.
+    reference : int, default=0
+        The view the others are rotated onto (PCA / t-SNE).
+    Other parameters are those of :func:`project`.
+
+    Returns
+    -------
+    list of Projection
+        ``params["alignment"]`` records how each map was aligned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((100, 5)) * [5, 3, 1, 1, 1]
+    >>> Q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((5, 5)))
+    >>> a, b = align_projections([X, X @ Q], method="pca")
+    >>> bool(np.allclose(a.coords, b.coords, atol=1e-4)), b.params["alignment"]["method"]
+    (True, 'procrustes')
+    """
+    Xs = [check_embeddings(X, name=f"Xs[{i}]", min_rows=3) for i, X in enumerate(Xs)]
+    if len(Xs) < 1:
+        raise EmbedLensInputError("align_projections needs at least one view")
+    n = Xs[0].shape[0]
+    bad = [i for i, X in enumerate(Xs) if X.shape[0] != n]
+    if bad:
+        raise EmbedLensInputError(
+            f"views {bad} do not have {n} rows like view 0; "
+            "aligned maps need the same items in the same order"
+        )
+    if not 0 <= reference < len(Xs):
+        raise EmbedLensInputError(f"reference={reference} must index one of the {len(Xs)} views")
+    graphs = list(graphs) if graphs is not None else [None] * len(Xs)
+    if len(graphs) != len(Xs):
+        raise EmbedLensInputError(
+            f"got {len(graphs)} graphs for {len(Xs)} views; pass one per view (or None)"
+        )
+    if method == "umap" and len(Xs) > 1:
+        if params.get("n_epochs") is None:
+            params = {**params, "n_epochs": 200}  # AlignedUMAP's default (its epochs cost more)
+        p = _resolve_params(method, n, params)
+        if n_components not in (2, 3):
+            raise EmbedLensInputError(f"n_components={n_components!r}; maps have 2 or 3 dimensions")
+        start = time.perf_counter()
+        k = graph_k(method, n, **params)
+        gs = [_get_graph(X, g, k, p["metric"], seed) for X, g in zip(Xs, graphs, strict=True)]
+        coords = _aligned_umap(Xs, gs, n_components, int(seed), p, progress)
+        seconds = time.perf_counter() - start
+        out = []
+        for i, (X, g, Y) in enumerate(zip(Xs, gs, coords, strict=True)):
+            Y = np.ascontiguousarray(Y, dtype=np.float32)
+            trust = trustworthiness(X, Y, n_neighbors=QUALITY_K, metric=p["metric"], sample=QUALITY_SAMPLE,
+                                   seed=seed)
+            pk = min(QUALITY_K, g.k)
+            params_used = {**p, "library": "umap-learn", "versions": dict(_library_versions()),
+                           "graph": {"k": g.k, "metric": g.metric, "method": g.method},
+                           "alignment": {"method": "AlignedUMAP", "views": len(Xs), "index": i,
+                                         "regularisation": 1.0e-2, "window": 3}}
+            out.append(Projection(coords=Y, method="umap", n_components=n_components, seed=int(seed),
+                                  params=params_used, seconds=seconds, trust=trust,
+                                  preservation=knn_preservation(g, Y, k=pk), preservation_k=pk))
+        if progress:
+            progress(1.0, "done")
+        return out
+    maps = []
+    for i, (X, g) in enumerate(zip(Xs, graphs, strict=True)):
+        sub = None
+        if progress:
+            def sub(f, msg, i=i):
+                progress((i + f) / len(Xs), f"view {i + 1}/{len(Xs)}: {msg}")
+        maps.append(project(X, method=method, n_components=n_components, seed=seed, graph=g, progress=sub,
+                            **params))
+    ref = maps[reference].coords
+    out = []
+    for i, m in enumerate(maps):
+        if i == reference:
+            info = {"method": "procrustes", "reference": reference, "index": i, "scale": 1.0, "rms": 0.0}
+            out.append(replace(m, params={**m.params, "alignment": info}))
+            continue
+        aligned, info = procrustes_align(m.coords, ref)
+        info = {"method": "procrustes", "reference": reference, "index": i, "scale": info["scale"],
+                "rms": info["rms"], "reference_rms": info["reference_rms"]}
+        out.append(replace(m, coords=aligned, params={**m.params, "alignment": info}))
+    return out
+
+
+# --------------------------------------------------------------------------- warm-up
+
+_WARM_LOCK = threading.Lock()
+_WARM: dict[str, float] = {}
+
+
+def warm_up(*, steps: Sequence[str] = ("umap", "aligned_umap", "pynndescent")) -> dict[str, float]:
+    """Compile umap-learn's and pynndescent's numba code once per process, on tiny arrays.
+
+    The first UMAP after a fresh start otherwise pays the just-in-time compilation (tens of
+    seconds). This runs the same code paths with the same array types as real calls, so the
+    compiled code is reused; a server calls it from a background thread at start-up. Steps
+    already warmed in this process are skipped. Returns the seconds each step took.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((96, 8)).astype(np.float32)
+    out = {}
+    with _WARM_LOCK:
+        for step in steps:
+            if step in _WARM:
+                continue
+            start = time.perf_counter()
+            if step == "umap":
+                project(X, method="umap", n_epochs=20, progress=lambda f, m: None)
+            elif step == "aligned_umap":
+                align_projections([X, X[:, ::-1]], method="umap", n_epochs=5, progress=lambda f, m: None)
+            elif step == "pynndescent":
+                knn_graph(X, k=5, method="approximate")
+                knn_graph(X, k=5, method="approximate", metric="euclidean")
+            else:
+                raise EmbedLensInputError(f"unknown warm-up step {step!r}")
+            _WARM[step] = out[step] = time.perf_counter() - start
+    return out

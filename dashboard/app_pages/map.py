@@ -1,0 +1,175 @@
+"""Map page: PCA / UMAP / t-SNE maps of a view, coloured, filtered, selectable, side by side."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from dashboard import context, data, map_panels, map_view
+from dashboard import state as vs
+from dashboard.errors import user_errors
+from dashboard.figures.projection import MAX_POINTS, projection_info
+from dashboard.jobs import Job
+from dashboard.point_metrics import MetricContext
+
+METHODS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+
+
+def _retry() -> None:
+    st.session_state["embedlens.map.retry"] = True
+
+
+@st.fragment(run_every=1.0)
+def _job_progress(job: Job) -> None:
+    if not job.active:
+        st.rerun()
+    st.progress(job.fraction, text=f"{job.label}: {job.message} · {job.elapsed:.0f} s")
+    st.button("Stop", on_click=job.cancel, key=f"map_stop_{job.key[:8]}", icon=":material/stop:")
+
+
+def controls(ds, view) -> None:
+    c = st.columns([2, 1, 2, 2])
+    c[0].segmented_control("Method", list(METHODS), format_func=METHODS.get, required=True,
+                           **vs.widget_key("map_method"))
+    c[1].segmented_control("Dimensions", [2, 3], format_func=lambda d: f"{d}-D", required=True,
+                           **vs.widget_key("map_dims"))
+    kinds = data.map_column_kinds(ds.fingerprint, ds.metadata)
+    options = map_view.color_options(ds, kinds=kinds)
+    auto = map_view.auto_color(ds, kinds=kinds)
+    c[2].selectbox("Colour by", ["", *options],
+                   format_func=lambda o: f"auto: {map_view.color_label(auto)}" if o == "" else map_view.color_label(o),
+                   **vs.widget_key("map_color", options=["", *options]))
+    others = [""] + [v for v in ds.view_names if v != view.name]
+    labels = {v.name: v.label for v in ds.views}
+    c[3].selectbox("Side by side with", others, format_func=lambda v: "— one map —" if v == "" else labels[v],
+                   help="The same items in a second view (another checkpoint, layer or run), aligned to this "
+                        "map; selections are linked.", **vs.widget_key("map_view2", options=others))
+    with st.expander("Parameters, filter and drawing", icon=":material/tune:"):
+        p = st.columns(5)
+        state = vs.current()
+        p[0].number_input("Seed", 0, 2**31 - 1, step=1, **vs.widget_key("map_seed"))
+        p[1].selectbox("Metric", ["cosine", "euclidean"], help="Distance of the kNN graph (UMAP, t-SNE) and of "
+                       "the quality scores.", **vs.widget_key("map_metric"))
+        p[2].slider("UMAP n_neighbors", 2, 200, disabled=state.map_method != "umap",
+                    **vs.widget_key("map_neighbors"))
+        p[3].slider("UMAP min_dist", 0.0, 1.0, step=0.05, disabled=state.map_method != "umap",
+                    **vs.widget_key("map_min_dist"))
+        p[4].slider("t-SNE perplexity", 2.0, 200.0, step=1.0, disabled=state.map_method != "tsne",
+                    **vs.widget_key("map_perplexity"))
+        map_panels.filter_controls(ds)
+        st.radio("Drawing", ["auto", "points", "density"], horizontal=True, help=(
+            f"auto: every point up to {MAX_POINTS:,}, above that a density image of all points with a "
+            "declared, seeded, stratified sample of 100,000 on top. Measured in Chromium: 250k points draw "
+            "~2 s after the page and a box over most of them takes ~9 s to select; 1M points take ~17 s and "
+            "~50 s, the density view ~5 s and ~9 s (box / lasso select every point under the shape)."),
+            **vs.widget_key("map_render"))
+
+
+def _views(ds, view, state):
+    v2 = ds.view(state.map_view2) if state.map_view2 else None
+    return [view] + ([v2] if v2 is not None else [])
+
+
+def compute_maps(ds, views, state, prow):
+    """Projections per view (aligned when two), or the running job and a PCA preview."""
+    owner = st.session_state.setdefault("embedlens.map.session", uuid.uuid4().hex)
+    retry = st.session_state.pop("embedlens.map.retry", False)
+    rows = None if len(prow) == ds.n else prow
+    kw = dict(dims=state.map_dims, seed=state.map_seed, params=map_view.map_params(state), rows=rows,
+              retry=retry)
+    if state.map_method == "umap" and len(views) == 2:
+        result = data.map_aligned_umap(views, owner=owner + ":pair", **kw)
+        return (None, result) if isinstance(result, Job) else (result, None)
+    maps, job = [], None
+    for i, v in enumerate(views):
+        r = data.map_projection(v, method=state.map_method, owner=f"{owner}:{i}", **kw)
+        if isinstance(r, Job):
+            job = job or r
+        maps.append(r)
+    if job is not None:
+        return None, job
+    if len(maps) == 2:
+        maps[1] = data.map_procrustes(maps[1], maps[0])
+    return maps, None
+
+
+def draw(ds, views, maps, state, prow, shown, cols):
+    """One chart per map, in ``cols``; returns the figure infos."""
+    selected = vs.decode_selection(state.map_selection, ds.n) if state.map_selection else None
+    item = state.map_item if state.map_item >= 0 else None
+    nbrs = (np.empty(0, np.int64), np.empty(0)) if item is None else \
+        data.map_item_neighbors(views[0].fingerprint, views[0].X, item, 10, state.map_metric)
+    keep = np.isin(prow, shown)
+    hover = data.map_hover_texts(ds.fingerprint, ds.metadata) if len(shown) <= 20_000 else None
+    infos = []
+    for slot, (col, v, p) in enumerate(zip(cols, views, maps, strict=True)):
+        ctx = MetricContext(ds, v, p, None if len(prow) == ds.n else prow)
+        color = map_view.resolve_color(state.map_color, ctx, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
+        coords, rows = p.coords[keep], prow[keep]
+        signature = (map_panels.digest(coords), state.map_color, state.map_render, state.map_seed, item,
+                     tuple(nbrs[0].tolist()), len(maps))
+
+        def build(selected_rows, coords=coords, rows=rows, color=color, p=p, v=v):
+            return projection_info(coords, rows, color=color, hover=hover, selected_rows=selected_rows,
+                                   item=item, neighbor_rows=nbrs[0], render=state.map_render, seed=state.map_seed,
+                                   title=f"{p.label} · {v.label}" if len(maps) > 1 else "")
+
+        info, fig = map_panels.map_chart(col, str(slot), build, signature, coords, rows, ds.n, selected,
+                                         height=640 if len(maps) == 1 else 520)
+        col.caption(f"{info.sample_note}" + (f" · {len(shown):,} of {ds.n:,} items pass the filter"
+                                              if len(shown) < ds.n else "") + (" · " + " ".join(info.notes)
+                                                                               if info.notes else ""))
+        if color.help:
+            col.caption(f"Colour: {color.title} — {color.help}")
+        infos.append((info, fig))
+    return infos, nbrs
+
+
+ds, view = context.require_dataset()
+state = vs.current()
+changes, warnings = map_view.sanitize(state, ds, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
+if changes:
+    state = vs.update(**changes)
+for w in warnings:
+    vs.add_warning(w)
+    st.warning(w, icon=":material/link_off:")
+st.title("Map")
+controls(ds, view)
+state = vs.current()
+with user_errors():
+    shown = map_view.shown_rows(ds, state.map_filter)
+    prow = shown if state.map_filter_mode == "project" and len(shown) < ds.n else np.arange(ds.n)
+    if len(prow) < 5:
+        st.warning(f"Only {len(prow)} items pass the filter; a map needs at least 5.")
+        st.stop()
+    views = _views(ds, view, state)
+    maps, job = compute_maps(ds, views, state, prow)
+    if job is not None:
+        if job.active:
+            _job_progress(job)
+        else:
+            st.error(f"{job.label} {job.state}: {job.error or job.message}", icon=":material/error:")
+            st.button("Run again", on_click=_retry, icon=":material/refresh:")
+        preview = replace(state, map_method="pca")
+        maps, _ = compute_maps(ds, views, preview, prow)
+        st.caption("Showing PCA while the map is computed; it replaces this one when ready.")
+    if len(maps) == 1:
+        map_col, panel = st.columns([3, 2], gap="medium")
+        cols = [map_col]
+    else:
+        cols, panel = st.columns(2), st.container()
+    infos, nbrs = draw(ds, views, maps, state, prow, shown, cols)
+    if state.map_dims == 3:
+        cols[0].caption("Box, lasso and click selection work on 2-D maps; in 3-D, inspect items by id "
+                        "(Item tab).")
+    tabs = panel.tabs(["Selection", "Item and neighbours", "Map details and export"])
+    selected = vs.decode_selection(state.map_selection, ds.n) if state.map_selection else None
+    with tabs[0]:
+        map_panels.selection_panel(ds, view, selected, shown, state.map_metric)
+    with tabs[1]:
+        map_panels.item_panel(ds, view, state.map_item, state.map_metric, nbrs)
+    with tabs[2]:
+        map_panels.details_panel(ds, views, maps, [i for i, _ in infos], prow, infos[0][1])

@@ -1,0 +1,335 @@
+"""The Map page's side panels: the selection, the inspected item and its neighbours, map details
+and exports. Each takes what the page resolved and draws with Streamlit; no numerics here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import Dataset, View
+from core.projection import Projection
+from core.tables import image_columns
+
+from core.selection import parse_filter
+
+from . import data, map_view
+from . import state as vs
+from .figures.projection import ProjectionInfo, projection_figure
+
+_FILTER = "w.mf."
+_POINTS = "embedlens.map.points."  # (coords, rows, n) of each chart, for its selection callback
+_FIGURE = "embedlens.map.figure."  # (signature, info, figure) last drawn in each chart
+_OWN = "embedlens.map.own."  # the selection each chart's own last box / lasso / clear produced
+_SHAPES = "embedlens.map.shapes."  # the boxes / lassos of each chart's last event
+
+
+def digest(a: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=8).hexdigest()
+
+
+def _on_select(slot: str) -> None:
+    coords, rows, n = st.session_state[_POINTS + slot]
+    ev = map_view.selection_from_event(st.session_state.get(f"map_{slot}"), coords, rows,
+                                       previous_shapes=st.session_state.get(_SHAPES + slot, ""))
+    st.session_state[_SHAPES + slot] = ev.shapes
+    if ev.kind == "click":
+        vs.update(map_item=int(ev.rows[0]))
+        return
+    text = vs.encode_selection(ev.rows, n) if ev.kind == "region" else ""
+    st.session_state[_OWN + slot] = text
+    vs.update(map_selection=text)
+
+
+def map_chart(col, slot: str, build, signature: tuple, coords: np.ndarray, rows: np.ndarray, n: int,
+              selected: np.ndarray | None, *, height: int):
+    """Draw one selectable map; returns (info, figure).
+
+    A selection made in this very chart is already on screen: if nothing else about the
+    chart changed, the previous figure is sent again unchanged, so Streamlit keeps the chart
+    (and plotly's own selection) instead of redrawing it; any other change redraws it with
+    the selection from the view state.
+    """
+    st.session_state[_POINTS + slot] = (coords[:, :2], rows, n)
+    previous = st.session_state.get(_FIGURE + slot)
+    own = st.session_state.get(_OWN + slot)
+    selection = vs.current().map_selection
+    if previous is not None and previous[0] == signature and own is not None and own == selection:
+        info, fig = previous[1], previous[2]
+    else:
+        info = build(selected)
+        fig = projection_figure(info, height=height)
+        st.session_state[_FIGURE + slot] = (signature, info, fig)
+        st.session_state.pop(_OWN + slot, None)
+        st.session_state.pop(_SHAPES + slot, None)  # a redrawn chart shows no outline
+    if info.title:
+        col.markdown(f"**{info.title}**")
+    col.plotly_chart(fig, key=f"map_{slot}", on_select=partial(_on_select, slot),
+                     selection_mode=("points", "box", "lasso"), config={"displaylogo": False}, theme=None)
+    return info, fig
+
+__all__ = [
+    "filter_controls", "map_chart", "digest", "selection_panel", "item_panel", "details_panel", "TABLE_ROWS",
+]
+
+TABLE_ROWS = 1000
+"""Rows of metadata shown in a table (the CSV export has them all)."""
+
+
+def _filter_widgets(ds: Dataset) -> tuple[list[str], list[str]]:
+    cats, nums = data.map_column_kinds(ds.fingerprint, ds.metadata)
+    return cats[:6], nums[:4]
+
+
+def _filter_changed(ds: Dataset) -> None:
+    cats, nums = _filter_widgets(ds)
+    clauses = []
+    for c in cats:
+        clauses += [f"{c}={v}" for v in st.session_state.get(_FILTER + c, [])]
+    for c in nums:
+        lo, hi = st.session_state.get(_FILTER + c, (None, None))
+        s = ds.metadata[c]
+        if lo is not None and lo > s.min():
+            clauses.append(f"{c}>={lo}")
+        if hi is not None and hi < s.max():
+            clauses.append(f"{c}<={hi}")
+    vs.update(map_filter=tuple(clauses))
+
+
+def _clear_filter(ds: Dataset) -> None:
+    for key in [k for k in st.session_state if str(k).startswith(_FILTER)]:
+        del st.session_state[key]
+    vs.update(map_filter=())
+
+
+def filter_controls(ds: Dataset) -> None:
+    """A multiselect per categorical column, a range per numeric one; they write ``map_filter``."""
+    cats, nums = _filter_widgets(ds)
+    if not cats and not nums:
+        st.caption("No metadata columns to filter by.")
+        return
+    clauses = parse_filter(vs.current().map_filter)
+    cols = st.columns(len(cats) + len(nums) + 1)
+    for col, c in zip(cols, cats):
+        levels = sorted(ds.metadata[c].dropna().astype(str).unique().tolist(), key=lambda v: (len(v), v))
+        st.session_state.setdefault(_FILTER + c, [x.value for x in clauses if x.column == c and x.op == "="
+                                                  and x.value in levels])
+        col.multiselect(f"Filter: {c}", levels, key=_FILTER + c, on_change=_filter_changed, args=(ds,),
+                        placeholder="all")
+    for col, c in zip(cols[len(cats):], nums):
+        s = ds.metadata[c]
+        lo, hi = s.min(), s.max()
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo == hi:
+            continue
+        cast = int if pd.api.types.is_integer_dtype(s) else float
+        lo, hi = cast(lo), cast(hi)
+        cur_lo = next((cast(float(x.value)) for x in clauses if x.column == c and x.op == ">="), lo)
+        cur_hi = next((cast(float(x.value)) for x in clauses if x.column == c and x.op == "<="), hi)
+        st.session_state.setdefault(_FILTER + c, (max(lo, cur_lo), min(hi, cur_hi)))
+        col.slider(f"Filter: {c}", lo, hi, key=_FILTER + c, on_change=_filter_changed, args=(ds,))
+    cols[-1].radio("Filter applies to", ["display", "project"], format_func={
+        "display": "the drawing", "project": "the projection"}.get,
+        help="the drawing: the map of all items, filtered points hidden; the projection: a map of only the "
+             "kept items (computed and cached separately).", **vs.widget_key("map_filter_mode"))
+    if clauses:
+        st.button("Clear filter", on_click=_clear_filter, args=(ds,), key="map_clear_filter")
+
+
+def _image_config(meta: pd.DataFrame) -> dict:
+    return {c: st.column_config.ImageColumn(c, width="small") for c in image_columns(meta)}
+
+
+def _table(ds: Dataset, rows: np.ndarray, extra: dict | None = None) -> pd.DataFrame:
+    table = ds.metadata.iloc[rows].copy() if len(ds.metadata.columns) else pd.DataFrame(index=rows)
+    table.insert(0, "row", rows)
+    for name, values in (extra or {}).items():
+        table[name] = values
+    return table
+
+
+def _csv(make_table):
+    """A deferred CSV download (built on click, image columns left out)."""
+    def build() -> bytes:
+        table = make_table()
+        return table.drop(columns=image_columns(table)).to_csv(index=False).encode()
+    return build
+
+
+def _param(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_param(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_param(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    return "—" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown: np.ndarray,
+                    metric: str) -> None:
+    """Count, the selection against the rest, its metadata rows, CSV export."""
+    if selected is None or not len(selected):
+        st.caption(
+            "Draw a box or a lasso on the map (toolbar, top right of the map) to select items; hold shift "
+            "to add a region, double-click the map or press Clear to start again. To inspect an item, "
+            "click it in Pan mode (the default; after a box or lasso, pick Pan in the toolbar; inside a "
+            "selection's outline clicks move the outline, so double-click to drop it first)."
+        )
+        return
+    n = ds.n
+    in_view = np.intersect1d(selected, shown)
+    c1, c2 = st.columns([3, 1])
+    c1.metric("Selected items", f"{len(selected):,}",
+              help=f"of {n:,} items; {len(in_view):,} are on the map now")
+    c2.button("Clear", icon=":material/deselect:", on_click=vs.update, kwargs={"map_selection": ""},
+              key="map_clear_selection", width="stretch")
+    mask = np.zeros(n, dtype=bool)
+    mask[selected] = True
+    g = data.map_compare_groups(view.fingerprint, vs.current().map_selection, view.X, mask, metric)
+    st.markdown(f"**Selection vs the rest** ({g.n_in:,} vs {g.n_out:,} items, {view.label})")
+    table = pd.DataFrame(
+        {
+            "selection": [_fmt(g.mean_norm_in), _fmt(g.cosine_in)],
+            "rest": [_fmt(g.mean_norm_out), _fmt(g.cosine_out)],
+        },
+        index=["mean norm (L2)", "mean cosine similarity within"],
+    )
+    st.dataframe(table, width="stretch")
+    st.caption(
+        f"Centroid distance ({g.metric}): **{_fmt(g.centroid_distance)}**. Mean cosine within a group = "
+        "(‖Σ u_i‖² − Σ‖u_i‖²) / (m(m−1)) over unit rows u_i: high means a tight, one-directional "
+        "group. "
+        "Shown here: size, norms, centroid distance, within-group cosine; Vendi score and intrinsic "
+        "dimension of the selection are not computed on this page yet."
+    )
+    rows = selected[:TABLE_ROWS]
+    t = _table(ds, rows)
+    st.dataframe(t, hide_index=True, width="stretch", height=260, column_config=_image_config(t))
+    if len(selected) > TABLE_ROWS:
+        st.caption(f"First {TABLE_ROWS:,} of {len(selected):,} selected rows shown; the CSV has them all.")
+    st.download_button("Selection (CSV)", _csv(lambda: _table(ds, selected)),
+                       file_name=f"{ds.name}-selection.csv",
+                       mime="text/csv", icon=":material/download:", key="map_dl_selection", on_click="ignore")
+
+
+def _image_bytes(uri) -> bytes | None:
+    if isinstance(uri, str) and uri.startswith("data:image/") and ";base64," in uri:
+        try:
+            return base64.b64decode(uri.split(";base64,", 1)[1])
+        except ValueError:
+            return None
+    return None
+
+
+def _lookup_item(ds: Dataset) -> None:
+    text = st.session_state.get("map_item_lookup", "").strip()
+    if not text:
+        return
+    ids = pd.Series(ds.ids).astype(str)
+    hits = np.flatnonzero(ids.to_numpy() == text)
+    if not len(hits) and text.isdigit() and int(text) < ds.n:
+        hits = np.array([int(text)])
+    if len(hits):
+        vs.update(map_item=int(hits[0]))
+    else:
+        st.session_state["map_item_missing"] = text
+
+
+def item_panel(ds: Dataset, view: View, item: int, metric: str, neighbors) -> None:
+    """The inspected item (metadata, image) and its nearest neighbours in the embedding."""
+    st.text_input("Inspect an item by id or row", key="map_item_lookup", on_change=_lookup_item, args=(ds,),
+                  placeholder=str(ds.ids[0]))
+    missing = st.session_state.pop("map_item_missing", None)
+    if missing:
+        st.warning(f"No item with id or row {missing!r}.")
+    if item < 0:
+        st.caption("Click a point on the map, or type an id above, to see the item and its nearest "
+                   "neighbours.")
+        return
+    images = image_columns(ds.metadata)
+    c1, c2 = st.columns([1, 3]) if images else (None, st.container())
+    if images:
+        img = _image_bytes(ds.metadata[images[0]].iloc[item])
+        if img is not None:
+            c1.image(img, width=96, caption=str(ds.ids[item]))
+    meta = ds.metadata.iloc[item].drop(labels=images, errors="ignore") if len(ds.metadata.columns) \
+        else pd.Series()
+    c2.markdown(f"**Row {item}** · id `{ds.ids[item]}`  \n"
+                + " · ".join(f"{k}: **{v}**" for k, v in meta.items()))
+    c2.button("Stop inspecting", key="map_item_clear", on_click=vs.update, kwargs={"map_item": -1})
+    rows, dist = neighbors
+    st.markdown(f"**{len(rows)} nearest neighbours** in {view.label} ({metric} distance, exact)")
+    t = _table(ds, rows, {f"{metric} distance": np.round(dist.astype(np.float64), 5)})
+    t.insert(0, "rank", np.arange(1, len(rows) + 1))
+    first = ["rank", "row", f"{metric} distance"]
+    cols = first + [c for c in t.columns if c not in first]
+    t = t[cols]
+    st.dataframe(t, hide_index=True, width="stretch", column_config=_image_config(t))
+    st.caption("Rings on the map: the item (orange) and these neighbours (black).")
+
+
+def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos: list[ProjectionInfo],
+                  prow: np.ndarray, figure) -> None:
+    """How each map was made, its quality, and exports (coordinates, figure)."""
+    for v, p, info in zip(views, maps, infos, strict=True):
+        st.markdown(f"**{p.label}** — {v.label}")
+        cols = st.columns(3)
+        if p.trust is not None:
+            cols[0].metric("Trustworthiness", f"{p.trust.value:.3f}", help=p.trust.label +
+                           ". Venna & Kaski 2001 (scikit-learn): 1 − penalty for map neighbours that are "
+                           "not embedding neighbours, weighted by their embedding rank.")
+        if p.mean_preservation is not None:
+            cols[1].metric(f"kNN preservation (k={p.preservation_k})", f"{p.mean_preservation:.3f}",
+                           help="Mean over items of |N_X(i) ∩ N_Y(i)| / k; colour by it to see where.")
+        cols[2].metric("Computed in", f"{p.seconds:.1f} s",
+                       help="from the disk cache" if p.from_cache else None)
+        if p.preservation is None:
+            cols[1].caption("kNN preservation: colour the map by it to compute it (builds the kNN graph).")
+        shown = {k: v2 for k, v2 in p.params.items() if k not in ("versions",)}
+        used = " · ".join(f"{k}={_param(v2)}" for k, v2 in shown.items())
+        versions = ", ".join(f"{k} {v2}" for k, v2 in p.params.get("versions", {}).items())
+        st.caption(f"Parameters used: {used} · {versions}")
+        st.caption(f"Drawn: {info.sample_note}.")
+    p = maps[0]
+
+    def coords() -> pd.DataFrame:  # built when a download is clicked
+        table = pd.DataFrame(p.coords, columns=[f"{p.method}_{i + 1}" for i in range(p.n_components)])
+        table.insert(0, "row", prow)
+        table.insert(1, "id", np.asarray(ds.ids)[prow])
+        return table
+
+    st.markdown("**Export**")
+    c1, c2, c3 = st.container(), st.container(), st.container()
+    c1.download_button("Coordinates with ids (CSV)", lambda: coords().to_csv(index=False).encode(),
+                       file_name=f"{ds.name}-{p.method}.csv", mime="text/csv", key="map_dl_csv",
+                       icon=":material/download:", on_click="ignore")
+
+    def parquet() -> bytes:
+        buf = io.BytesIO()
+        coords().astype({"id": str}).to_parquet(buf, index=False)
+        return buf.getvalue()
+
+    c2.download_button("Coordinates with ids (Parquet)", parquet, file_name=f"{ds.name}-{p.method}.parquet",
+                       mime="application/vnd.apache.parquet", key="map_dl_parquet",
+                       icon=":material/download:", on_click="ignore")
+    title = f"{p.label} · {views[0].label} · {ds.name}"
+    def html() -> bytes:
+        titled = go.Figure(figure).update_layout(title=title, margin_t=60)
+        return titled.to_html(include_plotlyjs=True, full_html=True).encode()
+
+    c3.download_button("Figure (HTML)", html,
+                       file_name=f"{ds.name}-{p.method}.html", mime="text/html", key="map_dl_html",
+                       icon=":material/download:",
+                       help="A self-contained interactive page (plotly.js included).",
+                       on_click="ignore")

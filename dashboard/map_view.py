@@ -1,0 +1,230 @@
+"""The Map page's logic that needs no browser: selection events, colour and filter choices, links.
+
+Pure functions over the view state, the dataset and plotly's selection payload, so they are
+unit-tested directly; :mod:`dashboard.app_pages.map` only wires them to widgets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core import Dataset, EmbedLensInputError
+from core.selection import filter_mask, parse_filter, points_in_box, points_in_polygon
+from core.tables import categorical_columns, image_columns
+
+from . import point_metrics
+from .figures.projection import MapColor
+from .state import ViewState, decode_selection
+
+__all__ = [
+    "SelectionEvent",
+    "selection_from_event",
+    "color_options",
+    "auto_color",
+    "color_label",
+    "resolve_color",
+    "column_kinds",
+    "shown_rows",
+    "sanitize",
+    "map_params",
+    "LIMITS",
+]
+
+LIMITS = {
+    "map_neighbors": ("UMAP n_neighbors", 2, 200),
+    "map_min_dist": ("UMAP min_dist", 0.0, 1.0),
+    "map_perplexity": ("t-SNE perplexity", 2.0, 200.0),
+    "map_seed": ("seed", 0, 2**31 - 1),
+}
+"""Name and accepted range of the numeric map settings (a link outside them falls back with a warning)."""
+
+
+@dataclass(frozen=True)
+class SelectionEvent:
+    """What a chart event means: ``kind`` "region" (box / lasso), "click" (one point), "clear".
+
+    ``shapes`` are the event's boxes and lassos, to recognise them in the chart's next event.
+    """
+
+    kind: str
+    rows: np.ndarray
+    shapes: str = ""
+
+
+def _selection_dict(event) -> dict:
+    if event is None:
+        return {}
+    sel = event["selection"] if isinstance(event, dict) else getattr(event, "selection", None)
+    if sel is None:
+        return {}
+    return {k: sel[k] if isinstance(sel, dict) else getattr(sel, k, []) for k in ("points", "box", "lasso")}
+
+
+def selection_from_event(event, coords: np.ndarray, rows: np.ndarray, *,
+                         previous_shapes: str = "") -> SelectionEvent:
+    """Turn a ``st.plotly_chart`` selection event into dataset rows.
+
+    Box and lasso shapes (several with shift) are re-applied to *every* point of the map
+    (``coords``, whose dataset rows are ``rows``), not only to the points the browser drew,
+    so a region on a density image selects all the items under it. One clicked point is a
+    "click", also when the chart still shows the shapes of the previous event
+    (``previous_shapes``: plotly keeps the outline and repeats it); an event with nothing is
+    "clear" (double-click).
+    """
+    sel = _selection_dict(event)
+    boxes, lassos, points = sel.get("box") or [], sel.get("lasso") or [], sel.get("points") or []
+    shapes = json.dumps([boxes, lassos], sort_keys=True, default=str) if boxes or lassos else ""
+    if shapes and shapes == previous_shapes and len(points) == 1:
+        boxes, lassos = [], []  # the old outline, and one clicked point
+    if boxes or lassos:
+        mask = np.zeros(len(rows), dtype=bool)
+        for b in boxes:
+            if len(b.get("x", [])) >= 2 and len(b.get("y", [])) >= 2:
+                mask |= points_in_box(coords, b["x"][:2], b["y"][:2])
+        for lasso in lassos:
+            poly = np.column_stack([lasso.get("x", []), lasso.get("y", [])]).astype(float)
+            if len(poly) >= 3:
+                mask |= points_in_polygon(coords, poly)
+        return SelectionEvent("region", np.asarray(rows, dtype=np.int64)[mask], shapes)
+    ids = []
+    for p in points:
+        cd = p.get("customdata") if isinstance(p, dict) else None
+        if isinstance(cd, (list, tuple)):
+            cd = cd[0] if cd else None
+        if cd is not None:
+            ids.append(int(cd))
+    if len(set(ids)) == 1:
+        return SelectionEvent("click", np.array(ids[:1], dtype=np.int64), shapes)
+    if ids:
+        return SelectionEvent("region", np.unique(np.array(ids, dtype=np.int64)), shapes)
+    return SelectionEvent("clear", np.empty(0, dtype=np.int64))
+
+
+# --------------------------------------------------------------------------- colour
+
+
+def column_kinds(meta: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(categorical, numeric) metadata columns that can colour or filter a map (images and ids left out).
+
+    Costs a ``nunique`` per column: the page calls it through a cached wrapper and passes ``kinds``.
+    """
+    images = set(image_columns(meta))
+    cats = [c for c in categorical_columns(meta) if c not in images]
+    nums = [c for c in meta.columns if c not in images and c not in cats
+            and pd.api.types.is_numeric_dtype(meta[c]) and not pd.api.types.is_bool_dtype(meta[c])]
+    return cats, nums
+
+
+def color_options(ds: Dataset, *, kinds=None, with_projection: bool = True) -> list[str]:
+    """Every value the colour setting can take: "none", metadata columns, then ``metric:<key>``."""
+    cats, nums = kinds or column_kinds(ds.metadata)
+    metrics = [point_metrics.PREFIX + m.key for m in point_metrics.available(with_projection=with_projection)]
+    return ["none", *cats, *nums, *metrics]
+
+
+def auto_color(ds: Dataset, *, kinds=None) -> str:
+    """The colour used when the link says nothing: a label-like column, else none."""
+    cats, _nums = kinds or column_kinds(ds.metadata)
+    for preferred in ("label", "labels", "class", "category", "target", "y"):
+        if preferred in cats:
+            return preferred
+    small = [c for c in cats if 2 <= ds.metadata[c].nunique() <= 20]
+    return small[0] if small else "none"
+
+
+def color_label(choice: str) -> str:
+    if choice == "none":
+        return "one colour"
+    if choice.startswith(point_metrics.PREFIX):
+        m = point_metrics.REGISTRY.get(choice[len(point_metrics.PREFIX):])
+        return m.label if m else choice
+    return choice
+
+
+def resolve_color(choice: str, ctx: point_metrics.MetricContext, *, kinds=None) -> MapColor:
+    """The per-row values (and kind) for a colour choice; "" means :func:`auto_color`."""
+    ds = ctx.dataset
+    kinds = kinds or column_kinds(ds.metadata)
+    choice = choice or auto_color(ds, kinds=kinds)
+    if choice == "none":
+        return MapColor()
+    if choice.startswith(point_metrics.PREFIX):
+        metric = point_metrics.REGISTRY.get(choice[len(point_metrics.PREFIX):])
+        if metric is None:
+            raise EmbedLensInputError(f"no per-point metric {choice!r}; choose another colour")
+        values = np.asarray(metric.compute(ctx), dtype=np.float64)
+        return MapColor("continuous", metric.label, values, metric.help)
+    if choice not in ds.metadata.columns:
+        raise EmbedLensInputError(f"no metadata column {choice!r} to colour by")
+    cats, _ = kinds
+    s = ds.metadata[choice]
+    if choice in cats:
+        return MapColor("categorical", choice, s.to_numpy(dtype=object))
+    return MapColor("continuous", choice, s.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def shown_rows(ds: Dataset, clauses: tuple[str, ...]) -> np.ndarray:
+    """Dataset rows kept by the filter (all rows for an empty filter)."""
+    if not clauses:
+        return np.arange(ds.n)
+    return np.flatnonzero(filter_mask(ds.metadata, clauses))
+
+
+# --------------------------------------------------------------------------- link hygiene
+
+
+def sanitize(state: ViewState, ds: Dataset, *, kinds=None) -> tuple[dict, list[str]]:
+    """Changes that bring a (linked) state back into range for ``ds``, and a warning for each."""
+    changes, warnings = {}, []
+    defaults = ViewState()
+    for name, (label, lo, hi) in LIMITS.items():
+        value = getattr(state, name)
+        if not lo <= value <= hi:
+            changes[name] = getattr(defaults, name)
+            warnings.append(f"Ignored {label}={value}: it must be between {lo} and {hi}; "
+                            f"using {changes[name]}.")
+    if state.map_color and state.map_color not in color_options(ds, kinds=kinds):
+        changes["map_color"] = ""
+        warnings.append(f"Ignored colour {state.map_color!r}: this dataset has no such column or metric.")
+    if state.map_filter:
+        try:
+            parse_filter(state.map_filter)
+            filter_mask(ds.metadata, state.map_filter)
+        except EmbedLensInputError as exc:
+            changes["map_filter"] = ()
+            warnings.append(f"Ignored the link's filter: {exc}")
+    if state.map_selection:
+        try:
+            decode_selection(state.map_selection, ds.n)
+        except ValueError as exc:
+            changes["map_selection"] = ""
+            warnings.append(f"Ignored the link's selection: {exc}.")
+    if not -1 <= state.map_item < ds.n:
+        changes["map_item"] = -1
+        warnings.append(f"Ignored inspected item {state.map_item}: this dataset has rows 0 to {ds.n - 1}.")
+    if state.map_view2 and (state.map_view2 not in ds.view_names or state.map_view2 == state.view):
+        changes["map_view2"] = ""
+        if state.map_view2 not in ds.view_names:
+            warnings.append(f"Ignored the second view {state.map_view2!r}: dataset {ds.name!r} has no "
+                            "such view.")
+    if state.map_method != "pca" and ds.n < 5:
+        changes["map_method"] = "pca"
+        warnings.append(f"{state.map_method.upper()} needs at least 5 items; showing PCA.")
+    return changes, warnings
+
+
+def map_params(state: ViewState) -> dict:
+    """The core parameters of the state's method (what :func:`core.projection.project` takes)."""
+    if state.map_method == "umap":
+        return {"n_neighbors": state.map_neighbors, "min_dist": state.map_min_dist,
+                "metric": state.map_metric}
+    if state.map_method == "tsne":
+        return {"perplexity": state.map_perplexity, "metric": state.map_metric}
+    return {}

@@ -1,0 +1,99 @@
+"""core.cache: what is stored comes back, a damaged entry is recomputed, nothing is unpickled."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core import EmbedLensInputError
+from core.cache import DiskCache, cache_key, default_cache_dir
+from core.projection import project_cached
+
+
+@pytest.fixture
+def cache(tmp_path) -> DiskCache:
+    return DiskCache(tmp_path, namespace="test", max_bytes=10**9)
+
+
+def test_the_stored_arrays_and_metadata_come_back(cache):
+    a = np.arange(12, dtype=np.float32).reshape(6, 2)
+    b = np.array([True, False, True])
+    key = cache_key(fingerprint="f", method="pca")
+    cache.save(key, {"coords": a, "mask": b}, {"seconds": 1.5, "params": {"k": 3, "names": ("x", "y")}})
+    e = cache.load(key)
+    np.testing.assert_array_equal(e.arrays["coords"], a)
+    np.testing.assert_array_equal(e.arrays["mask"], b)
+    assert e.arrays["coords"].dtype == np.float32 and not e.arrays["coords"].flags.writeable
+    assert e.meta == {"seconds": 1.5, "params": {"k": 3, "names": ["x", "y"]}}
+    assert cache.load(cache_key(fingerprint="g", method="pca")) is None
+    assert not list(cache.folder.glob("*.tmp"))  # atomic writes leave no temporary files
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "json", "missing npz", "other key"])
+def test_a_damaged_entry_is_dropped(cache, damage):
+    key = cache_key(x=1)
+    cache.save(key, {"a": np.arange(1000, dtype=np.float64)}, {})
+    npz, js = cache.folder / f"{key}.npz", cache.folder / f"{key}.json"
+    if damage == "flip":
+        raw = bytearray(npz.read_bytes())
+        raw[-200] ^= 0xFF  # inside the array's bytes
+        npz.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        npz.write_bytes(npz.read_bytes()[:300])
+    elif damage == "json":
+        js.write_text("{ not json")
+    elif damage == "missing npz":
+        npz.unlink()
+    else:
+        manifest = json.loads(js.read_text())
+        manifest["key"] = "0" * 40
+        js.write_text(json.dumps(manifest))
+    assert cache.load(key) is None
+    assert not npz.exists() and not js.exists()  # removed, so the next save starts clean
+
+
+def test_a_corrupt_projection_is_recomputed(tmp_path, small_matrix):
+    c = DiskCache(tmp_path)
+    first = project_cached(small_matrix, fingerprint="m", cache=c)
+    (npz,) = c.folder.glob("*.npz")
+    raw = bytearray(npz.read_bytes())
+    raw[raw.find(b"\x93NUMPY") + 200] ^= 0x55  # a byte of the coordinates (after the 128-byte npy header)
+    npz.write_bytes(bytes(raw))
+    again = project_cached(small_matrix, fingerprint="m", cache=c)
+    assert not again.from_cache
+    np.testing.assert_array_equal(again.coords, first.coords)
+    assert project_cached(small_matrix, fingerprint="m", cache=c).from_cache
+
+
+def test_objects_are_never_stored(cache):
+    with pytest.raises(EmbedLensInputError, match="dtype object; only numbers are stored"):
+        cache.save(cache_key(x=2), {"bad": np.array([{"a": 1}], dtype=object)}, {})
+    with pytest.raises(EmbedLensInputError, match="is not a JSON value"):
+        cache_key(x=object())
+
+
+def test_keys_are_canonical():
+    assert cache_key(a=1, b={"y": 2, "x": (1, 2)}) == cache_key(b={"x": [1, 2], "y": 2}, a=1)
+    assert cache_key(a=np.int64(3)) == cache_key(a=3)
+    assert cache_key(a=1) != cache_key(a=1.5)
+
+
+def test_prune_keeps_the_most_recent(tmp_path):
+    c = DiskCache(tmp_path, max_bytes=None)
+    keys = [cache_key(i=i) for i in range(4)]
+    for k in keys:
+        c.save(k, {"a": np.zeros(10_000)}, {})
+    size = c.entries()[0][1]
+    c.prune(2 * size + 1, keep=keys[-1])
+    assert {k for k, _s, _t in c.entries()} == set(keys[2:])
+
+
+def test_the_folder_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDLENS_CACHE", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("EMBEDLENS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert default_cache_dir() == tmp_path / "x" / "embedlens"
+    assert DiskCache().folder == tmp_path / "x" / "embedlens" / "projections"

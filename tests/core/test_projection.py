@@ -1,0 +1,240 @@
+"""core.projection: PCA against a direct SVD, UMAP / t-SNE by quality, seeds, graphs, alignment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import core
+from core import EmbedLensInputError
+from core.neighbors import knn_graph
+from core.projection import (
+    DEFAULTS,
+    align_projections,
+    graph_k,
+    procrustes_align,
+    project,
+    project_cached,
+    projection_key,
+)
+from core.quality import trustworthiness
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    """The sample digits view the issue names: 1,797 items x 32 dims (MLP seed 0, layer 2, epoch 100)."""
+    ds = core.load(core.sample_data_dir() / "digits-mlp")
+    return ds.view("seed0/hidden2/epoch100").X
+
+
+@pytest.fixture(scope="module")
+def blobs() -> np.ndarray:
+    """300 x 12: five well separated clusters, with a zero row and an exact duplicate."""
+    rng = np.random.default_rng(3)
+    centers = rng.standard_normal((5, 12)) * 6
+    X = (centers[rng.integers(0, 5, 300)] + rng.standard_normal((300, 12))).astype(np.float32)
+    X[10] = 0.0
+    X[11] = X[12]
+    return X
+
+
+def _svd_scores(X: np.ndarray, k: int) -> np.ndarray:
+    Xc = X.astype(np.float64) - X.astype(np.float64).mean(axis=0)
+    U, S, _ = np.linalg.svd(Xc, full_matrices=False)
+    return U[:, :k] * S[:k]
+
+
+@pytest.mark.parametrize("solver", ["full", "covariance_eigh", "randomized", "auto"])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_pca_agrees_with_a_direct_svd_up_to_sign(small_matrix, solver, dims):
+    p = project(small_matrix, method="pca", n_components=dims, solver=solver)
+    ref = _svd_scores(small_matrix, dims)
+    for j in range(dims):
+        sign = np.sign(ref[:, j] @ p.coords[:, j])
+        np.testing.assert_allclose(p.coords[:, j] * sign, ref[:, j], rtol=2e-3, atol=2e-3 * np.abs(ref[:, j]).max())
+    assert p.coords.dtype == np.float32 and not p.coords.flags.writeable
+    assert p.params["solver"] == ("full" if solver == "auto" else solver)  # auto: 40 rows < 10 x 6 dims
+
+
+def test_pca_pads_when_there_are_fewer_dimensions_than_asked():
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    p = project(X, method="pca", n_components=3)
+    assert p.coords.shape == (20, 3) and (p.coords[:, 2] == 0).all()
+
+
+def test_pca_scores_trustworthiness_and_preservation_only_with_a_graph(blobs):
+    p = project(blobs, method="pca")
+    assert p.trust is not None and p.trust.n_used == 300 and not p.trust.sampled
+    assert p.preservation is None
+    g = knn_graph(blobs, k=15)
+    q = project(blobs, method="pca", graph=g)
+    assert q.preservation.shape == (300,) and q.preservation_k == 15
+    np.testing.assert_array_equal(p.coords, q.coords)
+
+
+def test_umap_is_judged_by_quality_on_the_sample_digits(digits):
+    p = project(digits, method="umap")
+    assert p.trust.value >= 0.9, f"trustworthiness {p.trust.value:.3f}"
+    assert p.params["graph"] == {"k": 15, "metric": "cosine", "method": "exact"}
+    assert p.params["n_epochs"] == 500 and p.params["library"] == "umap-learn"
+    assert 0.3 < p.mean_preservation <= 1.0
+
+
+def test_tsne_is_judged_by_quality_on_the_sample_digits(digits):
+    p = project(digits, method="tsne")
+    assert p.trust.value >= 0.9, f"trustworthiness {p.trust.value:.3f}"
+    assert p.params["library"] == "openTSNE" and p.params["gradient"] == "Barnes-Hut"
+    assert p.params["graph"]["k"] == 90 and p.params["k_neighbors"] == 90  # 3 x perplexity 30
+
+
+@pytest.mark.parametrize("method", ["umap", "tsne"])
+def test_the_same_seed_gives_identical_coordinates(blobs, method):
+    kw = {"n_epochs": 60} if method == "umap" else {"n_iter": 60, "early_exaggeration_iter": 30}
+    a = project(blobs, method=method, seed=4, quality=False, **kw)
+    b = project(blobs, method=method, seed=4, quality=False, **kw)
+    c = project(blobs, method=method, seed=5, quality=False, **kw)
+    np.testing.assert_array_equal(a.coords, b.coords)
+    assert not np.array_equal(a.coords, c.coords)
+
+
+@pytest.mark.filterwarnings("ignore:Graph is not fully connected")
+def test_umap_reuses_the_graph_it_is_given_and_checks_it(blobs):
+    g = knn_graph(blobs, k=20, metric="euclidean")
+    p = project(blobs, method="umap", graph=g, metric="euclidean", n_epochs=30)
+    assert p.params["graph"]["k"] == 20 and p.params["graph"]["metric"] == "euclidean"
+    asked = []
+    project(blobs, method="umap", n_epochs=30, n_neighbors=10,
+            graph=lambda k, metric: asked.append((k, metric)) or knn_graph(blobs, k=k, metric=metric))
+    assert asked == [(15, "cosine")]  # at least the quality k, in the map's metric
+    with pytest.raises(EmbedLensInputError, match="uses 'euclidean' distance but the map asks for 'cosine'"):
+        project(blobs, method="umap", graph=g)
+    with pytest.raises(EmbedLensInputError, match=r"needs a kNN graph with k >= 29; the one given has k=20"):
+        project(blobs, method="umap", graph=g, metric="euclidean", n_neighbors=30)
+
+
+def test_graph_k_follows_each_method():
+    assert graph_k("pca", 1000) == 0
+    assert graph_k("umap", 1000, n_neighbors=40) == 39
+    assert graph_k("umap", 1000, n_neighbors=5) == 15
+    assert graph_k("tsne", 1000, perplexity=50) == 150
+    assert graph_k("tsne", 60) == 59  # perplexity clipped to (n - 1) / 3
+
+
+def test_progress_is_reported_up_to_done(blobs):
+    seen = []
+    project(blobs, method="umap", n_epochs=40, progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert fractions[-1] == 1.0 and seen[-1][1] == "done"
+    assert any("epoch 40/40" in m for _, m in seen)
+    epochs = [f for f, m in seen if "epoch" in m]
+    assert epochs == sorted(epochs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "mds"}, "method='mds'; expected one of"),
+        ({"method": "pca", "n_neighbors": 5}, r"pca does not take \['n_neighbors'\]"),
+        ({"method": "umap", "min_dist": 2.0}, "min_dist=2.0 must be between 0 and 1"),
+        ({"method": "tsne", "perplexity": -1}, "perplexity=-1.0 must be > 0"),
+        ({"n_components": 4}, "n_components=4; maps have 2 or 3 dimensions"),
+        ({"seed": -1}, "seed=-1 must be a non-negative integer"),
+        ({"method": "umap", "metric": "manhattan"}, "metric='manhattan'"),
+    ],
+)
+def test_bad_parameters_say_what_to_do(blobs, kwargs, message):
+    with pytest.raises(EmbedLensInputError, match=message):
+        project(blobs, **kwargs)
+
+
+def test_defaults_list_every_parameter():
+    assert set(DEFAULTS) == {"pca", "umap", "tsne"}
+    assert DEFAULTS["umap"]["n_neighbors"] == 15 and DEFAULTS["tsne"]["perplexity"] == 30.0
+
+
+def test_the_cache_key_names_everything(blobs):
+    a = projection_key("fp", method="umap", n_components=2, seed=0, n=300)
+    assert a == projection_key("fp", method="umap", n_components=2, seed=0, n=300, n_neighbors=15)
+    assert a != projection_key("fp", method="umap", n_components=2, seed=1, n=300)
+    assert a != projection_key("fp2", method="umap", n_components=2, seed=0, n=300)
+    assert a != projection_key("fp", method="umap", n_components=2, seed=0, n=300, min_dist=0.2)
+
+
+def test_project_cached_returns_what_it_stored(blobs, tmp_path):
+    cache = core.cache.DiskCache(tmp_path)
+    a = project_cached(blobs, fingerprint="blobs", cache=cache, method="umap", n_epochs=30)
+    b = project_cached(blobs, fingerprint="blobs", cache=cache, method="umap", n_epochs=30)
+    assert not a.from_cache and b.from_cache
+    np.testing.assert_array_equal(a.coords, b.coords)
+    np.testing.assert_array_equal(a.preservation, b.preservation)
+    assert b.trust == a.trust and b.params["graph"] == a.params["graph"] and b.seconds == a.seconds
+
+
+# --------------------------------------------------------------------------- alignment
+
+
+def test_procrustes_recovers_rotation_scale_and_shift():
+    rng = np.random.default_rng(1)
+    Z = rng.standard_normal((50, 2))
+    theta = 0.7
+    R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    aligned, info = procrustes_align(2.5 * Z @ R[::-1] + [3.0, -1.0], Z)  # rotation and a reflection
+    np.testing.assert_allclose(aligned, Z, atol=1e-5)
+    assert info["scale"] == pytest.approx(0.4) and info["rms"] < 1e-5
+
+
+def test_aligned_pca_of_a_rotated_copy_coincides(blobs):
+    Q, _ = np.linalg.qr(np.random.default_rng(2).standard_normal((12, 12)))
+    a, b = align_projections([blobs, blobs @ Q.astype(np.float32)], method="pca")
+    np.testing.assert_allclose(a.coords, b.coords, atol=1e-3 * np.abs(a.coords).max())
+    np.testing.assert_array_equal(a.coords, project(blobs, method="pca").coords)  # the reference is untouched
+    assert b.params["alignment"]["method"] == "procrustes" and b.params["alignment"]["rms"] < 1e-2
+
+
+def test_aligned_umap_of_a_rotated_copy_coincides(blobs):
+    Q, _ = np.linalg.qr(np.random.default_rng(2).standard_normal((12, 12)))
+    rotated = blobs @ Q.astype(np.float32)
+    a, b = align_projections([blobs, rotated], method="umap", n_epochs=100)
+
+    def rel(y, z):  # root-mean-square distance between the same items, relative to y's spread
+        return np.sqrt(((y - z) ** 2).sum(1).mean()) / np.sqrt(((y - y.mean(0)) ** 2).sum(1).mean())
+
+    # two separate UMAPs (other seeds), even after the best rotation, put items far apart
+    separate = procrustes_align(project(rotated, method="umap", seed=1, n_epochs=100, quality=False).coords,
+                                a.coords)[0]
+    assert rel(a.coords, b.coords) < 0.12, f"aligned maps differ by {rel(a.coords, b.coords):.3f} of their spread"
+    assert rel(a.coords, b.coords) < 0.3 * rel(a.coords, separate)  # measured: 0.07 vs 0.47
+    assert a.params["alignment"]["method"] == "AlignedUMAP" and a.params["n_epochs"] == 100
+    assert a.trust.value > 0.9 and b.trust.value > 0.9
+
+
+def test_aligned_umap_is_seeded(blobs):
+    views = [blobs, blobs[:, ::-1].copy()]
+    a = align_projections(views, method="umap", n_epochs=30, seed=3)
+    b = align_projections(views, method="umap", n_epochs=30, seed=3)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.coords, y.coords)
+
+
+def test_alignment_needs_the_same_items(blobs):
+    with pytest.raises(EmbedLensInputError, match=r"views \[1\] do not have 300 rows"):
+        align_projections([blobs, blobs[:100]], method="pca")
+
+
+def test_zero_rows_and_duplicates_are_mapped(small_matrix):
+    for method in ("pca", "umap", "tsne"):
+        p = project(small_matrix, method=method, quality=True,
+                    **({"n_epochs": 50} if method == "umap" else {"n_iter": 50} if method == "tsne" else {}))
+        assert np.isfinite(p.coords).all() and p.coords.shape == (40, 2)
+
+
+def test_large_pca_fits_its_axes_on_a_declared_sample(rng):
+    X = (rng.standard_normal((3000, 10)) * np.linspace(5, 1, 10) + 7.0).astype(np.float32)
+    exact = project(X, method="pca", fit_rows=None, quality=False)
+    fast = project(X, method="pca", fit_rows=1000, seed=2, quality=False)
+    assert exact.params["fit_sample"] == "all rows" and exact.params["fit_rows"] == 3000
+    assert fast.params["fit_sample"] == "uniform, seed 2" and fast.params["fit_rows"] == 1000
+    for j in range(2):  # the same axes up to sign, within sampling error
+        r = np.corrcoef(exact.coords[:, j], fast.coords[:, j])[0, 1]
+        assert abs(r) > 0.99, f"component {j + 1}: correlation {r:.4f}"
+    np.testing.assert_array_equal(fast.coords, project(X, method="pca", fit_rows=1000, seed=2, quality=False).coords)

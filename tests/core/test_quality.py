@@ -1,0 +1,84 @@
+"""core.quality: trustworthiness (scikit-learn, sampled) and per-point kNN preservation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.manifold import trustworthiness as sk_trustworthiness
+
+from core import EmbedLensInputError
+from core.neighbors import knn_graph
+from core.quality import knn_preservation, map_neighbors, trustworthiness
+
+
+def test_an_affine_map_is_perfectly_trustworthy(rng):
+    X = rng.standard_normal((80, 2))
+    t = trustworthiness(X, 5.0 + X / 10.0, metric="euclidean")
+    assert t.value == pytest.approx(1.0) and t.n_neighbors == 15 and not t.sampled
+
+
+def test_trustworthiness_is_scikit_learns(rng):
+    X = rng.standard_normal((120, 8))
+    Y = X[:, :2] + 0.3 * rng.standard_normal((120, 2))
+    for metric in ("euclidean", "cosine"):
+        ours = trustworthiness(X, Y, n_neighbors=7, metric=metric)
+        assert ours.value == pytest.approx(sk_trustworthiness(X, Y, n_neighbors=7, metric=metric), abs=1e-12)
+
+
+def test_large_inputs_are_sampled_and_say_so(rng):
+    X = rng.standard_normal((500, 5))
+    t = trustworthiness(X, X[:, :2], sample=100, seed=3)
+    assert t.sampled and t.n_used == 100 and "on 100 sampled points" in t.label
+    rows = np.sort(np.random.default_rng(3).choice(500, 100, replace=False))
+    assert t.value == pytest.approx(sk_trustworthiness(X[rows], X[rows, :2], n_neighbors=15, metric="cosine"))
+
+
+def test_k_is_clipped_for_small_inputs_and_recorded(rng):
+    X = rng.standard_normal((9, 3))
+    assert trustworthiness(X, X[:, :2]).n_neighbors == 4  # (9 - 1) // 2
+
+
+def _brute_preservation(X, Y, k):
+    def nn(A):
+        D = ((A[:, None, :] - A[None, :, :]) ** 2).sum(-1)
+        np.fill_diagonal(D, np.inf)
+        return np.argsort(D, axis=1, kind="stable")[:, :k]
+
+    hi, lo = nn(X), nn(Y)
+    return np.array([len(set(a) & set(b)) / k for a, b in zip(hi, lo)])
+
+
+def test_preservation_matches_a_direct_count(rng):
+    X = rng.standard_normal((150, 6))
+    Y = X[:, :2] + 0.2 * rng.standard_normal((150, 2))
+    g = knn_graph(X, k=10, metric="euclidean")
+    np.testing.assert_allclose(knn_preservation(g, Y), _brute_preservation(X, Y, 10))
+    np.testing.assert_allclose(knn_preservation(g.indices, Y, k=4), _brute_preservation(X, Y, 4))
+
+
+def test_a_map_that_is_the_data_preserves_everything(rng):
+    X = rng.standard_normal((60, 2))
+    g = knn_graph(X, k=5, metric="euclidean")
+    assert (knn_preservation(g, X) == 1.0).all()
+
+
+def test_shuffled_maps_preserve_little(rng):
+    X = rng.standard_normal((400, 5))
+    g = knn_graph(X, k=10, metric="euclidean")
+    p = knn_preservation(g, rng.permutation(X[:, :2]))
+    assert p.mean() < 0.1  # chance is k / n = 0.025
+
+
+def test_duplicates_in_the_map_do_not_count_the_point_itself(small_matrix):
+    Y = np.zeros((40, 2), np.float32)  # every point on one spot
+    nb = map_neighbors(Y, k=3)
+    assert not (nb == np.arange(40)[:, None]).any()
+
+
+def test_preservation_checks_its_inputs(rng):
+    X = rng.standard_normal((30, 3))
+    g = knn_graph(X, k=5)
+    with pytest.raises(EmbedLensInputError, match="neighbors has 30 rows but the map has 20"):
+        knn_preservation(g, X[:20, :2])
+    with pytest.raises(EmbedLensInputError, match="k=9 must be between 1 and the neighbour lists' length 5"):
+        knn_preservation(g, X[:, :2], k=9)
