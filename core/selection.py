@@ -31,6 +31,8 @@ __all__ = [
     "stratified_sample",
     "GroupComparison",
     "compare_groups",
+    "GroupDiversity",
+    "group_diversity",
     "item_neighbors",
 ]
 
@@ -349,6 +351,107 @@ def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -
     else:
         dist = float("nan")
     return GroupComparison(sizes[0], sizes[1], mean_norm[0], mean_norm[1], dist, cos[0], cos[1], metric)
+
+
+@dataclass(frozen=True)
+class GroupDiversity:
+    """Vendi score and intrinsic dimension of a group (the selection) and of the rest.
+
+    Attributes
+    ----------
+    vendi_in, vendi_out : float
+        Vendi score (cosine kernel, q = 1) of each group's rows, or of a seeded sample of
+        ``vendi_max`` of them; NaN for an empty group.
+    id_in, id_out, id_error_in, id_error_out : float
+        TwoNN intrinsic dimension (distinct rows, ``metric``) with its bootstrap standard
+        error, on a seeded sample of at most ``id_max`` rows; NaN when a group has fewer than
+        ``min_id_rows`` distinct usable rows.
+    n_vendi, n_id : (int, int)
+        Rows actually used per group (in, out).
+    metric : str
+    seed : int
+    """
+
+    vendi_in: float
+    vendi_out: float
+    id_in: float
+    id_out: float
+    id_error_in: float
+    id_error_out: float
+    n_vendi: tuple[int, int]
+    n_id: tuple[int, int]
+    metric: str
+    seed: int
+
+
+def group_diversity(X, mask, /, *, metric: str = "cosine", vendi_max: int = 20_000, id_max: int = 5_000,
+                    min_id_rows: int = 20, seed: int = 0) -> GroupDiversity:
+    """Vendi score and TwoNN intrinsic dimension of the rows where ``mask`` is true, and of the rest.
+
+    Each group is reduced to a seeded uniform sample when larger than ``vendi_max`` (Vendi) or
+    ``id_max`` (TwoNN); the sizes used are returned, so a page can say so.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    mask : array-like of shape (n,), bool
+    metric : {"cosine", "euclidean"}, default="cosine"
+        Distance of the TwoNN neighbours (the Vendi kernel is cosine).
+    vendi_max, id_max : int
+        Largest group sample for each estimate.
+    min_id_rows : int, default=20
+        Below this many rows a group's dimension is NaN (TwoNN needs a distribution of ratios).
+    seed : int, default=0
+
+    Returns
+    -------
+    GroupDiversity
+
+    Notes
+    -----
+    :func:`core.vendi_score` (Friedman & Dieng 2023; d x d dual form, O(m d^2 + d^3)) and
+    :func:`core.intrinsic_dimension` with ``method="twonn"`` (Facco et al. 2017; an exact kNN
+    search of the sample, O(m^2 d) for m <= ``id_max``, plus 30 bootstrap fits).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.standard_normal((300, 2)) @ rng.standard_normal((2, 12)),
+    ...                rng.standard_normal((300, 12))])
+    >>> g = group_diversity(X, np.arange(600) < 300, metric="euclidean")
+    >>> round(g.id_in), round(g.id_out) > 8, g.vendi_in < g.vendi_out
+    (2, True, True)
+    """
+    from .diversity import vendi_score
+    from .intrinsic_dim import intrinsic_dimension
+
+    X = check_embeddings(X, name="X", min_rows=1)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (X.shape[0],):
+        raise EmbedLensInputError(f"mask has shape {mask.shape}; expected ({X.shape[0]},), one flag per row")
+    if metric not in ("cosine", "euclidean"):
+        raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
+    rng = np.random.default_rng(seed)
+    vendi, ids, errs, n_vendi, n_id = [], [], [], [], []
+    for rows in (np.flatnonzero(mask), np.flatnonzero(~mask)):
+        v_rows = np.sort(rng.choice(rows, vendi_max, replace=False)) if len(rows) > vendi_max else rows
+        try:
+            vendi.append(vendi_score(X[v_rows]) if len(v_rows) else float("nan"))
+        except EmbedLensInputError:  # only zero rows: the cosine kernel is undefined
+            vendi.append(float("nan"))
+        n_vendi.append(len(v_rows))
+        i_rows = np.sort(rng.choice(rows, id_max, replace=False)) if len(rows) > id_max else rows
+        n_id.append(len(i_rows))
+        est = None
+        if len(i_rows) >= min_id_rows:
+            try:
+                est = intrinsic_dimension(X[i_rows], method="twonn", metric=metric, n_bootstrap=30, seed=seed)
+            except EmbedLensInputError:  # too few distinct usable rows
+                est = None
+        ids.append(est.value if est is not None else float("nan"))
+        errs.append(est.error if est is not None else float("nan"))
+    return GroupDiversity(vendi[0], vendi[1], ids[0], ids[1], errs[0], errs[1], tuple(n_vendi), tuple(n_id),
+                          metric, int(seed))
 
 
 def item_neighbors(X, row: int, /, *, k: int = 10, metric: str = "cosine",

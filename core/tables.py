@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["search_rows", "image_columns", "categorical_columns"]
+__all__ = ["search_rows", "image_columns", "categorical_columns", "label_columns"]
 
 _IMAGE_PREFIXES = ("data:image/", "http://", "https://")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
@@ -68,3 +68,18 @@ def categorical_columns(meta: pd.DataFrame, *, max_levels: int = 50) -> list[str
         if levels <= max_levels and levels < max(2, len(s)):
             out.append(c)
     return out
+
+
+def label_columns(meta: pd.DataFrame, *, id_column: str | None = None) -> list[str]:
+    """Columns usable as class labels: 2 to 100 levels, not the ids; a column named "label" first.
+
+    Examples
+    --------
+    >>> meta = pd.DataFrame({"id": ["a", "b", "c", "d"], "split": ["x", "y", "x", "y"],
+    ...                      "label": [1, 1, 2, 2]})
+    >>> label_columns(meta, id_column="id")
+    ['label', 'split']
+    """
+    out = [c for c in categorical_columns(meta, max_levels=100)
+           if c != id_column and meta[c].nunique() >= 2]
+    return sorted(out, key=lambda c: (c != "label", out.index(c)))

@@ -32,7 +32,7 @@ from core.projection import (
     warm_up,
 )
 from core.quality import knn_preservation
-from core.selection import GroupComparison, compare_groups, item_neighbors
+from core.selection import GroupComparison, GroupDiversity, compare_groups, group_diversity, item_neighbors
 from core.tables import image_columns
 from dashboard.figures.projection import hover_texts
 from dashboard.jobs import Job, JobRegistry
@@ -419,6 +419,12 @@ def map_item_neighbors(fingerprint: str, _X, row: int, k: int, metric: str) -> t
 def map_compare_groups(fingerprint: str, selection: str, _X, _mask, metric: str) -> GroupComparison:
     """The selection against the rest (cached per view and encoded selection)."""
     return compare_groups(_X, _mask, metric=metric)
+
+
+@st.cache_data(max_entries=32, show_spinner="Vendi score and intrinsic dimension of the selection ...")
+def map_group_diversity(fingerprint: str, selection: str, _X, _mask, metric: str) -> GroupDiversity:
+    """Vendi score and TwoNN dimension of the selection and of the rest (cached per encoded selection)."""
+    return group_diversity(_X, _mask, metric=metric)
 
 
 @st.cache_data(max_entries=4, show_spinner="Preparing hover texts ...")

@@ -172,6 +172,10 @@ def _param(v) -> str:
     return str(v)
 
 
+def _pm(value: float, error: float) -> str:
+    return "—" if not np.isfinite(value) else f"{value:.2f} ± {error:.2f}" if np.isfinite(error) else f"{value:.2f}"
+
+
 def _fmt(x: float, digits: int = 4) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
 
@@ -198,20 +202,27 @@ def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown:
     mask[selected] = True
     g = data.map_compare_groups(view.fingerprint, vs.current().map_selection, view.X, mask, metric)
     st.markdown(f"**Selection vs the rest** ({g.n_in:,} vs {g.n_out:,} items, {view.label})")
+    div = data.map_group_diversity(view.fingerprint, vs.current().map_selection, view.X, mask, metric)
     table = pd.DataFrame(
         {
-            "selection": [_fmt(g.mean_norm_in), _fmt(g.cosine_in)],
-            "rest": [_fmt(g.mean_norm_out), _fmt(g.cosine_out)],
+            "selection": [_fmt(g.mean_norm_in), _fmt(g.cosine_in), _fmt(div.vendi_in),
+                          _pm(div.id_in, div.id_error_in)],
+            "rest": [_fmt(g.mean_norm_out), _fmt(g.cosine_out), _fmt(div.vendi_out),
+                     _pm(div.id_out, div.id_error_out)],
         },
-        index=["mean norm (L2)", "mean cosine similarity within"],
+        index=["mean norm (L2)", "mean cosine similarity within", "Vendi score (cosine, q=1)",
+               f"intrinsic dimension (TwoNN, {div.metric})"],
     )
     st.dataframe(table, width="stretch")
+    sampled = [f"{name}: {used[0]:,} of the selection and {used[1]:,} of the rest (seeded sample, seed "
+               f"{div.seed})" for name, used in (("Vendi", div.n_vendi), ("TwoNN", div.n_id))
+               if used[0] < g.n_in or used[1] < g.n_out]
     st.caption(
         f"Centroid distance ({g.metric}): **{_fmt(g.centroid_distance)}**. Mean cosine within a group = "
         "(‖Σ u_i‖² − Σ‖u_i‖²) / (m(m−1)) over unit rows u_i: high means a tight, one-directional "
-        "group. "
-        "Shown here: size, norms, centroid distance, within-group cosine; Vendi score and intrinsic "
-        "dimension of the selection are not computed on this page yet."
+        "group. Vendi score (Friedman & Dieng 2023): the effective number of distinct items. TwoNN "
+        "(Facco et al. 2017) on distinct rows, ± bootstrap standard error; — below 20 usable rows."
+        + (" Rows used: " + "; ".join(sampled) + "." if sampled else "")
     )
     rows = selected[:TABLE_ROWS]
     t = _table(ds, rows)

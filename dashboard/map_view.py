@@ -122,7 +122,8 @@ def column_kinds(meta: pd.DataFrame) -> tuple[list[str], list[str]]:
 def color_options(ds: Dataset, *, kinds=None, with_projection: bool = True) -> list[str]:
     """Every value the colour setting can take: "none", metadata columns, then ``metric:<key>``."""
     cats, nums = kinds or column_kinds(ds.metadata)
-    metrics = [point_metrics.PREFIX + m.key for m in point_metrics.available(with_projection=with_projection)]
+    usable = point_metrics.available(with_projection=with_projection, dataset=ds)
+    metrics = [point_metrics.PREFIX + m.key for m in usable]
     return ["none", *cats, *nums, *metrics]
 
 

@@ -5,11 +5,13 @@ the formula and reference) and says how to get it for a view: ``compute(ctx)`` r
 array of shape (n,) for the dataset's n items (NaN where undefined). Computations go through
 the cached wrappers of :mod:`dashboard.data`, so colouring twice costs nothing.
 
-Registered here: the row norm and kNN preservation (which needs the map). Another page's
-metric (local intrinsic dimension, hubness, kNN purity, ...) is added with::
+Registered here: the row norm, local intrinsic dimension, hubness (k-occurrence) and kNN
+purity (the Geometry page's metrics, on the same cached kNN graph, so a map coloured by them
+costs nothing once that page has run), and kNN preservation (which needs the map). Another
+metric is added with::
 
     from dashboard.point_metrics import PointMetric, register
-    register(PointMetric("lid", "Local ID (MLE, k=20)", "...", lambda ctx: data.local_id(...)))
+    register(PointMetric("key", "Label (variant)", "formula, reference, cost", compute))
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from core import Dataset, View
 from core.projection import Projection
+from core.tables import label_columns
 
 __all__ = ["MetricContext", "PointMetric", "REGISTRY", "register", "available", "PREFIX"]
 
@@ -37,6 +40,8 @@ class MetricContext:
     projection: Projection | None = None
     rows: np.ndarray | None = None
     """Dataset rows of the map's points when it was made from a subset (filter before projecting)."""
+    metric: str = "cosine"
+    """The distance the embedding's neighbours are taken in (the map's metric)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class PointMetric:
     compute : callable ``(MetricContext) -> ndarray of shape (n,)``
     needs_projection : bool
         Only offered when a map exists (it describes the map, not the embedding).
+    applies : callable ``(Dataset) -> bool``, optional
+        Only offered for datasets where it returns True (e.g. kNN purity needs labels).
     """
 
     key: str
@@ -61,6 +68,7 @@ class PointMetric:
     help: str
     compute: Callable[[MetricContext], np.ndarray]
     needs_projection: bool = False
+    applies: Callable[[Dataset], bool] | None = None
 
 
 REGISTRY: dict[str, PointMetric] = {}
@@ -72,9 +80,53 @@ def register(metric: PointMetric) -> PointMetric:
     return metric
 
 
-def available(*, with_projection: bool) -> list[PointMetric]:
-    """Metrics that can be computed now, in registration order."""
-    return [m for m in REGISTRY.values() if with_projection or not m.needs_projection]
+def available(*, with_projection: bool, dataset: Dataset | None = None) -> list[PointMetric]:
+    """Metrics that can be computed now (for ``dataset``, when given), in registration order."""
+    return [m for m in REGISTRY.values() if (with_projection or not m.needs_projection)
+            and (dataset is None or m.applies is None or m.applies(dataset))]
+
+
+GRAPH_K = 20
+"""Neighbours of the kNN graph behind the neighbour-based metrics: the Geometry page's default
+graph (max of its purity k, hubness k and 20), so both pages share one cached search."""
+LID_K, HUB_K, PURITY_K = 20, 10, 15
+
+
+def _graph_k(ctx: MetricContext) -> int:
+    return min(GRAPH_K, ctx.view.n - 1)
+
+
+def _local_id(ctx: MetricContext) -> np.ndarray:
+    from dashboard import data
+
+    v, gk = ctx.view, _graph_k(ctx)
+    data.knn(v.fingerprint, v.X, k=gk, metric=ctx.metric)  # with a spinner, once
+    return data.local_intrinsic_dimension(v.fingerprint, v.X, min(LID_K, gk), ctx.metric, gk)
+
+
+def _k_occurrence(ctx: MetricContext) -> np.ndarray:
+    from dashboard import data
+
+    v, gk = ctx.view, _graph_k(ctx)
+    data.knn(v.fingerprint, v.X, k=gk, metric=ctx.metric)
+    return data.hubness(v.fingerprint, v.X, min(HUB_K, gk), ctx.metric, gk).k_occurrence.astype(np.float64)
+
+
+def purity_column(ds: Dataset) -> str | None:
+    """The label column kNN purity uses: "label" if present, else the first label-like column."""
+    columns = label_columns(ds.metadata, id_column=ds.id_column)
+    return columns[0] if columns else None
+
+
+def _purity(ctx: MetricContext) -> np.ndarray:
+    from dashboard import data
+
+    ds, v, gk = ctx.dataset, ctx.view, _graph_k(ctx)
+    column = purity_column(ds)
+    data.knn(v.fingerprint, v.X, k=gk, metric=ctx.metric)
+    labels = ds.metadata[column].to_numpy()
+    return data.knn_purity(v.fingerprint, v.X, f"{ds.fingerprint}:{column}", labels, min(PURITY_K, gk),
+                           ctx.metric, gk)
 
 
 def _row_norm(ctx: MetricContext) -> np.ndarray:
@@ -100,6 +152,28 @@ register(PointMetric(
     "norm", "Row norm (L2)",
     "||x_i||_2, the Euclidean length of the item's embedding. Cost O(n d).",
     _row_norm,
+))
+register(PointMetric(
+    "lid", f"Local intrinsic dimension (MLE, k={LID_K})",
+    f"[1/(k-1) Σ_j log(r_k/r_j)]⁻¹ over the item's k={LID_K} nearest neighbours, in the map's metric "
+    "(Levina & Bickel 2004). High: the item sits where the data spreads in many directions; NaN for "
+    "zero rows under cosine. Cost: the kNN graph, then O(n k).",
+    _local_id,
+))
+register(PointMetric(
+    "hub", f"k-occurrence (hubness, k={HUB_K})",
+    f"N_k(i): how many items have this one among their k={HUB_K} nearest neighbours (mean k). Hubs "
+    "(large N_k) are everyone's neighbour, anti-hubs (0) nobody's (Radovanović et al. 2010). "
+    "Cost: the kNN graph, then O(n k).",
+    _k_occurrence,
+))
+register(PointMetric(
+    "purity", f"kNN purity (k={PURITY_K})",
+    f"Share of the item's k={PURITY_K} nearest neighbours that carry its label, in the column named "
+    "'label' or else the first label-like metadata column. Low: the item sits among another class. "
+    "Cost: the kNN graph, then O(n k).",
+    _purity,
+    applies=lambda ds: purity_column(ds) is not None,
 ))
 register(PointMetric(
     "knn_preservation", "kNN preservation (k=15)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.tables import categorical_columns, image_columns
+from core.tables import image_columns, label_columns
 from dashboard import context, data
 from dashboard import state as vs
 from dashboard.errors import user_errors
@@ -21,13 +21,6 @@ HELP = {
     "nc1": "NC1 = tr(Σ_W Σ_B⁺)/K (Papyan et al. 2020): within-class spread relative to the spread of "
            "the class means; 0 at full collapse. Computed exactly via the K×K Gram of the class means.",
 }
-
-
-def label_columns(ds) -> list[str]:
-    """Metadata columns usable as class labels (2 to 100 levels, not the ids); "label" first."""
-    meta = ds.metadata
-    out = [c for c in categorical_columns(meta, max_levels=100) if c != ds.id_column and meta[c].nunique() >= 2]
-    return sorted(out, key=lambda c: (c != "label", out.index(c)))
 
 
 def controls(columns: list[str]) -> None:
@@ -127,7 +120,7 @@ def hubs(ds, view, s, graph_k) -> None:
 ds, view = context.require_dataset()
 st.title("Geometry")
 st.caption(f"{view.label} · {view.n:,} items × {view.d:,} dims")
-columns = label_columns(ds)
+columns = label_columns(ds.metadata, id_column=ds.id_column)
 controls(columns)
 s = vs.current()
 graph_k = min(max(s.geo_neighbors, s.geo_hub_k, 20), view.n - 1)

@@ -106,7 +106,7 @@ def draw(ds, views, maps, state, prow, shown, cols):
     hover = data.map_hover_texts(ds.fingerprint, ds.metadata) if len(shown) <= 20_000 else None
     infos = []
     for slot, (col, v, p) in enumerate(zip(cols, views, maps, strict=True)):
-        ctx = MetricContext(ds, v, p, None if len(prow) == ds.n else prow)
+        ctx = MetricContext(ds, v, p, None if len(prow) == ds.n else prow, metric=state.map_metric)
         color = map_view.resolve_color(state.map_color, ctx, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
         coords, rows = p.coords[keep], prow[keep]
         signature = (map_panels.digest(coords), state.map_color, state.map_render, state.map_seed, item,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -11,6 +12,7 @@ import pytest
 import core
 from dashboard import map_view
 from dashboard.jobs import JobRegistry
+from dashboard.point_metrics import MetricContext
 from dashboard.state import ViewState, encode_selection
 
 
@@ -66,6 +68,28 @@ def test_colour_options_and_the_automatic_choice(digits):
     assert "image" not in opts and "id" not in opts  # images and unique ids do not colour
     assert map_view.auto_color(digits) == "label"
     assert map_view.color_label("metric:knn_preservation") == "kNN preservation (k=15)"
+    assert {"metric:lid", "metric:hub", "metric:purity"} <= set(opts)
+    unlabelled = dataclasses.replace(digits, metadata=digits.metadata[["id", "ink"]])
+    assert "metric:purity" not in map_view.color_options(unlabelled)  # purity needs a label column
+    assert "metric:lid" in map_view.color_options(unlabelled)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_geometry_colours_are_the_core_metrics_of_the_view(digits, metric):
+    view = digits.view("seed0/hidden2/epoch100")
+    ctx = MetricContext(digits, view, metric=metric)
+    X, labels = view.X, digits.metadata["label"].to_numpy()
+    graph = core.knn_graph(X, k=20, metric=metric)  # an independent search, not the page's cache
+    expected = {
+        "lid": core.local_intrinsic_dimension(X, k=20, metric=metric),
+        "hub": core.hubness(X, k=10, metric=metric).k_occurrence,
+        "purity": core.knn_purity(graph.restrict(15), labels),
+    }
+    for key, values in expected.items():
+        color = map_view.resolve_color(f"metric:{key}", ctx)
+        assert color.kind == "continuous" and color.values.shape == (1797,)
+        np.testing.assert_allclose(color.values, values, rtol=1e-6, equal_nan=True, err_msg=key)
+    assert expected["hub"].mean() == pytest.approx(10)  # k-occurrence averages to k
 
 
 def test_link_values_out_of_range_fall_back_with_warnings(digits):

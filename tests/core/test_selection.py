@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import EmbedLensInputError
+from core import EmbedLensInputError, intrinsic_dimension, vendi_score
 from core.selection import (
     compare_groups,
     filter_mask,
+    group_diversity,
     item_neighbors,
     parse_filter,
     points_in_box,
@@ -152,3 +153,34 @@ def test_item_neighbors_match_a_full_sort(small_matrix, metric):
         np.testing.assert_allclose(dist, d[order], atol=1e-6)
     rows, dist = item_neighbors(small_matrix, 2, k=1, metric=metric)
     assert rows.tolist() == [7] and dist[0] == pytest.approx(0.0, abs=1e-6)  # its exact duplicate
+
+
+def test_group_diversity_is_the_core_estimates_of_each_group():
+    rng = np.random.default_rng(1)
+    plane = rng.standard_normal((400, 2)) @ rng.standard_normal((2, 16))
+    cloud = rng.standard_normal((400, 16))
+    X = np.vstack([plane, cloud]).astype(np.float32)
+    mask = np.arange(800) < 400
+    g = group_diversity(X, mask, metric="euclidean")
+    assert g.n_vendi == (400, 400) and g.n_id == (400, 400)  # below the caps: every row
+    assert g.vendi_in == pytest.approx(vendi_score(X[:400]), rel=1e-12)
+    assert g.vendi_out == pytest.approx(vendi_score(X[400:]), rel=1e-12)
+    ref = intrinsic_dimension(X[400:], method="twonn", metric="euclidean", n_bootstrap=30)
+    assert (g.id_out, g.id_error_out) == pytest.approx((ref.value, ref.error))
+    assert g.id_in == pytest.approx(2, abs=0.3) and g.id_out > 10
+    assert g.vendi_in < 2.5 < g.vendi_out  # a plane has about two distinct directions
+
+
+def test_group_diversity_samples_declare_their_size_and_small_groups_give_nan(small_matrix):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((500, 8))
+    mask = np.zeros(500, bool)
+    mask[:5] = True
+    g = group_diversity(X, mask, vendi_max=100, id_max=50, seed=3)
+    assert g.n_vendi == (5, 100) and g.n_id == (5, 50)
+    assert np.isnan(g.id_in) and np.isfinite(g.id_out)  # 5 rows < min_id_rows
+    again = group_diversity(X, mask, vendi_max=100, id_max=50, seed=3)
+    assert (again.vendi_out, again.id_out) == (g.vendi_out, g.id_out)  # seeded
+    zeros = np.zeros_like(small_matrix)
+    z = group_diversity(np.vstack([zeros, small_matrix]), np.arange(80) < 40)
+    assert np.isnan(z.vendi_in) and np.isnan(z.id_in) and np.isfinite(z.vendi_out)  # cosine of zero rows
