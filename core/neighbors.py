@@ -1,7 +1,8 @@
 """One k-nearest-neighbour graph per (view, k, metric), shared by every metric that needs one.
 
-:func:`knn_graph` is exact (scikit-learn, brute force in memory-bounded chunks) for small n
-and approximate (pynndescent, which umap-learn already depends on) for large n; ``"auto"``
+:func:`knn_graph` is exact for small n (blocked float32 matrix products with a numba top-k,
+re-ranked in float64) and approximate (pynndescent, which umap-learn already depends on) for
+large n; ``"auto"``
 resolves visibly in ``NeighborGraph.method``. The graph excludes each point itself; UMAP's
 ``precomputed_knn`` wants it included, which :meth:`NeighborGraph.umap_knn` provides.
 """
@@ -133,6 +134,9 @@ def _unit_rows(block: np.ndarray) -> np.ndarray:
 
 def _exact(X: np.ndarray, k: int, metric: str, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Blocked float32 matrix products, a running top-(k + margin) per row, exact re-ranking.
+
+    Written by hand: scikit-learn's brute-force search (float64, each pair computed twice,
+    argpartition per chunk) took 4.5x as long at 100k x 384 (``benchmarks/bench_neighbors.py``).
 
     Each block pair (I, J >= I) is multiplied once and serves the rows of both blocks, so the
     n^2 d products are done once per unordered pair. Candidates are chosen in float32 with
