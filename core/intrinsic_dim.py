@@ -191,7 +191,7 @@ def _neighbour_distances(
             f"{info.n_zero} zero rows) are too few for {K} neighbours each; load more points"
         )
     if graph is not None:
-        _check_graph(graph, X, metric)
+        graph.check(X.shape[0], metric=metric)
         if info.n_duplicates == 0 and info.n_zero == 0 and graph.k >= K:
             return _euclidean(graph.distances[:, :K], metric), info, f"shared ({graph.method}, k={graph.k})"
         got = _graph_onto_distinct(graph, info, K)
@@ -203,18 +203,6 @@ def _neighbour_distances(
     Xd = X if n_u == len(X) else X[info.reps]
     g = knn_graph(Xd, k=K, metric=metric, seed=seed)
     return _euclidean(g.distances, metric), info, f"{note}: {g.method}"
-
-
-def _check_graph(graph: NeighborGraph, X: np.ndarray, metric: str) -> None:
-    if graph.n != X.shape[0]:
-        raise EmbedLensInputError(
-            f"the graph has {graph.n} rows but X has {X.shape[0]}; pass the graph built on this X"
-        )
-    if graph.metric != metric:
-        raise EmbedLensInputError(
-            f"the graph uses metric={graph.metric!r} but metric={metric!r} was asked for; "
-            f"pass metric={graph.metric!r} or a {metric} graph"
-        )
 
 
 def _graph_onto_distinct(graph: NeighborGraph, info: _Distinct, K: int) -> np.ndarray | None:

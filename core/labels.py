@@ -87,10 +87,7 @@ def _graph_for(X: np.ndarray, k: int, metric: str, graph: NeighborGraph | None, 
         if not 1 <= k < len(X):
             raise EmbedLensInputError(f"k={k} must satisfy 1 <= k < n = {len(X)}; lower k or load more points")
         return knn_graph(X, k=k, metric=metric, seed=seed)
-    if graph.n != len(X):
-        raise EmbedLensInputError(f"the graph has {graph.n} rows but X has {len(X)}; pass the graph built on this X")
-    if graph.k < k:
-        raise EmbedLensInputError(f"k={k} needs a graph with at least k neighbours; this one has k={graph.k}")
+    graph.check(len(X), k=k)
     return graph.restrict(k) if graph.k > k else graph
 
 

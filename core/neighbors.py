@@ -71,6 +71,24 @@ class NeighborGraph:
     def k(self) -> int:
         return int(self.indices.shape[1])
 
+    def check(self, n: int, *, metric: str | None = None, k: int | None = None) -> NeighborGraph:
+        """Raise ``EmbedLensInputError`` unless this graph has ``n`` rows, ``metric`` and at least
+        ``k`` neighbours (each checked when given); returns the graph."""
+        if self.n != n:
+            raise EmbedLensInputError(
+                f"the graph has {self.n} rows but X has {n}; pass the graph built on this X"
+            )
+        if metric is not None and self.metric != metric:
+            raise EmbedLensInputError(
+                f"the graph uses metric={self.metric!r} but metric={metric!r} was asked for; "
+                f"pass metric={self.metric!r} or a graph built with metric={metric!r}"
+            )
+        if k is not None and self.k < k:
+            raise EmbedLensInputError(
+                f"k={k} needs a graph with at least k neighbours; this one has k={self.k}"
+            )
+        return self
+
     def restrict(self, k: int) -> NeighborGraph:
         """The same graph with only the ``k`` nearest neighbours (no recomputation)."""
         if not 1 <= k <= self.k:
@@ -261,8 +279,7 @@ def sampled_recall(X, graph: NeighborGraph, /, *, n_queries: int = 256, seed: in
     1.00
     """
     X = check_embeddings(X, name="X", min_rows=2)
-    if graph.n != X.shape[0]:
-        raise EmbedLensInputError(f"the graph has {graph.n} rows but X has {X.shape[0]}; pass the X it was built on")
+    graph.check(X.shape[0])
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(graph.n, size=min(n_queries, graph.n), replace=False))
     A, bias = _prepare(X, graph.metric)

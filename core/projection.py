@@ -217,17 +217,7 @@ def _get_graph(X: np.ndarray, source: GraphSource, k: int, metric: str, seed: in
     graph = source(k, metric) if callable(source) and not isinstance(source, NeighborGraph) else source
     if not isinstance(graph, NeighborGraph):
         raise EmbedLensInputError(f"graph must be a NeighborGraph; got {type(graph).__name__}")
-    if graph.n != X.shape[0]:
-        raise EmbedLensInputError(
-            f"the kNN graph has {graph.n} points but X has {X.shape[0]}; pass the view's own graph"
-        )
-    if graph.metric != metric:
-        raise EmbedLensInputError(
-            f"the kNN graph uses {graph.metric!r} distance but the map asks for {metric!r}; "
-            f"build the graph with metric={metric!r}"
-        )
-    if graph.k < k:
-        raise EmbedLensInputError(f"this map needs a kNN graph with k >= {k}; the one given has k={graph.k}")
+    graph.check(X.shape[0], metric=metric, k=k)
     return graph
 
 

@@ -285,6 +285,16 @@ class GroupComparison:
     metric: str
 
 
+def _check_groups(X, mask, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    X = check_embeddings(X, name="X", min_rows=1)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (X.shape[0],):
+        raise EmbedLensInputError(f"mask has shape {mask.shape}; expected ({X.shape[0]},), one flag per row")
+    if metric not in ("cosine", "euclidean"):
+        raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
+    return X, mask
+
+
 def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -> GroupComparison:
     """Compare the rows of ``X`` where ``mask`` is true with the others.
 
@@ -319,12 +329,7 @@ def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -
     >>> g.n_in, g.mean_norm_in, g.cosine_in, round(g.centroid_distance, 3)
     (2, 1.5, 1.0, 1.0)
     """
-    X = check_embeddings(X, name="X", min_rows=1)
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != (X.shape[0],):
-        raise EmbedLensInputError(f"mask has shape {mask.shape}; expected ({X.shape[0]},), one flag per row")
-    if metric not in ("cosine", "euclidean"):
-        raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
+    X, mask = _check_groups(X, mask, metric)
     d = X.shape[1]
     # per group: sum of rows, sum of unit rows, number of nonzero rows, sum of norms (streamed in blocks)
     sums, usums, nonzero, normsum = np.zeros((2, d)), np.zeros((2, d)), np.zeros(2), np.zeros(2)
@@ -425,12 +430,7 @@ def group_diversity(X, mask, /, *, metric: str = "cosine", vendi_max: int = 20_0
     from .diversity import vendi_score
     from .intrinsic_dim import intrinsic_dimension
 
-    X = check_embeddings(X, name="X", min_rows=1)
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != (X.shape[0],):
-        raise EmbedLensInputError(f"mask has shape {mask.shape}; expected ({X.shape[0]},), one flag per row")
-    if metric not in ("cosine", "euclidean"):
-        raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
+    X, mask = _check_groups(X, mask, metric)
     rng = np.random.default_rng(seed)
     vendi, ids, errs, n_vendi, n_id = [], [], [], [], []
     for rows in (np.flatnonzero(mask), np.flatnonzero(~mask)):

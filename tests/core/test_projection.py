@@ -106,9 +106,9 @@ def test_umap_reuses_the_graph_it_is_given_and_checks_it(blobs):
     project(blobs, method="umap", n_epochs=30, n_neighbors=10,
             graph=lambda k, metric: asked.append((k, metric)) or knn_graph(blobs, k=k, metric=metric))
     assert asked == [(15, "cosine")]  # at least the quality k, in the map's metric
-    with pytest.raises(EmbedLensInputError, match="uses 'euclidean' distance but the map asks for 'cosine'"):
+    with pytest.raises(EmbedLensInputError, match="the graph uses metric='euclidean' but metric='cosine' was asked for"):
         project(blobs, method="umap", graph=g)
-    with pytest.raises(EmbedLensInputError, match=r"needs a kNN graph with k >= 29; the one given has k=20"):
+    with pytest.raises(EmbedLensInputError, match=r"k=29 needs a graph with at least k neighbours; this one has k=20"):
         project(blobs, method="umap", graph=g, metric="euclidean", n_neighbors=30)
 
 
