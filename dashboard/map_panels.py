@@ -312,6 +312,10 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
         versions = ", ".join(f"{k} {v2}" for k, v2 in p.params.get("versions", {}).items())
         st.caption(f"Parameters used: {used} · {versions}")
         st.caption(f"Drawn: {info.sample_note}.")
+        if p.params.get("reproducible") is False:
+            st.caption(":material/warning: Laid out on every core with no seed: this server's cache keeps this "
+                       "map for the link, but computing it again (elsewhere, or after the cache is pruned) "
+                       "gives another one.")
     p = maps[0]
 
     def coords() -> pd.DataFrame:  # built when a download is clicked

@@ -224,8 +224,11 @@ def sanitize(state: ViewState, ds: Dataset, *, kinds=None) -> tuple[dict, list[s
 def map_params(state: ViewState) -> dict:
     """The core parameters of the state's method (what :func:`core.projection.project` takes)."""
     if state.map_method == "umap":
-        return {"n_neighbors": state.map_neighbors, "min_dist": state.map_min_dist,
-                "metric": state.map_metric}
+        params = {"n_neighbors": state.map_neighbors, "min_dist": state.map_min_dist,
+                  "metric": state.map_metric}
+        # only when asked for (and never for the joint layout of two aligned views, which is
+        # seeded and single-threaded), so the cache keys of reproducible maps do not change
+        return {**params, "parallel": True} if state.map_parallel and not state.map_view2 else params
     if state.map_method == "tsne":
         return {"perplexity": state.map_perplexity, "metric": state.map_metric}
     return {}

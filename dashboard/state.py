@@ -123,6 +123,8 @@ class ViewState:
     map_perplexity: float = field(default=30.0, metadata=_key("mp"))
     """t-SNE perplexity."""
     map_seed: int = field(default=0, metadata=_key("ms"))
+    map_parallel: bool = field(default=False, metadata=_key("mpl"))
+    """UMAP on every core, the seed ignored (faster; a recomputation gives another map)."""
     map_color: str = field(default="", metadata=_key("mc"))
     """"" (automatic), "none", a metadata column, or "metric:<key>" (a per-point metric)."""
     map_filter: tuple[str, ...] = field(default=(), metadata=_key("mf"))

@@ -59,6 +59,12 @@ def controls(ds, view) -> None:
                     **vs.widget_key("map_min_dist"))
         p[4].slider("t-SNE perplexity", 2.0, 200.0, step=1.0, disabled=state.map_method != "tsne",
                     **vs.widget_key("map_perplexity"))
+        st.checkbox("UMAP on every core (not reproducible)", disabled=state.map_method != "umap" or bool(
+            state.map_view2), help="umap-learn lays a seeded map out on one thread: its parallel updates race, "
+            "so they cannot be replayed. On every core the seed is ignored: measured 1.3-1.5x faster on 2 "
+            "cores (benchmarks/bench_projection.py), more on more cores; this server's cache keeps the map, "
+            "so a link reopens it here, but a recomputation elsewhere gives another map. Not for two "
+            "aligned views.", **vs.widget_key("map_parallel"))
         map_panels.filter_controls(ds)
         st.radio("Drawing", ["auto", "points", "density"], horizontal=True, help=(
             f"auto: every point up to {MAX_POINTS:,}, above that a density image of all points with a "

@@ -65,6 +65,17 @@ def test_every_method_draws_a_map(map_env, method, library):
     assert not any("Showing PCA while" in c.value for c in again.caption)
 
 
+def test_parallel_umap_is_offered_and_declared(map_env):
+    at = _settle(run_app({"ds": "digits-mlp", "view": "seed0/hidden2/epoch100", "mm": "umap", "mpl": "1", **SUBSET},
+                         page=MAP))
+    text = _captions(at)
+    assert "parallel=True" in text and "reproducible=False" in text
+    assert "computing it again (elsewhere, or after the cache is pruned) gives another one" in text
+    assert at.checkbox(key="w.map_parallel").value is True and at.query_params["mpl"] == "1"
+    pair = run_app({"ds": "digits-mlp", "mm": "umap", "mpl": "1", "mv2": "seed0/hidden2/epoch010", **SUBSET}, page=MAP)
+    assert at.checkbox(key="w.map_parallel").value and pair.checkbox(key="w.map_parallel").disabled  # not for aligned maps
+
+
 def test_a_link_reopens_the_selection_and_the_inspected_item(map_env):
     sel = encode_selection([3, 17, 40, 41, 1796], 1797)
     at = run_app({"ds": "digits-mlp", "msel": sel, "mi": "48", "mc": "metric:norm"}, page=MAP)

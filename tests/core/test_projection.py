@@ -97,6 +97,16 @@ def test_the_same_seed_gives_identical_coordinates(blobs, method):
     assert not np.array_equal(a.coords, c.coords)
 
 
+def test_parallel_umap_is_as_good_but_declared_not_reproducible(digits):
+    seeded = project(digits, method="umap", seed=0)
+    fast = project(digits, method="umap", seed=0, parallel=True)
+    assert seeded.params["reproducible"] is True and fast.params["reproducible"] is False
+    assert fast.params["parallel"] is True
+    assert fast.trust.value >= 0.9 and abs(fast.trust.value - seeded.trust.value) < 0.02
+    with pytest.raises(EmbedLensInputError, match="not available for aligned UMAP maps"):
+        align_projections([digits, digits[:, ::-1]], method="umap", parallel=True)
+
+
 @pytest.mark.filterwarnings("ignore:Graph is not fully connected")
 def test_umap_reuses_the_graph_it_is_given_and_checks_it(blobs):
     g = knn_graph(blobs, k=20, metric="euclidean")
@@ -140,6 +150,7 @@ def test_progress_is_reported_up_to_done(blobs):
         ({"n_components": 4}, "n_components=4; maps have 2 or 3 dimensions"),
         ({"seed": -1}, "seed=-1 must be a non-negative integer"),
         ({"method": "umap", "metric": "manhattan"}, "metric='manhattan'"),
+        ({"method": "umap", "parallel": "yes"}, "parallel='yes' must be True or False"),
     ],
 )
 def test_bad_parameters_say_what_to_do(blobs, kwargs, message):
