@@ -18,7 +18,7 @@ from .health import ViewHealth, health_report
 from .io import fingerprint_array, fingerprint_metadata, load
 from .types import Dataset, View
 
-# --- spectra (issue 4) ---
+# --- spectra ---
 from .diversity import (
     HillCurve,
     RateReduction,
@@ -50,8 +50,7 @@ from .spectra import (
     rankme,
     spectrum,
 )
-# --- end spectra (issue 4) ---
-# --- geometry (issue 5) ---
+# --- geometry ---
 from .intrinsic_dim import (
     ID_METHODS,
     IDScaleCurve,
@@ -62,8 +61,7 @@ from .intrinsic_dim import (
 )
 from .labels import Hubness, NeuralCollapse, Separability, hubness, knn_purity, neural_collapse, separability
 from .neighbors import NeighborGraph, knn_graph, sampled_recall
-# --- end geometry (issue 5) ---
-# --- map (issue 6) ---
+# --- map ---
 from .cache import DiskCache, cache_key, default_cache_dir
 from .projection import Projection, align_projections, graph_k, procrustes_align, project, project_cached, warm_up
 from .quality import Trustworthiness, knn_preservation, trustworthiness
@@ -76,7 +74,6 @@ from .selection import (
     points_in_polygon,
     stratified_sample,
 )
-# --- end map (issue 6) ---
 
 __all__ = [
     "CatalogEntry",
@@ -97,7 +94,7 @@ __all__ = [
     "sample_data_dir",
     "save_upload",
     "uploads_dir",
-    # --- spectra (issue 4) ---
+    # --- spectra ---
     "DiffusionEntropy",
     "DiffusionMutualInfo",
     "HillCurve",
@@ -124,8 +121,7 @@ __all__ = [
     "spectrum",
     "vendi_score",
     "vendi_score_K",
-    # --- end spectra (issue 4) ---
-    # --- geometry (issue 5) ---
+    # --- geometry ---
     "Hubness",
     "ID_METHODS",
     "IDScaleCurve",
@@ -142,8 +138,7 @@ __all__ = [
     "neural_collapse",
     "sampled_recall",
     "separability",
-    # --- end geometry (issue 5) ---
-    # --- map (issue 6) ---
+    # --- map ---
     "DiskCache",
     "GroupComparison",
     "Projection",
@@ -164,5 +159,4 @@ __all__ = [
     "stratified_sample",
     "trustworthiness",
     "warm_up",
-    # --- end map (issue 6) ---
 ]

@@ -425,7 +425,7 @@ def project(
           ``metric`` ("cosine"), ``n_epochs`` (None: 500 up to 10k points, else 200),
           ``parallel`` (False). umap-learn lays a seeded map out on one thread (its parallel
           SGD updates race, so they cannot be reproduced); ``parallel=True`` uses every core
-          and ignores the seed: about 1.3-1.5x faster on 2 cores, more on more, but a
+          and ignores the seed: 1.3-1.7x faster on 2 cores (10k-100k points), more on more, but a
           recomputation gives another map (``params["reproducible"]`` says which).
         - ``"tsne"``: openTSNE, FFT gradients in 2-D (Barnes-Hut in 3-D), PCA
           initialisation, parameters ``perplexity`` (30, clipped to (n - 1) / 3),

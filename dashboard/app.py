@@ -18,21 +18,18 @@ st.set_page_config(page_title="EmbedLens", page_icon=":material/scatter_plot:", 
 
 PAGES = [
     st.Page("app_pages/data.py", title="Data", icon=":material/dataset:", url_path="data", default=True),
-    # --- spectra (issue 4) ---
     st.Page("app_pages/spectra.py", title="Spectra", icon=":material/ssid_chart:", url_path="spectra"),
-    # --- geometry (issue 5) ---
     st.Page("app_pages/geometry.py", title="Geometry", icon=":material/hub:", url_path="geometry"),
-    st.Page("app_pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),  # map (issue 6)
+    st.Page("app_pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
 ]
 
 page = st.navigation(PAGES)
 vs.init(page=page.url_path)
 ctx = context.resolve()
-# --- map (issue 6) ---
+
 # Compile umap-learn / pynndescent code in a background thread once per server, off the user's path.
 if _warm_steps := data.map_warm_up_steps(ctx.dataset):
     data.map_warm_up(_warm_steps)
-# --- end map (issue 6) ---
 sidebar.render(ctx)
 vs.sync_url()
 for message in vs.link_warnings():

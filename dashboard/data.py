@@ -38,10 +38,9 @@ from dashboard.figures.projection import hover_texts
 from dashboard.jobs import Job, JobRegistry
 
 __all__ = ["data_dir", "catalog", "load_dataset", "view_health", "files_stamp"]
-# --- geometry (issue 5) ---
+# --- geometry ---
 __all__ += ["knn", "intrinsic_dimension", "id_scale_curves", "local_intrinsic_dimension", "hubness",
             "neural_collapse", "separability", "knn_purity"]
-# --- end geometry (issue 5) ---
 
 
 def data_dir() -> Path:
@@ -89,7 +88,7 @@ def view_health(fingerprint: str, _X) -> ViewHealth:
     return core.health_report(_X)
 
 
-# --- spectra (issue 4) ---
+# --- spectra ---
 # Keys: the view fingerprint(s) plus every parameter; labels are keyed by the dataset
 # fingerprint and column name (``labels_key``), since the same matrix may carry other metadata.
 
@@ -160,8 +159,7 @@ def view_metric(name: str, view, *, labels=None, labels_key: str = "", kernel: s
         return rate_reduction(view.fingerprint, labels_key, view.X, labels, eps2=eps2).delta_r
     profile = spectral_profile(view.fingerprint, view.X, kernel=kernel, q=q, eps2=eps2, max_n=max_n)
     return profile.values()[name]
-# --- end spectra (issue 4) ---
-# --- geometry (issue 5) ---
+# --- geometry ---
 # One kNN graph per (view fingerprint, k, metric) serves every neighbour-based metric: the
 # page asks for the largest k it needs and each metric restricts it (no second search).
 
@@ -228,8 +226,7 @@ def separability(fingerprint: str, _X, labels_key: str, _labels, k: int, metric:
 def knn_purity(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: str, graph_k: int):
     """Per-point share of same-label neighbours (for colouring maps)."""
     return core.knn_purity(_graph(fingerprint, _X, graph_k, metric), _labels, k=k)
-# --- end geometry (issue 5) ---
-# --- map (issue 6) ---
+# --- map ---
 # Projections: an in-memory layer (st.cache_resource: one shared, read-only Projection per key)
 # over the disk cache (core.cache), over background jobs for UMAP / t-SNE (dashboard.jobs).
 # PCA is fast enough to compute in the script run; it is also the preview while a job runs.
@@ -433,4 +430,3 @@ def map_hover_texts(dataset_fingerprint: str, _meta) -> np.ndarray:
     images = image_columns(_meta)
     return hover_texts(_meta, image_column=images[0] if images and len(_meta) <= 5_000 else None,
                        skip=tuple(images))
-# --- end map (issue 6) ---

@@ -53,7 +53,7 @@ class ViewState:
     page: str = field(default="", metadata=_key("", path=True))
     """The page's URL path (e.g. ``"data"``); lives in the URL path, not the query."""
 
-    # --- spectra (issue 4) ---
+    # --- spectra ---
     spectra_panel: str = field(default="class", metadata=_key("sp", choices=("class", "training", "paired")))
     """Spectra page: the lower panel shown (per class, over training, paired views)."""
     spectra_kernel: str = field(default="cosine", metadata=_key("sk", choices=("cosine", "rbf")))
@@ -97,8 +97,7 @@ class ViewState:
                     f"between {bounds[0]:g} and {bounds[1]:g}; using {f.default:g}."
                 )
         return (replace(self, **changes) if changes else self), warnings
-    # --- end spectra (issue 4) ---
-    # --- geometry (issue 5) ---
+    # --- geometry ---
     geo_metric: str = field(default="cosine", metadata=_key("gm", choices=("cosine", "euclidean")))
     """Geometry page: the metric of the shared kNN graph and of every geometry metric."""
     geo_neighbors: int = field(default=15, metadata=_key("gk", choices=(5, 10, 15, 20, 30, 50)))
@@ -109,8 +108,7 @@ class ViewState:
     """Geometry page: k of the k-occurrence (hubness)."""
     geo_label: str = field(default="label", metadata=_key("gl"))
     """Geometry page: the metadata column holding class labels (without one: the first usable)."""
-    # --- end geometry (issue 5) ---
-    # --- map (issue 6) ---
+    # --- map ---
     map_method: str = field(default="pca", metadata=_key("mm", choices=("pca", "umap", "tsne")))
     """Map page: projection method."""
     map_dims: int = field(default=2, metadata=_key("md", choices=(2, 3)))
@@ -139,7 +137,6 @@ class ViewState:
     """Side by side: the second view's name ("" for one map)."""
     map_render: str = field(default="auto", metadata=_key("mr", choices=("auto", "points", "density")))
     """Draw every point, or a density image with a declared sample on top ("auto": by size)."""
-    # --- end map (issue 6) ---
 
     # ------------------------------------------------------------------ encoding
 
@@ -344,7 +341,7 @@ def sync_url() -> None:
         st.query_params.from_dict(wanted)
 
 
-# --- map (issue 6) ---
+# --- map ---
 # Selections travel in the link as dataset row numbers (the fingerprint in the link pins the
 # row order): "r3.17.40" lists them when few; "b<n>.<base64url of zlib of the packed bitmap>"
 # otherwise. The shorter of the two is used, so a link stays short for a handful of items
@@ -418,4 +415,3 @@ def decode_selection(text: str, n: int):
     raise ValueError("a selection starts with 'r' (row list) or 'b' (bitmap)")
 
 
-# --- end map (issue 6) ---

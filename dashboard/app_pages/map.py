@@ -61,7 +61,7 @@ def controls(ds, view) -> None:
                     **vs.widget_key("map_perplexity"))
         st.checkbox("UMAP on every core (not reproducible)", disabled=state.map_method != "umap" or bool(
             state.map_view2), help="umap-learn lays a seeded map out on one thread: its parallel updates race, "
-            "so they cannot be replayed. On every core the seed is ignored: measured 1.3-1.5x faster on 2 "
+            "so they cannot be replayed. On every core the seed is ignored: measured 1.3-1.7x faster on 2 "
             "cores (benchmarks/bench_projection.py), more on more cores; this server's cache keeps the map, "
             "so a link reopens it here, but a recomputation elsewhere gives another map. Not for two "
             "aligned views.", **vs.widget_key("map_parallel"))

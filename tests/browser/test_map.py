@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.state import decode_selection
 
@@ -81,6 +82,7 @@ def test_lasso_then_click_inspects_an_item_and_keeps_the_selection(map_server, p
     assert int(selected.replace(",", "")) > 0
     # the chart keeps its lasso tool (it is not redrawn after its own selection): back to Pan to click
     page.locator('.modebar-btn[data-title="Pan"]').first.click()
+    page.wait_for_timeout(500)  # plotly redraws its drag layer after a mode switch
     # click the drawn point farthest right, outside the lasso's outline (its position from plotly's axes)
     x, y, row = page.locator(f"{CHART} .js-plotly-plot").first.evaluate(
         """(gd) => { const t = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
@@ -90,7 +92,13 @@ def test_lasso_then_click_inspects_an_item_and_keeps_the_selection(map_server, p
     )
     page.mouse.move(x, y)
     page.mouse.click(x, y)
-    page.wait_for_function("() => new URLSearchParams(window.location.search).has('mi')", timeout=30_000)
+    try:
+        page.wait_for_function("() => new URLSearchParams(window.location.search).has('mi')", timeout=15_000)
+    except PlaywrightTimeout:
+        # On a loaded 2-core machine plotly sometimes drops a click that lands while it is still
+        # redrawing after the mode switch; a user would click again, and so does the test (once).
+        page.mouse.click(x, y)
+        page.wait_for_function("() => new URLSearchParams(window.location.search).has('mi')", timeout=30_000)
     wait_idle(page)
     assert _query(page.url)["mi"] == str(row)
     assert _selected(page) == selected  # a click inspects; it does not replace the selection
