@@ -210,8 +210,7 @@ def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown:
             "rest": [_fmt(g.mean_norm_out), _fmt(g.cosine_out), _fmt(div.vendi_out),
                      _pm(div.id_out, div.id_error_out)],
         },
-        index=["mean norm (L2)", "mean cosine similarity within", "Vendi score (cosine, q=1)",
-               f"intrinsic dimension (TwoNN, {div.metric})"],
+        index=["mean norm", "mean cosine within", "Vendi (cosine, q=1)", f"TwoNN ID ({div.metric})"],
     )
     st.dataframe(table, width="stretch")
     sampled = [f"{name}: {used[0]:,} of the selection and {used[1]:,} of the rest (seeded sample, seed "

@@ -302,7 +302,7 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
                              selected=dict(marker=dict(opacity=1.0)),
                              unselected=dict(marker=dict(opacity=0.12)))
             fig.add_trace(go.Scattergl(x=info.coords[idx, 0], y=info.coords[idx, 1], **common, **extra))
-    rings = (("neighbors", "circle-open", 13, "neighbours"), ("item", "circle-open", 20, "inspected item"))
+    rings = (("neighbors", "circle-open", 13, "neighbours"), ("item", "circle-open", 20, "item"))
     for key, symbol, size, name in rings:
         if key in info.highlight:
             rws, xy = info.highlight[key]

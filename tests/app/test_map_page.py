@@ -85,8 +85,8 @@ def test_a_link_reopens_the_selection_and_the_inspected_item(map_env):
     assert "Colour: Row norm (L2)" in _captions(at)
     groups = next(df.value for df in at.dataframe if "selection" in df.value.columns)
     X = core.load(core.sample_data_dir() / "digits-mlp").views[0].X
-    assert groups.loc["Vendi score (cosine, q=1)", "selection"] == f"{core.vendi_score(X[[3, 17, 40, 41, 1796]]):.4g}"
-    assert groups.loc["intrinsic dimension (TwoNN, cosine)", "selection"] == "—"  # 5 rows: too few
+    assert groups.loc["Vendi (cosine, q=1)", "selection"] == f"{core.vendi_score(X[[3, 17, 40, 41, 1796]]):.4g}"
+    assert groups.loc["TwoNN ID (cosine)", "selection"] == "—"  # 5 rows: too few
     neighbours = next(df.value for df in at.dataframe if "cosine distance" in df.value.columns)
     assert len(neighbours) == 10 and (np.diff(neighbours["cosine distance"]) >= 0).all()
     at.button(key="map_clear_selection").click().run()

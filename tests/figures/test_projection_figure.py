@@ -102,7 +102,7 @@ def test_selection_and_the_inspected_item_are_drawn_by_row(points):
     fig = projection_figure(info)
     by_name = {t.name.split(" (")[0]: t for t in fig.data}
     assert list(by_name["c0"].selectedpoints) == [0] and list(by_name["c1"].selectedpoints) == [1]
-    assert by_name["inspected item"].customdata.tolist() == [1002]
+    assert by_name["item"].customdata.tolist() == [1002]
     assert by_name["neighbours"].customdata.tolist() == [1001]
 
 
