@@ -14,6 +14,21 @@ import numpy as np
 __all__ = ["topk_update", "topk_update_columns"]
 
 
+@numba.njit(inline="always", cache=True, nogil=True)
+def _insert(vals, idx, v, j):  # pragma: no cover
+    """Insert score ``v`` of column ``j`` into the descending list ``vals`` / ``idx`` (dropping
+    the last entry); returns the new threshold, the list's smallest score."""
+    m = vals.shape[0]
+    t = m - 1
+    while t > 0 and vals[t - 1] < v:
+        vals[t] = vals[t - 1]
+        idx[t] = idx[t - 1]
+        t -= 1
+    vals[t] = v
+    idx[t] = j
+    return vals[m - 1]
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def topk_update(S, bias, col_offset, out_rows, self_cols, best_val, best_idx):  # pragma: no cover
     """Merge one block of scores into running top-m lists (largest first).
@@ -38,14 +53,7 @@ def topk_update(S, bias, col_offset, out_rows, self_cols, best_val, best_idx):  
                 j = col_offset + c
                 if j == skip:
                     continue
-                t = m - 1
-                while t > 0 and vals[t - 1] < v:
-                    vals[t] = vals[t - 1]
-                    idx[t] = idx[t - 1]
-                    t -= 1
-                vals[t] = v
-                idx[t] = j
-                thr = vals[m - 1]
+                thr = _insert(vals, idx, v, j)
 
 
 _GROUP = 64
@@ -76,13 +84,4 @@ def topk_update_columns(S, bias, row_offset, out_cols, self_rows, best_val, best
                 v = S[r, c] - bj
                 if v > thr[c - c0] and j != self_rows[c]:
                     o = out_cols[c]
-                    vals = best_val[o]
-                    idx = best_idx[o]
-                    t = m - 1
-                    while t > 0 and vals[t - 1] < v:
-                        vals[t] = vals[t - 1]
-                        idx[t] = idx[t - 1]
-                        t -= 1
-                    vals[t] = v
-                    idx[t] = j
-                    thr[c - c0] = vals[m - 1]
+                    thr[c - c0] = _insert(best_val[o], best_idx[o], v, j)

@@ -242,7 +242,7 @@ def neural_collapse(X, labels, /) -> NeuralCollapse:
     rows = np.flatnonzero(keep)
     N, K = len(rows), len(classes)
     mom = _class_moments(X, rows, y, K, "euclidean", gram=True)
-    means, M = mom.means, (mom.means - mom.mu_G).T  # M: d x K
+    M = (mom.means - mom.mu_G).T  # d x K
     G = M.T @ M
     lam, V = np.linalg.eigh(G)
     cut = PINV_RTOL * max(lam.max(), 0.0)

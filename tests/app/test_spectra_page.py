@@ -95,7 +95,7 @@ def test_a_share_link_reopens_the_parameters(mlp):
     assert metric(at, "Vendi (rbf, q=0.5)") == fmt(core.vendi_score(X, q=0.5, kernel="rbf", max_n=400))
     dse = core.diffusion_spectral_entropy(X, sigma="median", t=2, max_n=400)
     assert metric(at, "DSE (σ=median, t=2)") == fmt(dse.value)
-    assert any(f"400 of 1,797 rows" in c.value and "deviation from the paper" in c.value for c in at.caption)
+    assert any("400 of 1,797 rows" in c.value and "deviation from the paper" in c.value for c in at.caption)
     assert not at.warning
 
 

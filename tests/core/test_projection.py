@@ -17,7 +17,6 @@ from core.projection import (
     project_cached,
     projection_key,
 )
-from core.quality import trustworthiness
 
 
 @pytest.fixture(scope="module")
