@@ -68,9 +68,10 @@ def controls(ds, view) -> None:
         map_panels.filter_controls(ds)
         st.radio("Drawing", ["auto", "points", "density"], horizontal=True, help=(
             f"auto: every point up to {MAX_POINTS:,}, above that a density image of all points with a "
-            "declared, seeded, stratified sample of 100,000 on top. Measured in Chromium: 250k points draw "
-            "~2 s after the page and a box over most of them takes ~9 s to select; 1M points take ~17 s and "
-            "~50 s, the density view ~5 s and ~9 s (box / lasso select every point under the shape)."),
+            "declared, seeded, stratified sample of 100,000 on top. Measured in Chromium on 2 cores "
+            "(benchmarks/bench_projection.py --browser): 100k points draw 2.7 s after the app shell and a box "
+            "over most of them reaches the panel in 2.7 s; 250k 3.8 s and 7.0 s; 1M points 7.9 s and 24 s, "
+            "the density view of 1M 3.1 s and 4.9 s (box / lasso select every point under the shape)."),
             **vs.widget_key("map_render"))
 
 

@@ -37,12 +37,12 @@ __all__ = [
 ]
 
 MAX_POINTS = 250_000
-"""Most points drawn one by one ("auto" drawing). Measured in headless Chromium 156 with software
-WebGL on 2 busy cores (``python benchmarks/bench_projection.py --browser``): after the page's own
-start-up (a 2,000-point map: 3.3 s), 100k points add 0.4 s and 250k add 1.7 s; selecting most
-of them with a box takes 3.0 s (100k) and 8.6 s (250k) to reach the panel; 500k points take
-~10 s to draw and ~26 s to select, 1M 17 s and 50 s. Above this, a density image with a
-100k-point sample draws in ~5 s and selects (all points under the shape) in 7-9 s at any n."""
+"""Most points drawn one by one ("auto" drawing). Measured in headless Chromium with software
+WebGL on 2 cores (``python benchmarks/bench_projection.py --browser``, 2026-11-24), from the app
+shell to the drawn map / from releasing a box over most points to the panel: 2,000 points 2.1 s
+/ 0.3 s (the page's own start-up), 100k 2.7 s / 2.7 s, 250k 3.8 s / 7.0 s, 500k 4.7 s / 13.3 s,
+1M 7.9 s / 24.2 s. Above this, a density image with a 100k-point sample: 500k 3.2 s / 3.2 s,
+1M 3.1 s / 4.9 s (box / lasso still select every point under the shape)."""
 
 SAMPLE_SIZE = 100_000
 """Points drawn over the density image (seeded, stratified by colour or by map region)."""
