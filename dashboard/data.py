@@ -20,7 +20,7 @@ import streamlit as st
 import core
 from core import CatalogEntry, Dataset, View, ViewHealth
 from core.cache import DiskCache
-from core.neighbors import EXACT_MAX_N, NeighborGraph, knn_graph
+from core.neighbors import EXACT_MAX_N
 from core.projection import (
     Projection,
     align_projections,
@@ -160,39 +160,48 @@ def view_metric(name: str, view, *, labels=None, labels_key: str = "", kernel: s
     profile = spectral_profile(view.fingerprint, view.X, kernel=kernel, q=q, eps2=eps2, max_n=max_n)
     return profile.values()[name]
 # --- geometry ---
-# One kNN graph per (view fingerprint, k, metric) serves every neighbour-based metric: the
-# page asks for the largest k it needs and each metric restricts it (no second search).
+# One kNN graph per view and metric serves every neighbour-based metric of every page (Geometry,
+# the Map's colours, UMAP, t-SNE, kNN preservation): see view_graph.
+
+GRAPH_MIN_K = 20
+"""Graphs are built with at least this many neighbours and restricted on the way out, so the
+Geometry page (k=20 by default) and a default UMAP (k=15) share one search."""
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _knn(fingerprint: str, _X, k: int, metric: str) -> core.NeighborGraph:
-    return core.knn_graph(_X, k=k, metric=metric)
+def view_graph(fingerprint: str, X, k: int, metric: str) -> core.NeighborGraph:
+    """The shared kNN graph of a view (or a subset, by its fingerprint), restricted to ``k``.
 
-
-def _graph(fingerprint: str, X, k: int, metric: str) -> core.NeighborGraph:
-    return _knn(fingerprint, X, min(k, X.shape[0] - 1), metric)
+    Built at ``max(k, GRAPH_MIN_K)`` neighbours -- a function of ``k`` alone, so a request
+    always gets the same neighbours, also above 20,000 points where the search is approximate
+    and a restricted larger graph would differ slightly -- and kept in the server's job
+    registry memo (the last 3 graphs; concurrent callers wait for one search). Not an
+    ``st.cache_*``: UMAP / t-SNE jobs call it from their own thread, and ``st.cache_data``
+    would copy a large graph on every hit.
+    """
+    k = int(min(k, X.shape[0] - 1))
+    build = int(min(max(k, GRAPH_MIN_K), X.shape[0] - 1))
+    graph = map_jobs().memo(("graph", fingerprint, build, metric),
+                            lambda: core.knn_graph(X, k=build, metric=metric), keep=3)
+    return graph if graph.k == k else graph.restrict(k)
 
 
 def knn(fingerprint: str, X, *, k: int, metric: str) -> core.NeighborGraph:
-    """:func:`core.knn_graph` cached per (view fingerprint, k, metric), with a spinner.
-
-    Call it before the wrappers below (which reuse the cached graph without a spinner).
-    """
+    """:func:`view_graph` with a spinner: call it before the wrappers below (they reuse the graph)."""
     k = min(k, X.shape[0] - 1)
     with st.spinner(f"Finding the {k} nearest neighbours of {X.shape[0]:,} points ({metric}) ..."):
-        return _knn(fingerprint, X, k, metric)
+        return view_graph(fingerprint, X, k, metric)
 
 
 @st.cache_data(max_entries=32, show_spinner="Estimating the intrinsic dimension ...")
 def intrinsic_dimension(fingerprint: str, _X, method: str, metric: str, graph_k: int) -> core.IntrinsicDimension:
-    graph = _graph(fingerprint, _X, graph_k, metric) if method != "pca" else None
+    graph = view_graph(fingerprint, _X, graph_k, metric) if method != "pca" else None
     return core.intrinsic_dimension(_X, method=method, metric=metric, graph=graph)
 
 
 @st.cache_data(max_entries=16, show_spinner="Estimating the dimension at every scale ...")
 def id_scale_curves(fingerprint: str, _X, metric: str, graph_k: int) -> tuple[core.IDScaleCurve, core.IDScaleCurve]:
     """(TwoNN by decimation, MLE against k) on the shared graph."""
-    graph = _graph(fingerprint, _X, graph_k, metric)
+    graph = view_graph(fingerprint, _X, graph_k, metric)
     return (core.id_scale_curve(_X, method="twonn", metric=metric, graph=graph),
             core.id_scale_curve(_X, method="mle", metric=metric, graph=graph, k_max=min(graph_k, 20)))
 
@@ -200,13 +209,13 @@ def id_scale_curves(fingerprint: str, _X, metric: str, graph_k: int) -> tuple[co
 @st.cache_data(max_entries=16, show_spinner=False)
 def local_intrinsic_dimension(fingerprint: str, _X, k: int, metric: str, graph_k: int):
     """Per-point MLE intrinsic dimension on the shared graph (for colouring maps)."""
-    graph = _graph(fingerprint, _X, graph_k, metric)
+    graph = view_graph(fingerprint, _X, graph_k, metric)
     return core.local_intrinsic_dimension(_X, k=k, metric=metric, graph=graph)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def hubness(fingerprint: str, _X, k: int, metric: str, graph_k: int) -> core.Hubness:
-    return core.hubness(_X, k=k, metric=metric, graph=_graph(fingerprint, _X, graph_k, metric))
+    return core.hubness(_X, k=k, metric=metric, graph=view_graph(fingerprint, _X, graph_k, metric))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -218,14 +227,14 @@ def neural_collapse(fingerprint: str, _X, labels_key: str, _labels) -> core.Neur
 @st.cache_data(max_entries=32, show_spinner="Computing the H0 barcode and class separability ...")
 def separability(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: str,
                  graph_k: int) -> core.Separability:
-    graph = _graph(fingerprint, _X, graph_k, metric)
+    graph = view_graph(fingerprint, _X, graph_k, metric)
     return core.separability(_X, _labels, k=k, metric=metric, graph=graph)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def knn_purity(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: str, graph_k: int):
     """Per-point share of same-label neighbours (for colouring maps)."""
-    return core.knn_purity(_graph(fingerprint, _X, graph_k, metric), _labels, k=k)
+    return core.knn_purity(view_graph(fingerprint, _X, graph_k, metric), _labels, k=k)
 # --- map ---
 # Projections: an in-memory layer (st.cache_resource: one shared, read-only Projection per key)
 # over the disk cache (core.cache), over background jobs for UMAP / t-SNE (dashboard.jobs).
@@ -303,16 +312,6 @@ def map_subset_fingerprint(fingerprint: str, rows: np.ndarray | None) -> str:
     return h.hexdigest()
 
 
-def map_graph(fingerprint: str, X: np.ndarray, k: int, metric: str) -> NeighborGraph:
-    """The kNN graph of a view (or subset, by fingerprint), shared by jobs and pages.
-
-    Kept in the job registry's small memory (the last 2 graphs): jobs run outside the
-    script thread, where Streamlit's caches are not meant to be called.
-    """
-    return map_jobs().memo(("graph", fingerprint, int(k), metric),
-                           lambda: knn_graph(X, k=int(k), metric=metric), keep=2)
-
-
 def map_projection(view: View, *, method: str, dims: int, seed: int, params: dict, owner: str,
                    rows: np.ndarray | None = None, retry: bool = False) -> Projection | Job:
     """The map of ``view`` (or of its ``rows``): cached, computed now (PCA), or a running job."""
@@ -332,7 +331,7 @@ def map_projection(view: View, *, method: str, dims: int, seed: int, params: dic
 
     def compute(progress):
         return project_cached(X, fingerprint=fp, cache=map_cache(), method=method, n_components=dims,
-                              seed=seed, graph=lambda k, metric: map_graph(fp, X, k, metric), progress=progress,
+                              seed=seed, graph=lambda k, metric: view_graph(fp, X, k, metric), progress=progress,
                               **params)
 
     label = f"{method.upper() if method == 'umap' else 't-SNE'} of {X.shape[0]:,} points ({view.label})"
@@ -356,7 +355,7 @@ def map_aligned_umap(views: list[View], *, dims: int, seed: int, params: dict, o
 
     def compute(progress):
         maps = align_projections(Xs, method="umap", n_components=dims, seed=seed, progress=progress,
-                                 graphs=[lambda k, metric, fp=fp, X=X: map_graph(fp, X, k, metric)
+                                 graphs=[lambda k, metric, fp=fp, X=X: view_graph(fp, X, k, metric)
                                          for fp, X in zip(fps, Xs, strict=True)], **params)
         for key, p in zip(keys, maps, strict=True):
             try:
@@ -393,7 +392,7 @@ def map_row_norms(fingerprint: str, _X) -> np.ndarray:
 
 @st.cache_data(max_entries=16, show_spinner="Scoring kNN preservation (building the kNN graph) ...")
 def _map_preservation(fingerprint: str, projection_id: str, _X, _coords, metric: str) -> np.ndarray:
-    graph = map_graph(fingerprint, _X, 15, metric)
+    graph = view_graph(fingerprint, _X, 15, metric)
     return knn_preservation(graph, _coords, k=15)
 
 

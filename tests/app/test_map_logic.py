@@ -172,3 +172,25 @@ def test_memo_computes_once_and_keeps_the_latest():
     for key in [1, 1, 2, 3, 4, 5, 1]:
         reg.memo(key, lambda key=key: calls.append(key) or key * 10, keep=4)
     assert calls == [1, 2, 3, 4, 5, 1]  # 1 was evicted by the fifth key, then recomputed
+
+
+def test_one_search_serves_the_geometry_page_and_a_default_umap(digits, monkeypatch):
+    from core.projection import graph_k
+    from dashboard import data
+
+    data.map_jobs.clear()  # a registry (and graph memo) of this test's own
+    calls, real = [], core.knn_graph
+    monkeypatch.setattr(core, "knn_graph", lambda X, **kw: calls.append(kw["k"]) or real(X, **kw))
+    X = digits.view("seed0/hidden2/epoch100").X
+    geometry = data.view_graph("fp-test", X, 20, "cosine")  # the Geometry page's default graph
+    umap_k = graph_k("umap", len(X))  # what a default UMAP asks for
+    umap = data.view_graph("fp-test", X, umap_k, "cosine")
+    assert calls == [20] and umap_k == 15  # one search
+    direct = real(X, k=15, metric="cosine")
+    np.testing.assert_array_equal(umap.indices, direct.indices)  # restricting loses nothing
+    np.testing.assert_allclose(umap.distances, direct.distances, rtol=1e-6)
+    assert geometry.k == 20 and umap.k == 15
+    data.view_graph("fp-test", X, 90, "cosine")  # t-SNE needs more: a search of its own
+    data.view_graph("fp-test", X, 15, "euclidean")
+    assert calls == [20, 90, 20]
+    data.map_jobs.clear()
