@@ -217,7 +217,12 @@ def projection_info(
         if finite.any():
             crange = (float(np.nanmin(values[finite])), float(np.nanmax(values[finite])))
         continuous = values.astype(np.float32)
-        traces.append(MapTrace("points", np.flatnonzero(finite)))
+        # values far from the median are drawn last, on top: the few low-purity or hub points
+        # are what a user looks for, and in drawing order they would hide under the many
+        idx = np.flatnonzero(finite)
+        if len(idx):
+            idx = idx[np.argsort(np.abs(values[idx] - np.median(values[idx])), kind="stable")]
+        traces.append(MapTrace("points", idx))
         if (~finite).any():
             traces.append(MapTrace("no value", np.flatnonzero(~finite), MISSING))
     else:

@@ -94,6 +94,19 @@ def test_continuous_colours_carry_a_colour_bar_and_missing_values_are_grey(point
     assert fig.data[0].marker.colorbar.title.text == "norm" and fig.data[0].marker.colorscale
 
 
+def test_values_far_from_the_median_are_drawn_on_top(points):
+    coords, rows = points
+    values = np.ones(1500)
+    values[[1003, 1200]] = [0.1, 0.5]  # two impure points among pure ones
+    info = projection_info(coords, rows, color=MapColor("continuous", "purity", values))
+    idx = info.traces[0].idx
+    assert sorted(idx.tolist()) == list(range(500))  # every point, once
+    assert rows[idx[-2:]].tolist() == [1200, 1003]  # drawn last, the farthest last
+    fig = projection_figure(info)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].customdata)[-2:], [1200, 1003])
+    np.testing.assert_allclose(np.asarray(fig.data[0].marker.color)[-2:], [0.5, 0.1])
+
+
 def test_selection_and_the_inspected_item_are_drawn_by_row(points):
     coords, rows = points
     info = projection_info(coords, rows, color=MapColor("categorical", "l", _labels(1500, 2)),
