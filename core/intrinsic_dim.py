@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import EmbedLensInputError, check_embeddings
+from .health import equal_row_groups
 from .neighbors import METRICS, NeighborGraph, knn_graph
 
 __all__ = [
@@ -132,40 +133,21 @@ def _comparable(block: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]
 
 
 def _distinct(X: np.ndarray, metric: str) -> _Distinct:
-    """Group equal rows (cosine: equal directions) by hashing each row's bytes: O(n d) time,
-    O(n) memory beyond one block.
+    """Group equal rows (cosine: equal directions; zero rows left out) with
+    :func:`core.health.equal_row_groups`: O(n d) time, O(n) memory beyond one block.
 
     Directions are compared in float32 so that x and 3x (whose float64 unit vectors may
-    differ in the last bit) count as the same point. Rows with equal hashes are compared
-    exactly; distinct rows never merge (a 64-bit hash collision could at worst leave a
-    duplicate unmerged, which the zero-distance check downstream then catches).
+    differ in the last bit) count as the same point.
     """
     n = len(X)
-    keep = np.ones(n, bool)
-    hashes = np.empty(n, np.int64)
-    for s in range(0, n, _HASH_ROWS):
-        rows, ok = _comparable(X[s : s + _HASH_ROWS], metric)
-        keep[s : s + len(rows)] = ok
-        hashes[s : s + len(rows)] = [hash(r.tobytes()) for r in rows]
-    usable = np.flatnonzero(keep)
-    order = usable[np.argsort(hashes[usable], kind="stable")]  # by hash, then by row
-    cand = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
-    same = np.zeros(max(len(order) - 1, 0), bool)
-    if len(cand):
-        a, _ = _comparable(X[order[cand]], metric)
-        b, _ = _comparable(X[order[cand + 1]], metric)
-        same[cand] = (a == b).all(axis=1)
-    new_group = np.concatenate([[True], ~same]) if len(order) else np.zeros(0, bool)
-    group = np.cumsum(new_group) - 1
-    first = order[new_group]  # each group's smallest row (the sort is stable)
-    by_row = np.argsort(first, kind="stable")  # number the groups in order of first occurrence
-    rank = np.empty_like(by_row)
-    rank[by_row] = np.arange(len(by_row))
-    inverse = np.full(n, -1, np.int64)
-    inverse[order] = rank[group]
-    reps = first[by_row]
-    return _Distinct(reps=reps, inverse=inverse, n_zero=int(n - len(usable)),
-                     n_duplicates=int(len(usable) - len(reps)))
+    first = equal_row_groups(X, transform=lambda b: _comparable(b, metric), block=_HASH_ROWS)
+    usable = first >= 0
+    reps = np.flatnonzero(first == np.arange(n))  # first occurrences, in row order
+    rank = np.full(n, -1, np.int64)
+    rank[reps] = np.arange(len(reps))
+    inverse = np.where(usable, rank[np.maximum(first, 0)], -1)
+    n_usable = int(usable.sum())
+    return _Distinct(reps=reps, inverse=inverse, n_zero=n - n_usable, n_duplicates=n_usable - len(reps))
 
 
 def _euclidean(dist: np.ndarray, metric: str) -> np.ndarray:

@@ -7,7 +7,7 @@ unit-tested directly; :mod:`dashboard.app_pages.map` only wires them to widgets.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -31,17 +31,7 @@ __all__ = [
     "shown_rows",
     "sanitize",
     "map_params",
-    "LIMITS",
 ]
-
-LIMITS = {
-    "map_neighbors": ("UMAP n_neighbors", 2, 200),
-    "map_min_dist": ("UMAP min_dist", 0.0, 1.0),
-    "map_perplexity": ("t-SNE perplexity", 2.0, 200.0),
-    "map_seed": ("seed", 0, 2**31 - 1),
-}
-"""Name and accepted range of the numeric map settings (a link outside them falls back with a warning)."""
-
 
 @dataclass(frozen=True)
 class SelectionEvent:
@@ -183,14 +173,9 @@ def shown_rows(ds: Dataset, clauses: tuple[str, ...]) -> np.ndarray:
 
 def sanitize(state: ViewState, ds: Dataset, *, kinds=None) -> tuple[dict, list[str]]:
     """Changes that bring a (linked) state back into range for ``ds``, and a warning for each."""
-    changes, warnings = {}, []
-    defaults = ViewState()
-    for name, (label, lo, hi) in LIMITS.items():
-        value = getattr(state, name)
-        if not lo <= value <= hi:
-            changes[name] = getattr(defaults, name)
-            warnings.append(f"Ignored {label}={value}: it must be between {lo} and {hi}; "
-                            f"using {changes[name]}.")
+    bounded, warnings = state.with_valid_bounds(prefix="map_")  # numeric ranges (state.py)
+    changes = {f.name: getattr(bounded, f.name) for f in fields(state)
+               if getattr(bounded, f.name) != getattr(state, f.name)}
     if state.map_color and state.map_color not in color_options(ds, kinds=kinds):
         changes["map_color"] = ""
         warnings.append(f"Ignored colour {state.map_color!r}: this dataset has no such column or metric.")

@@ -81,8 +81,9 @@ class ViewState:
     spectra_sce_kernel: str = field(default="linear", metadata=_key("ssk", choices=("linear", "rff")))
     """Spectra page: SCE feature map."""
 
-    def with_valid_bounds(self) -> tuple[ViewState, list[str]]:
-        """Fields outside their metadata ``bounds`` (inclusive) reset to the default, with a warning each.
+    def with_valid_bounds(self, *, prefix: str = "") -> tuple[ViewState, list[str]]:
+        """Fields (named ``prefix...``) outside their metadata ``bounds`` (inclusive) reset to the
+        default, with a warning each, naming the field by its metadata ``label`` or URL key.
 
         ``from_query`` checks types and choices; numbers in range are checked here (pages call it).
         """
@@ -90,12 +91,13 @@ class ViewState:
         for f in fields(self):
             bounds = f.metadata.get("bounds")
             value = getattr(self, f.name)
-            if bounds is not None and not (bounds[0] <= value <= bounds[1]):
-                changes[f.name] = f.default
-                warnings.append(
-                    f"Ignored {f.metadata['key']}={_encode(value)}: {f.name.replace('_', ' ')} must be "
-                    f"between {bounds[0]:g} and {bounds[1]:g}; using {f.default:g}."
-                )
+            if bounds is None or not f.name.startswith(prefix) or bounds[0] <= value <= bounds[1]:
+                continue
+            changes[f.name] = f.default
+            label = f.metadata.get("label")
+            subject, what = (label, "it") if label else (f.metadata["key"], f.name.replace("_", " "))
+            warnings.append(f"Ignored {subject}={_encode(value)}: {what} must be between {_num(bounds[0])} "
+                            f"and {_num(bounds[1])}; using {_num(f.default)}.")
         return (replace(self, **changes) if changes else self), warnings
     # --- geometry ---
     geo_metric: str = field(default="cosine", metadata=_key("gm", choices=("cosine", "euclidean")))
@@ -114,13 +116,13 @@ class ViewState:
     map_dims: int = field(default=2, metadata=_key("md", choices=(2, 3)))
     map_metric: str = field(default="cosine", metadata=_key("mx", choices=("cosine", "euclidean")))
     """Distance of the kNN graph behind UMAP / t-SNE and of the quality scores."""
-    map_neighbors: int = field(default=15, metadata=_key("mk"))
+    map_neighbors: int = field(default=15, metadata=_key("mk", bounds=(2, 200), label="UMAP n_neighbors"))
     """UMAP n_neighbors."""
-    map_min_dist: float = field(default=0.1, metadata=_key("mmd"))
+    map_min_dist: float = field(default=0.1, metadata=_key("mmd", bounds=(0.0, 1.0), label="UMAP min_dist"))
     """UMAP min_dist."""
-    map_perplexity: float = field(default=30.0, metadata=_key("mp"))
+    map_perplexity: float = field(default=30.0, metadata=_key("mp", bounds=(2.0, 200.0), label="t-SNE perplexity"))
     """t-SNE perplexity."""
-    map_seed: int = field(default=0, metadata=_key("ms"))
+    map_seed: int = field(default=0, metadata=_key("ms", bounds=(0, 2**31 - 1), label="seed"))
     map_parallel: bool = field(default=False, metadata=_key("mpl"))
     """UMAP on every core, the seed ignored (faster; a recomputation gives another map)."""
     map_color: str = field(default="", metadata=_key("mc"))
@@ -194,6 +196,11 @@ class ViewState:
 
 def _field_type(cls, f: dataclasses.Field) -> type:
     return typing.get_type_hints(cls)[f.name]
+
+
+def _num(x) -> str:
+    """A bound or default in a message: integers as they are, floats without trailing zeros."""
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def _encode(value) -> str:

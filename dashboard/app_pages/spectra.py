@@ -17,7 +17,7 @@ SCE_FEATURES = 256  # RFF frequencies on this page (the paper's 2,500 need a 10,
 
 
 def check_link_numbers() -> vs.ViewState:
-    state, warnings = vs.current().with_valid_bounds()
+    state, warnings = vs.current().with_valid_bounds(prefix="spectra_")
     if warnings:
         vs.update(**{k: v for k, v in vars(state).items() if k.startswith("spectra_")})
         for message in warnings:

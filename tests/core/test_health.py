@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core import health_report
-from core.health import duplicate_groups
+from core.health import duplicate_groups, equal_row_groups
 
 
 def test_clean_matrix_has_no_warnings(rng):
@@ -56,3 +56,15 @@ def test_blocks_do_not_change_the_answer(rng):
     h = health_report(X)
     assert h.duplicate_rows.tolist() == [39_999]
     assert h.zero_rows.tolist() == [20_000]
+
+
+def test_equal_row_groups_compare_transformed_rows_and_skip_unusable_ones():
+    X = np.array([[1.0, 2.0], [0.0, 0.0], [2.0, 4.0], [1.0, 2.0], [3.0, 1.0], [0.0, 0.0]])
+
+    def direction(block):  # unit rows; zero rows are unusable
+        norms = np.linalg.norm(block, axis=1)
+        ok = norms > 0
+        return (block / np.where(ok, norms, 1)[:, None]).astype(np.float32) + np.float32(0), ok
+
+    assert equal_row_groups(X).tolist() == [0, 1, 2, 0, 4, 1]
+    assert equal_row_groups(X, transform=direction, block=2).tolist() == [0, -1, 0, 0, 4, -1]
