@@ -383,13 +383,6 @@ def map_column_kinds(dataset_fingerprint: str, _meta) -> tuple[list[str], list[s
     return column_kinds(_meta)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def map_row_norms(fingerprint: str, _X) -> np.ndarray:
-    """L2 norm of every row of a view."""
-    X = np.asarray(_X, dtype=np.float32)
-    return np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64)).astype(np.float32)  # no n x d temporary
-
-
 @st.cache_data(max_entries=16, show_spinner="Scoring kNN preservation (building the kNN graph) ...")
 def _map_preservation(fingerprint: str, projection_id: str, _X, _coords, metric: str) -> np.ndarray:
     graph = view_graph(fingerprint, _X, 15, metric)

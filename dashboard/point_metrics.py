@@ -132,7 +132,7 @@ def _purity(ctx: MetricContext) -> np.ndarray:
 def _row_norm(ctx: MetricContext) -> np.ndarray:
     from dashboard import data
 
-    return data.map_row_norms(ctx.view.fingerprint, ctx.view.X)
+    return data.view_health(ctx.view.fingerprint, ctx.view.X).norms  # the Data page's, cached
 
 
 def _preservation(ctx: MetricContext) -> np.ndarray:
