@@ -23,7 +23,6 @@ import numpy as np
 
 from core import Dataset, View
 from core.projection import Projection
-from core.tables import label_columns
 
 __all__ = ["MetricContext", "PointMetric", "REGISTRY", "register", "available", "PREFIX"]
 
@@ -114,7 +113,9 @@ def _k_occurrence(ctx: MetricContext) -> np.ndarray:
 
 def purity_column(ds: Dataset) -> str | None:
     """The label column kNN purity uses: "label" if present, else the first label-like column."""
-    columns = label_columns(ds.metadata, id_column=ds.id_column)
+    from dashboard import data
+
+    columns = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
     return columns[0] if columns else None
 
 

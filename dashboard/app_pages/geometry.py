@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.tables import image_columns, label_columns
+from core.tables import image_columns
 from dashboard import context, data
 from dashboard import state as vs
 from dashboard.errors import user_errors
@@ -120,7 +120,7 @@ def hubs(ds, view, s, graph_k) -> None:
 ds, view = context.require_dataset()
 st.title("Geometry")
 st.caption(f"{view.label} · {view.n:,} items × {view.d:,} dims")
-columns = label_columns(ds.metadata, id_column=ds.id_column)
+columns = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
 controls(columns)
 s = vs.current()
 graph_k = min(max(s.geo_neighbors, s.geo_hub_k, 20), view.n - 1)
