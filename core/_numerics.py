@@ -1,0 +1,131 @@
+"""Scale-safe building blocks shared by every metric: row norms, unit rows, overall rescaling.
+
+Embeddings arrive at any scale float32 can hold (about 1e-45 to 3.4e38). A squared norm or a
+Gram entry formed in float32 overflows above ~1.8e19 and underflows below ~1e-23, so every
+metric that squares, normalises or multiplies rows goes through these helpers instead of
+writing ``np.linalg.norm`` / ``X @ X.T`` on the raw float32 data.
+
+Written by hand because numpy offers no overflow-safe row norm for float64 input
+(``np.linalg.norm`` squares without scaling, unlike LAPACK's ``nrm2``) and no exact
+power-of-two rescaling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["BLOCK_ROWS", "pow2_scale", "rescaled", "row_norms", "unit_rows"]
+
+BLOCK_ROWS = 16_384
+
+
+def pow2_scale(X: np.ndarray) -> float:
+    """The power of two nearest above ``max |X|`` over the finite entries (1.0 for an all-zero X).
+
+    Dividing by it is exact in binary floating point (only the exponent changes, unless a
+    value becomes subnormal), so ``X / pow2_scale(X)`` has the same neighbours, ratios and
+    ranks as ``X`` while its entries lie in [-1, 1] and its float32 squares neither overflow
+    nor underflow for well-spread data.
+
+    Parameters
+    ----------
+    X : array-like of any shape
+
+    Returns
+    -------
+    float
+        ``2**e`` with ``max|X| <= 2**e < 2 max|X|``; 1.0 when X is empty, all zero or non-finite.
+    """
+    A = np.asarray(X)
+    if A.size == 0:
+        return 1.0
+    finite = np.abs(A[np.isfinite(A)]) if not np.isfinite(A).all() else np.abs(A)
+    m = float(finite.max()) if finite.size else 0.0
+    if m == 0.0 or not np.isfinite(m):
+        return 1.0
+    _, e = np.frexp(m)
+    return float(np.ldexp(1.0, int(e)))
+
+
+def rescaled(X: np.ndarray, *, dtype=None) -> tuple[np.ndarray, float]:
+    """``(X / s, s)`` with ``s = pow2_scale(X)``: the data moved to unit scale, exactly.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+    dtype : numpy dtype, optional
+        Of the result (default: X's float dtype, float32 for integers).
+
+    Returns
+    -------
+    (ndarray, float)
+        The rescaled copy (X itself when ``s == 1`` and no cast is needed) and ``s``; distances
+        computed on the copy are multiplied by ``s`` to return to the data's units.
+    """
+    A = np.asarray(X)
+    out_dtype = np.dtype(dtype) if dtype is not None else (A.dtype if A.dtype.kind == "f" else np.dtype(np.float32))
+    s = pow2_scale(A)
+    if s == 1.0:
+        return (A if A.dtype == out_dtype else A.astype(out_dtype)), 1.0
+    return (A.astype(np.float64) / s).astype(out_dtype, copy=False), s
+
+
+def row_norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row in float64, correct over the whole float32 and float64 range.
+
+    Float32 input is widened to float64 block by block (a float32 square always fits in
+    float64); float64 input is scaled by each row's largest magnitude first, as LAPACK's
+    ``nrm2`` does.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+        ``||x_i||_2``; 0 for a zero row.
+    """
+    A = np.asarray(X)
+    n = A.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    for s in range(0, n, BLOCK_ROWS):
+        b = np.asarray(A[s : s + BLOCK_ROWS], dtype=np.float64)
+        if A.dtype.itemsize <= 4 and A.dtype.kind == "f" or A.dtype.kind in "iub":
+            out[s : s + BLOCK_ROWS] = np.sqrt(np.einsum("ij,ij->i", b, b))
+        else:
+            m = np.abs(b).max(axis=1) if b.shape[1] else np.zeros(len(b))
+            m = np.where(m > 0, m, 1.0)
+            q = b / m[:, None]
+            out[s : s + BLOCK_ROWS] = m * np.sqrt(np.einsum("ij,ij->i", q, q))
+    return out
+
+
+def unit_rows(X: np.ndarray, *, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Rows divided by their Euclidean norm, safely at any scale; zero rows stay zero.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+    dtype : numpy dtype
+        Of the unit rows (float32 by default; the division itself is done in float64).
+
+    Returns
+    -------
+    (U, norms)
+        ``U`` shape (n, d) with ``||U_i|| = 1`` (0 for a zero row), ``norms`` shape (n,) float64
+        from :func:`row_norms`; ``norms > 0`` marks the rows that have a direction.
+    """
+    A = np.asarray(X)
+    norms = row_norms(A)
+    U = np.empty(A.shape, dtype=dtype)
+    safe = np.where(norms > 0, norms, 1.0)
+    for s in range(0, A.shape[0], BLOCK_ROWS):
+        b = np.asarray(A[s : s + BLOCK_ROWS], dtype=np.float64)
+        if A.dtype.kind == "f" and A.dtype.itemsize > 4:
+            m = np.abs(b).max(axis=1) if b.shape[1] else np.zeros(len(b))
+            m = np.where(m > 0, m, 1.0)
+            U[s : s + BLOCK_ROWS] = (b / m[:, None]) / (safe[s : s + BLOCK_ROWS] / m)[:, None]
+        else:
+            U[s : s + BLOCK_ROWS] = b / safe[s : s + BLOCK_ROWS, None]
+    return U, norms
