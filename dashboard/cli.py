@@ -41,11 +41,29 @@ def _config_flags() -> list[str]:
     return flags
 
 
+DEFAULT_ADDRESS = "127.0.0.1"
+
+
 def streamlit_command(port: int = 8501, address: str | None = None) -> list[str]:
-    """The ``python -m streamlit run ...`` command line that serves the app."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *_config_flags(), f"--server.port={port}"]
-    if address:
-        cmd.append(f"--server.address={address}")
+    """The ``python -m streamlit run ...`` command line that serves the app.
+
+    Parameters
+    ----------
+    port : int
+        TCP port to listen on.
+    address : str, optional
+        Interface to bind. Default: the bundled config's ``server.address``, the loopback
+        address 127.0.0.1, so nobody else on the network can open the app or upload to it;
+        ``"0.0.0.0"`` (every interface) opens it on purpose.
+
+    Returns
+    -------
+    list of str
+        The argv to exec; exactly one ``--server.address`` flag.
+    """
+    flags = [f for f in _config_flags() if not f.startswith("--server.address=")]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *flags, f"--server.port={port}",
+           f"--server.address={address or DEFAULT_ADDRESS}"]
     return cmd
 
 
@@ -62,7 +80,11 @@ def main(argv: list[str] | None = None) -> None:
         "embedding files (default: $EMBEDLENS_DATA, else the bundled sample data)",
     )
     parser.add_argument("--port", type=int, default=8501, help="port to serve on (default: 8501)")
-    parser.add_argument("--address", help="address to bind (default: Streamlit's, all interfaces)")
+    parser.add_argument(
+        "--address",
+        help=f"address to bind (default: {DEFAULT_ADDRESS}, this machine only; 0.0.0.0 serves every "
+        "interface, so anyone on the network can open the app and upload files)",
+    )
     parser.add_argument(
         "--max-file-mb",
         type=float,
@@ -79,7 +101,9 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("--max-file-mb must be positive")
         env["EMBEDLENS_MAX_FILE_MB"] = str(args.max_file_mb)
     cmd = streamlit_command(args.port, args.address)
-    print(f"EmbedLens: http://localhost:{args.port}  (data: {env.get('EMBEDLENS_DATA', 'bundled samples')})",
+    host = args.address or DEFAULT_ADDRESS
+    where = env.get("EMBEDLENS_DATA", "bundled samples")
+    print(f"EmbedLens: http://{'localhost' if host == DEFAULT_ADDRESS else host}:{args.port}  (data: {where})",
           flush=True)
     os.execve(sys.executable, cmd, env)
 

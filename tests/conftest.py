@@ -34,14 +34,3 @@ def isolated_env(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("EMBEDLENS_UPLOADS", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return data
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _quiet_server_side_effects(tmp_path_factory):
-    """No background numba warm-up in the test process (it competed for the CPU with the
-    browser tests and made them flaky; tests compile what they use) and a projection cache of
-    the session's own, so no test reads or fills the user's ``~/.cache/embedlens``."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EMBEDLENS_WARMUP", "off")
-        mp.setenv("EMBEDLENS_CACHE", str(tmp_path_factory.mktemp("embedlens-cache")))
-        yield

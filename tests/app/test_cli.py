@@ -33,3 +33,10 @@ def test_missing_data_folder_is_a_clear_error(tmp_path, capsys):
 def test_help_runs_as_a_module():
     out = subprocess.run([sys.executable, "-m", "dashboard.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "DATA_DIR" in out.stdout.upper()
+
+
+def test_kind_network_exposure_default_address_is_loopback():
+    cmd = cli.streamlit_command(8600)
+    assert [f for f in cmd if f.startswith("--server.address")] == ["--server.address=127.0.0.1"]
+    opened = cli.streamlit_command(8600, "0.0.0.0")
+    assert [f for f in opened if f.startswith("--server.address")] == ["--server.address=0.0.0.0"]
