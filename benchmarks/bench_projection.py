@@ -53,6 +53,11 @@ def _trust(X, Y) -> float:
     return trustworthiness(X, Y, n_neighbors=15, metric="cosine", sample=2000).value
 
 
+def _tsne_jobs() -> int:
+    """The threads EmbedLens gives openTSNE (core.projection._tsne): half the cores, 1 to 8."""
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
+
+
 def run_case(case: str, path: str, repeats: int) -> dict:
     X = np.load(path, mmap_mode="r")
     X = np.ascontiguousarray(X)
@@ -95,25 +100,38 @@ def run_case(case: str, path: str, repeats: int) -> dict:
             t_graph = time.perf_counter() - t0
             Y = project(X, method="umap", graph=g, quality=False, parallel=True).coords
             extra.setdefault("graph_s", []).append(t_graph)
-        elif case == "umap_umap-learn":
+        elif case.startswith("umap_umap-learn"):
             import umap
 
-            if "warm" not in extra:  # compile umap-learn's own (parallel, unseeded) path first, untimed
-                umap.UMAP(n_epochs=5).fit(X[:5000])
+            # like for like: the same metric, neighbours, min_dist and epochs as ours; seeded
+            # (umap-learn then lays out on one thread, as ours does) or on every core
+            parallel = case.endswith(":parallel")
+            kw = dict(n_neighbors=15, min_dist=0.1, metric="cosine",
+                      random_state=None if parallel else 0, n_jobs=-1 if parallel else 1)
+            if "warm" not in extra:  # compile umap-learn's code paths first, untimed
+                umap.UMAP(**{**kw, "n_epochs": 5}).fit(X[:5000])
                 extra["warm"] = True
                 t0 = time.perf_counter()
-            Y = umap.UMAP().fit_transform(X)
+            Y = umap.UMAP(**kw).fit_transform(X)
         elif case == "tsne_ours":
             g = knn_graph(X, k=90, metric="cosine")
             Y = project(X, method="tsne", graph=g, quality=False).coords
         elif case == "tsne_sklearn":
             from sklearn.manifold import TSNE
 
-            Y = TSNE(random_state=0).fit_transform(X)
+            # like for like: perplexity 30, cosine, PCA init, 250 exaggerated + 500 plain
+            # iterations (scikit-learn's max_iter counts both), the same threads; scikit-learn's
+            # gradient is Barnes-Hut at every n (ours is Barnes-Hut below 10,000 points)
+            Y = TSNE(perplexity=30.0, metric="cosine", init="pca", max_iter=750, method="barnes_hut",
+                     n_jobs=_tsne_jobs(), random_state=0).fit_transform(X)
         elif case == "tsne_openTSNE":
             import openTSNE
 
-            Y = np.asarray(openTSNE.TSNE(random_state=0).fit(X))
+            # like for like: openTSNE builds its own kNN (k = 3 x perplexity), the rest as ours
+            gradient = "fft" if X.shape[0] >= 10_000 else "bh"
+            Y = np.asarray(openTSNE.TSNE(perplexity=30.0, metric="cosine", n_iter=500, early_exaggeration_iter=250,
+                                         negative_gradient_method=gradient, initialization="pca",
+                                         n_jobs=_tsne_jobs(), random_state=0).fit(X))
         else:
             raise SystemExit(f"unknown case {case}")
         times.append(time.perf_counter() - t0)
@@ -194,7 +212,7 @@ def _row(name: str, n: int, ours: dict, lib: dict | None, lib_name: str = "") ->
 def compute(quick: bool, only: str | None = None) -> None:
     sizes = {"pca": [5_000, 20_000] if quick else [10_000, 100_000, 1_000_000],
              "umap": [3_000] if quick else [10_000, 100_000],
-             "tsne": [2_000] if quick else [10_000]}
+             "tsne": [2_000] if quick else [5_000, 10_000]}
     if only:
         sizes = {k: (v if k == only else []) for k, v in sizes.items()}
     reps = {"pca": 3 if quick else 5, "umap": 1 if quick else 2, "tsne": 1 if quick else 2}
@@ -221,21 +239,26 @@ def compute(quick: bool, only: str | None = None) -> None:
                     _row(f"  sklearn solver={solver}", n, s, None)
             q = _sub(["--case", "pca_ours_quality", "--data", paths[n], "--repeats", str(reps["pca"])])
             _row("PCA + quality (2k sample)", n, q, None)
-        print("== UMAP (umap-learn 15 neighbours), 384 dims; ours = shared cosine kNN graph + seeded layout")
+        print("== UMAP, 384 dims, like for like: 15 neighbours, min_dist 0.1, cosine, default epochs;"
+              " ours = shared cosine kNN graph + umap-learn's layout")
         for n in sizes["umap"]:
             r = 1 if n >= 100_000 else reps["umap"]
             ours = _sub(["--case", "umap_ours", "--data", paths[n], "--repeats", str(r)])
             lib = _sub(["--case", "umap_umap-learn", "--data", paths[n], "--repeats", str(r)])
-            _row("UMAP (graph + layout)", n, ours, lib, "umap.UMAP() default")
+            _row("UMAP seeded (1 thread)", n, ours, lib, "umap.UMAP(seeded, cosine)")
             par = _sub(["--case", "umap_ours_parallel", "--data", paths[n], "--repeats", str(r)])
-            _row("  parallel=True (no seed)", n, par, lib, "umap.UMAP() default")
-        print("== t-SNE, 384 dims; ours = openTSNE on the shared graph (k=90)")
+            lib_par = _sub(["--case", "umap_umap-learn:parallel", "--data", paths[n], "--repeats", str(r)])
+            _row("UMAP every core (no seed)", n, par, lib_par, "umap.UMAP(n_jobs=-1, cosine)")
+        print(f"== t-SNE, 384 dims, like for like: perplexity 30, cosine, PCA init, 250 + 500 iterations,"
+              f" {_tsne_jobs()} thread(s); ours = openTSNE on the shared graph (k=90)")
         for n in sizes["tsne"]:
             ours = _sub(["--case", "tsne_ours", "--data", paths[n], "--repeats", str(reps["tsne"])])
-            sk = _sub(["--case", "tsne_sklearn", "--data", paths[n], "--repeats", "1"])
             ot = _sub(["--case", "tsne_openTSNE", "--data", paths[n], "--repeats", str(reps["tsne"])])
-            _row("t-SNE", n, ours, sk, "sklearn TSNE() default")
-            _row("t-SNE", n, ours, ot, "openTSNE.TSNE() default")
+            gradient = "FFT" if n >= 10_000 else "Barnes-Hut"
+            _row(f"t-SNE ({gradient})", n, ours, ot, f"openTSNE.TSNE({gradient})")
+            if n < 10_000:  # scikit-learn has no FFT gradient: compared only where both are Barnes-Hut
+                sk = _sub(["--case", "tsne_sklearn", "--data", paths[n], "--repeats", "1"])
+                _row("t-SNE (Barnes-Hut)", n, ours, sk, "sklearn TSNE(barnes_hut)")
     print("== disk cache hit (coordinates + per-point preservation, checksums verified)")
     for n in [100_000] if quick else [100_000, 1_000_000]:
         _row("cache hit", n, _sub(["--io", "cache_hit", "--n", str(n), "--repeats", "5"]), None)
