@@ -8,5 +8,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=dashboard/venv.sh
 . dashboard/venv.sh
-ensure_venv ""
+ensure_venv .venv ""
 exec .venv/bin/embedlens "$@"

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Install what the tests need on a fresh machine, then run them all.
-#   - a virtual environment in .venv (Python >= 3.11) with EmbedLens (editable) and its `test`
-#     extra, shared with dashboard/serve.sh (dashboard/venv.sh)
-#   - Debian's chromium for the browser tests (apt-get, with sudo when not root)
-# Extra arguments go to pytest, e.g. `bash tests/run.sh -k share_link -x`.
-set -euo pipefail
+#   - .venv (Python >= 3.11) with EmbedLens (editable) and its `test` extra, shared with
+#     dashboard/serve.sh (dashboard/venv.sh); Debian's chromium for the browser tests
+#   - every test with the versions a fresh install resolves today
+#   - then the core, figure, app and doctest tests again in .venv-lowest, with every dependency at
+#     the lower bound pyproject.toml declares (tests/lowest.txt)
+# Extra arguments run pytest once in .venv with them instead, e.g. `bash tests/run.sh -k share_link -x`.
+set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+set -e
 # shellcheck source=dashboard/venv.sh
 . dashboard/venv.sh
-ensure_venv "[test]"
+ensure_venv .venv "[test]"
 
 if [ ! -x /usr/bin/chromium ]; then
   SUDO=""
@@ -17,4 +20,15 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
 fi
 
-exec .venv/bin/python -m pytest "$@"
+if [ "$#" -gt 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
+
+echo "== every test, with today's versions"
+.venv/bin/python -m pytest && current=0 || current=$?
+echo "== core, figure, app and doctest tests with the lowest declared versions (tests/lowest.txt)"
+ensure_venv .venv-lowest "[test]" tests/lowest.txt
+.venv-lowest/bin/python -m pytest -m "not browser" tests/core tests/figures tests/app core README.md \
+  && lowest=0 || lowest=$?
+echo "== today's versions: exit $current; lowest declared versions: exit $lowest"
+[ "$current" -eq 0 ] && [ "$lowest" -eq 0 ]

@@ -80,3 +80,23 @@ def test_kind_network_exposure_readme_serve_command_listens_on_loopback_only():
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=20)
+
+
+def test_lowest_versions_tested_are_the_declared_lower_bounds():
+    """tests/run.sh's second run installs tests/lowest.txt: it must pin exactly the lower bound
+    of every runtime dependency pyproject.toml declares (else it tests something else)."""
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    declared = {}
+    for dep in deps:
+        name, _, low = dep.partition(">=")
+        assert low, f"{dep}: every runtime dependency declares a lower bound"
+        declared[name.strip().lower()] = low.split(",")[0].strip()
+    pinned = {}
+    for line in (ROOT / "tests" / "lowest.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pinned[name.strip().lower()] = version.strip()
+    assert pinned == declared
