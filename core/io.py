@@ -609,17 +609,21 @@ def _first_record(path: Path, fmt: _TextFormat, rel: str) -> list[str]:
     raise EmbedLensInputError("holds no rows (only blank lines)", source=rel)
 
 
-def _diagnose_text(path: Path, rel: str, fmt: _TextFormat, header: bool, vector_cols: list[int]) -> None:
+def _diagnose_text(path: Path, rel: str, fmt: _TextFormat, header: bool, vector_cols: list[int],
+                   *, skip_blank_lines: bool = True) -> None:
     """Find the first ragged row, empty cell or non-number and raise; return if none.
 
     Reads the file as the parser does (same encoding, separator and quoting; blank lines
-    skipped), so ``row`` is the parser's row number and ``line`` the record's first line.
+    skipped unless ``skip_blank_lines=False``, where they are rows of one empty value), so
+    ``row`` is the parser's row number and ``line`` the record's first line.
     """
     width = None
     row = -1
     for lineno, fields in fmt.records(path):
         if not fields:
-            continue
+            if skip_blank_lines or (header and width is None):
+                continue
+            fields = [""]
         if header and width is None:
             width = len(fields)
             continue
@@ -648,9 +652,9 @@ def _diagnose_text(path: Path, rel: str, fmt: _TextFormat, header: bool, vector_
 
 
 def _parse_failure(exc: Exception, path: Path, rel: str, fmt: _TextFormat, header: bool,
-                   vector_cols: list[int]) -> EmbedLensInputError:
+                   vector_cols: list[int], skip_blank_lines: bool = True) -> EmbedLensInputError:
     """The located error for a failed parse: the diagnostic pass, else the parser's words."""
-    _diagnose_text(path, rel, fmt, header, vector_cols)
+    _diagnose_text(path, rel, fmt, header, vector_cols, skip_blank_lines=skip_blank_lines)
     text = str(exc)
     if "EOF inside string" in text:
         return EmbedLensInputError(
@@ -669,7 +673,8 @@ def _read_table(path: Path, rel: str, fmt: _TextFormat, header: bool, vector_col
     except pd.errors.EmptyDataError:
         raise EmbedLensInputError("holds no rows", source=rel) from None
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
-        raise _parse_failure(exc, path, rel, fmt, header, vector_cols) from None
+        raise _parse_failure(exc, path, rel, fmt, header, vector_cols,
+                             kwargs.get("skip_blank_lines", True)) from None
 
 
 def _numbers_with_na_words(df: pd.DataFrame, rel: str, skip: set[str]) -> list[str]:

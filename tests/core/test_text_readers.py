@@ -249,3 +249,26 @@ def test_kind_plain_numbers_in_messages_cache_key():
     with pytest.raises(EmbedLensInputError) as info:
         cache_key(part={np.int64(2)})
     assert "np." not in str(info.value)
+
+
+def test_kind_tsv_read_literally_one_column_row_numbers_count_blank_lines(tmp_path):
+    folder = _folder(tmp_path, n=4)
+    (folder / "metadata.csv").write_text("name\na\n\nb,c\nd\n")
+    err = pytest.raises(EmbedLensInputError, core.load, folder).value
+    assert "row 2 (line 4) has 2 fields but the rows before it have 1" in str(err)
+
+
+def test_kind_header_reading_notes_on_the_data_page(monkeypatch, tmp_path):
+    from tests.app.apptest import run_app
+
+    folder = tmp_path / "data" / "tb"
+    folder.mkdir(parents=True)
+    (folder / "vectors.tsv").write_text("1\t2\n3\t4\n5\t6\n")
+    (folder / "metadata.tsv").write_bytes("café\nnaïve\nNA\n".encode("cp1252"))
+    monkeypatch.setenv("EMBEDLENS_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("EMBEDLENS_UPLOADS", str(tmp_path / "uploads"))
+    at = run_app({"ds": "tb"}, page="app_pages/data.py")
+    shown = [t.value for t in at.text]
+    assert any("tb/metadata.tsv: one column, no header (TensorBoard convention)" in t for t in shown)
+    assert any("tb/metadata.tsv: decoded as Windows-1252 (cp1252)" in t for t in shown)
+    assert any("tb/vectors.tsv: no header" in t for t in shown)
