@@ -272,3 +272,15 @@ def test_kind_header_reading_notes_on_the_data_page(monkeypatch, tmp_path):
     assert any("tb/metadata.tsv: one column, no header (TensorBoard convention)" in t for t in shown)
     assert any("tb/metadata.tsv: decoded as Windows-1252 (cp1252)" in t for t in shown)
     assert any("tb/vectors.tsv: no header" in t for t in shown)
+
+
+def test_kind_encoding_offset_is_exact_across_read_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr("core.io._SCAN_BYTES", 4)  # 'é' (2 bytes) straddles a block boundary
+    folder = _folder(tmp_path, n=2)
+    content = "name\nabé\nx".encode() + b"\x81" + b"\n"
+    (folder / "metadata.csv").write_bytes(content)
+    offset = content.index(b"\x81")  # 11
+    with pytest.raises(EmbedLensInputError, match=rf"byte 0x81 at offset {offset}\b"):
+        core.load(folder)
+    (folder / "metadata.csv").write_text("name\ncafé\nnaïve\n")
+    assert core.load(folder).metadata["name"].tolist() == ["café", "naïve"]
