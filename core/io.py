@@ -15,6 +15,14 @@ a folder                    a metadata file plus one file per view; an optional
                             modality
 ==========================  ==============================================================
 
+Text files (``.csv``, ``.tsv``, ``.txt`` and the manifest) are decoded by their byte-order
+mark (UTF-8, UTF-16, UTF-32), else as UTF-8, else as Windows-1252 when every byte is defined
+there (with a note in ``Dataset.notes``); a ``.csv`` follows RFC 4180, a ``.tsv`` / ``.txt`` is
+split on tabs only and read literally (as TensorBoard does); only an empty cell is missing
+(``NA``, ``None``, ``null`` are words, except in a column of numbers). A CSV's first row is
+its header; a one-column ``.tsv`` has none (TensorBoard); a file whose first row holds only
+numbers is a headerless table.
+
 Every problem is an :class:`~core._validation.EmbedLensInputError` naming the file, the row
 or column, what was found and what was expected. Loading never writes to the user's files.
 """
@@ -541,15 +549,11 @@ class _TextFormat:
     sep: str
     quoting: int
     note: str | None = None
+    rel: str = ""
 
     @property
     def tsv(self) -> bool:
         return self.quoting == csv.QUOTE_NONE
-
-    @property
-    def pandas_encoding(self) -> str:
-        # UTF-8 without a mark: pandas' C parser reads the bytes itself (no text copy)
-        return self.encoding
 
     def open(self, path: Path):
         return open(path, encoding=self.encoding, newline="")
@@ -563,13 +567,15 @@ class _TextFormat:
                 for fields in reader:
                     yield start, fields
                     start = reader.line_num + 1
-            except csv.Error:
-                return
+            except csv.Error as exc:  # e.g. a field over the csv module's size limit
+                raise EmbedLensInputError(f"line {start} cannot be read ({exc})", source=self.rel or path.name) from None
 
     def read_csv(self, path: Path, **kwargs) -> pd.DataFrame:
         options = dict(
             sep=self.sep,
-            encoding=self.pandas_encoding,
+            # "utf-8" (no mark) lets pandas' C parser read the bytes itself, with no
+            # decoded copy of the file; any other codec is decoded as it streams
+            encoding=self.encoding,
             quoting=self.quoting,
             keep_default_na=False,
             na_values=[""],
@@ -588,6 +594,7 @@ def _text_format(path: Path, rel: str) -> _TextFormat:
         sep="\t" if tsv else ",",
         quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
         note=note,
+        rel=rel,
     )
 
 
@@ -1255,6 +1262,19 @@ def load(
     Returns
     -------
     Dataset
+        ``Dataset.notes`` says how text files were read where a choice was made (an encoding
+        other than UTF-8, a header or none by convention, ``NA`` words read as missing in a
+        column of numbers).
+
+    Raises
+    ------
+    EmbedLensInputError
+        For any file that cannot be used as it is, naming the file and the row / line /
+        column / byte offset: unknown or damaged formats, text that is neither UTF-8 nor
+        Windows-1252, ragged rows, non-numbers in vector columns, metadata with another row
+        count, missing or duplicate ids, paths outside the data folder, files over the limit.
+    NonFiniteRowsError
+        For rows holding NaN or inf, with ``nonfinite="error"``.
 
     Notes
     -----
