@@ -508,7 +508,9 @@ def _detect_encoding(fh, rel: str) -> tuple[str, str | None]:
     head = fh.read(1 << 16)
     for bom, codec, label in _BOMS:
         if head.startswith(bom):
-            note = None if codec == "utf-8-sig" else f"{rel}: decoded as {label} (it starts with a {label} byte-order mark)"
+            note = None if codec == "utf-8-sig" else (
+                f"{rel}: decoded as {label} (it starts with a {label} byte-order mark)"
+            )
             return codec, note
     nul = head.find(b"\x00")
     if nul >= 0:
@@ -568,7 +570,9 @@ class _TextFormat:
                     yield start, fields
                     start = reader.line_num + 1
             except csv.Error as exc:  # e.g. a field over the csv module's size limit
-                raise EmbedLensInputError(f"line {start} cannot be read ({exc})", source=self.rel or path.name) from None
+                raise EmbedLensInputError(
+                    f"line {start} cannot be read ({exc})", source=self.rel or path.name
+                ) from None
 
     def read_csv(self, path: Path, **kwargs) -> pd.DataFrame:
         options = dict(

@@ -251,7 +251,7 @@ def test_kind_plain_numbers_in_messages_cache_key():
     assert "np." not in str(info.value)
 
 
-def test_kind_tsv_read_literally_one_column_row_numbers_count_blank_lines(tmp_path):
+def test_kind_header_one_column_csv_row_numbers_count_blank_lines(tmp_path):
     folder = _folder(tmp_path, n=4)
     (folder / "metadata.csv").write_text("name\na\n\nb,c\nd\n")
     err = pytest.raises(EmbedLensInputError, core.load, folder).value
