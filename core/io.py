@@ -728,6 +728,11 @@ def _read_text(path: Path, rel: str) -> _FileContents:
     notes = [fmt.note] if fmt.note else []
     fields = _first_record(path, fmt, rel)
     header = not all(_is_number(f.strip()) for f in fields if f.strip() != "")
+    if not header and len(fields) > 1 and [f.strip() for f in fields] == [str(j) for j in range(len(fields))]:
+        # 0,1,...,d-1 is the header pandas writes for unnamed columns (DataFrame(X).to_csv)
+        header = True
+        notes.append(f"{rel}: the first line 0, 1, ..., {len(fields) - 1} is read as a header (column "
+                     "numbers, as pandas writes them), not as a row of data")
     if not header:  # a plain numeric table, e.g. TensorBoard's vectors.tsv
         notes.append(f"{rel}: no header (its first line holds only numbers, as in TensorBoard's vectors.tsv)")
         cols = list(range(len(fields)))

@@ -284,3 +284,10 @@ def test_kind_encoding_offset_is_exact_across_read_blocks(tmp_path, monkeypatch)
         core.load(folder)
     (folder / "metadata.csv").write_text("name\ncafé\nnaïve\n")
     assert core.load(folder).metadata["name"].tolist() == ["café", "naïve"]
+
+
+def test_kind_header_pandas_column_numbers_are_a_header(tmp_path):
+    (tmp_path / "v.csv").write_text("0,1,2\n0.5,1.5,2.5\n3,4,5\n")  # pd.DataFrame(X).to_csv(index=False)
+    ds = core.load(tmp_path / "v.csv")
+    assert ds.n == 2 and ds.views[0].X.tolist() == [[0.5, 1.5, 2.5], [3.0, 4.0, 5.0]]
+    assert any("v.csv" in n and "read as a header" in n for n in ds.notes)
