@@ -18,6 +18,7 @@ __all__ = [
     "check_embeddings",
     "check_paired",
     "first_items",
+    "plain",
 ]
 
 
@@ -52,10 +53,33 @@ class NonFiniteRowsError(EmbedLensInputError):
         super().__init__(message, source=source, row=int(self.rows[0]) if len(self.rows) else None)
 
 
+def plain(value):
+    """``value`` with numpy scalars as Python numbers, for messages: ``2``, not ``np.int64(2)``.
+
+    Lists, tuples, sets and dicts are converted element by element, arrays become lists; other
+    values are returned as they are. Use it where a message formats with ``!r`` or formats a
+    container (whose ``str`` is the ``repr`` of its items).
+
+    Examples
+    --------
+    >>> f"{plain([np.int64(2), np.float32(0.5)])}"
+    '[2, 0.5]'
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    return value
+
+
 def first_items(values: Sequence | np.ndarray, k: int = 5) -> str:
     """``"3, 17, 40, ..."``: the first ``k`` values for an error message."""
     values = list(values)
-    head = ", ".join(str(v) for v in values[:k])
+    head = ", ".join(str(plain(v)) for v in values[:k])
     return head + (", ..." if len(values) > k else "")
 
 

@@ -29,7 +29,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ._validation import EmbedLensInputError
+from ._validation import EmbedLensInputError, plain
 
 __all__ = ["CACHE_FORMAT", "CacheEntry", "DiskCache", "cache_key", "default_cache_dir"]
 
@@ -59,7 +59,7 @@ def _canonical(value):
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     raise EmbedLensInputError(
-        f"cache key part {value!r} of type {type(value).__name__} is not a JSON value; "
+        f"cache key part {plain(value)!r} of type {type(value).__name__} is not a JSON value; "
         "pass strings, numbers, booleans, lists or dicts"
     )
 

@@ -105,6 +105,10 @@ class Dataset:
         asked for that; empty otherwise.
     path : str
         Where it was loaded from.
+    notes : tuple of str
+        How text files were read where a choice was made, one sentence each, starting with
+        the file: an encoding other than UTF-8, a header guessed (or not) by convention,
+        words such as ``NA`` read as missing in a column of numbers. The Data page shows them.
     """
 
     name: str
@@ -116,6 +120,7 @@ class Dataset:
     description: str = ""
     dropped_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     path: str = ""
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.views:

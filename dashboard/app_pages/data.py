@@ -56,6 +56,17 @@ def load_error(ctx: context.Context) -> None:
         )
 
 
+def reading_notes(ds: core.Dataset) -> None:
+    """How the text files were read where a choice was made (encoding, header, NA words)."""
+    if not ds.notes:
+        return
+    not_utf8 = any("decoded as" in note for note in ds.notes)
+    with st.expander(f"How the files were read ({len(ds.notes)})", icon=":material/description:",
+                     expanded=not_utf8):
+        for note in ds.notes:
+            st.text(note)
+
+
 def views_section(ds: core.Dataset) -> None:
     st.subheader(f"Views ({len(ds.views)})")
     table = ds.views_table()
@@ -132,6 +143,7 @@ elif ctx.dataset is not None:
             f"{', ...' if len(ds.dropped_rows) > 8 else ''}). Your files are unchanged.",
             icon=":material/info:",
         )
+    reading_notes(ds)
     views_section(ds)
     with user_errors():
         health_section(ds, view)
