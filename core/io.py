@@ -380,8 +380,21 @@ class _ArrowSource:
             return self.parquet.read(columns=names)
         return self.table.select(names)
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.read(list(self.schema.names)).to_pandas()
+    def to_pandas(self, names: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+        """The columns ``names`` (default all) as a table, and a reading note for a stored index.
+
+        A pandas index saved with the table (``DataFrame.to_parquet``: a named index, or a
+        non-default one as ``__index_level_0__``) comes back as the first metadata column(s)
+        under its name (``index`` when unnamed), as ``reset_index`` gives it, never dropped.
+        """
+        df = self.read(list(self.schema.names) if names is None else names).to_pandas()
+        index = df.index
+        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+            return df, []
+        df = df.reset_index()
+        kept = ", ".join(repr(str(c)) for c in df.columns[: index.nlevels])
+        return df, [f"{self.rel}: the pandas index stored with the table is kept as the metadata "
+                    f"column {kept}"]
 
 
 def _arrow_dtype_name(t: pa.DataType) -> str:
@@ -437,8 +450,8 @@ def _read_arrow(path: Path, rel: str) -> _FileContents:
             f"numeric columns dim_0 .. dim_k (columns found: {kinds})",
             source=rel,
         )
-    meta = src.read(rest).to_pandas() if rest else None
-    return _FileContents(matrices, meta)
+    meta, notes = src.to_pandas(rest) if rest else (None, [])
+    return _FileContents(matrices, meta, notes)
 
 
 # --------------------------------------------------------------------------- text files
@@ -723,16 +736,50 @@ def _numbers_with_na_words(df: pd.DataFrame, rel: str, skip: set[str]) -> list[s
     return notes
 
 
+def _pandas_index(df: pd.DataFrame, header: list[str], rel: str) -> tuple[pd.DataFrame, list[str]]:
+    """Take out the unnamed first column ``DataFrame.to_csv`` writes for the index.
+
+    A table whose first header cell is empty holds pandas' index there. Holding exactly
+    0 .. n-1 (a default index) it carries nothing and is dropped; any other index (a filtered
+    or reordered frame) is kept as a metadata column ``index`` (pandas' name for it in
+    ``reset_index``; ``level_0`` when ``index`` is taken). Either way it is never a
+    dimension, and a reading note says so. ``header`` is the file's first record; ``df`` its
+    table with the unnamed column first.
+    """
+    if len(header) < 2 or header[0].strip() != "":
+        return df, []
+    col = df.columns[0]
+    values = df[col]
+    n = len(df)
+    if pd.api.types.is_integer_dtype(values) and np.array_equal(values.to_numpy(), np.arange(n)):
+        return df.drop(columns=[col]), [
+            f"{rel}: its first column has no name and holds 0, 1, ..., {n - 1}: the row index pandas "
+            "writes (DataFrame.to_csv without index=False); it is left out, not read as data"
+        ]
+    name = "index" if "index" not in df.columns else "level_0"
+    return df.rename(columns={col: name}), [
+        f"{rel}: its first column has no name: read as the row index pandas writes (DataFrame.to_csv "
+        f"without index=False) and kept as the metadata column {name!r}, not as data"
+    ]
+
+
 def _read_text(path: Path, rel: str) -> _FileContents:
     fmt = _text_format(path, rel)
     notes = [fmt.note] if fmt.note else []
     fields = _first_record(path, fmt, rel)
     header = not all(_is_number(f.strip()) for f in fields if f.strip() != "")
-    if not header and len(fields) > 1 and [f.strip() for f in fields] == [str(j) for j in range(len(fields))]:
+    stripped = [f.strip() for f in fields]
+    if not header and len(fields) > 1 and stripped == [str(j) for j in range(len(fields))]:
         # 0,1,...,d-1 is the header pandas writes for unnamed columns (DataFrame(X).to_csv)
         header = True
         notes.append(f"{rel}: the first line 0, 1, ..., {len(fields) - 1} is read as a header (column "
                      "numbers, as pandas writes them), not as a row of data")
+    elif not header and len(fields) > 2 and stripped == [""] + [str(j) for j in range(len(fields) - 1)]:
+        # ,0,1,...,d-1: the same with the index column first (DataFrame(X).to_csv(path))
+        header = True
+        notes.append(f"{rel}: the first line (an empty cell, then 0, 1, ..., {len(fields) - 2}) is read "
+                     "as a header (column numbers after the index column, as pandas writes them), not "
+                     "as a row of data")
     if not header:  # a plain numeric table, e.g. TensorBoard's vectors.tsv
         notes.append(f"{rel}: no header (its first line holds only numbers, as in TensorBoard's vectors.tsv)")
         cols = list(range(len(fields)))
@@ -754,14 +801,16 @@ def _read_text(path: Path, rel: str) -> _FileContents:
         mat = df[[names[i] for i in dims]].to_numpy(dtype=np.float32)
         if np.isnan(mat).any():
             _diagnose_text(path, rel, fmt, True, dims)
-        meta = df.drop(columns=[names[i] for i in dims])
+        meta, index_notes = _pandas_index(df.drop(columns=[names[i] for i in dims]), fields, rel)
+        notes += index_notes
         notes += _numbers_with_na_words(meta, rel, {"id"})
         return _FileContents(
             [_Matrix(path.stem, _numeric_matrix(mat, rel), rel, "text")],
             meta if len(meta.columns) else None,
             notes,
         )
-    df = _read_table(path, rel, fmt, True, [])
+    df, index_notes = _pandas_index(_read_table(path, rel, fmt, True, []), fields, rel)
+    notes += index_notes
     # A header without dim_* columns: a stringified-list column (as pandas / HF exports write).
     for col in df.columns:
         if not (pd.api.types.is_object_dtype(df[col]) or pd.api.types.is_string_dtype(df[col])):
@@ -847,7 +896,7 @@ def _read_metadata(path: Path, rel: str, max_bytes: int, n: int, view_source: st
     suffix = path.suffix.lower()
     _check_size(path, max_bytes, rel)
     if suffix in _ARROW_SUFFIXES:
-        return _ArrowSource(path, rel).to_pandas(), []
+        return _ArrowSource(path, rel).to_pandas()
     if suffix not in _TEXT_SUFFIXES:
         raise EmbedLensInputError(
             f"has extension {suffix!r}; a metadata file must be .parquet, .feather, .arrow, .csv or .tsv",
@@ -863,6 +912,8 @@ def _read_metadata(path: Path, rel: str, max_bytes: int, n: int, view_source: st
         df = _read_table(path, rel, fmt, True, [])
         if len(df) != n:
             raise _count_error(rel, len(df), n, view_source)
+        df, index_notes = _pandas_index(df, first, rel)
+        notes += index_notes
         notes += _numbers_with_na_words(df, rel, skip)
         return df, notes
     # One column: one value per line, and a blank (or whitespace-only) line is an empty value.
