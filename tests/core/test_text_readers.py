@@ -275,7 +275,8 @@ def test_kind_header_reading_notes_on_the_data_page(monkeypatch, tmp_path):
 
 
 def test_kind_encoding_offset_is_exact_across_read_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.io._SCAN_BYTES", 4)  # 'é' (2 bytes) straddles a block boundary
+    # 'é' (2 bytes) straddles a block boundary
+    monkeypatch.setattr("core.readers.text_formats._SCAN_BYTES", 4)
     folder = _folder(tmp_path, n=2)
     content = "name\nabé\nx".encode() + b"\x81" + b"\n"
     (folder / "metadata.csv").write_bytes(content)
