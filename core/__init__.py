@@ -15,7 +15,7 @@ from .catalog import (
     uploads_dir,
 )
 from .health import ViewHealth, health_report
-from .io import fingerprint_array, fingerprint_metadata, load
+from .readers import fingerprint_array, fingerprint_metadata, load
 from .types import Dataset, View
 
 # --- spectra ---

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._validation import EmbedLensInputError
-from .io import MANIFEST_NAME, SUPPORTED_SUFFIXES
+from .readers import MANIFEST_NAME, SUPPORTED_SUFFIXES
 
 __all__ = [
     "CatalogEntry",

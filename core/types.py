@@ -106,9 +106,10 @@ class Dataset:
     path : str
         Where it was loaded from.
     notes : tuple of str
-        How text files were read where a choice was made, one sentence each, starting with
-        the file: an encoding other than UTF-8, a header guessed (or not) by convention,
-        words such as ``NA`` read as missing in a column of numbers. The Data page shows them.
+        How files were read where a choice was made, one sentence each, starting with the
+        file: an encoding other than UTF-8, a header guessed (or not) by convention, words
+        such as ``NA`` read as missing in a column of numbers, a pandas index column left
+        out or kept as metadata. The Data page shows them.
     """
 
     name: str

@@ -14,7 +14,7 @@ import pytest
 
 import core
 from core import EmbedLensInputError, NonFiniteRowsError
-from core.io import fingerprint_array, fingerprint_metadata
+from core.readers import fingerprint_array, fingerprint_metadata
 
 
 @pytest.fixture

@@ -275,7 +275,8 @@ def test_kind_header_reading_notes_on_the_data_page(monkeypatch, tmp_path):
 
 
 def test_kind_encoding_offset_is_exact_across_read_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.io._SCAN_BYTES", 4)  # 'é' (2 bytes) straddles a block boundary
+    # 'é' (2 bytes) straddles a block boundary
+    monkeypatch.setattr("core.readers.text_formats._SCAN_BYTES", 4)
     folder = _folder(tmp_path, n=2)
     content = "name\nabé\nx".encode() + b"\x81" + b"\n"
     (folder / "metadata.csv").write_bytes(content)
@@ -291,3 +292,98 @@ def test_kind_header_pandas_column_numbers_are_a_header(tmp_path):
     ds = core.load(tmp_path / "v.csv")
     assert ds.n == 2 and ds.views[0].X.tolist() == [[0.5, 1.5, 2.5], [3.0, 4.0, 5.0]]
     assert any("v.csv" in n and "read as a header" in n for n in ds.notes)
+
+
+# --------------------------------------------------------------------------- 8. pandas' index column
+#
+# df.to_csv(path) without index=False writes the DataFrame's index as an unnamed first column
+# (its header cell is empty). Each file below is the literal text pandas writes; the expected
+# values are the dims and metadata the DataFrame held.
+
+
+def test_kind_pandas_index_column_headerless_dataframe(tmp_path):
+    # pd.DataFrame([[1.5, 2.0], [3.0, 4.0], [5.0, 6.25]]).to_csv(path)
+    (tmp_path / "v.csv").write_text(",0,1\n0,1.5,2.0\n1,3.0,4.0\n2,5.0,6.25\n")
+    ds = core.load(tmp_path / "v.csv")
+    assert ds.views[0].X.tolist() == [[1.5, 2.0], [3.0, 4.0], [5.0, 6.25]]
+    assert list(ds.metadata.columns) == []
+    assert any("v.csv" in n and "index" in n and "0, 1, ..., 2" in n for n in ds.notes)
+
+
+def test_kind_pandas_index_column_dim_columns_and_labels(tmp_path):
+    # pd.DataFrame({"dim_0": [1.0, 3.0], "dim_1": [2.0, 4.0], "label": ["a", "b"]}).to_csv(path)
+    (tmp_path / "v.csv").write_text(",dim_0,dim_1,label\n0,1.0,2.0,a\n1,3.0,4.0,b\n")
+    ds = core.load(tmp_path / "v.csv")
+    assert ds.views[0].X.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert list(ds.metadata.columns) == ["label"] and ds.metadata["label"].tolist() == ["a", "b"]
+    assert any("v.csv" in n and "index" in n for n in ds.notes)
+
+
+def test_kind_pandas_index_column_dim_columns_only(tmp_path):
+    # pd.DataFrame({"dim_0": [1.0, 3.0], "dim_1": [2.0, 4.0]}).to_csv(path)
+    (tmp_path / "v.csv").write_text(",dim_0,dim_1\n0,1.0,2.0\n1,3.0,4.0\n")
+    ds = core.load(tmp_path / "v.csv")
+    assert ds.views[0].X.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert list(ds.metadata.columns) == []
+
+
+def test_kind_pandas_index_column_named_numeric_columns(tmp_path):
+    # pd.DataFrame({"a": [1.0, 3.0], "b": [2.0, 4.0]}).to_csv(path, sep="\t")
+    (tmp_path / "v.tsv").write_text("\ta\tb\n0\t1.0\t2.0\n1\t3.0\t4.0\n")
+    ds = core.load(tmp_path / "v.tsv")
+    assert ds.views[0].d == 2 and ds.views[0].X.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_kind_pandas_index_column_list_column(tmp_path):
+    # pd.DataFrame({"embedding": [[1.0, 2.0], [3.0, 4.0]], "label": ["a", "b"]}).to_csv(path)
+    (tmp_path / "v.csv").write_text(',embedding,label\n0,"[1.0, 2.0]",a\n1,"[3.0, 4.0]",b\n')
+    ds = core.load(tmp_path / "v.csv")
+    assert ds.views[0].X.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert list(ds.metadata.columns) == ["label"]
+
+
+def test_kind_pandas_index_column_metadata_file(tmp_path):
+    folder = _folder(tmp_path, n=3)
+    # pd.DataFrame({"id": ["x", "y", "z"], "label": ["a", "b", "c"]}).to_csv(folder / "metadata.csv")
+    (folder / "metadata.csv").write_text(",id,label\n0,x,a\n1,y,b\n2,z,c\n")
+    ds = core.load(folder)
+    assert list(ds.metadata.columns) == ["id", "label"]
+    assert ds.ids.tolist() == ["x", "y", "z"] and ds.metadata["label"].tolist() == ["a", "b", "c"]
+    assert any("metadata.csv" in n and "index" in n for n in ds.notes)
+
+
+def test_kind_pandas_index_column_metadata_file_other_index_is_kept(tmp_path):
+    folder = _folder(tmp_path, n=3)
+    # df = pd.DataFrame({"label": list("abcdefgh")}).iloc[[5, 2, 7]]; df.to_csv(folder / "metadata.csv")
+    (folder / "metadata.csv").write_text(",label\n5,f\n2,c\n7,h\n")
+    ds = core.load(folder)
+    assert list(ds.metadata.columns) == ["index", "label"]
+    assert ds.metadata["index"].tolist() == [5, 2, 7] and ds.metadata["label"].tolist() == ["f", "c", "h"]
+    assert any("metadata.csv" in n and "'index'" in n for n in ds.notes)
+
+
+def test_kind_pandas_index_column_round_trip_through_pandas(tmp_path):
+    X = np.array([[0.25, -1.0, 3.0], [4.0, 5.5, -6.0]], dtype=np.float32)
+    pd.DataFrame(X).to_csv(tmp_path / "plain.csv")
+    frame = pd.DataFrame(X, columns=["dim_0", "dim_1", "dim_2"]).assign(label=["p", "q"])
+    frame.to_csv(tmp_path / "dims.csv")
+    assert (tmp_path / "plain.csv").read_text().startswith(",0,1,2\n0,")  # what pandas wrote
+    plain, dims = core.load(tmp_path / "plain.csv"), core.load(tmp_path / "dims.csv")
+    assert plain.views[0].X.tolist() == X.tolist() and dims.views[0].X.tolist() == X.tolist()
+    assert dims.metadata["label"].tolist() == ["p", "q"]
+
+
+def test_kind_pandas_index_column_parquet_keeps_a_stored_index(tmp_path):
+    # DataFrame.to_parquet stores a non-default index as a column (__index_level_0__, or its name)
+    frame = pd.DataFrame({"dim_0": [1.0, 2.0, 3.0], "dim_1": [4.0, 5.0, 6.0], "label": ["a", "b", "c"]})
+    frame.index = [5, 2, 7]
+    frame.to_parquet(tmp_path / "v.parquet")
+    ds = core.load(tmp_path / "v.parquet")
+    assert ds.metadata["index"].tolist() == [5, 2, 7] and ds.metadata["label"].tolist() == ["a", "b", "c"]
+    assert any("v.parquet" in n and "'index'" in n for n in ds.notes)
+    folder = _folder(tmp_path, n=3)
+    pd.DataFrame({"id": ["x", "y", "z"], "label": ["a", "b", "c"]}).set_index("id").to_parquet(
+        folder / "metadata.parquet"
+    )
+    ds = core.load(folder)
+    assert ds.ids.tolist() == ["x", "y", "z"] and ds.metadata["label"].tolist() == ["a", "b", "c"]

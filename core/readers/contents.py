@@ -1,0 +1,92 @@
+"""What every format reader returns (_Matrix, _FileContents) and the checks all readers share."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._validation import EmbedLensInputError
+
+# a numeric dimension column's name: dim_0, emb-1, e2, feature_3 ... (Arrow and text tables)
+_DIM_COLUMN = re.compile(r"^(dim|emb|embedding|e|x|v|f|feat|feature)[_\-]?(\d+)$", re.IGNORECASE)
+
+
+def default_max_bytes() -> int:
+    """The per-file size limit: ``EMBEDLENS_MAX_FILE_MB`` (default 8192 MB) in bytes."""
+    raw = os.environ.get("EMBEDLENS_MAX_FILE_MB", "8192")
+    try:
+        mb = float(raw)
+    except ValueError:
+        raise EmbedLensInputError(
+            f"EMBEDLENS_MAX_FILE_MB={raw!r} is not a number of megabytes"
+        ) from None
+    return int(mb * (1 << 20))
+
+
+@dataclass
+class _Matrix:
+    """A matrix as read from a file, before validation and conversion."""
+
+    name: str
+    data: np.ndarray
+    source: str
+    source_dtype: str
+
+
+@dataclass
+class _FileContents:
+    matrices: list[_Matrix]
+    metadata: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _check_size(path: Path, max_bytes: int, rel: str) -> None:
+    size = path.stat().st_size
+    if size == 0:
+        raise EmbedLensInputError("the file is empty (0 bytes)", source=rel)
+    if size > max_bytes:
+        raise EmbedLensInputError(
+            f"the file is {size / (1 << 20):,.1f} MB, over the limit of "
+            f"{max_bytes / (1 << 20):,.0f} MB; raise it with EMBEDLENS_MAX_FILE_MB or "
+            "`embedlens --max-file-mb`",
+            source=rel,
+        )
+
+
+def _numeric_matrix(arr: np.ndarray, rel: str, what: str = "the array") -> np.ndarray:
+    if arr.dtype.hasobject:
+        raise EmbedLensInputError(
+            f"{what} holds Python objects (dtype=object); EmbedLens never unpickles data. "
+            "Save a numeric array, e.g. np.save(path, X.astype(np.float32))",
+            source=rel,
+        )
+    if arr.dtype.fields is not None or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise EmbedLensInputError(
+            f"{what} has dtype {arr.dtype}; expected numbers (float or int)", source=rel
+        )
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise EmbedLensInputError(f"{what} has complex dtype {arr.dtype}; expected real numbers", source=rel)
+    if arr.ndim != 2:
+        raise EmbedLensInputError(
+            f"{what} has shape {arr.shape}; expected a 2-D matrix (n items x d dimensions)",
+            source=rel,
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise EmbedLensInputError(f"{what} has shape {arr.shape}; it holds no data", source=rel)
+    return arr
+
+
+def _count_error(rel: str, rows: int, n: int, view_source: str, how: str = "") -> EmbedLensInputError:
+    """A metadata table with another row count than the views (``how``: why it was read so)."""
+    return EmbedLensInputError(
+        f"has {rows} rows but the views have {n} ({view_source}); metadata needs one row per item, "
+        f"in the views' order" + (f". {how}" if how else ""),
+        source=rel,
+    )
