@@ -389,6 +389,18 @@ def label_columns(dataset_fingerprint: str, meta, id_column: str | None) -> list
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
+def _label_choices(dataset_fingerprint: str, names: tuple, _meta, id_column: str | None) -> list[str]:
+    from core.tables import label_choices as choices
+
+    return choices(_meta, id_column=id_column)
+
+
+def label_choices(dataset_fingerprint: str, meta, id_column: str | None) -> list[str]:
+    """:func:`core.tables.label_choices` (every column a user may pick as labels), once per dataset."""
+    return _label_choices(dataset_fingerprint, tuple(map(str, meta.columns)), meta, id_column)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
 def map_column_kinds(dataset_fingerprint: str, _meta) -> tuple[list[str], list[str]]:
     """(categorical, numeric) metadata columns for colouring and filtering, once per dataset."""
     from dashboard.map_view import column_kinds

@@ -22,7 +22,7 @@ def _open_upload(files) -> None:
         st.session_state["embedlens.upload_error"] = str(exc)
         return
     data.catalog.clear()
-    vs.update(dataset=entry.name, view="", fingerprint="", drop_nonfinite=False, search="")
+    vs.update(dataset=entry.name)  # resets the old dataset's settings (vs.rescope)
     st.session_state["embedlens.uploaded"] = entry.name
 
 
