@@ -88,7 +88,8 @@ def test_bad_link_parameters_fall_back_with_warnings(sample_env):
 def test_paired_dataset_without_layers(sample_env):
     at = run_app({"ds": "digits-paired", "view": "text"}, page=PAGE)
     assert any("carry no layer or step labels" in c.value for c in at.caption)
-    assert at.selectbox(key="w.geo_label").options == ["label", "split", "caption"]  # ink has 164 levels
+    # label-like columns first (ink, 164 numeric levels, is not), then every other column, then none
+    assert at.selectbox(key="w.geo_label").options == ["label", "split", "caption", "ink", "— none —"]
     assert metric(at, "NC1 (10 classes)")
 
 
@@ -98,7 +99,9 @@ def test_data_without_metadata_duplicates_and_zero_rows(isolated_env):
     X[[10, 11]] = X[9]
     np.save(isolated_env / "plain.npy", X)
     at = run_app(page=PAGE)
-    assert metric(at, "kNN purity") == "—" and metric(at, "NC1") == "—"
+    assert metric(at, "kNN purity") == "n/a" and metric(at, "NC1") == "n/a"
+    assert ("kNN purity and NC1 not computed: this dataset has no metadata column to use as class labels"
+            in [c.value for c in at.caption])
     assert any("77 distinct points (2 duplicates, 1 zero rows left out)" in c.value for c in at.caption)
     assert at.dataframe[0].value.columns.tolist() == ["rank", "row", "id", "N_k"]
 
