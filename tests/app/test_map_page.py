@@ -132,7 +132,7 @@ def missing_env(isolated_env, monkeypatch, tmp_path):
     """A dataset whose metadata has a missing value in every dtype (row 1 and every 4th after it)."""
     import pandas as pd
 
-    from tests.missing_meta import missing_meta
+    from tests.metadata_cases import missing_meta
 
     monkeypatch.setenv("EMBEDLENS_CACHE", str(tmp_path / "cache"))
     folder = isolated_env / "gaps"
@@ -165,7 +165,7 @@ def test_kind_missing_metadata_values_csv_export():
     import pandas as pd
 
     from dashboard.map_panels import _csv, _table
-    from tests.missing_meta import COLUMNS, missing_meta
+    from tests.metadata_cases import COLUMNS, missing_meta
 
     ds = types.SimpleNamespace(metadata=missing_meta())
     text = _csv(lambda: _table(ds, np.array([0, 1])))().decode()
@@ -179,8 +179,23 @@ def test_kind_missing_metadata_values_csv_export():
 
 def test_kind_missing_metadata_values_item_cells():
     from dashboard.map_panels import item_cells
-    from tests.missing_meta import COLUMNS, ROW0, missing_meta
+    from tests.metadata_cases import COLUMNS, ROW0, missing_meta
 
     meta = missing_meta()
     assert item_cells(meta, 0) == ROW0
     assert item_cells(meta, 1) == {c: "(missing)" for c in COLUMNS}
+
+
+# --------------------------------------------------------------------------- kind: many classes
+
+
+def test_kind_many_classes_colour_by_offers_the_column_and_declares_other(isolated_env, monkeypatch, tmp_path):
+    from tests.metadata_cases import write_many_classes
+
+    monkeypatch.setenv("EMBEDLENS_CACHE", str(tmp_path / "cache"))
+    write_many_classes(isolated_env / "many")
+    at = run_app({"mc": "label"}, page=MAP)
+    assert "label" in at.selectbox(key="w.map_color").options
+    assert at.selectbox(key="w.map_color").value == "label"
+    assert "label has 200 levels: the 9 most frequent have colours, the other 191 are grey." in _captions(at)
+    assert not any("Ignored colour" in w.value for w in at.warning)

@@ -191,7 +191,7 @@ def test_group_diversity_samples_declare_their_size_and_small_groups_give_nan(sm
 
 @pytest.mark.parametrize("column", ["obj", "text", "score", "flag", "nflag", "kind", "count", "when"])
 def test_kind_missing_metadata_values_filter(column):
-    from tests.missing_meta import ROW0, missing_meta
+    from tests.metadata_cases import ROW0, missing_meta
 
     meta = missing_meta()
     assert filter_mask(meta, [f"{column}=(missing)"]).tolist() == [False, True, False, False]
@@ -205,7 +205,7 @@ def test_kind_missing_metadata_values_filter(column):
 
 
 def test_kind_missing_metadata_values_range_filters_drop_missing():
-    from tests.missing_meta import missing_meta
+    from tests.metadata_cases import missing_meta
 
     meta = missing_meta()
     assert filter_mask(meta, ["count>=1"]).tolist() == [True, False, True, True]

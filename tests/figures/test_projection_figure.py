@@ -152,7 +152,7 @@ def test_hover_text_is_left_out_for_large_maps(rng):
 
 
 def test_kind_missing_metadata_values_hover():
-    from tests.missing_meta import COLUMNS, ROW0, missing_meta
+    from tests.metadata_cases import COLUMNS, ROW0, missing_meta
 
     meta = missing_meta()
     texts = hover_texts(meta, max_columns=len(COLUMNS))
@@ -166,7 +166,7 @@ def test_kind_missing_metadata_values_hover():
 @pytest.mark.parametrize("column", ["obj", "text", "flag", "nflag", "kind", "count", "when"])
 def test_kind_missing_metadata_values_legend(column):
     from dashboard.figures.projection import MapColor
-    from tests.missing_meta import missing_meta
+    from tests.metadata_cases import missing_meta
 
     meta = missing_meta()
     values = meta[column].to_numpy(dtype=object)
