@@ -20,6 +20,7 @@ import streamlit as st
 import core
 from core import CatalogEntry, Dataset, View, ViewHealth
 from core.cache import DiskCache
+from core.catalog import remove_upload as remove_upload_in
 from core.neighbors import EXACT_MAX_N
 from core.projection import (
     Projection,
@@ -52,6 +53,21 @@ def data_dir() -> Path:
 def catalog(folder: str) -> list[CatalogEntry]:
     """The datasets in ``folder`` (re-listed at most every 10 s, or on upload)."""
     return core.list_datasets(folder)
+
+
+def save_upload(files) -> CatalogEntry:
+    """Store and check an upload (:func:`core.save_upload`; a refused one is not kept), then list it."""
+    entry = core.save_upload(files, data_dir())
+    catalog.clear()
+    return entry
+
+
+def remove_upload(name: str) -> Path:
+    """Delete the upload ``name`` (:func:`core.catalog.remove_upload`, only inside the uploads folder)."""
+    try:
+        return remove_upload_in(name, data_dir())
+    finally:
+        catalog.clear()
 
 
 def files_stamp(path: Path) -> tuple:

@@ -299,6 +299,8 @@ def rescope_note(old: ViewState, new: ViewState, dropped: list[str]) -> str:
     """The note shown when a dataset or view change dropped fields that belonged to the old one."""
     what = ", ".join(f"{_WHAT.get(n, n.replace('_', ' '))} ({_field(n).metadata['key']}="
                      f"{_short(_encode(getattr(old, n)))})" for n in dropped)
+    if not new.dataset:
+        return f"Closed dataset {old.dataset!r}: dropped {what}, which belonged to it."
     if new.dataset != old.dataset:
         return (f"Switched from dataset {old.dataset!r} to {new.dataset!r}: dropped {what}, which belonged "
                 f"to {old.dataset!r}.")
