@@ -95,6 +95,9 @@ def check_link(ds: Dataset) -> list[str]:
 
     state = vs.current()
     changes, warnings = map_view.sanitize(state, ds, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
+    bounded, more = state.with_valid_bounds(prefix="spectra_")  # the other numeric ranges (the map's: sanitize)
+    changes.update({k: getattr(bounded, k) for k in vars(state) if getattr(bounded, k) != getattr(state, k)})
+    warnings += more
     default_label = vs.ViewState().geo_label
     if state.geo_label != default_label:
         choices = data.label_choices(ds.fingerprint, ds.metadata, ds.id_column)

@@ -155,7 +155,7 @@ def test_kind_dataset_scoped_fields_of_a_link_to_a_missing_dataset_are_dropped(m
     _app_env(monkeypatch, tmp_path)
     at = run_app({"ds": "gone", "msel": "r3.17.40", "mi": "48"}, page="app_pages/map.py")
     assert at.query_params["ds"] == "digits-mlp"
-    assert "msel" not in at.query_params and "mi" not in at.query_params
+    assert "msel" not in at.query_params and "mi" not in at.query_params and "sq" not in at.query_params
     notes = [w.value for w in at.warning]
     assert "The link's dataset 'gone' is not in this data folder; showing 'digits-mlp'." in notes
     assert any("dropped" in n and "msel=r3.17.40" in n for n in notes), notes
@@ -166,8 +166,10 @@ def test_kind_dataset_scoped_fields_are_checked_at_session_start(monkeypatch, tm
     from .apptest import run_app
 
     _app_env(monkeypatch, tmp_path)
-    at = run_app({"ds": "digits-mlp", "msel": "r99999", "mi": "5000"})  # opens the Data page, not the Map
+    at = run_app({"ds": "digits-mlp", "msel": "r99999", "mi": "5000", "sq": "-1", "gl": "nope"})  # the Data page
     notes = [w.value for w in at.warning]
+    assert "Ignored sq=-1.0: spectra q must be between 0.01 and 1000; using 1." in notes
+    assert "This dataset has no label column 'nope'; using 'label'." in notes
     assert any(n.startswith("Ignored the link's selection") for n in notes), notes
     assert any(n.startswith("Ignored inspected item 5000") for n in notes), notes
-    assert "msel" not in at.query_params and "mi" not in at.query_params
+    assert "msel" not in at.query_params and "mi" not in at.query_params and "sq" not in at.query_params
