@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core.tables import image_columns, search_rows
+from core.tables import image_columns, search_rows, text_values
 from dashboard import context, data
 from dashboard import state as vs
 from dashboard.errors import user_errors
@@ -89,7 +89,7 @@ def load_error(ctx: context.Context) -> None:
 def views_section(ds: core.Dataset) -> None:
     st.subheader(f"Views ({len(ds.views)})")
     table = ds.views_table()
-    empty = [c for c in table.columns if table[c].isna().all() or table[c].astype(str).eq("").all()]
+    empty = [c for c in table.columns if (text_values(table[c], missing="") == "").all()]  # NaN or ""
     table = table.drop(columns=empty)
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320))
 
