@@ -1,10 +1,12 @@
 """Find the datasets under a data folder, resolve their names safely, and store uploads.
 
 A data folder holds datasets: each sub-folder with at least one embedding file is a dataset
-(see :func:`core.io.load`), and so is each embedding file directly inside it. If the data
+(see :func:`core.readers.load`), and so is each embedding file directly inside it. If the data
 folder itself has a metadata file or an ``embedlens.toml``, it is one dataset. Uploaded
 files are kept under ``uploads/`` keyed by their content hash, so a link to them keeps
-working and the same upload twice is stored once.
+working and the same upload twice is stored once; an upload that does not load is refused
+and not kept, an upload never replaces another dataset, and :func:`remove_upload` deletes
+one (only ever inside the uploads folder).
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tomllib
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._validation import EmbedLensInputError
-from .readers import MANIFEST_NAME, SUPPORTED_SUFFIXES
+from .readers import MANIFEST_NAME, SUPPORTED_SUFFIXES, load
 
 __all__ = [
     "CatalogEntry",
@@ -28,6 +32,7 @@ __all__ = [
     "list_datasets",
     "resolve",
     "save_upload",
+    "remove_upload",
     "UPLOADS",
 ]
 
@@ -164,13 +169,22 @@ def resolve(name: str, data_dir: str | os.PathLike | None = None) -> CatalogEntr
 
 
 def save_upload(
-    files: Iterable[tuple[str, bytes]], data_dir: str | os.PathLike | None = None
+    files: Iterable[tuple[str, bytes]], data_dir: str | os.PathLike | None = None, *, check: bool = True
 ) -> CatalogEntry:
     """Store uploaded files as one dataset folder under ``uploads/``, keyed by content hash.
 
     ``files`` are (file name, bytes) pairs: one embedding file, or a set such as
     ``vectors.tsv`` + ``metadata.tsv``. Names are reduced to their base name and safe
     characters. Storing the same files again returns the same entry and writes nothing.
+    The files are written to a hidden temporary folder and, with ``check`` (default), loaded
+    there with :func:`core.io.load` (rows with NaN / inf allowed: the app offers to leave them
+    out); only an upload that loads is moved into place, so a refused one leaves nothing behind.
+
+    Raises
+    ------
+    EmbedLensInputError
+        No files, an unknown extension, an empty file, files that do not load as a dataset
+        (the loader's message), or a non-folder already in the upload's place.
     """
     files = sorted(((Path(str(fname)).name, data) for fname, data in files), key=lambda f: f[0])
     if not files:
@@ -193,14 +207,54 @@ def save_upload(
     folder_name = f"{_SAFE_NAME.sub('_', stem)[:40]}-{h.hexdigest()[:10]}"
     root = uploads_dir(data_dir)
     target = root / folder_name
-    if not target.exists():
-        tmp = root / f".{folder_name}.partial"
-        tmp.mkdir(parents=True, exist_ok=True)
+    if target.exists() or target.is_symlink():
+        if not target.is_dir() or target.is_symlink():
+            raise EmbedLensInputError(
+                f"{str(target)!r} exists and is not an upload folder; EmbedLens never replaces it. "
+                "Move it away and upload again"
+            )
+        return CatalogEntry(f"{UPLOADS}/{folder_name}", target)  # the same content, stored before
+    tmp = root / f".{folder_name}.{uuid.uuid4().hex[:8]}.partial"  # hidden: never listed
+    tmp.mkdir(parents=True)
+    try:
         for clean, data in safe:
             (tmp / clean).write_bytes(data)
+        if check:
+            load(tmp, name=f"{UPLOADS}/{folder_name}", nonfinite="drop")  # raises on anything unreadable
         try:
             tmp.rename(target)
         except OSError:  # another session stored the same upload meanwhile
-            if not target.exists():
+            if not target.is_dir():
                 raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
     return CatalogEntry(f"{UPLOADS}/{folder_name}", target)
+
+
+def remove_upload(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """Delete the uploaded dataset ``name`` (``uploads/...``); returns the path removed.
+
+    Only an entry of the uploads folder (:func:`uploads_dir`) is ever deleted: a name that is
+    not an upload, a symbolic link, or anything that resolves outside the uploads folder is
+    refused with :class:`EmbedLensInputError` and nothing is touched.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``name`` is not a listed upload, or its path is not a plain entry of the uploads folder.
+    """
+    entry = resolve(name, data_dir)
+    root = uploads_dir(data_dir)
+    path = entry.path
+    if not entry.is_upload:
+        raise EmbedLensInputError(f"{name!r} is not an upload; EmbedLens only removes uploads")
+    if path.is_symlink() or path.resolve().parent != root.resolve() or path.name in ("", ".", ".."):
+        raise EmbedLensInputError(
+            f"{name!r} is not a plain entry of the uploads folder {str(root)!r}; nothing was removed"
+        )
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    return path

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ._validation import EmbedLensInputError, check_embeddings
+from .tables import text_values
 
 __all__ = [
     "points_in_box",
@@ -137,7 +138,8 @@ def parse_filter(clauses: Sequence[str], /) -> list[FilterClause]:
 
 
 def _equal(series: pd.Series, value: str) -> np.ndarray:
-    as_text = series.astype(str).to_numpy(dtype=object) == value
+    # missing cells (None, NaN, pd.NA, NaT) read MISSING_TEXT, so "col=(missing)" selects them
+    as_text = text_values(series) == value
     if pd.api.types.is_numeric_dtype(series):
         try:
             number = float(value)
@@ -152,13 +154,18 @@ def filter_mask(meta: pd.DataFrame, clauses: Sequence[str | FilterClause], /) ->
 
     Clauses on the same column with ``=`` are alternatives (``label=3`` or ``label=5``);
     everything else must hold together (``split=test`` and ``ink>=100``). ``>=`` / ``<=``
-    need a numeric column. A column that does not exist is an error naming the columns.
+    need a numeric column and never keep a missing value. A missing value (None, NaN,
+    pd.NA, NaT) equals ``(missing)`` (:data:`core.tables.MISSING_TEXT`): ``score=(missing)``
+    keeps the rows without a score, ``score!=(missing)`` those with one. A column that does
+    not exist is an error naming the columns.
 
     Examples
     --------
     >>> meta = pd.DataFrame({"label": [3, 5, 7, 3], "split": ["a", "b", "b", "b"]})
     >>> filter_mask(meta, ["label=3", "label=5", "split=b"]).tolist()
     [False, True, False, True]
+    >>> filter_mask(pd.DataFrame({"score": [0.5, None]}), ["score=(missing)"]).tolist()
+    [False, True]
     """
     parsed = [c if isinstance(c, FilterClause) else parse_filter([c])[0] for c in clauses]
     mask = np.ones(len(meta), dtype=bool)

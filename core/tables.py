@@ -5,10 +5,51 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["search_rows", "image_columns", "categorical_columns", "label_columns"]
+__all__ = [
+    "MISSING_TEXT",
+    "text_values",
+    "search_rows",
+    "image_columns",
+    "categorical_columns",
+    "label_columns",
+    "label_choices",
+    "LABEL_MAX_LEVELS",
+]
+
+MISSING_TEXT = "(missing)"
+"""How a missing metadata value (None, NaN, pd.NA, NaT) reads in hover texts, legends,
+categorical colours, filters and the item panel (CSV exports leave the cell empty)."""
+
+LABEL_MAX_LEVELS = 100
+"""A column with at most this many levels is label-like whatever its type (see :func:`label_columns`)."""
+
+LABEL_MIN_CLASS_SIZE = 5
+"""A text column with more levels is still label-like when its classes hold this many rows on average."""
 
 _IMAGE_PREFIXES = ("data:image/", "http://", "https://")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
+
+
+def text_values(values, *, missing: str = MISSING_TEXT) -> np.ndarray:
+    """The cells of ``values`` (a Series or 1-D sequence) as text, missing ones as ``missing``.
+
+    Missing means ``pd.isna``: None, NaN, pd.NA (nullable Int64 / boolean / string), NaT and
+    missing categories. Works the same on pandas 2.2 and 3.x (``astype(str)`` keeps NaN on
+    3.x and writes ``"nan"`` on 2.x; neither is wanted here).
+
+    Examples
+    --------
+    >>> text_values(pd.Series([1, None], dtype="Int64")).tolist()
+    ['1', '(missing)']
+    >>> text_values(pd.Series([0.5, np.nan])).tolist()
+    ['0.5', '(missing)']
+    """
+    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
+    isna = np.asarray(pd.isna(s), dtype=bool)
+    out = np.full(len(s), missing, dtype=object)
+    if (~isna).any():
+        out[~isna] = s[~isna].astype(str).to_numpy(dtype=object)
+    return out
 
 
 def search_rows(meta: pd.DataFrame, query: str, *, skip: tuple[str, ...] = ()) -> np.ndarray:
@@ -30,7 +71,7 @@ def search_rows(meta: pd.DataFrame, query: str, *, skip: tuple[str, ...] = ()) -
     cols = [c for c in meta.columns if c not in skip]
     text = pd.Series([""] * len(meta), index=meta.index, dtype=object)
     for c in cols:
-        text = text + " " + meta[c].astype(str).str.lower().to_numpy(dtype=object)
+        text = text + " " + pd.Series(text_values(meta[c]), index=meta.index).str.lower()
     for w in words:
         mask &= text.str.contains(w, regex=False).to_numpy(dtype=bool)
     return mask
@@ -70,8 +111,26 @@ def categorical_columns(meta: pd.DataFrame, *, max_levels: int = 50) -> list[str
     return out
 
 
+def _label_like(s: pd.Series) -> bool:
+    try:
+        levels = int(s.nunique(dropna=True))
+    except TypeError:  # unhashable cells
+        return False
+    if levels < 2:
+        return False
+    if levels <= LABEL_MAX_LEVELS:
+        return True
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    return not numeric and int(s.notna().sum()) >= LABEL_MIN_CLASS_SIZE * levels
+
+
 def label_columns(meta: pd.DataFrame, *, id_column: str | None = None) -> list[str]:
-    """Columns usable as class labels: 2 to 100 levels, not the ids; a column named "label" first.
+    """Label-like columns, the default choices for class labels; a column named "label" first.
+
+    Label-like: not the ids, not images, at least 2 levels, and either at most
+    :data:`LABEL_MAX_LEVELS` levels or a non-numeric column whose classes hold
+    :data:`LABEL_MIN_CLASS_SIZE` rows or more on average (e.g. 200 named classes of 15 items).
+    Any other column can still be picked as labels: see :func:`label_choices`.
 
     Examples
     --------
@@ -80,6 +139,21 @@ def label_columns(meta: pd.DataFrame, *, id_column: str | None = None) -> list[s
     >>> label_columns(meta, id_column="id")
     ['label', 'split']
     """
-    out = [c for c in categorical_columns(meta, max_levels=100)
-           if c != id_column and meta[c].nunique() >= 2]
+    images = set(image_columns(meta))
+    out = [c for c in meta.columns if c != id_column and c not in images and _label_like(meta[c])]
     return sorted(out, key=lambda c: (c != "label", out.index(c)))
+
+
+def label_choices(meta: pd.DataFrame, *, id_column: str | None = None) -> list[str]:
+    """Every column a user may pick as class labels: :func:`label_columns` first, then every
+    other column except the ids and image columns, in table order.
+
+    Examples
+    --------
+    >>> meta = pd.DataFrame({"id": ["a", "b", "c"], "score": [0.1, 0.2, 0.3], "label": [1, 1, 2]})
+    >>> label_choices(meta, id_column="id")
+    ['label', 'score']
+    """
+    first = label_columns(meta, id_column=id_column)
+    images = set(image_columns(meta))
+    return first + [c for c in meta.columns if c not in first and c != id_column and c not in images]

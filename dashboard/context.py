@@ -2,8 +2,11 @@
 
 ``resolve()`` runs once per script run in ``app.py``, before any widget: it reconciles the
 state with the data folder (a dataset or view that is not there falls back to the first,
-with a warning; a changed fingerprint is reported), loads the dataset through the cache and
-keeps a load error instead of raising it, so each page decides how to show it.
+with a warning, and the link's settings that belonged to it are dropped with a note; a
+changed fingerprint is reported), loads the dataset through the cache and keeps a load
+error instead of raising it, so each page decides how to show it. The first time a dataset
+loads in a session, every link value scoped to it is checked against it
+(:func:`check_link`), whichever page the link opens.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from . import state as vs
 __all__ = ["Context", "resolve", "get", "require_dataset"]
 
 _KEY = "embedlens.context"
+_CHECKED = "embedlens.link_checked"
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def resolve() -> Context:
             vs.add_warning(
                 f"The link's dataset {state.dataset!r} is not in this data folder; showing {names[0]!r}."
             )
-        state = vs.update(dataset=names[0], view="", fingerprint="", drop_nonfinite=False)
+        state = vs.update(dataset=names[0])  # drops the link's dataset-scoped settings, with a note
     entry = entries[names.index(state.dataset)]
     try:
         ds = data.load_dataset(entry, drop_nonfinite=state.drop_nonfinite)
@@ -76,9 +80,37 @@ def resolve() -> Context:
         )
     if state.fingerprint != fp:
         vs.update(fingerprint=fp)
+    if not st.session_state.get(_CHECKED):
+        st.session_state[_CHECKED] = True
+        check_link(ds)
     ctx = Context(entries=entries, entry=entry, dataset=ds)
     st.session_state[_KEY] = ctx
     return ctx
+
+
+def check_link(ds: Dataset) -> list[str]:
+    """Check the state's dataset-scoped values against ``ds``: each one out of range goes back to
+    its default with a warning (shown by ``app.py`` on every page). Returns the warnings."""
+    from . import map_view
+
+    state = vs.current()
+    changes, warnings = map_view.sanitize(state, ds, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
+    bounded, more = state.with_valid_bounds(prefix="spectra_")  # the other numeric ranges (the map's: sanitize)
+    changes.update({k: getattr(bounded, k) for k in vars(state) if getattr(bounded, k) != getattr(state, k)})
+    warnings += more
+    default_label = vs.ViewState().geo_label
+    if state.geo_label != default_label:
+        choices = data.label_choices(ds.fingerprint, ds.metadata, ds.id_column)
+        if state.geo_label not in choices:
+            suggested = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
+            fallback = suggested[0] if suggested else "none"
+            changes["geo_label"] = default_label
+            warnings.append(f"This dataset has no label column {state.geo_label!r}; using {fallback!r}.")
+    if changes:
+        vs.update(**changes)
+    for w in warnings:
+        vs.add_warning(w)
+    return warnings
 
 
 def get() -> Context:

@@ -20,6 +20,7 @@ import streamlit as st
 import core
 from core import CatalogEntry, Dataset, View, ViewHealth
 from core.cache import DiskCache
+from core.catalog import remove_upload as remove_upload_in
 from core.neighbors import EXACT_MAX_N
 from core.projection import (
     Projection,
@@ -52,6 +53,21 @@ def data_dir() -> Path:
 def catalog(folder: str) -> list[CatalogEntry]:
     """The datasets in ``folder`` (re-listed at most every 10 s, or on upload)."""
     return core.list_datasets(folder)
+
+
+def save_upload(files) -> CatalogEntry:
+    """Store and check an upload (:func:`core.save_upload`; a refused one is not kept), then list it."""
+    entry = core.save_upload(files, data_dir())
+    catalog.clear()
+    return entry
+
+
+def remove_upload(name: str) -> Path:
+    """Delete the upload ``name`` (:func:`core.catalog.remove_upload`, only inside the uploads folder)."""
+    try:
+        return remove_upload_in(name, data_dir())
+    finally:
+        catalog.clear()
 
 
 def files_stamp(path: Path) -> tuple:
@@ -386,6 +402,18 @@ def label_columns(dataset_fingerprint: str, meta, id_column: str | None) -> list
     """:func:`core.tables.label_columns`, once per dataset and column set (it counts the levels
     of every column)."""
     return _label_columns(dataset_fingerprint, tuple(map(str, meta.columns)), meta, id_column)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _label_choices(dataset_fingerprint: str, names: tuple, _meta, id_column: str | None) -> list[str]:
+    from core.tables import label_choices as choices
+
+    return choices(_meta, id_column=id_column)
+
+
+def label_choices(dataset_fingerprint: str, meta, id_column: str | None) -> list[str]:
+    """:func:`core.tables.label_choices` (every column a user may pick as labels), once per dataset."""
+    return _label_choices(dataset_fingerprint, tuple(map(str, meta.columns)), meta, id_column)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

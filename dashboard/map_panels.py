@@ -16,15 +16,15 @@ import streamlit as st
 
 from core import Dataset, View
 from core.projection import Projection
-from core.tables import image_columns
-
 from core.selection import parse_filter
+from core.tables import MISSING_TEXT, image_columns, text_values
 
 from . import data, map_view
 from . import state as vs
 from .figures.projection import ProjectionInfo, projection_figure
 
 _FILTER = "w.mf."
+_FILTER_MISSING = "w.mf.missing."  # a numeric column's "only missing values" box (under _FILTER: reset with it)
 _POINTS = "embedlens.map.points."  # (coords, rows, n) of each chart, for its selection callback
 _FIGURE = "embedlens.map.figure."  # (signature, info, figure) last drawn in each chart
 _OWN = "embedlens.map.own."  # the selection each chart's own last box / lasso / clear produced
@@ -94,8 +94,13 @@ def _filter_changed(ds: Dataset) -> None:
     for c in cats:
         clauses += [f"{c}={v}" for v in st.session_state.get(_FILTER + c, [])]
     for c in nums:
+        if st.session_state.get(_FILTER_MISSING + c):
+            clauses.append(f"{c}={MISSING_TEXT}")
+            continue
         lo, hi = st.session_state.get(_FILTER + c, (None, None))
         s = ds.metadata[c]
+        if not s.notna().any():
+            continue
         if lo is not None and lo > s.min():
             clauses.append(f"{c}>={lo}")
         if hi is not None and hi < s.max():
@@ -118,14 +123,24 @@ def filter_controls(ds: Dataset) -> None:
     clauses = parse_filter(vs.current().map_filter)
     cols = st.columns(len(cats) + len(nums) + 1)
     for col, c in zip(cols, cats):
-        levels = sorted(ds.metadata[c].dropna().astype(str).unique().tolist(), key=lambda v: (len(v), v))
+        # a missing value is a level of its own, "(missing)", listed last (filter clause "c=(missing)")
+        levels = sorted(set(text_values(ds.metadata[c]).tolist()),
+                        key=lambda v: (v == MISSING_TEXT, len(v), v))
         st.session_state.setdefault(_FILTER + c, [x.value for x in clauses if x.column == c and x.op == "="
                                                   and x.value in levels])
         col.multiselect(f"Filter: {c}", levels, key=_FILTER + c, on_change=_filter_changed, args=(ds,),
                         placeholder="all")
     for col, c in zip(cols[len(cats):], nums):
         s = ds.metadata[c]
-        lo, hi = s.min(), s.max()
+        n_missing = int(s.isna().sum())
+        if n_missing:
+            st.session_state.setdefault(_FILTER_MISSING + c, any(
+                x.column == c and x.op == "=" and x.value == MISSING_TEXT for x in clauses))
+            col.checkbox(f"only {c} {MISSING_TEXT}", key=_FILTER_MISSING + c, on_change=_filter_changed,
+                         args=(ds,), help=f"{n_missing:,} items have no {c}; a narrowed range leaves them out.")
+        if n_missing == len(s):
+            continue
+        lo, hi = float(s.min()), float(s.max())
         if not (np.isfinite(lo) and np.isfinite(hi)) or lo == hi:
             continue
         cast = int if pd.api.types.is_integer_dtype(s) else float
@@ -155,7 +170,8 @@ def _table(ds: Dataset, rows: np.ndarray, extra: dict | None = None) -> pd.DataF
 
 
 def _csv(make_table):
-    """A deferred CSV download (built on click, image columns left out)."""
+    """A deferred CSV download (built on click, image columns left out; a missing value of any
+    dtype is an empty cell, pandas' ``to_csv`` default, so the file reads back as missing)."""
     def build() -> bytes:
         table = make_table()
         return table.drop(columns=image_columns(table)).to_csv(index=False).encode()
@@ -246,14 +262,19 @@ def _lookup_item(ds: Dataset) -> None:
     text = st.session_state.get("map_item_lookup", "").strip()
     if not text:
         return
-    ids = pd.Series(ds.ids).astype(str)
-    hits = np.flatnonzero(ids.to_numpy() == text)
+    hits = np.flatnonzero(text_values(pd.Series(ds.ids)) == text)
     if not len(hits) and text.isdigit() and int(text) < ds.n:
         hits = np.array([int(text)])
     if len(hits):
         vs.update(map_item=int(hits[0]))
     else:
         st.session_state["map_item_missing"] = text
+
+
+def item_cells(meta: pd.DataFrame, row: int, *, skip=()) -> dict[str, str]:
+    """Column -> the text of row ``row``'s cell; a missing value of any dtype reads "(missing)"."""
+    one = meta.iloc[[row]]
+    return {str(c): str(text_values(one[c])[0]) for c in one.columns if c not in skip}
 
 
 def item_panel(ds: Dataset, view: View, item: int, metric: str, neighbors) -> None:
@@ -273,10 +294,8 @@ def item_panel(ds: Dataset, view: View, item: int, metric: str, neighbors) -> No
         img = _image_bytes(ds.metadata[images[0]].iloc[item])
         if img is not None:
             c1.image(img, width=96, caption=str(ds.ids[item]))
-    meta = ds.metadata.iloc[item].drop(labels=images, errors="ignore") if len(ds.metadata.columns) \
-        else pd.Series()
     c2.markdown(f"**Row {item}** · id `{ds.ids[item]}`  \n"
-                + " · ".join(f"{k}: **{v}**" for k, v in meta.items()))
+                + " · ".join(f"{k}: **{v}**" for k, v in item_cells(ds.metadata, item, skip=images).items()))
     c2.button("Stop inspecting", key="map_item_clear", on_click=vs.update, kwargs={"map_item": -1})
     rows, dist = neighbors
     st.markdown(f"**{len(rows)} nearest neighbours** in {view.label} ({metric} distance, exact)")

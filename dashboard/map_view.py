@@ -109,12 +109,22 @@ def column_kinds(meta: pd.DataFrame) -> tuple[list[str], list[str]]:
     return cats, nums
 
 
+def many_level_columns(ds: Dataset, *, kinds=None) -> list[str]:
+    """Columns that are neither few-level nor numeric (e.g. 200 named classes, captions), not the ids
+    or images: they colour as categories, the most frequent 9 coloured and the rest grouped as "other"."""
+    cats, nums = kinds or column_kinds(ds.metadata)
+    known = {*cats, *nums, ds.id_column}
+    images = set(image_columns(ds.metadata)) if len(ds.metadata.columns) > len(known) else set()
+    return [c for c in ds.metadata.columns if c not in known and c not in images]
+
+
 def color_options(ds: Dataset, *, kinds=None, with_projection: bool = True) -> list[str]:
-    """Every value the colour setting can take: "none", metadata columns, then ``metric:<key>``."""
+    """Every value the colour setting can take: "none", metadata columns (few-level, numeric, then
+    many-level ones: :func:`many_level_columns`), then ``metric:<key>``."""
     cats, nums = kinds or column_kinds(ds.metadata)
     usable = point_metrics.available(with_projection=with_projection, dataset=ds)
     metrics = [point_metrics.PREFIX + m.key for m in usable]
-    return ["none", *cats, *nums, *metrics]
+    return ["none", *cats, *nums, *many_level_columns(ds, kinds=(cats, nums)), *metrics]
 
 
 def auto_color(ds: Dataset, *, kinds=None) -> str:
@@ -151,9 +161,9 @@ def resolve_color(choice: str, ctx: point_metrics.MetricContext, *, kinds=None) 
         return MapColor("continuous", metric.label, values, metric.help)
     if choice not in ds.metadata.columns:
         raise EmbedLensInputError(f"no metadata column {choice!r} to colour by")
-    cats, _ = kinds
+    _cats, nums = kinds
     s = ds.metadata[choice]
-    if choice in cats:
+    if choice not in nums:  # few levels, or many (the most frequent coloured, the rest "other")
         return MapColor("categorical", choice, s.to_numpy(dtype=object))
     return MapColor("continuous", choice, s.to_numpy(dtype=np.float64, na_value=np.nan))
 

@@ -10,10 +10,6 @@ from .context import Context
 __all__ = ["render"]
 
 
-def _dataset_changed() -> None:
-    vs.update(view="", fingerprint="", drop_nonfinite=False, search="")
-
-
 def _page_base_url() -> str | None:
     """scheme://host[:port][/base path] of this app, from the browser's URL (None in tests)."""
     url = st.context.url
@@ -37,7 +33,7 @@ def render(ctx: Context) -> None:
             "Dataset",
             names,
             help=descriptions.get(vs.current().dataset) or "The datasets in the data folder.",
-            **vs.widget_key("dataset", options=names, then=_dataset_changed),
+            **vs.widget_key("dataset", options=names),  # the dataset's own settings reset: vs.rescope
         )
         if ctx.dataset is not None:
             ds = ctx.dataset

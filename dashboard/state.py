@@ -26,6 +26,8 @@ __all__ = [
     "current",
     "init",
     "update",
+    "SCOPES",
+    "rescope",
     "widget_key",
     "sync_url",
     "link_warnings",
@@ -34,51 +36,61 @@ __all__ = [
 VERSION = 1
 
 
-def _key(name: str, **extra) -> dict:
-    return {"key": name, **extra}
+SCOPES = ("app", "dataset", "view")
+"""What a field belongs to: the whole app (a method or setting), one dataset (a column, rows, the
+view), or one view of it (a second view paired with it). When the dataset changes, every
+dataset- and view-scoped field goes back to its default; when the view changes, every
+view-scoped one (:func:`rescope`)."""
+
+
+def _key(name: str, *, scope: str, **extra) -> dict:
+    if scope not in SCOPES:
+        raise ValueError(f"scope {scope!r} is not one of {SCOPES}")
+    return {"key": name, "scope": scope, **extra}
 
 
 @dataclass(frozen=True)
 class ViewState:
-    """Everything that defines a view. Field metadata: ``key`` (URL parameter), ``choices``."""
+    """Everything that defines a view. Field metadata: ``key`` (URL parameter), ``scope`` (see
+    :data:`SCOPES`), and optionally ``choices``, ``bounds``, ``label``."""
 
-    dataset: str = field(default="", metadata=_key("ds"))
-    view: str = field(default="", metadata=_key("view"))
-    fingerprint: str = field(default="", metadata=_key("fp"))
+    dataset: str = field(default="", metadata=_key("ds", scope="app"))
+    view: str = field(default="", metadata=_key("view", scope="dataset"))
+    fingerprint: str = field(default="", metadata=_key("fp", scope="dataset"))
     """The first 8 hex digits of the dataset's fingerprint when the link was made."""
-    drop_nonfinite: bool = field(default=False, metadata=_key("nf"))
+    drop_nonfinite: bool = field(default=False, metadata=_key("nf", scope="dataset"))
     """Leave out rows holding NaN / inf for this view (the files are never changed)."""
-    search: str = field(default="", metadata=_key("q"))
+    search: str = field(default="", metadata=_key("q", scope="dataset"))
     """Data page: text filter on the metadata table."""
-    page: str = field(default="", metadata=_key("", path=True))
+    page: str = field(default="", metadata=_key("", scope="app", path=True))
     """The page's URL path (e.g. ``"data"``); lives in the URL path, not the query."""
 
     # --- spectra ---
-    spectra_panel: str = field(default="class", metadata=_key("sp", choices=("class", "training", "paired")))
+    spectra_panel: str = field(default="class", metadata=_key("sp", scope="app", choices=("class", "training", "paired")))
     """Spectra page: the lower panel shown (per class, over training, paired views)."""
-    spectra_kernel: str = field(default="cosine", metadata=_key("sk", choices=("cosine", "rbf")))
+    spectra_kernel: str = field(default="cosine", metadata=_key("sk", scope="app", choices=("cosine", "rbf")))
     """Spectra page: kernel of the Vendi score and the Hill curve."""
-    spectra_q: float = field(default=1.0, metadata=_key("sq", bounds=(0.01, 1000.0)))
+    spectra_q: float = field(default=1.0, metadata=_key("sq", scope="app", bounds=(0.01, 1000.0)))
     """Spectra page: order q of the Vendi score."""
-    spectra_eps2: float = field(default=0.5, metadata=_key("se", bounds=(1e-6, 1e6)))
+    spectra_eps2: float = field(default=0.5, metadata=_key("se", scope="app", bounds=(1e-6, 1e6)))
     """Spectra page: eps^2 of the coding rate and rate reduction."""
-    spectra_sigma: float = field(default=10.0, metadata=_key("ssig", bounds=(1e-6, 1e6)))
+    spectra_sigma: float = field(default=10.0, metadata=_key("ssig", scope="app", bounds=(1e-6, 1e6)))
     """Spectra page: DSE / DSMI bandwidth (the paper's default 10) when the rule is "fixed"."""
-    spectra_sigma_rule: str = field(default="fixed", metadata=_key("ssr", choices=("fixed", "median")))
+    spectra_sigma_rule: str = field(default="fixed", metadata=_key("ssr", scope="app", choices=("fixed", "median")))
     """Spectra page: DSE bandwidth rule; "median" (median pairwise distance) deviates from the paper."""
-    spectra_t: int = field(default=1, metadata=_key("st", bounds=(1, 64)))
+    spectra_t: int = field(default=1, metadata=_key("st", scope="app", bounds=(1, 64)))
     """Spectra page: DSE diffusion steps t."""
-    spectra_sample: int = field(default=3000, metadata=_key("sn", bounds=(50, 10000)))
+    spectra_sample: int = field(default=3000, metadata=_key("sn", scope="app", bounds=(50, 10000)))
     """Spectra page: largest sample for the n x n computations (DSE, DSMI, RBF Vendi)."""
-    spectra_class: str = field(default="", metadata=_key("sc"))
+    spectra_class: str = field(default="", metadata=_key("sc", scope="dataset"))
     """Spectra page: the categorical metadata column used as the class ("" = the first one)."""
-    spectra_metric: str = field(default="dse", metadata=_key("sm", choices=(
+    spectra_metric: str = field(default="dse", metadata=_key("sm", scope="app", choices=(
         "dse", "dsmi", "vendi", "coding_rate", "rate_reduction", "participation_ratio",
         "effective_rank", "rankme", "pca_95", "alpha")))
     """Spectra page: the metric drawn over training steps."""
-    spectra_pair: str = field(default="", metadata=_key("spv"))
+    spectra_pair: str = field(default="", metadata=_key("spv", scope="view"))
     """Spectra page: the view paired with the current one for SCE ("" = the first other modality)."""
-    spectra_sce_kernel: str = field(default="linear", metadata=_key("ssk", choices=("linear", "rff")))
+    spectra_sce_kernel: str = field(default="linear", metadata=_key("ssk", scope="app", choices=("linear", "rff")))
     """Spectra page: SCE feature map."""
 
     def with_valid_bounds(self, *, prefix: str = "") -> tuple[ViewState, list[str]]:
@@ -100,44 +112,44 @@ class ViewState:
                             f"and {_num(bounds[1])}; using {_num(f.default)}.")
         return (replace(self, **changes) if changes else self), warnings
     # --- geometry ---
-    geo_metric: str = field(default="cosine", metadata=_key("gm", choices=("cosine", "euclidean")))
+    geo_metric: str = field(default="cosine", metadata=_key("gm", scope="app", choices=("cosine", "euclidean")))
     """Geometry page: the metric of the shared kNN graph and of every geometry metric."""
-    geo_neighbors: int = field(default=15, metadata=_key("gk", choices=(5, 10, 15, 20, 30, 50)))
+    geo_neighbors: int = field(default=15, metadata=_key("gk", scope="app", choices=(5, 10, 15, 20, 30, 50)))
     """Geometry page: neighbours per point for kNN purity."""
-    geo_id_method: str = field(default="twonn", metadata=_key("gid", choices=("twonn", "mle", "pca")))
+    geo_id_method: str = field(default="twonn", metadata=_key("gid", scope="app", choices=("twonn", "mle", "pca")))
     """Geometry page: the intrinsic-dimension estimator on the card."""
-    geo_hub_k: int = field(default=10, metadata=_key("gh", choices=(5, 10, 20, 50)))
+    geo_hub_k: int = field(default=10, metadata=_key("gh", scope="app", choices=(5, 10, 20, 50)))
     """Geometry page: k of the k-occurrence (hubness)."""
-    geo_label: str = field(default="label", metadata=_key("gl"))
+    geo_label: str = field(default="label", metadata=_key("gl", scope="dataset"))
     """Geometry page: the metadata column holding class labels (without one: the first usable)."""
     # --- map ---
-    map_method: str = field(default="pca", metadata=_key("mm", choices=("pca", "umap", "tsne")))
+    map_method: str = field(default="pca", metadata=_key("mm", scope="app", choices=("pca", "umap", "tsne")))
     """Map page: projection method."""
-    map_dims: int = field(default=2, metadata=_key("md", choices=(2, 3)))
-    map_metric: str = field(default="cosine", metadata=_key("mx", choices=("cosine", "euclidean")))
+    map_dims: int = field(default=2, metadata=_key("md", scope="app", choices=(2, 3)))
+    map_metric: str = field(default="cosine", metadata=_key("mx", scope="app", choices=("cosine", "euclidean")))
     """Distance of the kNN graph behind UMAP / t-SNE and of the quality scores."""
-    map_neighbors: int = field(default=15, metadata=_key("mk", bounds=(2, 200), label="UMAP n_neighbors"))
+    map_neighbors: int = field(default=15, metadata=_key("mk", scope="app", bounds=(2, 200), label="UMAP n_neighbors"))
     """UMAP n_neighbors."""
-    map_min_dist: float = field(default=0.1, metadata=_key("mmd", bounds=(0.0, 1.0), label="UMAP min_dist"))
+    map_min_dist: float = field(default=0.1, metadata=_key("mmd", scope="app", bounds=(0.0, 1.0), label="UMAP min_dist"))
     """UMAP min_dist."""
-    map_perplexity: float = field(default=30.0, metadata=_key("mp", bounds=(2.0, 200.0), label="t-SNE perplexity"))
+    map_perplexity: float = field(default=30.0, metadata=_key("mp", scope="app", bounds=(2.0, 200.0), label="t-SNE perplexity"))
     """t-SNE perplexity."""
-    map_seed: int = field(default=0, metadata=_key("ms", bounds=(0, 2**31 - 1), label="seed"))
-    map_parallel: bool = field(default=False, metadata=_key("mpl"))
+    map_seed: int = field(default=0, metadata=_key("ms", scope="app", bounds=(0, 2**31 - 1), label="seed"))
+    map_parallel: bool = field(default=False, metadata=_key("mpl", scope="app"))
     """UMAP on every core, the seed ignored (faster; a recomputation gives another map)."""
-    map_color: str = field(default="", metadata=_key("mc"))
+    map_color: str = field(default="", metadata=_key("mc", scope="dataset"))
     """"" (automatic), "none", a metadata column, or "metric:<key>" (a per-point metric)."""
-    map_filter: tuple[str, ...] = field(default=(), metadata=_key("mf"))
+    map_filter: tuple[str, ...] = field(default=(), metadata=_key("mf", scope="dataset"))
     """Metadata filter clauses: "label=3" (alternatives within a column), "ink>=100"."""
-    map_filter_mode: str = field(default="display", metadata=_key("mfm", choices=("display", "project")))
+    map_filter_mode: str = field(default="display", metadata=_key("mfm", scope="app", choices=("display", "project")))
     """Filter only what is drawn ("display") or project only the kept items ("project")."""
-    map_selection: str = field(default="", metadata=_key("msel"))
+    map_selection: str = field(default="", metadata=_key("msel", scope="dataset"))
     """Selected items (dataset row numbers), encoded by :func:`encode_selection`."""
-    map_item: int = field(default=-1, metadata=_key("mi"))
+    map_item: int = field(default=-1, metadata=_key("mi", scope="dataset"))
     """The inspected (clicked) item's row number; -1 for none."""
-    map_view2: str = field(default="", metadata=_key("mv2"))
+    map_view2: str = field(default="", metadata=_key("mv2", scope="view"))
     """Side by side: the second view's name ("" for one map)."""
-    map_render: str = field(default="auto", metadata=_key("mr", choices=("auto", "points", "density")))
+    map_render: str = field(default="auto", metadata=_key("mr", scope="app", choices=("auto", "points", "density")))
     """Draw every point, or a density image with a declared sample on top ("auto": by size)."""
 
     # ------------------------------------------------------------------ encoding
@@ -242,6 +254,67 @@ def _decode(raw: str, typ) -> object:
     raise ValueError(f"no codec for {typ}")
 
 
+_WHAT = {
+    "drop_nonfinite": "rows with NaN / inf left out", "search": "the metadata search",
+    "spectra_class": "the class column", "spectra_pair": "the paired view", "geo_label": "the label column",
+    "map_color": "the map colour", "map_filter": "the map filter", "map_selection": "the map selection",
+    "map_item": "the inspected item", "map_view2": "the second map view",
+}
+_ROUTINE = {"view", "fingerprint"}  # re-resolved for the new dataset; not worth a note
+
+
+def rescope(old: ViewState, new: ViewState) -> tuple[ViewState, list[str]]:
+    """``new`` with the fields that belonged to ``old``'s dataset / view reset, and what was dropped.
+
+    When ``new.dataset`` differs from a set ``old.dataset``, every field whose metadata
+    ``scope`` is "dataset" or "view" goes back to its default unless it was changed together
+    with the dataset (``new`` differs from ``old`` there); when only ``new.view`` differs from
+    a set ``old.view``, every "view" field does. An empty old value means "not resolved yet"
+    (a link without it), and resets nothing. Returns the state and the names of the fields
+    reset from a non-default value, for a note.
+
+    >>> old = ViewState(dataset="a", view="v", map_selection="r3.17", map_method="umap")
+    >>> new, dropped = rescope(old, replace(old, dataset="b"))
+    >>> (new.map_selection, new.view, new.map_method, dropped)
+    ('', '', 'umap', ['map_selection'])
+    """
+    if old.dataset and new.dataset != old.dataset:
+        scopes = {"dataset", "view"}
+    elif old.view and new.view != old.view and new.dataset == old.dataset:
+        scopes = {"view"}
+    else:
+        return new, []
+    reset, dropped = {}, []
+    for f in fields(new):
+        if f.metadata["scope"] not in scopes or getattr(new, f.name) != getattr(old, f.name):
+            continue  # another scope, or set together with the dataset / view (e.g. an upload's)
+        if getattr(new, f.name) != f.default:
+            reset[f.name] = f.default
+            if f.name not in _ROUTINE:
+                dropped.append(f.name)
+    return (replace(new, **reset) if reset else new), dropped
+
+
+def rescope_note(old: ViewState, new: ViewState, dropped: list[str]) -> str:
+    """The note shown when a dataset or view change dropped fields that belonged to the old one."""
+    what = ", ".join(f"{_WHAT.get(n, n.replace('_', ' '))} ({_field(n).metadata['key']}="
+                     f"{_short(_encode(getattr(old, n)))})" for n in dropped)
+    if not new.dataset:
+        return f"Closed dataset {old.dataset!r}: dropped {what}, which belonged to it."
+    if new.dataset != old.dataset:
+        return (f"Switched from dataset {old.dataset!r} to {new.dataset!r}: dropped {what}, which belonged "
+                f"to {old.dataset!r}.")
+    return f"Switched from view {old.view!r} to {new.view!r}: dropped {what}, which belonged to {old.view!r}."
+
+
+def _field(name: str) -> dataclasses.Field:
+    return next(f for f in fields(ViewState) if f.name == name)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def share_url(state: ViewState, base: str | None = None) -> str:
     """The link that reopens ``state``: ``base`` (scheme://host[:port]) + page path + query.
 
@@ -297,23 +370,34 @@ def update(**changes) -> ViewState:
     """Change fields of the canonical state; mirrors them into any widget bound to them.
 
     Call from widget callbacks or before the bound widgets are drawn in this run.
+    A change of dataset (or of view) also resets the fields scoped to the old one
+    (:func:`rescope`), with a note among the link warnings naming what was dropped.
     """
     import streamlit as st
 
-    state = replace(st.session_state[_STATE], **changes)
+    old = st.session_state[_STATE]
+    state, dropped = rescope(old, replace(old, **changes))
     st.session_state[_STATE] = state
-    for name, value in changes.items():
+    changed = {f.name: getattr(state, f.name) for f in fields(state)
+               if f.name in changes or getattr(state, f.name) != getattr(old, f.name)}
+    for name, value in changed.items():
         key = _WIDGET + name
         if key in st.session_state and st.session_state[key] != value:
             st.session_state[key] = value
+    for name in dropped:  # widgets that hold parts of a reset field (the map filter's, "w.mf.<column>")
+        prefix = _WIDGET + _field(name).metadata["key"] + "."
+        for key in [k for k in st.session_state if str(k).startswith(prefix)]:
+            del st.session_state[key]
+    if dropped:
+        add_warning(rescope_note(old, state, dropped))
     return state
 
 
 def _on_widget_change(name: str, then) -> None:
     import streamlit as st
 
-    update(**{name: st.session_state[_WIDGET + name]})
     st.session_state[_WARNINGS] = []  # the user changed the view: the link's warnings are stale
+    update(**{name: st.session_state[_WIDGET + name]})  # (after: its own note, if any, stays)
     if then is not None:
         then()
 

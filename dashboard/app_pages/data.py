@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core.tables import image_columns, search_rows
+from core.tables import image_columns, search_rows, text_values
 from dashboard import context, data
 from dashboard import state as vs
 from dashboard.errors import user_errors
@@ -17,13 +17,43 @@ UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "arrow", "csv", "tsv", "txt"
 
 def _open_upload(files) -> None:
     try:
-        entry = core.save_upload([(f.name, f.getvalue()) for f in files], data.data_dir())
+        entry = data.save_upload([(f.name, f.getvalue()) for f in files])
     except (core.EmbedLensInputError, OSError) as exc:
-        st.session_state["embedlens.upload_error"] = str(exc)
+        st.session_state["embedlens.upload_error"] = f"Upload refused, nothing was kept: {exc}"
         return
-    data.catalog.clear()
-    vs.update(dataset=entry.name, view="", fingerprint="", drop_nonfinite=False, search="")
+    vs.update(dataset=entry.name)  # resets the old dataset's settings (vs.rescope)
     st.session_state["embedlens.uploaded"] = entry.name
+
+
+_CONFIRM = "embedlens.remove_upload"
+
+
+def _remove_upload(name: str) -> None:
+    st.session_state.pop(_CONFIRM, None)
+    try:
+        data.remove_upload(name)
+    except (core.EmbedLensInputError, OSError) as exc:
+        st.session_state["embedlens.remove_error"] = str(exc)
+        return
+    vs.update(dataset="")  # the first dataset opens next (context.resolve)
+    st.session_state["embedlens.removed"] = name
+
+
+def remove_section(entry: core.CatalogEntry) -> None:
+    """For an upload: a button that asks for confirmation, then deletes it from the uploads folder."""
+    if not entry.is_upload:
+        return
+    if st.session_state.get(_CONFIRM) != entry.name:
+        st.button("Remove this upload", icon=":material/delete:", key="remove_upload",
+                  on_click=lambda: st.session_state.__setitem__(_CONFIRM, entry.name),
+                  help="Deletes its files from the uploads folder (after you confirm).")
+        return
+    st.warning(f"Remove {entry.name}? Its files are deleted from {entry.path}; links to it stop working.",
+               icon=":material/delete:")
+    c1, c2 = st.columns(2)
+    c1.button("Yes, remove it", type="primary", key="remove_upload_confirm", on_click=_remove_upload,
+              args=(entry.name,))
+    c2.button("Cancel", key="remove_upload_cancel", on_click=lambda: st.session_state.pop(_CONFIRM, None))
 
 
 def upload_section() -> None:
@@ -70,7 +100,7 @@ def reading_notes(ds: core.Dataset) -> None:
 def views_section(ds: core.Dataset) -> None:
     st.subheader(f"Views ({len(ds.views)})")
     table = ds.views_table()
-    empty = [c for c in table.columns if table[c].isna().all() or table[c].astype(str).eq("").all()]
+    empty = [c for c in table.columns if (text_values(table[c], missing="") == "").all()]  # NaN or ""
     table = table.drop(columns=empty)
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320))
 
@@ -129,6 +159,14 @@ if ctx.entry is not None and ctx.entry.description:
 if ctx.error is not None and not ctx.entries:
     st.error(str(ctx.error), icon=":material/error:")
 upload_section()
+removed = st.session_state.pop("embedlens.removed", None)
+if removed:
+    st.success(f"Removed {removed}.", icon=":material/check_circle:")
+remove_error = st.session_state.pop("embedlens.remove_error", None)
+if remove_error:
+    st.error(remove_error, icon=":material/error:")
+if ctx.entry is not None:
+    remove_section(ctx.entry)
 uploaded = st.session_state.pop("embedlens.uploaded", None)
 if uploaded and ctx.dataset is not None:
     st.success(f"Stored and opened {uploaded}.", icon=":material/check_circle:")

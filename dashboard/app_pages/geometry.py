@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import EmbedLensInputError
 from core.tables import image_columns
 from dashboard import context, data
 from dashboard import state as vs
@@ -23,13 +24,15 @@ HELP = {
 }
 
 
-def controls(columns: list[str]) -> None:
+def controls(columns: list[str], default: str) -> None:
+    """``columns``: every column that may serve as labels; ``default``: the label-like one used
+    when the state names none of them ("" for none)."""
     state = vs.current()
-    default = vs.ViewState().geo_label
-    if state.geo_label != default and state.geo_label not in columns:
-        fallback = columns[0] if columns else "none"
-        st.warning(f"This dataset has no label column {state.geo_label!r}; using {fallback!r}.",
-                   icon=":material/link_off:")
+    if state.geo_label not in columns and state.geo_label != "":
+        if state.geo_label != vs.ViewState().geo_label:
+            st.warning(f"This dataset has no label column {state.geo_label!r}; using {default or 'none'!r}.",
+                       icon=":material/link_off:")
+        vs.update(geo_label=default)
     cols = st.columns(5)
     cols[0].selectbox("Metric", ["cosine", "euclidean"], **vs.widget_key("geo_metric"),
                       help="For the kNN graph and every metric here; cosine = Euclidean on normalised rows.")
@@ -37,7 +40,11 @@ def controls(columns: list[str]) -> None:
     cols[2].selectbox("ID estimator", list(ID_NAMES), format_func=ID_NAMES.get, **vs.widget_key("geo_id_method"))
     cols[3].selectbox("Hubness k", [5, 10, 20, 50], **vs.widget_key("geo_hub_k"))
     if columns:
-        cols[4].selectbox("Label column", columns, **vs.widget_key("geo_label", options=columns))
+        options = [*columns, ""]
+        cols[4].selectbox("Label column", options, format_func=lambda c: c or "— none —",
+                          help="Any column can serve as class labels; label-like ones (at most 100 classes, or "
+                               "named classes of 5+ items on average) are listed first.",
+                          **vs.widget_key("geo_label", options=options))
 
 
 def cards(view, s, graph_k, sep) -> None:
@@ -48,13 +55,19 @@ def cards(view, s, graph_k, sep) -> None:
     cols[0].metric(f"ID · {ID_NAMES[s.geo_id_method]}", f"{est.value:.2f} ± {est.error:.2f}", help=HELP["id"])
     cols[1].metric(f"Hubness skew (k={hub.k}, {s.geo_metric})", f"{hub.skewness:.2f}", help=HELP["hub"])
     if sep.thornton is None:
-        cols[2].metric("kNN purity", "—", help="Needs a label column in the metadata.")
-        cols[3].metric("NC1", "—", help="Needs a label column in the metadata.")
+        cols[2].metric("kNN purity", "n/a", help=LABEL_REASON)
+        cols[3].metric("NC1", "n/a", help=LABEL_REASON)
+        st.caption(f"kNN purity and NC1 not computed: {LABEL_REASON}")
     else:
-        nc = data.neural_collapse(fp, X, *LABELS)
         cols[2].metric(f"kNN purity (k={sep.params['k']}, {s.geo_metric})", f"{sep.knn_purity:.3f}",
                        help=HELP["purity"])
-        cols[3].metric(f"NC1 ({len(nc.classes)} classes)", f"{nc.nc1:.3g}", help=HELP["nc1"])
+        try:
+            nc = data.neural_collapse(fp, X, *LABELS)
+        except EmbedLensInputError as exc:
+            cols[3].metric("NC1", "n/a", help=str(exc))
+            st.caption(f"NC1 not computed: {exc}")
+        else:
+            cols[3].metric(f"NC1 ({len(nc.classes)} classes)", f"{nc.nc1:.3g}", help=HELP["nc1"])
     st.caption(f"{est.label}: {est.n_used:,} distinct points ({est.n_duplicates:,} duplicates, "
                f"{est.n_zero:,} zero rows left out); neighbours: {est.params.get('graph', 'not used')}; "
                f"{est.params['n_bootstrap']} bootstrap resamples.")
@@ -120,16 +133,28 @@ def hubs(ds, view, s, graph_k) -> None:
 ds, view = context.require_dataset()
 st.title("Geometry")
 st.caption(f"{view.label} · {view.n:,} items × {view.d:,} dims")
-columns = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
-controls(columns)
+columns = data.label_choices(ds.fingerprint, ds.metadata, ds.id_column)
+suggested = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
+controls(columns, suggested[0] if suggested else "")
 s = vs.current()
 graph_k = min(max(s.geo_neighbors, s.geo_hub_k, 20), view.n - 1)
-label = s.geo_label if s.geo_label in columns else (columns[0] if columns else "")
+label = s.geo_label if s.geo_label in columns else ""
 LABELS = (f"{ds.fingerprint}:{label}", ds.metadata[label].to_numpy() if label else None)
+LABEL_REASON = ("this dataset has no metadata column to use as class labels" if not columns else
+                "no label column is chosen (none looks like class labels: 2 to 100 classes, or named classes "
+                "of 5+ items); pick one under Label column")
 with user_errors():
     graph = data.knn(view.fingerprint, view.X, k=graph_k, metric=s.geo_metric)
-    sep = data.separability(view.fingerprint, view.X, *LABELS, min(s.geo_neighbors, graph_k), s.geo_metric,
-                            graph_k)
+    try:
+        sep = data.separability(view.fingerprint, view.X, *LABELS, min(s.geo_neighbors, graph_k), s.geo_metric,
+                                graph_k)
+    except EmbedLensInputError as exc:
+        if not label:
+            raise
+        LABEL_REASON = f"the label column {label!r} cannot serve as labels: {exc}"
+        label, LABELS = "", (f"{ds.fingerprint}:", None)
+        sep = data.separability(view.fingerprint, view.X, *LABELS, min(s.geo_neighbors, graph_k), s.geo_metric,
+                                graph_k)
     st.caption(f"kNN graph: {graph.method} ({graph.params['library']}), k={graph.k}, {graph.metric}"
                + (f", sampled recall {graph.params['recall_estimate']:.3f}" if "recall_estimate" in graph.params else ""))
     sections = [lambda: cards(view, s, graph_k, sep), lambda: scale_and_barcode(view, s, graph_k, sep)]

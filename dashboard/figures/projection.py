@@ -19,6 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.selection import stratified_sample
+from core.tables import MISSING_TEXT, text_values
 
 from .theme import OKABE_ITO, TEMPLATE
 
@@ -210,7 +211,7 @@ def projection_info(
             notes.append(f"{color.title} has {len(names)} levels: the {len(colors)} most frequent have "
                          f"colours, the other {len(others)} are grey.")
         if (codes < 0).any():
-            traces.append(MapTrace("missing", np.flatnonzero(codes < 0), MISSING))
+            traces.append(MapTrace(MISSING_TEXT, np.flatnonzero(codes < 0), MISSING))
     elif color.kind == "continuous" and color.values is not None:
         values = np.asarray(color.values, dtype=np.float64)[d_rows]
         finite = np.isfinite(values)
@@ -252,7 +253,7 @@ def projection_info(
 
 def _strata(coords: np.ndarray, rows: np.ndarray, color: MapColor) -> tuple[np.ndarray, str]:
     if color.kind == "categorical" and color.values is not None:
-        return pd.Series(np.asarray(color.values, dtype=object)[rows]).astype(str).to_numpy(), color.title
+        return text_values(np.asarray(color.values, dtype=object)[rows]), color.title
     # map regions: a 32 x 32 grid over the first two coordinates
     lo, hi = coords[:, :2].min(axis=0), coords[:, :2].max(axis=0)
     cells = np.floor((coords[:, :2] - lo) / np.where(hi > lo, hi - lo, 1) * 31.999).astype(np.int64)
@@ -370,12 +371,15 @@ def image_to_text(uri: str, *, size: int = 8) -> str:
 
 def hover_texts(meta: pd.DataFrame, *, image_column: str | None = None, skip: tuple[str, ...] = (),
                 max_columns: int = 6, max_chars: int = 60) -> np.ndarray:
-    """One hover text per row: up to ``max_columns`` metadata columns (not ``skip``), then an image sketch."""
+    """One hover text per row: up to ``max_columns`` metadata columns (not ``skip``), then an image sketch.
+
+    A missing value (None, NaN, pd.NA, NaT, of any dtype) reads :data:`core.tables.MISSING_TEXT`.
+    """
     cols = [c for c in meta.columns if c != image_column and c not in skip][:max_columns]
     parts = []
     for c in cols:
-        s = meta[c].astype(str).str.slice(0, max_chars).str.replace("<", "&lt;", regex=False)
-        parts.append(f"<b>{c}</b>: " + s.to_numpy(dtype=object))
+        s = pd.Series(text_values(meta[c]), dtype=object).str.slice(0, max_chars)
+        parts.append(f"<b>{c}</b>: " + s.str.replace("<", "&lt;", regex=False).to_numpy(dtype=object))
     text = np.full(len(meta), "", dtype=object)
     for i, p in enumerate(parts):
         text = text + ("<br>" if i else "") + p

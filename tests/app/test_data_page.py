@@ -128,3 +128,57 @@ def test_upload_of_a_bad_file_shows_why(isolated_env):
     at.button[0].click().run()
     assert not at.exception
     assert any("row 1 (line 2) has 2 fields but the rows before it have 3" in e.value for e in at.error)
+
+
+# --------------------------------------------------------------------------- kind: refused uploads
+
+
+@pytest.mark.parametrize("name, content", [("vectors.npy", b"plain text renamed to .npy\n"),
+                                           ("ragged.csv", b"1,2,3\n4,5\n")])
+def test_kind_refused_uploads_leave_nothing_behind(isolated_env, name, content):
+    at = run_app()
+    at.file_uploader[0].set_value([(name, content, "application/octet-stream")]).run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert any(e.value.startswith("Upload refused, nothing was kept: ") for e in at.error)
+    up = isolated_env / "uploads"
+    assert not up.exists() or not any(up.rglob("*"))
+    assert "No datasets" in " ".join(c.value for c in at.sidebar.caption)  # not in the picker
+    assert "ds" not in at.query_params
+
+
+def test_kind_refused_uploads_an_upload_can_be_removed_after_confirming(isolated_env):
+    keep = isolated_env / "keep"
+    keep.mkdir()
+    np.save(keep / "x.npy", np.ones((5, 3), np.float32))
+    at = run_app()
+    buf = io.BytesIO()
+    np.save(buf, np.eye(6, dtype=np.float32))
+    at.file_uploader[0].set_value([("vectors.npy", buf.getvalue(), "application/octet-stream")]).run()
+    at.button[0].click().run()
+    name = at.selectbox(key="w.dataset").value
+    assert name.startswith("uploads/vectors-") and (isolated_env / name).is_dir()
+    at.button(key="remove_upload").click().run()
+    assert (isolated_env / name).is_dir()  # asks first
+    at.button(key="remove_upload_cancel").click().run()
+    assert (isolated_env / name).is_dir()
+    at.button(key="remove_upload").click().run()
+    at.button(key="remove_upload_confirm").click().run()
+    assert not at.exception and not (isolated_env / name).exists()
+    assert (keep / "x.npy").exists()
+    assert at.selectbox(key="w.dataset").options == ["keep"] and at.query_params["ds"] == "keep"
+    assert f"Removed {name}." in [s.value for s in at.success]
+    assert not any(b.key == "remove_upload" for b in at.button)  # "keep" is not an upload
+
+
+def test_kind_missing_metadata_values_search(isolated_env):
+    from tests.metadata_cases import missing_meta
+
+    folder = isolated_env / "gaps"
+    folder.mkdir()
+    np.save(folder / "x.npy", np.ones((4, 3), np.float32) * np.arange(1, 5)[:, None])
+    missing_meta().to_parquet(folder / "metadata.parquet", index=False)
+    at = run_app({"q": "missing"})
+    assert at.dataframe[-1].value.shape[0] == 1  # row 1, missing in every column
+    at = run_app({"q": "a x"})
+    assert at.dataframe[-1].value.shape[0] == 2

@@ -88,7 +88,8 @@ def test_bad_link_parameters_fall_back_with_warnings(sample_env):
 def test_paired_dataset_without_layers(sample_env):
     at = run_app({"ds": "digits-paired", "view": "text"}, page=PAGE)
     assert any("carry no layer or step labels" in c.value for c in at.caption)
-    assert at.selectbox(key="w.geo_label").options == ["label", "split", "caption"]  # ink has 164 levels
+    # label-like columns first (ink, 164 numeric levels, is not), then every other column, then none
+    assert at.selectbox(key="w.geo_label").options == ["label", "split", "caption", "ink", "— none —"]
     assert metric(at, "NC1 (10 classes)")
 
 
@@ -98,7 +99,9 @@ def test_data_without_metadata_duplicates_and_zero_rows(isolated_env):
     X[[10, 11]] = X[9]
     np.save(isolated_env / "plain.npy", X)
     at = run_app(page=PAGE)
-    assert metric(at, "kNN purity") == "—" and metric(at, "NC1") == "—"
+    assert metric(at, "kNN purity") == "n/a" and metric(at, "NC1") == "n/a"
+    assert ("kNN purity and NC1 not computed: this dataset has no metadata column to use as class labels"
+            in [c.value for c in at.caption])
     assert any("77 distinct points (2 duplicates, 1 zero rows left out)" in c.value for c in at.caption)
     assert at.dataframe[0].value.columns.tolist() == ["rank", "row", "id", "N_k"]
 
@@ -129,3 +132,36 @@ def test_too_few_points_for_mle_leaves_the_other_sections(isolated_env):
                                  "20 neighbours each; load more points")
     assert len(at.dataframe[0].value) == 10  # the hubs table still shows
     assert len(at.get("plotly_chart")) >= 2  # class heatmaps
+
+
+# --------------------------------------------------------------------------- kind: many classes
+
+
+def test_kind_many_classes_label_column_is_offered_and_scored(isolated_env):
+    from sklearn.neighbors import NearestNeighbors
+
+    from tests.metadata_cases import write_many_classes
+
+    X, labels = write_many_classes(isolated_env / "many")  # 200 named classes x 15 items
+    at = run_app(page=PAGE)
+    assert not at.error, [e.value for e in at.error]
+    box = at.selectbox(key="w.geo_label")
+    assert box.options[0] == "label" and box.value == "label"
+    # scikit-learn's reference: the share of each point's 15 nearest neighbours (itself left out) with its label
+    idx = NearestNeighbors(n_neighbors=16, metric="cosine").fit(X.astype(np.float64)).kneighbors()[1]
+    reference = float((labels[idx[:, :15]] == labels[:, None]).mean())
+    assert 0.9 < reference < 0.97
+    assert metric(at, "kNN purity (k=15, cosine)") == f"{reference:.3f}"
+    assert metric(at, "NC1 (200 classes)") != "n/a"
+
+
+def test_kind_many_classes_a_column_that_cannot_be_labels_says_why(isolated_env):
+    folder = isolated_env / "const"
+    folder.mkdir()
+    np.save(folder / "x.npy", np.random.default_rng(2).standard_normal((40, 4)).astype(np.float32))
+    pd.DataFrame({"label": [0, 1] * 20, "batch": ["b1"] * 40}).to_csv(folder / "metadata.csv", index=False)
+    at = run_app({"gl": "batch"}, page=PAGE)
+    assert "batch" in at.selectbox(key="w.geo_label").options
+    assert metric(at, "kNN purity") == "n/a"
+    assert any(c.value.startswith("kNN purity and NC1 not computed: the label column 'batch' cannot serve as "
+                                  "labels: ") and "1 class(es)" in c.value for c in at.caption)

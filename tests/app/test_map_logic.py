@@ -194,3 +194,20 @@ def test_one_search_serves_the_geometry_page_and_a_default_umap(digits, monkeypa
     data.view_graph("fp-test", X, 15, "euclidean")
     assert calls == [20, 90, 20]
     data.map_jobs.clear()
+
+
+def test_kind_many_classes_every_column_can_colour_the_map(tmp_path):
+    import pandas as pd
+
+    from tests.metadata_cases import write_many_classes
+
+    X, labels = write_many_classes(tmp_path / "many")
+    ds = core.load(tmp_path / "many")
+    opts = map_view.color_options(ds)
+    assert "label" in opts and "id" not in opts
+    color = map_view.resolve_color("label", MetricContext(ds, ds.views[0]))
+    assert color.kind == "categorical"
+    assert pd.Series(color.values).nunique() == 200 and (color.values == labels).all()
+    paired = core.load(core.sample_data_dir() / "digits-paired")
+    assert "caption" in map_view.color_options(paired)  # 84 levels: above the filters' 50, still a colour
+    assert map_view.sanitize(ViewState(view="image", map_color="caption"), paired) == ({}, [])

@@ -122,3 +122,80 @@ def test_bad_link_values_fall_back_with_warnings(map_env):
     assert any("Ignored colour 'nope'" in t for t in texts)
     assert "Ignored mm='mds': map method must be one of ['pca', 'umap', 'tsne']." in texts
     assert "all 1,797 points drawn" in _captions(at)
+
+
+# --------------------------------------------------------------------------- kind: missing metadata values
+
+
+@pytest.fixture
+def missing_env(isolated_env, monkeypatch, tmp_path):
+    """A dataset whose metadata has a missing value in every dtype (row 1 and every 4th after it)."""
+    import pandas as pd
+
+    from tests.metadata_cases import missing_meta
+
+    monkeypatch.setenv("EMBEDLENS_CACHE", str(tmp_path / "cache"))
+    folder = isolated_env / "gaps"
+    folder.mkdir()
+    np.save(folder / "x.npy", np.random.default_rng(0).standard_normal((60, 5)).astype(np.float32))
+    meta = pd.concat([missing_meta()] * 15, ignore_index=True)
+    meta.to_parquet(folder / "metadata.parquet", index=False)
+    return folder
+
+
+@pytest.mark.parametrize("colour", ["obj", "text", "score", "flag", "nflag", "kind", "count", "when"])
+def test_kind_missing_metadata_values_map_page(missing_env, colour):
+    at = run_app({"ds": "gaps", "mc": colour, "mi": "1", "msel": "r0.1.2.3"}, page=MAP)
+    assert not at.error, [e.value for e in at.error]
+    item = next(m.value for m in at.markdown if m.value.startswith("**Row 1**"))
+    for c in ("obj", "text", "score", "flag", "nflag", "kind", "count", "when"):
+        assert f"{c}: **(missing)**" in item
+    assert at.metric[0].value == "4"  # the selection panel drew its table
+    # the filter offers the missing value and selects it
+    at2 = run_app({"ds": "gaps", "mf": "obj%3D(missing)", "mc": colour}, page=MAP)
+    assert "15 of 60 items pass the filter" in _captions(at2)
+    assert "(missing)" in at2.multiselect(key="w.mf.obj").options
+    assert at2.multiselect(key="w.mf.obj").value == ["(missing)"]
+
+
+def test_kind_missing_metadata_values_csv_export():
+    import io
+    import types
+
+    import pandas as pd
+
+    from dashboard.map_panels import _csv, _table
+    from tests.metadata_cases import COLUMNS, missing_meta
+
+    ds = types.SimpleNamespace(metadata=missing_meta())
+    text = _csv(lambda: _table(ds, np.array([0, 1])))().decode()
+    lines = text.splitlines()
+    assert lines[0] == "row," + ",".join(COLUMNS)
+    assert lines[1] == "0,a,x,0.5,True,True,u,1,2020-01-02"
+    assert lines[2] == "1" + "," * len(COLUMNS)  # every missing value is an empty cell
+    back = pd.read_csv(io.StringIO(text))
+    assert back.iloc[1, 1:].isna().all()
+
+
+def test_kind_missing_metadata_values_item_cells():
+    from dashboard.map_panels import item_cells
+    from tests.metadata_cases import COLUMNS, ROW0, missing_meta
+
+    meta = missing_meta()
+    assert item_cells(meta, 0) == ROW0
+    assert item_cells(meta, 1) == {c: "(missing)" for c in COLUMNS}
+
+
+# --------------------------------------------------------------------------- kind: many classes
+
+
+def test_kind_many_classes_colour_by_offers_the_column_and_declares_other(isolated_env, monkeypatch, tmp_path):
+    from tests.metadata_cases import write_many_classes
+
+    monkeypatch.setenv("EMBEDLENS_CACHE", str(tmp_path / "cache"))
+    write_many_classes(isolated_env / "many")
+    at = run_app({"mc": "label"}, page=MAP)
+    assert "label" in at.selectbox(key="w.map_color").options
+    assert at.selectbox(key="w.map_color").value == "label"
+    assert "label has 200 levels: the 9 most frequent have colours, the other 191 are grey." in _captions(at)
+    assert not any("Ignored colour" in w.value for w in at.warning)

@@ -8,6 +8,7 @@ import pytest
 
 import core
 from core import EmbedLensInputError
+from core.catalog import remove_upload
 
 
 def _dataset_folder(root, name, n=10):
@@ -105,3 +106,57 @@ def test_uploads_never_go_into_the_bundled_sample_data(monkeypatch, tmp_path):
     monkeypatch.delenv("EMBEDLENS_UPLOADS", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert core.uploads_dir() == tmp_path / "embedlens" / "uploads"
+
+
+# --------------------------------------------------------------------------- kind: refused uploads
+
+
+@pytest.mark.parametrize("files, message", [
+    ([("vectors.npy", b"just some text, renamed\n")], "vectors.npy"),
+    ([("ragged.csv", b"1,2,3\n4,5\n")], "row 1 (line 2) has 2 fields but the rows before it have 3"),
+])
+def test_kind_refused_uploads_are_not_kept(isolated_env, files, message):
+    with pytest.raises(EmbedLensInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        core.save_upload(files)
+    up = isolated_env / "uploads"
+    assert not up.exists() or list(up.iterdir()) == []
+    assert core.list_datasets() == []
+
+
+def test_kind_refused_uploads_never_replace_a_dataset(isolated_env):
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.eye(4, dtype=np.float32))
+    entry = core.save_upload([("v.npy", buf.getvalue())])
+    stamp = (entry.path / "v.npy").stat().st_mtime_ns
+    assert core.save_upload([("v.npy", buf.getvalue())]) == entry  # the same content: not written again
+    assert (entry.path / "v.npy").stat().st_mtime_ns == stamp
+    entry.path.rename(entry.path.with_name("moved"))
+    entry.path.write_bytes(b"a file where the upload folder would go")
+    with pytest.raises(EmbedLensInputError, match="never replaces it"):
+        core.save_upload([("v.npy", buf.getvalue())])
+    assert entry.path.read_bytes() == b"a file where the upload folder would go"
+
+
+def test_kind_refused_uploads_can_be_removed_only_inside_the_uploads_folder(isolated_env):
+    import io
+
+    mine = _dataset_folder(isolated_env, "mine")
+    buf = io.BytesIO()
+    np.save(buf, np.eye(4, dtype=np.float32))
+    entry = core.save_upload([("v.npy", buf.getvalue())])
+    assert [e.name for e in core.list_datasets()] == ["mine", entry.name]
+    with pytest.raises(EmbedLensInputError, match="not an upload"):
+        remove_upload("mine")
+    with pytest.raises(EmbedLensInputError, match="outside the data folder"):
+        remove_upload("uploads/../mine")
+    outside = isolated_env.parent / "elsewhere"
+    _dataset_folder(isolated_env.parent, "elsewhere")
+    (isolated_env / "uploads" / "linked").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(EmbedLensInputError, match="not a plain entry of the uploads folder"):
+        remove_upload("uploads/linked")
+    assert (outside / "x.npy").exists() and (mine / "x.npy").exists()
+    assert remove_upload(entry.name) == entry.path
+    assert not entry.path.exists()
+    assert [e.name for e in core.list_datasets()] == ["mine", "uploads/linked"]

@@ -184,3 +184,29 @@ def test_group_diversity_samples_declare_their_size_and_small_groups_give_nan(sm
     zeros = np.zeros_like(small_matrix)
     z = group_diversity(np.vstack([zeros, small_matrix]), np.arange(80) < 40)
     assert np.isnan(z.vendi_in) and np.isnan(z.id_in) and np.isfinite(z.vendi_out)  # cosine of zero rows
+
+
+# --------------------------------------------------------------------------- kind: missing metadata values
+
+
+@pytest.mark.parametrize("column", ["obj", "text", "score", "flag", "nflag", "kind", "count", "when"])
+def test_kind_missing_metadata_values_filter(column):
+    from tests.metadata_cases import ROW0, missing_meta
+
+    meta = missing_meta()
+    assert filter_mask(meta, [f"{column}=(missing)"]).tolist() == [False, True, False, False]
+    assert filter_mask(meta, [f"{column}!=(missing)"]).tolist() == [True, False, True, True]
+    # the literal cell of row 0 selects the rows holding it (rows 0 and 3 repeat it; score does not)
+    expected = [True, False, False, column != "score"]
+    assert filter_mask(meta, [f"{column}={ROW0[column]}"]).tolist() == expected
+    # a missing value is one level among the others
+    both = filter_mask(meta, [f"{column}=(missing)", f"{column}={ROW0[column]}"])
+    assert both.tolist() == [True, True, False, column != "score"]
+
+
+def test_kind_missing_metadata_values_range_filters_drop_missing():
+    from tests.metadata_cases import missing_meta
+
+    meta = missing_meta()
+    assert filter_mask(meta, ["count>=1"]).tolist() == [True, False, True, True]
+    assert filter_mask(meta, ["score<=1.5"]).tolist() == [True, False, True, False]

@@ -146,3 +146,37 @@ def test_hover_text_is_left_out_for_large_maps(rng):
     n = HOVER_MAX + 1
     info = projection_info(rng.standard_normal((n, 2)), np.arange(n), hover=np.array(["x"] * n, dtype=object))
     assert info.hover is None
+
+
+# --------------------------------------------------------------------------- kind: missing metadata values
+
+
+def test_kind_missing_metadata_values_hover():
+    from tests.metadata_cases import COLUMNS, ROW0, missing_meta
+
+    meta = missing_meta()
+    texts = hover_texts(meta, max_columns=len(COLUMNS))
+    assert texts[0] == "<br>".join(f"<b>{c}</b>: {ROW0[c]}" for c in COLUMNS)
+    assert texts[1] == "<br>".join(f"<b>{c}</b>: (missing)" for c in COLUMNS)
+    # the issue's own example
+    two = hover_texts(pd.DataFrame({"label": ["a", "b"], "score": [0.5, np.nan]}))
+    assert two.tolist() == ["<b>label</b>: a<br><b>score</b>: 0.5", "<b>label</b>: b<br><b>score</b>: (missing)"]
+
+
+@pytest.mark.parametrize("column", ["obj", "text", "flag", "nflag", "kind", "count", "when"])
+def test_kind_missing_metadata_values_legend(column):
+    from dashboard.figures.projection import MapColor
+    from tests.metadata_cases import missing_meta
+
+    meta = missing_meta()
+    values = meta[column].to_numpy(dtype=object)
+    color = MapColor("categorical", column, values)
+    coords = np.arange(8, dtype=np.float32).reshape(4, 2)
+    info = projection_info(coords, np.arange(4), color=color)
+    by_name = {t.name: t.idx.tolist() for t in info.traces}
+    assert by_name["(missing)"] == [1]
+    # density mode stratifies by the same levels, missing ones included
+    dense = projection_info(coords, np.arange(4), color=color, render="density", sample_size=3)
+    assert "(missing)" in {t.name for t in dense.traces}
+    fig = projection_figure(info)
+    assert "(missing) (1)" in [t.name for t in fig.data]
