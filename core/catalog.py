@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 import shutil
-import tomllib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from ._validation import EmbedLensInputError
 from .readers import MANIFEST_NAME, SUPPORTED_SUFFIXES, load
+from .readers.manifest import _read_manifest
 
 __all__ = [
     "CatalogEntry",
@@ -112,10 +112,9 @@ def _description(folder: Path) -> str:
     manifest = folder / MANIFEST_NAME
     if not manifest.exists():
         return ""
-    try:
-        with open(manifest, "rb") as fh:
-            return str(tomllib.load(fh).get("description", ""))
-    except (OSError, tomllib.TOMLDecodeError):
+    try:  # the loader's reading (byte-order marks, cp1252 fallback), so the two never disagree
+        return str(_read_manifest(manifest, MANIFEST_NAME).get("description", ""))
+    except (OSError, EmbedLensInputError):
         return f"({MANIFEST_NAME} could not be read; open the dataset to see why)"
 
 
@@ -177,7 +176,7 @@ def save_upload(
     ``vectors.tsv`` + ``metadata.tsv``. Names are reduced to their base name and safe
     characters. Storing the same files again returns the same entry and writes nothing.
     The files are written to a hidden temporary folder and, with ``check`` (default), loaded
-    there with :func:`core.io.load` (rows with NaN / inf allowed: the app offers to leave them
+    there with :func:`core.readers.load` (rows with NaN / inf allowed: the app offers to leave them
     out); only an upload that loads is moved into place, so a refused one leaves nothing behind.
 
     Raises

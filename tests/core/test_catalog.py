@@ -160,3 +160,13 @@ def test_kind_refused_uploads_can_be_removed_only_inside_the_uploads_folder(isol
     assert remove_upload(entry.name) == entry.path
     assert not entry.path.exists()
     assert [e.name for e in core.list_datasets()] == ["mine", "uploads/linked"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252", "utf-16"])
+def test_kind_encoding_catalog_description_reads_like_the_loader(tmp_path, encoding):
+    """The catalog's description came from tomllib on raw bytes: a cp1252 manifest raised
+    UnicodeDecodeError and a BOM gave no description. Expected: the literal text written."""
+    folder = _dataset_folder(tmp_path, "ds")
+    (folder / "embedlens.toml").write_bytes('description = "Café naïve embeddings"\n'.encode(encoding))
+    entry = core.list_datasets(tmp_path)[0]
+    assert entry.description == "Café naïve embeddings"
