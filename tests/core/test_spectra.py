@@ -215,7 +215,9 @@ def test_identical_points_have_a_zero_spectrum():
     X = np.tile(np.array([[0.3, -1.0, 2.0]], dtype=np.float32), (9, 1))
     s = spectrum(X)
     assert s.total == pytest.approx(0.0, abs=1e-12)
-    assert participation_ratio(s) == 0.0 and effective_rank(s) == 0.0 and pca_k(s) == 0
+    # issue 10 item 9: a zero covariance is declared undefined (NaN with a message), not 0
+    assert s.degenerate and "identical" in s.message
+    assert np.isnan(participation_ratio(s)) and np.isnan(effective_rank(s)) and np.isnan(pca_k(s))
     assert rankme(X) == pytest.approx(1.0, abs=1e-5)  # uncentred: one direction
 
 
