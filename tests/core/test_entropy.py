@@ -190,9 +190,15 @@ def test_sce_is_invariant_to_row_order_and_rotations(rng):
 
 def test_rff_sce_on_identical_views_and_recorded_parameters(rng):
     X = rng.standard_normal((200, 5))
-    sce = schur_complement_entropy(X, X, kernel="rff", n_features=64, sigma=1.0)
+    # the exact pseudo-inverse (regularization=0): the text features explain everything
+    sce = schur_complement_entropy(X, X, kernel="rff", n_features=64, sigma=1.0, regularization=0)
     assert sce.score == pytest.approx(1.0, abs=1e-4) and sce.trace_s == pytest.approx(0.0, abs=1e-8)
     assert sce.params["shared_frequencies"] and sce.params["n_features"] == 64
+    # issue 10 item 13: RFF is ridge-regularised by default (lambda = tr C_TT / n), so identical views
+    # leave a small tr S; 200 pairs for 128 features is below 2 per feature and says so
+    auto = schur_complement_entropy(X, X, kernel="rff", n_features=64, sigma=1.0)
+    assert auto.params["ridge"] == pytest.approx(1 / 200) and 0 < auto.trace_s < 0.15
+    assert "use at least 256 pairs" in auto.params["warning"]
     other = schur_complement_entropy(X, X[:, :3], kernel="rff", n_features=64, sigma=1.0)
     assert not other.params["shared_frequencies"] and 0 < other.trace_s < 1
 
