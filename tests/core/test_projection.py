@@ -307,3 +307,12 @@ def test_kind_scale_invariance_pca_explained_variance(factor):
     np.testing.assert_allclose(p.params["explained_variance_ratio"], ref.explained_variance_ratio_, rtol=1e-4)
     np.testing.assert_allclose(np.abs(p.coords.astype(np.float64) / factor),
                                np.abs(ref.transform(X)), rtol=0, atol=1e-4 * np.ptp(ref.transform(X)))
+
+
+def test_kind_degenerate_spectrum_declared_undefined_map_details_text():
+    from dashboard.map_panels import parameters_text
+
+    X = np.tile(np.array([[1.5, -2.0, 300.0, 4.0]], dtype=np.float32), (50, 1))
+    text = parameters_text(project(X, method="pca", quality=False).params)
+    assert ("explained_variance_ratio=undefined (all rows are identical: the covariance is zero, so ratios are "
+            "undefined)") in text and "nan" not in text.lower() and "e-15" not in text
