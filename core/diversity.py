@@ -222,7 +222,7 @@ def _unit_diagonal(s: Spectrum, what: str) -> Spectrum:
 
 
 def _kernel_spectrum(X, *, kernel: str, bandwidth, max_n: int, approx: str, seed: int,
-                     what: str = "the Vendi score") -> Spectrum:
+                     what: str = "the Vendi score", precision: str = "auto") -> Spectrum:
     """The uncentred unit-diagonal kernel spectrum (a given Spectrum is checked and uncentred if needed)."""
     if isinstance(X, Spectrum):
         return _unit_diagonal(X, what).with_center(False)
@@ -231,11 +231,12 @@ def _kernel_spectrum(X, *, kernel: str, bandwidth, max_n: int, approx: str, seed
             f"kernel={kernel!r}: the Vendi score needs k(x, x) = 1, so 'cosine' or 'rbf' "
             "('linear' on unit-length rows is 'cosine')", source="kernel")
     return spectrum(X, kernel=kernel, center=False, bandwidth=bandwidth, max_n=max_n, approx=approx,
-                    seed=seed)
+                    seed=seed, precision=precision)
 
 
 def vendi_score(X, /, *, q: float = 1.0, kernel: str = "cosine", bandwidth: float | None = None,
-                max_n: int = 5000, approx: str = "subsample", seed: int = 0) -> float:
+                max_n: int = 5000, approx: str = "subsample", seed: int = 0,
+                precision: str = "auto") -> VendiScore:
     r"""Vendi score of order q (Friedman & Dieng, 2023): the effective number of distinct items.
 
     .. math:: \mathrm{VS}_q = \exp\big(H_q(\lambda(K / n))\big), \qquad k(x, x) = 1
@@ -253,6 +254,9 @@ def vendi_score(X, /, *, q: float = 1.0, kernel: str = "cosine", bandwidth: floa
         kernel="rbf").params`` for the value used).
     max_n, approx, seed
         RBF above ``max_n`` rows: a seeded subsample or random Fourier features.
+    precision : {"auto", "float64", "float32"}, default="auto"
+        Dtype of the row blocks of the cosine dual form (see :func:`core.spectra.spectrum`);
+        ``"float32"`` is the precision of ``vendi_score.vendi.score_dual`` on float32 data.
 
     Returns
     -------
@@ -283,7 +287,8 @@ def vendi_score(X, /, *, q: float = 1.0, kernel: str = "cosine", bandwidth: floa
     1.754765
     """
     q = _check_q(q)
-    s = _kernel_spectrum(X, kernel=kernel, bandwidth=bandwidth, max_n=max_n, approx=approx, seed=seed)
+    s = _kernel_spectrum(X, kernel=kernel, bandwidth=bandwidth, max_n=max_n, approx=approx, seed=seed,
+                         precision=precision)
     value = float("nan") if s.degenerate else hill_number(s.nonzero, q=q)
     return VendiScore(value, s)
 

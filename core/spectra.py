@@ -215,7 +215,7 @@ class Spectrum:
         else:
             (gram,) = arrays
             matrix = _double_center(gram) if center else gram
-        values = _eigvalsh(matrix)
+        values = _eigvalsh(matrix, self.params.get("block_dtype", "float64"))
         params = dict(self.params)
         params["rank_tol"] = _rank_tol(values, matrix.shape[0], params.get("block_dtype", "float64"))
         params.update(_degeneracy(values, params.get("mean_square_norm", 0.0), matrix.shape[0], self.d,
@@ -304,7 +304,8 @@ def spectrum(
         subtracts m first (``params["second_pass"]``). Measured error of the eigenvalues:
         about 1e-7 of the largest at ``|m|^2 / tr C = 93``.
     block_rows : int, default=4096
-        Rows per block (memory: one block of ``block_rows x d``).
+        Rows per block (memory: one block of ``block_rows x d``; all of X in one block when
+        ``n <= 2 * block_rows``).
 
     Returns
     -------
@@ -360,7 +361,7 @@ def spectrum(
         matrix = _double_center(gram) if center else gram
         moments, block_dtype = ("primal", gram), "float64"
         scale2 = float(np.trace(gram))
-    values = _eigvalsh(matrix)
+    values = _eigvalsh(matrix, block_dtype)
     data_eps = _data_eps(X, block_dtype)
     params = {"n_input": n, "zero_rows_left_out": n - used, "block_dtype": block_dtype,
               "rank_tol": _rank_tol(values, matrix.shape[0], block_dtype),
@@ -408,9 +409,20 @@ def _rank_tol(values: np.ndarray, m: int, block_dtype: str) -> float:
     return float(top * rel)
 
 
-def _eigvalsh(matrix: np.ndarray) -> np.ndarray:
+def _eigvalsh(matrix: np.ndarray, block_dtype: str = "float64") -> np.ndarray:
+    """Eigenvalues, descending, clipped at 0, of the symmetrised float64 ``matrix``.
+
+    For moments formed from float32 blocks the solve is done in float32 too (LAPACK ``ssyevr``):
+    about 1.4x faster at d = 384, and its error (about ``eps32 * l_1``) stays below those blocks'
+    own noise floor, :func:`_rank_tol`'s ``10 eps32 l_1``.
+    """
     matrix = (matrix + matrix.T) / 2.0
-    values = scipy.linalg.eigvalsh(matrix, check_finite=False, driver="evd")
+    if block_dtype == "float32":
+        unit = pow2_scale(matrix)  # float32 holds neither 1e-48 nor 1e40: solve at unit scale, exactly
+        values = scipy.linalg.eigvalsh((matrix / unit).astype(np.float32), check_finite=False).astype(np.float64)
+        values *= unit
+    else:
+        values = scipy.linalg.eigvalsh(matrix, check_finite=False, driver="evd")
     return np.clip(values[::-1], 0.0, None)
 
 
@@ -539,7 +551,7 @@ def _moment_pass(X, dtype, b, normalize, transform, dim, shift, views, name, *, 
     """
     n = X.shape[0]
     unit = 1.0 / float(scale)
-    b = max(1, min(b, n))
+    b = n if n <= 2 * b else max(1, b)  # up to 2 blocks' worth: one BLAS call (a small tail block is slow)
     buf = None if views else np.empty((b, dim), dtype=dtype)
     ones = np.ones(b, dtype=dtype)
     acc = np.zeros((dim, dim), dtype=np.float64)
