@@ -460,6 +460,10 @@ SHIFT_RATIO = 50.0
 above it, a second pass subtracts the mean first (see :func:`_feature_moments`)."""
 
 
+SHIFT_RATIO_64 = 1e4
+"""The same for float64 blocks of unit rows (the moments lose about ``ratio * eps64`` relative)."""
+
+
 def _feature_moments(
     X: np.ndarray,
     *,
@@ -490,7 +494,11 @@ def _feature_moments(
     dtype = np.float64 if precision == "float64" else np.float32
     views = (dtype == np.float32 and X.dtype == np.float32 and X.flags.c_contiguous and not normalize
              and transform is None)
-    shift = None if dtype == np.float32 else "pilot"
+    # float64 blocks of unit rows (the Vendi / coding-rate path) skip the pilot shift, which costs
+    # two more passes over each block; |mean| <= 1 there, and a second pass below catches a mean
+    # that dwarfs the spread (rows of nearly one direction)
+    unit_rows64 = dtype == np.float64 and normalize and transform is None
+    shift = None if dtype == np.float32 or unit_rows64 else "pilot"
     params = {"block_dtype": precision, "block_rows": int(block_rows), "second_pass": False}
     acc, col, used, shift = _moment_pass(X, dtype, int(block_rows), normalize, transform, dim, shift, views,
                                          name, check=True)
@@ -503,10 +511,10 @@ def _feature_moments(
     m = col / used
     mean = shift + m
     cov = acc / used - np.outer(m, m)
-    if dtype == np.float32:
+    if dtype == np.float32 or unit_rows64:
         ratio = float(mean @ mean) / max(float(np.trace(cov)), np.finfo(np.float64).tiny)
         params["mean_to_variance"] = ratio
-        if ratio > SHIFT_RATIO:
+        if ratio > (SHIFT_RATIO if dtype == np.float32 else SHIFT_RATIO_64):
             acc, col, used, shift = _moment_pass(X, dtype, int(block_rows), normalize, transform, dim,
                                                  mean.astype(dtype), False, name, scale=scale)
             m = col / used
@@ -657,6 +665,8 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
     if not (np.isfinite(bandwidth) and bandwidth > 0):
         raise EmbedLensInputError(f"bandwidth={bandwidth} must be a positive number", source="bandwidth")
     params = {"n_input": n, "bandwidth": float(bandwidth), "bandwidth_rule": rule, "seed": int(seed)}
+    if rule != "given":  # the median is taken over a seeded sample of rows
+        params["bandwidth_sample"] = min(1000, n)
     if form == "rff":
         rng = np.random.default_rng(seed)
         W = (rng.standard_normal((d, int(n_features))) / bandwidth).astype(np.float64)
