@@ -10,6 +10,10 @@ through OMP / OPENBLAS / MKL_NUM_THREADS before numpy loads and checked with thr
 both sides of every comparison use the same threads, and peak memory is that process's
 ``ru_maxrss`` (VmHWM for case 2):
 
+0. Vendi (cosine, q=1) like for like at n = 5,000 and 100,000, d = 384: ``core.vendi_score(X,
+   precision=p)`` against ``vendi_score.vendi.score_dual`` (the same d x d dual algorithm) on the
+   same array in dtype p (float32 and float64), in one process, warm, interleaved repeats,
+   medians and the median of the per-pair ratios.
 1. Vendi (cosine, q=1) at n = 1k, 5k, 20k, d = 384: ``core.vendi_score`` (d x d dual form)
    against ``vendi_score.vendi.score_K`` on the n x n kernel (building K is timed apart).
    The package is skipped where its O(n^3) eigendecomposition is estimated (from the
@@ -108,6 +112,39 @@ def case_vendi_package(n: int, d: int, repeats: int) -> dict:
         del K, Xn
     return {"times": score, "build_times": build, "value": float(value), "peak_mb": _peak_mb(),
             "threads": _threads()}
+
+
+def case_vendi_dual(n: int, d: int, repeats: int, precision: str) -> dict:
+    """Like for like with ``vendi_score.vendi.score_dual`` (the same O(n d^2 + d^3) dual form).
+
+    Both sides get the same array (float32, or float64 made before timing), in this one process
+    with the same BLAS threads; each is called once untimed (warm), then the two alternate
+    ``repeats`` times, so load drifts hit both.
+    """
+    import numpy as np
+    from vendi_score import vendi
+
+    import core
+
+    X = _make_data(n, d)
+    if precision == "float64":
+        X = X.astype(np.float64)
+
+    def ours():
+        return core.vendi_score(X, precision=precision)
+
+    def theirs():
+        return vendi.score_dual(X)
+
+    ours(), theirs()
+    t_ours, t_theirs = [], []
+    for _ in range(repeats):
+        a, out_ours = _timed(ours, 1)
+        b, out_theirs = _timed(theirs, 1)
+        t_ours += a
+        t_theirs += b
+    return {"ours": t_ours, "theirs": t_theirs, "value": float(out_ours), "package_value": float(out_theirs),
+            "peak_mb": _peak_mb(), "threads": _threads()}
 
 
 def _covariance_metrics(X):
@@ -227,13 +264,15 @@ def main() -> None:
                    help="skip vendi-score's score_K where its estimated time exceeds this (default 300)")
     p.add_argument("--package-memory-gb", type=float, default=8.0,
                    help="skip vendi-score's score_K where K + LAPACK workspace exceed this (default 8)")
-    p.add_argument("--cases", default="vendi,big,dse", help="which of vendi,big,dse to run (default all)")
+    p.add_argument("--cases", default="dual,vendi,big,dse",
+                   help="which of dual,vendi,big,dse to run (default all)")
     p.add_argument("--case")
     p.add_argument("--params")
     args = p.parse_args()
     if args.case:
         kw = json.loads(args.params)
-        fn = {"vendi_ours": case_vendi_ours, "vendi_package": case_vendi_package, "big_time": case_big_time,
+        fn = {"vendi_ours": case_vendi_ours, "vendi_package": case_vendi_package, "vendi_dual": case_vendi_dual,
+              "big_time": case_big_time,
               "big_memory": case_big_memory, "dse": case_dse}[args.case]
         print(json.dumps(fn(**kw)))
         return
@@ -245,6 +284,8 @@ def main() -> None:
           f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
 
     cases = set(args.cases.split(","))
+    if "dual" in cases:
+        dual_case(args, reps, d, quick)
     if "vendi" in cases:
         vendi_case(args, reps, d, quick)
     if "big" in cases:
@@ -253,6 +294,25 @@ def main() -> None:
         dse_case(args, reps, d, quick)
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes share these CPUs: compare "
           "the interleaved runs, not single numbers)")
+
+
+def dual_case(args, reps: int, d: int, quick: bool) -> None:
+    sizes = [2000, 5000] if quick else [5000, 100_000]
+    dual_reps = max(reps, 9)
+    print(f"\n0. Vendi (cosine, q=1), d = {d}, like for like: core.vendi_score(X, precision=p) vs "
+          "vendi_score.vendi.score_dual(X)\n   (both the d x d dual form; the same array, dtype = p; one process, "
+          f"{args.threads} BLAS thread(s); warm; {dual_reps} interleaved repeats; medians)")
+    print(f"{'n':>8} {'precision':>9} {'ours ms':>9} {'score_dual ms':>14} {'ours / theirs':>14} "
+          f"{'median pair ratio':>18} {'rel diff':>9}")
+    for n in sizes:
+        for precision in ("float32", "float64"):
+            r = run_case(args, "vendi_dual", n=n, d=d, repeats=dual_reps, precision=precision)
+            rel = abs(r["value"] - r["package_value"]) / r["package_value"]
+            print(f"{n:>8,} {precision:>9} {med(r['ours']) * 1e3:>9.2f} {med(r['theirs']) * 1e3:>14.2f} "
+                  f"{med(r['ours']) / med(r['theirs']):>13.2f}x {pair_ratio(r['ours'], r['theirs']):>17.2f}x "
+                  f"{rel:>9.1e}")
+    print("   ratio < 1: ours is faster. score_dual normalises with scikit-learn and runs X.T @ X and "
+          "scipy.linalg.eigvalsh in the array's dtype.")
 
 
 def vendi_case(args, reps: int, d: int, quick: bool) -> None:

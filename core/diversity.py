@@ -18,6 +18,7 @@ from ._validation import EmbedLensInputError, check_embeddings
 from .spectra import Spectrum, _median_distance, spectrum
 
 __all__ = [
+    "VendiScore",
     "HillCurve",
     "RateReduction",
     "vendi_score",
@@ -35,14 +36,77 @@ DEFAULT_Q_GRID = np.unique(np.concatenate([np.geomspace(0.1, 100.0, 31), [0.5, 1
 """Orders q for :func:`hill_curve`: 0.1 to 100 (log-spaced), 0.5, 1, 2, 3 and infinity."""
 
 
+class VendiScore(float):
+    """A Vendi score (a ``float``) that also says what it was computed from.
+
+    Attributes
+    ----------
+    n : int
+        Rows the kernel spectrum was computed from (after a subsample, without zero rows).
+    n_input : int
+        Rows given.
+    method : str
+        ``"exact n x n"``, ``"dual d x d"``, ``"seeded uniform subsample"``, ``"random Fourier
+        features"`` or ``"given spectrum"``.
+    seed : int or None
+        Of the subsample / random features (None when nothing was drawn).
+    label : str
+        The spectrum's label (kernel, centring, form, sample and seed).
+    message : str or None
+        Why the score is undefined (NaN), if it is.
+    """
+
+    n: int
+    n_input: int
+    method: str
+    seed: int | None
+    label: str
+    message: str | None
+
+    def __new__(cls, value: float, spec: Spectrum | None = None, **info):
+        obj = super().__new__(cls, value)
+        if spec is not None:
+            p = spec.params
+            drawn = spec.form in ("subsample", "rff")
+            info = {"n": int(spec.n), "n_input": int(p.get("n_input", spec.n)),
+                    "method": str(p.get("method", {"dual": "dual d x d", "primal": "exact n x n",
+                                                   "given": "given spectrum"}.get(spec.form, spec.form))),
+                    "seed": int(p.get("seed", 0)) if drawn else None, "label": spec.label,
+                    "message": spec.message, **info}
+        for key in ("n", "n_input", "method", "seed", "label", "message"):
+            setattr(obj, key, info.get(key))
+        return obj
+
+    def __reduce__(self):  # keep the attributes through pickling (st.cache_data)
+        return (_vendi_rebuild, (float(self), dict(self.__dict__)))
+
+    @property
+    def sampled(self) -> bool:
+        """Whether rows were subsampled or the kernel approximated."""
+        return self.seed is not None
+
+
+def _vendi_rebuild(value: float, info: dict) -> VendiScore:
+    return VendiScore(value, **info)
+
+
 @dataclass(frozen=True, eq=False)
 class HillCurve:
-    """Hill numbers ``D_q`` over a grid of orders ``q`` (``q`` may end with ``inf``)."""
+    """Hill numbers ``D_q`` over a grid of orders ``q`` (``q`` may end with ``inf``).
+
+    ``n``, ``method``, ``seed`` and ``message`` are as in :class:`VendiScore` (the rows the
+    spectrum used, how it was obtained, the seed of a subsample / random features, and why the
+    curve is undefined -- all NaN -- if it is).
+    """
 
     q: np.ndarray
     values: np.ndarray
     kernel: str
     label: str
+    n: int | None = None
+    method: str | None = None
+    seed: int | None = None
+    message: str | None = None
 
     def at(self, q: float) -> float:
         """``D_q`` at a grid point."""
@@ -144,20 +208,35 @@ def hill_number(p, /, *, q: float = 1.0) -> float:
     return float(np.exp(h))
 
 
-def _kernel_spectrum(X, *, kernel: str, bandwidth, max_n: int, approx: str, seed: int) -> Spectrum:
-    """The uncentred unit-diagonal kernel spectrum (a given Spectrum is uncentred if needed)."""
+def _unit_diagonal(s: Spectrum, what: str) -> Spectrum:
+    """``s`` if its kernel has ``k(x, x) = 1`` (cosine, RBF or unit-length rows), else a refusal.
+
+    The one rule for every entry point that takes a :class:`Spectrum` (Vendi, Hill curve,
+    coding rate): their eigenvalues must be those of a unit-diagonal kernel ``K / n``.
+    """
+    if s.kernel in ("cosine", "rbf") or s.normalize:
+        return s
+    raise EmbedLensInputError(
+        f"{what} needs a kernel with k(x, x) = 1, i.e. unit-length rows; this spectrum is {s.label}: "
+        "pass spectrum(X, kernel='cosine') (or kernel='rbf')", source="spectrum")
+
+
+def _kernel_spectrum(X, *, kernel: str, bandwidth, max_n: int, approx: str, seed: int,
+                     what: str = "the Vendi score", precision: str = "auto") -> Spectrum:
+    """The uncentred unit-diagonal kernel spectrum (a given Spectrum is checked and uncentred if needed)."""
     if isinstance(X, Spectrum):
-        return X.with_center(False)
+        return _unit_diagonal(X, what).with_center(False)
     if kernel not in ("cosine", "rbf"):
         raise EmbedLensInputError(
             f"kernel={kernel!r}: the Vendi score needs k(x, x) = 1, so 'cosine' or 'rbf' "
             "('linear' on unit-length rows is 'cosine')", source="kernel")
     return spectrum(X, kernel=kernel, center=False, bandwidth=bandwidth, max_n=max_n, approx=approx,
-                    seed=seed)
+                    seed=seed, precision=precision)
 
 
 def vendi_score(X, /, *, q: float = 1.0, kernel: str = "cosine", bandwidth: float | None = None,
-                max_n: int = 5000, approx: str = "subsample", seed: int = 0) -> float:
+                max_n: int = 5000, approx: str = "subsample", seed: int = 0,
+                precision: str = "auto") -> VendiScore:
     r"""Vendi score of order q (Friedman & Dieng, 2023): the effective number of distinct items.
 
     .. math:: \mathrm{VS}_q = \exp\big(H_q(\lambda(K / n))\big), \qquad k(x, x) = 1
@@ -175,11 +254,22 @@ def vendi_score(X, /, *, q: float = 1.0, kernel: str = "cosine", bandwidth: floa
         kernel="rbf").params`` for the value used).
     max_n, approx, seed
         RBF above ``max_n`` rows: a seeded subsample or random Fourier features.
+    precision : {"auto", "float64", "float32"}, default="auto"
+        Dtype of the row blocks of the cosine dual form (see :func:`core.spectra.spectrum`);
+        ``"float32"`` is the precision of ``vendi_score.vendi.score_dual`` on float32 data.
 
     Returns
     -------
-    float
-        ``1 <= VS <= rank K``.
+    VendiScore
+        A float, ``1 <= VS <= rank K``, carrying the rows used, the method and the seed of a
+        subsample / random features (``.n``, ``.method``, ``.seed``, ``.label``); NaN with
+        ``.message`` for a degenerate spectrum.
+
+    Raises
+    ------
+    EmbedLensInputError
+        A kernel other than cosine / RBF, or a :class:`Spectrum` whose kernel lacks a unit
+        diagonal (e.g. ``spectrum(X)``, linear): pass ``spectrum(X, kernel="cosine")``.
 
     Notes
     -----
@@ -197,8 +287,10 @@ def vendi_score(X, /, *, q: float = 1.0, kernel: str = "cosine", bandwidth: floa
     1.754765
     """
     q = _check_q(q)
-    s = _kernel_spectrum(X, kernel=kernel, bandwidth=bandwidth, max_n=max_n, approx=approx, seed=seed)
-    return hill_number(s.nonzero, q=q)
+    s = _kernel_spectrum(X, kernel=kernel, bandwidth=bandwidth, max_n=max_n, approx=approx, seed=seed,
+                         precision=precision)
+    value = float("nan") if s.degenerate else hill_number(s.nonzero, q=q)
+    return VendiScore(value, s)
 
 
 def vendi_score_K(K, /, *, q: float = 1.0, weights=None) -> float:
@@ -279,6 +371,12 @@ def hill_curve(X, /, *, q=None, kernel: str = "cosine", bandwidth: float | None 
     Returns
     -------
     HillCurve
+        With the rows used, the method and the seed of the spectrum.
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`vendi_score` (a linear, not normalised :class:`Spectrum` is refused).
 
     Notes
     -----
@@ -291,10 +389,13 @@ def hill_curve(X, /, *, q=None, kernel: str = "cosine", bandwidth: float | None 
     [4.0, 4.0, 4.0]
     """
     grid = DEFAULT_Q_GRID if q is None else np.asarray([_check_q(v) for v in np.ravel(q)], dtype=np.float64)
-    s = _kernel_spectrum(X, kernel=kernel, bandwidth=bandwidth, max_n=max_n, approx=approx, seed=seed)
+    s = _kernel_spectrum(X, kernel=kernel, bandwidth=bandwidth, max_n=max_n, approx=approx, seed=seed,
+                         what="the Hill curve")
     p = s.nonzero
-    values = np.array([hill_number(p, q=v) for v in grid])
-    return HillCurve(q=grid, values=values, kernel=s.kernel, label=s.label)
+    values = np.full(len(grid), np.nan) if s.degenerate else np.array([hill_number(p, q=v) for v in grid])
+    info = VendiScore(0.0, s)
+    return HillCurve(q=grid, values=values, kernel=s.kernel, label=s.label, n=info.n, method=info.method,
+                     seed=info.seed, message=info.message)
 
 
 # --------------------------------------------------------------------------- coding rate
@@ -302,7 +403,8 @@ def hill_curve(X, /, *, q=None, kernel: str = "cosine", bandwidth: float | None 
 
 def _coding_spectrum(X) -> Spectrum:
     if isinstance(X, Spectrum):
-        if X.kernel == "rbf" or not X.normalize:
+        _unit_diagonal(X, "the coding rate")
+        if X.kernel == "rbf":  # unit diagonal, but not a feature-space (cosine) covariance
             raise EmbedLensInputError(
                 f"the coding rate is defined on unit-length rows; this spectrum is {X.label}: pass "
                 "spectrum(X, kernel='cosine')", source="spectrum")
@@ -452,8 +554,10 @@ def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps
     Returns
     -------
     DataFrame
-        One row per class: ``class``, ``n`` (rows used), ``vendi``, ``coding_rate``; NaN for
-        a class of zero rows only.
+        One row per class: ``class``, ``n`` (rows the Vendi score used: a seeded subsample of
+        ``max_n`` for the RBF kernel on a larger class), ``n_class`` (the class's rows),
+        ``vendi``, ``coding_rate`` (on every non-zero row of the class), ``vendi_method`` and
+        ``seed`` (None when nothing was drawn); NaN for a class of zero rows only.
 
     Notes
     -----
@@ -477,13 +581,14 @@ def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps
     for j, c in enumerate(classes):
         part = X[codes == j]
         if not _has_nonzero(part):
-            rows.append({"class": c, "n": 0, "vendi": np.nan, "coding_rate": np.nan})
+            rows.append({"class": c, "n": 0, "n_class": len(part), "vendi": np.nan, "coding_rate": np.nan,
+                         "vendi_method": None, "seed": None})
             continue
         cos = spectrum(part, kernel="cosine", center=False)
         if kernel == "cosine":
             vs = vendi_score(cos, q=q)
         else:
             vs = vendi_score(part, q=q, kernel=kernel, bandwidth=bandwidth, max_n=max_n, seed=seed)
-        rows.append({"class": c, "n": cos.n if kernel == "cosine" else len(part), "vendi": vs,
-                     "coding_rate": coding_rate(cos, eps2=eps2)})
-    return pd.DataFrame(rows, columns=["class", "n", "vendi", "coding_rate"])
+        rows.append({"class": c, "n": vs.n, "n_class": len(part), "vendi": float(vs),
+                     "coding_rate": coding_rate(cos, eps2=eps2), "vendi_method": vs.method, "seed": vs.seed})
+    return pd.DataFrame(rows, columns=["class", "n", "n_class", "vendi", "coding_rate", "vendi_method", "seed"])

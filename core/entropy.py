@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
+from ._numerics import unit_rows
 from ._validation import EmbedLensInputError, check_embeddings, check_paired
 from .diversity import class_codes
 
@@ -360,9 +361,8 @@ def diffusion_spectral_mutual_info(X, y, /, *, sigma: float | str = DSE_PAPER_SI
 
 
 def _unit_rows(A: np.ndarray) -> np.ndarray:
-    A = np.asarray(A, dtype=np.float64)
-    norms = np.linalg.norm(A, axis=1)
-    return A / np.where(norms > 0, norms, 1.0)[:, None]
+    """Unit-length rows in float64, scale-safe (zero rows stay zero)."""
+    return unit_rows(A, dtype=np.float64)[0]
 
 
 def _feature_maps(X_image, X_text, kernel: str, sigma: float, n_features: int, seed: int):
@@ -390,7 +390,21 @@ def _feature_maps(X_image, X_text, kernel: str, sigma: float, n_features: int, s
     return rff(W_I), rff(W_T), params
 
 
-def _schur_parts(X_image, X_text, *, kernel, sigma, n_features, seed, block_rows=8192):
+def _check_regularization(regularization, kernel: str) -> float:
+    if isinstance(regularization, str):
+        if regularization != "auto":
+            raise EmbedLensInputError(f"regularization={regularization!r} must be 'auto' or a number >= 0",
+                                      source="regularization")
+        return 1.0 if kernel == "rff" else 0.0
+    value = float(regularization)
+    if not (np.isfinite(value) and value >= 0):
+        raise EmbedLensInputError(f"regularization={regularization} must be 'auto' or a number >= 0 "
+                                  "(0: the exact pseudo-inverse)", source="regularization")
+    return value
+
+
+def _schur_parts(X_image, X_text, *, kernel, sigma, n_features, seed, block_rows=8192, regularization="auto"):
+    reg = _check_regularization(regularization, kernel)
     X_image, X_text = check_paired(X_image, X_text, names=("X_image", "X_text"))
     phi_I, phi_T, params = _feature_maps(X_image, X_text, kernel, sigma, n_features, seed)
     n = X_image.shape[0]
@@ -412,8 +426,22 @@ def _schur_parts(X_image, X_text, *, kernel, sigma, n_features, seed, block_rows
     C = (C + C.T) / 2.0
     dT = phi_T(X_text[:1]).shape[1]
     C_TT, C_TI, C_II = C[:dT, :dT], C[:dT, dT:], C[dT:, dT:]
-    A = scipy.linalg.pinvh(C_TT) @ C_TI
-    params.update(n=used, d_image=X_image.shape[1], d_text=X_text.shape[1], zero_rows_left_out=n - used)
+    ridge = reg * float(np.trace(C_TT)) / used
+    if ridge > 0:
+        A = scipy.linalg.solve(C_TT + ridge * np.eye(dT), C_TI, assume_a="pos", check_finite=False)
+    else:
+        A = scipy.linalg.pinvh(C_TT) @ C_TI
+    params.update(n=used, d_image=X_image.shape[1], d_text=X_text.shape[1], zero_rows_left_out=n - used,
+                  text_features=dT, regularization=reg, ridge=ridge,
+                  inverse=f"ridge (C_TT + {ridge:.3g} I)^-1, lambda = {reg:g} tr(C_TT) / n" if ridge > 0
+                  else "exact pseudo-inverse")
+    if used < 2 * dT:
+        params["warning"] = (
+            f"only {used:,} pairs for {dT:,} {'random Fourier' if kernel == 'rff' else 'text'} features: "
+            + ("the ridge keeps the text features from reproducing the image features exactly, but the value "
+               "is biased at this size" if ridge > 0 else "with the exact pseudo-inverse the text features can "
+               "reproduce the image features (tr S -> 0, SCE -> 1) whatever the data")
+            + f"; use at least {2 * dT:,} pairs" + (" or fewer frequencies" if kernel == "rff" else ""))
     return C_TT, C_TI, C_II, A, phi_I, phi_T, params
 
 
@@ -425,7 +453,8 @@ def _schur_score(S: np.ndarray) -> tuple[float, float, np.ndarray]:
 
 
 def schur_complement_entropy(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5,
-                             n_features: int = 2500, seed: int = 0) -> SchurComplementEntropy:
+                             n_features: int = 2500, seed: int = 0,
+                             regularization: float | str = "auto") -> SchurComplementEntropy:
     r"""Schur-complement entropy (SCE): diversity of one view not explained by a paired view.
 
     .. math::
@@ -452,11 +481,26 @@ def schur_complement_entropy(X_image, X_text, /, *, kernel: str = "linear", sigm
     n_features : int, default=2500
         RFF frequencies D (paper default; the moment matrix is 4D x 4D -- heavy).
     seed : int, default=0
+    regularization : float or "auto", default="auto"
+        ``C_TT^+`` is replaced by the ridge inverse ``(C_TT + lambda I)^-1`` with
+        ``lambda = regularization * tr(C_TT) / n`` (the variance n rows can resolve). ``"auto"``:
+        1 for ``"rff"``, 0 (the exact pseudo-inverse) for ``"linear"``. Without it, RFF with
+        ``n <= 2 * n_features`` rows lets the text features reproduce the image features
+        exactly (tr S = 0, SCE = 1 for any data); with it, two independent 1,000 x 16 views
+        (256 frequencies) give 1.261 against 1.258 from 100,000 pairs (exact inverse).
 
     Returns
     -------
     SchurComplementEntropy
-        ``score``, ``trace_s``, ``text_score`` (same formula on D), ``trace_d`` and both spectra.
+        ``score``, ``trace_s``, ``text_score`` (same formula on D), ``trace_d`` and both spectra;
+        ``params["ridge"]``, ``params["inverse"]`` and, when there are fewer than two pairs per
+        text feature, ``params["warning"]``.
+
+    Raises
+    ------
+    EmbedLensInputError
+        Views of different lengths, every pair with a zero row, a bad kernel / sigma /
+        n_features / regularization.
 
     Notes
     -----
@@ -465,6 +509,7 @@ def schur_complement_entropy(X_image, X_text, /, *, kernel: str = "linear", sigm
     ``kernel='cosine'`` path is a different quantity). Pairs where either row is zero are left
     out. Cost: O(n (d_I + d_T)^2 + (d_I + d_T)^3); RFF with D frequencies: O(n D^2 + D^3).
     Hand-written: scendi-score needs torch and a GPU-oriented pipeline; this is numpy/scipy.
+    The reference regularises the text covariance's inverse (in float32); here the ridge above.
 
     Examples
     --------
@@ -474,7 +519,8 @@ def schur_complement_entropy(X_image, X_text, /, *, kernel: str = "linear", sigm
     1.0
     """
     C_TT, C_TI, C_II, A, _, _, params = _schur_parts(X_image, X_text, kernel=kernel, sigma=sigma,
-                                                     n_features=n_features, seed=seed)
+                                                     n_features=n_features, seed=seed,
+                                                     regularization=regularization)
     D = C_TI.T @ A
     score, trace_s, values = _schur_score(C_II - D)
     text_score, trace_d, text_values = _schur_score(D)
@@ -482,7 +528,8 @@ def schur_complement_entropy(X_image, X_text, /, *, kernel: str = "linear", sigm
 
 
 def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n_features: int = 2500,
-            seed: int = 0, sce: SchurComplementEntropy | None = None) -> np.ndarray:
+            seed: int = 0, sce: SchurComplementEntropy | None = None,
+            regularization: float | str = "auto") -> np.ndarray:
     r"""Text-removed ("defocused") embeddings: :math:`\tilde x = \phi_I(x) - \phi_T(t) A^*`.
 
     ``A* = C_TT^+ C_TI`` is the least-squares map from the text features to the image
@@ -491,7 +538,7 @@ def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n
 
     Parameters
     ----------
-    X_image, X_text, kernel, sigma, n_features, seed
+    X_image, X_text, kernel, sigma, n_features, seed, regularization
         As in :func:`schur_complement_entropy`.
     sce : SchurComplementEntropy, optional
         The result of :func:`schur_complement_entropy` on the same views: its map ``A*``,
@@ -527,7 +574,8 @@ def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n
             raise EmbedLensInputError(f"sce was computed for other views (map of shape {A.shape})", source="sce")
     else:
         _, _, _, A, phi_I, phi_T, _ = _schur_parts(X_image, X_text, kernel=kernel, sigma=sigma,
-                                                   n_features=n_features, seed=seed)
+                                                   n_features=n_features, seed=seed,
+                                                   regularization=regularization)
     out = np.empty((X_image.shape[0], A.shape[1]), dtype=np.float32)
     for start in range(0, X_image.shape[0], 8192):
         sl = slice(start, start + 8192)

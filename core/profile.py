@@ -39,10 +39,13 @@ class SpectralProfile:
     coding_spectrum : Spectrum
         Cosine, uncentred (the same object as ``kernel_spectrum`` for the cosine kernel).
     participation_ratio, effective_rank, rankme : float
+        NaN when the covariance is degenerate (see :attr:`message`).
     pca_90, pca_95 : int
+        NaN (a float) when the covariance is degenerate.
     powerlaw : PowerLawFit
-    vendi : float
-        Vendi score of order ``q`` with the kernel of ``kernel_spectrum``.
+    vendi : VendiScore
+        Vendi score of order ``q`` with the kernel of ``kernel_spectrum`` (a float carrying the
+        rows used, the method and the seed).
     q : float
     hill : HillCurve
     coding_rate : float
@@ -63,6 +66,11 @@ class SpectralProfile:
     hill: HillCurve
     coding_rate: float
     eps2: float
+
+    @property
+    def message(self) -> str | None:
+        """Why the covariance metrics are undefined (all rows identical), or None."""
+        return self.covariance.message
 
     def values(self) -> dict[str, float]:
         """The scalar summaries by name (the names of the Spectra page's trajectory metrics)."""

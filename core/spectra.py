@@ -36,6 +36,7 @@ from types import MappingProxyType
 import numpy as np
 import scipy.linalg
 
+from ._numerics import pow2_scale, rescaled, row_norms, unit_rows
 from ._validation import EmbedLensInputError, check_embeddings, first_items, nonfinite_rows
 
 __all__ = [
@@ -80,7 +81,8 @@ class Spectrum:
         What ``form="auto"`` resolved to.
     params : Mapping
         Everything else used: ``n_input``, ``zero_rows_left_out``, ``bandwidth``, ``seed``,
-        ``n_features``, ``block_dtype``, ``rank_tol``, ...
+        ``n_features``, ``block_dtype``, ``rank_tol``, ``mean_square_norm`` (the data's scale),
+        ``degenerate`` and ``message`` (see :attr:`degenerate`), ...
     """
 
     eigenvalues: np.ndarray
@@ -121,8 +123,30 @@ class Spectrum:
             raise EmbedLensInputError("eigenvalues must be a non-empty list of finite numbers",
                                       source="eigenvalues")
         m = values.size
+        params = {"rank_tol": float(np.abs(values).max() * m * _EPS64)}
+        if not float(np.clip(values, 0.0, None).sum()) > 0:
+            params.update(degenerate=True, message=_ZERO_MESSAGE)
         return cls(values, n=int(n or m), d=int(d or m), kernel=kernel, center=center,
-                   form="given", params={"rank_tol": float(np.abs(values).max() * m * _EPS64)})
+                   form="given", params=params)
+
+    @property
+    def degenerate(self) -> bool:
+        """Whether the total variance is zero relative to the data's scale (e.g. all rows identical).
+
+        Every ratio read off a degenerate spectrum (explained-variance ratio, participation
+        ratio, effective rank, PCA-k, alpha, Vendi, ...) is undefined: those functions return
+        NaN and :attr:`message` says why. "Zero" means at most the rounding noise of the
+        data's dtype: ``total <= mean_square_norm * max(16 d eps^2, 10 m eps64)`` (``eps`` of
+        float32 for float32 data or blocks), so the noise left by centring identical rows counts.
+        """
+        return bool(self.params.get("degenerate", False)) or not self.total > 0
+
+    @property
+    def message(self) -> str | None:
+        """Why the spectrum is degenerate (None when it is not)."""
+        if not self.degenerate:
+            return None
+        return str(self.params.get("message") or _ZERO_MESSAGE)
 
     # ------------------------------------------------------------------ derived views
 
@@ -144,9 +168,10 @@ class Spectrum:
 
     @property
     def explained_variance_ratio(self) -> np.ndarray:
-        """``l / sum(l)`` (all zeros for a zero spectrum)."""
-        total = self.total
-        return self.eigenvalues / total if total > 0 else np.zeros_like(self.eigenvalues)
+        """``l / sum(l)``; all NaN for a :attr:`degenerate` spectrum (see :attr:`message`)."""
+        if self.degenerate:
+            return np.full_like(self.eigenvalues, np.nan)
+        return self.eigenvalues / self.total
 
     @property
     def cumulative(self) -> np.ndarray:
@@ -165,8 +190,11 @@ class Spectrum:
         if self.kernel == "rbf" and "bandwidth" in self.params:
             parts[0] += f" h={self.params['bandwidth']:.3g}"
         parts.append("centred" if self.center else "uncentred")
-        parts.append({"dual": "dual d x d", "primal": "n x n", "subsample": f"subsample of {self.n:,}",
-                      "rff": f"{self.params.get('n_features', 0):,} random Fourier features",
+        seed = self.params.get("seed", 0)
+        n_input = self.params.get("n_input", self.n)
+        parts.append({"dual": "dual d x d", "primal": "n x n",
+                      "subsample": f"seeded subsample of {self.n:,} of {n_input:,} rows (seed {seed})",
+                      "rff": f"{self.params.get('n_features', 0):,} random Fourier frequencies (seed {seed})",
                       "given": "given"}.get(self.form, self.form))
         return ", ".join(parts)
 
@@ -187,9 +215,11 @@ class Spectrum:
         else:
             (gram,) = arrays
             matrix = _double_center(gram) if center else gram
-        values = _eigvalsh(matrix)
+        values = _eigvalsh(matrix, self.params.get("block_dtype", "float64"))
         params = dict(self.params)
         params["rank_tol"] = _rank_tol(values, matrix.shape[0], params.get("block_dtype", "float64"))
+        params.update(_degeneracy(values, params.get("mean_square_norm", 0.0), matrix.shape[0], self.d,
+                                  params.get("data_eps", _EPS64), center))
         return replace(self, eigenvalues=values, center=center, params=params)
 
 
@@ -274,7 +304,8 @@ def spectrum(
         subtracts m first (``params["second_pass"]``). Measured error of the eigenvalues:
         about 1e-7 of the largest at ``|m|^2 / tr C = 93``.
     block_rows : int, default=4096
-        Rows per block (memory: one block of ``block_rows x d``).
+        Rows per block (memory: one block of ``block_rows x d``; all of X in one block when
+        ``n <= 2 * block_rows``).
 
     Returns
     -------
@@ -321,19 +352,54 @@ def spectrum(
         block_dtype = pass_params["block_dtype"]
         matrix = cov if center else cov + np.outer(mean, mean)
         moments = ("dual", mean, cov)
+        scale2 = float(np.trace(cov)) + float(mean @ mean)
     else:
         _raise_nonfinite(X)
         Z, used = _rows(X, normalize)
-        gram = (Z @ Z.T) / used
+        Z, s2 = (Z, 1.0) if normalize else rescaled(Z, dtype=np.float64)
+        gram = (Z @ Z.T) * (s2 * s2 / used)
         matrix = _double_center(gram) if center else gram
         moments, block_dtype = ("primal", gram), "float64"
-    values = _eigvalsh(matrix)
+        scale2 = float(np.trace(gram))
+    values = _eigvalsh(matrix, block_dtype)
+    data_eps = _data_eps(X, block_dtype)
     params = {"n_input": n, "zero_rows_left_out": n - used, "block_dtype": block_dtype,
-              "rank_tol": _rank_tol(values, matrix.shape[0], block_dtype)}
+              "rank_tol": _rank_tol(values, matrix.shape[0], block_dtype),
+              "mean_square_norm": scale2, "data_eps": data_eps}
+    params.update(_degeneracy(values, scale2, matrix.shape[0], d, data_eps, center))
     if form == "dual":
         params.update(pass_params)
     return Spectrum(values, n=used, d=d, kernel=kernel, center=bool(center), normalize=normalize,
                     form=form, params=params, moments=moments)
+
+
+_ZERO_MESSAGE = "the spectrum is zero, so its ratios are undefined"
+
+
+def _data_eps(X: np.ndarray, block_dtype: str) -> float:
+    """Relative rounding of the values the moments were formed from (float32 data or blocks: eps32)."""
+    small = X.dtype.kind == "f" and X.dtype.itemsize <= 4 or X.dtype.kind in "iub"
+    return _EPS32 if small or block_dtype == "float32" else _EPS64
+
+
+def _degeneracy(values: np.ndarray, scale2: float, m: int, d: int, data_eps: float, center: bool) -> dict:
+    """``{"degenerate", "message"}``: is the total variance zero relative to the data's scale?
+
+    ``scale2`` is the mean squared row norm (the uncentred trace). Rounding of the data (``eps``
+    relative, so ``d eps^2`` of ``scale2`` in variance) and of the float64 moments (``m eps64``
+    relative, from cancellation when centring) both count as zero.
+    """
+    total = float(np.clip(values, 0.0, None).sum())
+    tol = float(scale2) * max(16.0 * d * data_eps**2, 10.0 * m * _EPS64)
+    if total > tol and total > 0:
+        return {"degenerate": False, "message": None}
+    if not scale2 > 0:
+        msg = "all rows are zero: the spectrum is zero, so its ratios are undefined"
+    elif center:
+        msg = "all rows are identical: the covariance is zero, so ratios are undefined"
+    else:
+        msg = _ZERO_MESSAGE
+    return {"degenerate": True, "message": msg}
 
 
 def _rank_tol(values: np.ndarray, m: int, block_dtype: str) -> float:
@@ -343,9 +409,20 @@ def _rank_tol(values: np.ndarray, m: int, block_dtype: str) -> float:
     return float(top * rel)
 
 
-def _eigvalsh(matrix: np.ndarray) -> np.ndarray:
+def _eigvalsh(matrix: np.ndarray, block_dtype: str = "float64") -> np.ndarray:
+    """Eigenvalues, descending, clipped at 0, of the symmetrised float64 ``matrix``.
+
+    For moments formed from float32 blocks the solve is done in float32 too (LAPACK ``ssyevr``):
+    about 1.4x faster at d = 384, and its error (about ``eps32 * l_1``) stays below those blocks'
+    own noise floor, :func:`_rank_tol`'s ``10 eps32 l_1``.
+    """
     matrix = (matrix + matrix.T) / 2.0
-    values = scipy.linalg.eigvalsh(matrix, check_finite=False, driver="evd")
+    if block_dtype == "float32":
+        unit = pow2_scale(matrix)  # float32 holds neither 1e-48 nor 1e40: solve at unit scale, exactly
+        values = scipy.linalg.eigvalsh((matrix / unit).astype(np.float32), check_finite=False).astype(np.float64)
+        values *= unit
+    else:
+        values = scipy.linalg.eigvalsh(matrix, check_finite=False, driver="evd")
     return np.clip(values[::-1], 0.0, None)
 
 
@@ -365,21 +442,26 @@ def _raise_nonfinite(X: np.ndarray, name: str = "X") -> None:
 
 def _rows(X: np.ndarray, normalize: bool) -> tuple[np.ndarray, int]:
     """Float64 copy of the rows (unit length and without zero rows when ``normalize``)."""
-    Z = np.asarray(X, dtype=np.float64)
-    if normalize:
-        norms = np.linalg.norm(Z, axis=1)
-        keep = norms > 0
-        if not keep.any():
-            raise EmbedLensInputError(
-                f"all {len(Z)} rows are zero vectors, so their cosine similarity is undefined; "
-                "use kernel='linear' or load non-zero embeddings", source="X")
-        Z = Z[keep] / norms[keep, None]
+    if not normalize:
+        Z = np.asarray(X, dtype=np.float64)
+        return Z, len(Z)
+    Z, norms = unit_rows(X, dtype=np.float64)  # scale-safe at any float32 / float64 magnitude
+    keep = norms > 0
+    if not keep.any():
+        raise EmbedLensInputError(
+            f"all {len(Z)} rows are zero vectors, so their cosine similarity is undefined; "
+            "use kernel='linear' or load non-zero embeddings", source="X")
+    Z = Z if keep.all() else Z[keep]
     return Z, len(Z)
 
 
 SHIFT_RATIO = 50.0
 """Float32 blocks of X itself are used without centring when ``|mean|^2 / tr(C)`` is at most this;
 above it, a second pass subtracts the mean first (see :func:`_feature_moments`)."""
+
+
+SHIFT_RATIO_64 = 1e4
+"""The same for float64 blocks of unit rows (the moments lose about ``ratio * eps64`` relative)."""
 
 
 def _feature_moments(
@@ -412,29 +494,72 @@ def _feature_moments(
     dtype = np.float64 if precision == "float64" else np.float32
     views = (dtype == np.float32 and X.dtype == np.float32 and X.flags.c_contiguous and not normalize
              and transform is None)
-    shift = None if dtype == np.float32 else "pilot"
-    acc, col, used, shift = _moment_pass(X, dtype, int(block_rows), normalize, transform, dim, shift, views, name)
+    # float64 blocks of unit rows (the Vendi / coding-rate path) skip the pilot shift, which costs
+    # two more passes over each block; |mean| <= 1 there, and a second pass below catches a mean
+    # that dwarfs the spread (rows of nearly one direction)
+    unit_rows64 = dtype == np.float64 and normalize and transform is None
+    shift = None if dtype == np.float32 or unit_rows64 else "pilot"
     params = {"block_dtype": precision, "block_rows": int(block_rows), "second_pass": False}
+    acc, col, used, shift = _moment_pass(X, dtype, int(block_rows), normalize, transform, dim, shift, views,
+                                         name, check=True)
+    scale = 1.0
+    if acc is None:  # products overflowed or underflowed in the block dtype: rescale by a power of two
+        scale = pow2_scale(X)
+        params["rescaled_by"] = scale
+        acc, col, used, shift = _moment_pass(X, dtype, int(block_rows), normalize, transform, dim, "pilot",
+                                             False, name, scale=scale)
     m = col / used
     mean = shift + m
     cov = acc / used - np.outer(m, m)
-    if dtype == np.float32:
+    if dtype == np.float32 or unit_rows64:
         ratio = float(mean @ mean) / max(float(np.trace(cov)), np.finfo(np.float64).tiny)
         params["mean_to_variance"] = ratio
-        if ratio > SHIFT_RATIO:
+        if ratio > (SHIFT_RATIO if dtype == np.float32 else SHIFT_RATIO_64):
             acc, col, used, shift = _moment_pass(X, dtype, int(block_rows), normalize, transform, dim,
-                                                 mean.astype(dtype), False, name)
+                                                 mean.astype(dtype), False, name, scale=scale)
             m = col / used
             mean = shift + m
             cov = acc / used - np.outer(m, m)
             params["second_pass"] = True
+    if scale != 1.0:
+        mean, cov = mean * scale, cov * (scale * scale)
     return mean, (cov + cov.T) / 2.0, used, params
 
 
-def _moment_pass(X, dtype, b, normalize, transform, dim, shift, views, name):
-    """One pass: ``(sum of (x - shift)(x - shift)^T, sum of (x - shift), rows, shift)`` in float64."""
+_SAFE_SQ = {np.dtype(np.float32): (2.0**-100, 2.0**100), np.dtype(np.float64): (2.0**-900, 2.0**900)}
+"""Squared norms inside these bounds are exact enough in the block dtype; outside, :func:`row_norms`."""
+
+
+def _unit_scale(block: np.ndarray, dtype, X, name) -> tuple[np.ndarray, np.ndarray]:
+    """``(keep, 1 / ||row||)`` for one block: scale-safe over the whole float32 / float64 range.
+
+    The squares are formed in the block dtype (fast); rows whose square over- or underflows
+    there (or holds NaN / inf) get their norm from :func:`core._numerics.row_norms` instead.
+    """
+    wide = block if dtype == np.float32 else np.asarray(block, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        sq = np.einsum("ij,ij->i", wide, wide)
+    lo, hi = _SAFE_SQ[np.dtype(sq.dtype)]
+    norms = np.sqrt(sq, dtype=np.float64)
+    suspicious = ~((sq >= lo) & (sq <= hi))  # NaN / inf, over- or underflow, or a zero row
+    if suspicious.any():
+        norms[suspicious] = row_norms(block[suspicious])
+        if not np.isfinite(norms).all():
+            _raise_nonfinite(X, name)
+    keep = norms > 0
+    return keep, 1.0 / norms[keep]
+
+
+def _moment_pass(X, dtype, b, normalize, transform, dim, shift, views, name, *, check=False, scale=1.0):
+    """One pass: ``(sum of (x - shift)(x - shift)^T, sum of (x - shift), rows, shift)`` in float64.
+
+    ``scale``: a power of two the rows are divided by first (exact). ``check``: return
+    ``(None, ...)`` instead of raising when the products over- or underflow in ``dtype``
+    (the caller then rescales).
+    """
     n = X.shape[0]
-    b = max(1, min(b, n))
+    unit = 1.0 / float(scale)
+    b = n if n <= 2 * b else max(1, b)  # up to 2 blocks' worth: one BLAS call (a small tail block is slow)
     buf = None if views else np.empty((b, dim), dtype=dtype)
     ones = np.ones(b, dtype=dtype)
     acc = np.zeros((dim, dim), dtype=np.float64)
@@ -444,14 +569,13 @@ def _moment_pass(X, dtype, b, normalize, transform, dim, shift, views, name):
         block = X[start:start + b]
         scale = None
         if normalize:
-            wide = block if dtype == np.float32 else np.asarray(block, dtype=np.float64)
-            sq = np.einsum("ij,ij->i", wide, wide).astype(np.float64)
-            if not np.isfinite(sq).all():
-                _raise_nonfinite(X, name)
-            keep = sq > 0
+            keep, inv = _unit_scale(block, dtype, X, name)
             if not keep.all():
-                block, sq = block[keep], sq[keep]
-            scale = (1.0 / np.sqrt(sq)).astype(dtype)[:, None]
+                block = block[keep]
+            small = dtype == np.float32 and not (inv.size == 0 or (inv.max() < 2.0**120 and inv.min() > 2.0**-120))
+            scale = (inv if small else inv.astype(dtype))[:, None]
+        elif unit != 1.0:
+            scale = np.full((1, 1), unit)  # float64: 1 / scale may not fit the block dtype
         if transform is not None:
             block = transform(block if scale is None else block * scale)
             scale = None
@@ -473,15 +597,28 @@ def _moment_pass(X, dtype, b, normalize, transform, dim, shift, views, name):
                 np.subtract(block, shift, out=out, casting="unsafe")
             else:
                 out[...] = block
-        acc += out.T @ out  # BLAS syrk: numpy detects A.T @ A on one buffer
-        col += ones[:k] @ out  # BLAS gemv on the block just read (in cache)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # checked after the pass
+            acc += out.T @ out  # BLAS syrk: numpy detects A.T @ A on one buffer
+            col += ones[:k] @ out  # BLAS gemv on the block just read (in cache)
         used += k
     if used == 0:
         raise EmbedLensInputError(
             f"all {n} rows are zero vectors, so their cosine similarity is undefined; "
             "use kernel='linear' or load non-zero embeddings", source=name)
-    if not (np.isfinite(acc).all() and np.isfinite(col).all()):
+    finite = np.isfinite(acc).all() and np.isfinite(col).all()
+    if not finite:
         _raise_nonfinite(X, name)
+    # mean square below ~1e8 x the dtype's smallest normal: products may have underflowed
+    tiny = float(np.finfo(dtype).tiny) * 1e8
+    if check and transform is None and not normalize:
+        suspicious = not finite
+        if finite:
+            m = col / used
+            full = m if shift is None or isinstance(shift, str) else m + np.asarray(shift, dtype=np.float64)
+            suspicious = np.trace(acc) / used - m @ m + full @ full < tiny  # the uncentred mean square
+        if suspicious and pow2_scale(X) != 1.0:
+            return None, None, used, None
+    if not finite:
         raise EmbedLensInputError(
             "the second moments overflowed (entries too large for float32); rescale X", source=name)
     shift = np.zeros(dim) if shift is None else np.asarray(shift, dtype=np.float64)
@@ -528,6 +665,8 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
     if not (np.isfinite(bandwidth) and bandwidth > 0):
         raise EmbedLensInputError(f"bandwidth={bandwidth} must be a positive number", source="bandwidth")
     params = {"n_input": n, "bandwidth": float(bandwidth), "bandwidth_rule": rule, "seed": int(seed)}
+    if rule != "given":  # the median is taken over a seeded sample of rows
+        params["bandwidth_sample"] = min(1000, n)
     if form == "rff":
         rng = np.random.default_rng(seed)
         W = (rng.standard_normal((d, int(n_features))) / bandwidth).astype(np.float64)
@@ -543,8 +682,11 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
         block_dtype = pass_params["block_dtype"]
         matrix = cov if center else cov + np.outer(mean, mean)
         values = _eigvalsh(matrix)
+        scale2 = float(np.trace(cov)) + float(mean @ mean)
         params.update(n_features=D, zero_rows_left_out=n - used, block_dtype=block_dtype,
-                      rank_tol=_rank_tol(values, matrix.shape[0], block_dtype))
+                      rank_tol=_rank_tol(values, matrix.shape[0], block_dtype), mean_square_norm=scale2,
+                      data_eps=_data_eps(X, block_dtype), method="random Fourier features")
+        params.update(_degeneracy(values, scale2, matrix.shape[0], d, params["data_eps"], center))
         return Spectrum(values, n=used, d=d, kernel="rbf", center=bool(center), normalize=normalize,
                         form="rff", params=params, moments=("dual", mean, cov))
     rows = X
@@ -556,8 +698,12 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
     gram = _rbf_gram(Z, bandwidth) / max(used, 1)
     matrix = _double_center(gram) if center else gram
     values = _eigvalsh(matrix)
+    scale2 = float(np.trace(gram))
     params.update(zero_rows_left_out=len(rows) - used, block_dtype="float64",
-                  rank_tol=_rank_tol(values, matrix.shape[0], "float64"))
+                  rank_tol=_rank_tol(values, matrix.shape[0], "float64"), mean_square_norm=scale2,
+                  data_eps=_data_eps(X, "float64"),
+                  method="seeded uniform subsample" if "subsample" in params else "exact n x n")
+    params.update(_degeneracy(values, scale2, matrix.shape[0], d, params["data_eps"], center))
     return Spectrum(values, n=used, d=d, kernel="rbf", center=bool(center), normalize=normalize,
                     form=form, params=params, moments=("primal", gram))
 
@@ -581,7 +727,8 @@ def participation_ratio(X, /) -> float:
     Returns
     -------
     float
-        In ``[1, rank]``; 0 for a zero spectrum (all points identical).
+        In ``[1, rank]``; NaN for a degenerate spectrum (all points identical: see
+        :attr:`Spectrum.message`).
 
     Notes
     -----
@@ -595,9 +742,11 @@ def participation_ratio(X, /) -> float:
     >>> print(round(participation_ratio(X), 6))
     3.0
     """
-    values = as_spectrum(X).eigenvalues
-    sq = float((values**2).sum())
-    return float(values.sum() ** 2 / sq) if sq > 0 else 0.0
+    s = as_spectrum(X)
+    if s.degenerate:
+        return float("nan")
+    values = s.eigenvalues
+    return float(values.sum() ** 2 / float((values**2).sum()))
 
 
 def effective_rank(X, /) -> float:
@@ -613,7 +762,7 @@ def effective_rank(X, /) -> float:
     Returns
     -------
     float
-        In ``[1, rank]``; 0 for a zero spectrum.
+        In ``[1, rank]``; NaN for a degenerate spectrum (:attr:`Spectrum.degenerate`).
 
     Notes
     -----
@@ -626,6 +775,8 @@ def effective_rank(X, /) -> float:
     2.0
     """
     s = as_spectrum(X)
+    if s.degenerate:
+        return float("nan")
     return _exp_entropy(np.sqrt(s.nonzero))
 
 
@@ -659,10 +810,10 @@ def rankme(X, /, *, eps: float = 1e-7) -> float:
     3.0
     """
     s = as_spectrum(X, center=False).with_center(False)
+    if s.degenerate:
+        return float("nan")
     sigma = np.sqrt(s.n * s.eigenvalues[: min(s.n, s.d)])
     total = sigma.sum()
-    if total <= 0:
-        return 0.0
     p = sigma / total + eps
     return float(np.exp(-(p * np.log(p)).sum()))
 
@@ -677,8 +828,8 @@ def pca_k(X, /, *, share: float = 0.90) -> int:
 
     Returns
     -------
-    int
-        0 for a zero spectrum.
+    int or float
+        The count; NaN (a float) for a degenerate spectrum (:attr:`Spectrum.degenerate`).
 
     Notes
     -----
@@ -692,9 +843,10 @@ def pca_k(X, /, *, share: float = 0.90) -> int:
     """
     if not (0 < share <= 1):
         raise EmbedLensInputError(f"share={share} must be in (0, 1], e.g. 0.9 or 0.95", source="share")
-    cum = as_spectrum(X).cumulative
-    if cum.size == 0 or cum[-1] <= 0:
-        return 0
+    s = as_spectrum(X)
+    if s.degenerate:
+        return float("nan")
+    cum = s.cumulative
     return int(np.searchsorted(cum, share - 1e-12) + 1)
 
 
@@ -717,7 +869,7 @@ def powerlaw_alpha(X, /, *, fit_range: tuple[int, int] | None = None, share: flo
     -------
     PowerLawFit
         ``alpha``, ``intercept``, ``r2`` and the range used; NaN alpha when fewer than 3
-        eigenvalues are in range.
+        eigenvalues are in range or the spectrum is degenerate.
 
     Notes
     -----
@@ -731,7 +883,10 @@ def powerlaw_alpha(X, /, *, fit_range: tuple[int, int] | None = None, share: flo
     >>> print(round(fit.alpha, 6), round(fit.r2, 6))
     1.5 1.0
     """
-    values = as_spectrum(X).eigenvalues
+    s = as_spectrum(X)
+    if s.degenerate:
+        return PowerLawFit(float("nan"), float("nan"), float("nan"), 1, 0)
+    values = s.eigenvalues
     top = float(values[0]) if values.size else 0.0
     positive = int((values > floor * top).sum()) if top > 0 else 0
     if fit_range is None:

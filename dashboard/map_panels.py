@@ -188,6 +188,16 @@ def _param(v) -> str:
     return str(v)
 
 
+def parameters_text(params) -> str:
+    """The details panel's "Parameters used" line; a degenerate PCA says "undefined" and why."""
+    shown = {k: v2 for k, v2 in params.items() if k not in ("versions", "degenerate", "message")}
+    if params.get("degenerate"):
+        shown["explained_variance_ratio"] = f"undefined ({params.get('message')})"
+    used = " · ".join(f"{k}={_param(v2)}" for k, v2 in shown.items())
+    versions = ", ".join(f"{k} {v2}" for k, v2 in params.get("versions", {}).items())
+    return f"Parameters used: {used} · {versions}"
+
+
 def _pm(value: float, error: float) -> str:
     return "—" if not np.isfinite(value) else f"{value:.2f} ± {error:.2f}" if np.isfinite(error) else f"{value:.2f}"
 
@@ -325,10 +335,7 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
                        help="from the disk cache" if p.from_cache else None)
         if p.preservation is None:
             cols[1].caption("kNN preservation: colour the map by it to compute it (builds the kNN graph).")
-        shown = {k: v2 for k, v2 in p.params.items() if k not in ("versions",)}
-        used = " · ".join(f"{k}={_param(v2)}" for k, v2 in shown.items())
-        versions = ", ".join(f"{k} {v2}" for k, v2 in p.params.get("versions", {}).items())
-        st.caption(f"Parameters used: {used} · {versions}")
+        st.caption(parameters_text(p.params))
         st.caption(f"Drawn: {info.sample_note}.")
         if p.params.get("reproducible") is False:
             st.caption(":material/warning: Laid out on every core with no seed: this server's cache keeps this "

@@ -55,6 +55,9 @@ def overview(view, s, sigma) -> None:
     with st.spinner(f"Diffusion spectral entropy on {min(view.n, s.spectra_sample):,} rows ..."):
         dse = data.diffusion_entropy(view.fingerprint, view.X, sigma=sigma, t=s.spectra_t, max_n=s.spectra_sample)
     cards = figs.metric_cards(profile, dse, sigma_rule=s.spectra_sigma_rule)
+    if profile.message:
+        st.info(f"Participation ratio, effective rank, PCA-k and α are undefined: {profile.message}.",
+                icon=":material/info:")
     cols = st.columns(4)
     for i, card in enumerate(cards):
         cols[i % 4].metric(card.label, card.value, help=card.help)
@@ -95,8 +98,11 @@ def class_panel(ds, view, s, sigma) -> None:
     st.plotly_chart(figs.class_bars_figure(figs.class_bars_info(
         table, column, vendi_label=figs.metric_label("vendi", kernel=s.spectra_kernel, q=s.spectra_q),
         coding_label=figs.metric_label("coding_rate", eps2=s.spectra_eps2))), key="class_bars")
+    sampled = table[table["seed"].notna()]
     st.caption(f"DSMI on {mi.n_used:,} of {mi.n:,} rows, {mi.n_draws} random draws per class (seed {mi.seed})"
-               + ("; rows with a missing label left out" if rr.n_unlabelled else ""))
+               + ("; rows with a missing label left out" if rr.n_unlabelled else "")
+               + "".join(f"; Vendi of {r['class']}: {int(r['n']):,} of {int(r['n_class']):,} rows, "
+                         f"{r['vendi_method']} (seed {int(r['seed'])})" for _, r in sampled.iterrows()))
     st.dataframe(table.merge(mi.table[["class", "dse_class", "dse_random", "term"]], on="class", how="left"),
                  hide_index=True, width="stretch", key="class_table")
 
@@ -145,6 +151,11 @@ def paired_panel(ds, view, s) -> None:
     c[3].metric(f"{figs.metric_label('vendi', kernel='cosine', q=s.spectra_q)}, text removed", figs.fmt(after),
                 delta=f"{after - before:+.3g} vs {figs.fmt(before)}", delta_color="off",
                 help="Of the defocused embeddings φ_I(x) − φ_T(t) A*, A* = C_TT⁺ C_TI")
+    st.caption(f"{sce.params['n']:,} pairs · text inverse: {sce.params.get('inverse', 'exact pseudo-inverse')}"
+               + (f" · {sce.params['n_features']:,} random Fourier frequencies (seed {sce.params['seed']})"
+                  if kernel == "rff" else ""))
+    if sce.params.get("warning"):
+        st.warning(sce.params["warning"], icon=":material/warning:")
     st.plotly_chart(figs.schur_figure(figs.schur_info(sce, title=f"Spectra of S and D ({kernel})")), key="schur")
     st.download_button("Text-removed embeddings (.npy)", data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
                        file_name=f"{view.name}-given-{pair}-defocused.npy".replace("/", "_"), icon=":material/download:")

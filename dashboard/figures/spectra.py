@@ -142,17 +142,29 @@ class Card:
 def metric_cards(profile, dse=None, *, sigma_rule: str = "fixed") -> list[Card]:
     """Cards for a :class:`core.SpectralProfile` (and a :class:`core.DiffusionEntropy`)."""
     fit = profile.powerlaw
+    why = getattr(profile, "message", None)  # a degenerate covariance: its ratios are undefined
+
+    def value(text: str, undefined: bool) -> str:
+        return "undefined" if undefined else text
+
+    def help_(name: str, undefined: bool, extra: str = "") -> str:
+        return metric_help(name) + extra + (f"\n\nUndefined: {why}" if undefined else "")
+
+    cov_undefined = why is not None
     cards = [
-        Card("participation_ratio", metric_label("participation_ratio"), fmt(profile.participation_ratio),
-             metric_help("participation_ratio")),
-        Card("effective_rank", metric_label("effective_rank"), fmt(profile.effective_rank),
-             metric_help("effective_rank")),
+        Card("participation_ratio", metric_label("participation_ratio"),
+             value(fmt(profile.participation_ratio), cov_undefined), help_("participation_ratio", cov_undefined)),
+        Card("effective_rank", metric_label("effective_rank"), value(fmt(profile.effective_rank), cov_undefined),
+             help_("effective_rank", cov_undefined)),
         Card("rankme", metric_label("rankme"), fmt(profile.rankme), metric_help("rankme")),
-        Card("pca_95", "PCA-k (90% / 95%)", f"{profile.pca_90:,} / {profile.pca_95:,}", metric_help("pca_95")),
-        Card("alpha", f"Power-law α (i = {fit.start}–{fit.stop})", fmt(fit.alpha),
-             metric_help("alpha") + f"\n\nR² = {fmt(fit.r2)} over {fit.n_points} eigenvalues"),
+        Card("pca_95", "PCA-k (90% / 95%)",
+             value(f"{fmt(profile.pca_90)} / {fmt(profile.pca_95)}", cov_undefined), help_("pca_95", cov_undefined)),
+        Card("alpha", f"Power-law α (i = {fit.start}–{fit.stop})", value(fmt(fit.alpha), cov_undefined),
+             help_("alpha", cov_undefined, f"\n\nR² = {fmt(fit.r2)} over {fit.n_points} eigenvalues")),
         Card("vendi", metric_label("vendi", kernel=profile.kernel_spectrum.kernel, q=profile.q), fmt(profile.vendi),
-             metric_help("vendi") + f"\n\nSpectrum: {profile.kernel_spectrum.label}"),
+             metric_help("vendi") + f"\n\nSpectrum: {profile.kernel_spectrum.label}"
+             + (f" — {profile.vendi.n:,} of {profile.vendi.n_input:,} rows, {profile.vendi.method}, seed "
+                f"{profile.vendi.seed}" if getattr(profile.vendi, "sampled", False) else "")),
         Card("coding_rate", metric_label("coding_rate", eps2=profile.eps2), fmt(profile.coding_rate),
              metric_help("coding_rate")),
     ]
@@ -168,6 +180,8 @@ def parameters_used(profile, dse=None) -> str:
     text = (f"Covariance: {profile.covariance.label}, n = {profile.covariance.n:,} · Vendi and Hill: "
             f"{profile.kernel_spectrum.label} · coding rate: {profile.coding_spectrum.label}, "
             f"n = {profile.coding_spectrum.n:,}")
+    if getattr(profile, "message", None):
+        text += f" · covariance ratios undefined: {profile.message}"
     zero = profile.coding_spectrum.params.get("zero_rows_left_out", 0)
     if zero:
         text += f" ({zero:,} zero {'row' if zero == 1 else 'rows'} left out: cosine undefined)"
@@ -236,7 +250,10 @@ class CumulativeInfo:
 
 def cumulative_info(spec, k90: int, k95: int) -> CumulativeInfo:
     cum = spec.cumulative
-    return CumulativeInfo(np.arange(1, len(cum) + 1), cum, int(k90), int(k95))
+    def count(k) -> int:  # NaN (a degenerate spectrum): no PCA-k marker
+        return int(k) if k == k else 0
+
+    return CumulativeInfo(np.arange(1, len(cum) + 1), cum, count(k90), count(k95))
 
 
 def cumulative_figure(info: CumulativeInfo) -> go.Figure:

@@ -270,3 +270,69 @@ def test_vendi_lies_between_1_and_the_rank_and_falls_with_q(n, d, seed, q):
     assert 1 - 1e-9 <= value <= rank + 1e-9
     profile = [vendi_score(X, q=v) for v in (0.25, 0.5, 1.0, 2.0, 8.0, np.inf)]
     assert np.all(np.diff(profile) <= 1e-9)  # Hill numbers never increase with q
+
+
+# --------------------------------------------------------------------------- issue 10: kinds
+
+
+@pytest.mark.parametrize("precision", ["auto", "float32"])
+@pytest.mark.parametrize("factor", [1e20, 1e-24])
+def test_kind_scale_invariance_cosine_vendi_and_coding_rate(precision, factor):
+    """The cosine path of float32 data scaled by 1e20 / 1e-24 gives the unscaled values (vendi-score as reference)."""
+    X = np.random.default_rng(6).standard_normal((800, 48))
+    ref_vendi = vendi.score_dual(X, normalize=True)  # the reference, float64, unscaled
+    Z = normalize(X)
+    ref_rate = 0.5 * np.linalg.slogdet(np.eye(48) + 48 / (800 * 0.5) * Z.T @ Z)[1]  # direct logdet, float64
+    scaled = (X.astype(np.float32) * np.float32(factor)).astype(np.float32)
+    s = spectrum(scaled, kernel="cosine", center=False, precision=precision)
+    assert s.n == 800 and s.params["zero_rows_left_out"] == 0  # no row taken for a zero row
+    assert vendi_score(scaled) == pytest.approx(ref_vendi, rel=1e-5)
+    assert vendi_score(s) == pytest.approx(ref_vendi, rel=1e-5)
+    assert coding_rate(scaled) == pytest.approx(ref_rate, rel=1e-5)
+    assert coding_rate(s) == pytest.approx(ref_rate, rel=1e-5)
+    rr = rate_reduction(scaled, np.arange(800) % 3)
+    assert rr.r == pytest.approx(ref_rate, rel=1e-5) and rr.counts.tolist() == [267, 267, 266]
+
+
+def test_kind_unit_diagonal_spectrum_entry_points():
+    """One rule: Vendi, Hill curve and coding rate refuse a spectrum whose kernel lacks k(x, x) = 1."""
+    X = np.random.default_rng(7).standard_normal((100, 6))
+    linear = spectrum(X)  # linear, not normalised: 1.28 where the cosine Vendi is 2.08 before the fix
+    for fn in (vendi_score, hill_curve, coding_rate):
+        with pytest.raises(EmbedLensInputError, match=r"k\(x, x\) = 1.*spectrum\(X, kernel='cosine'\)"):
+            fn(linear)
+        with pytest.raises(EmbedLensInputError, match=r"k\(x, x\) = 1"):
+            fn(linear.with_center(False))
+    cosine = spectrum(X, kernel="cosine")
+    assert vendi_score(cosine) == pytest.approx(vendi.score_dual(X), rel=1e-9)
+    assert hill_curve(cosine, q=[1.0]).values[0] == pytest.approx(vendi.score_dual(X), rel=1e-9)
+    assert vendi_score(spectrum(X, normalize=True)) == pytest.approx(vendi.score_dual(X), rel=1e-9)
+
+
+def test_kind_sampled_results_carry_rows_method_seed():
+    """class_diversity (rbf) reports the rows the Vendi score used; vendi_score says its subsample and seed."""
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((460, 5))
+    labels = np.array(["a"] * 400 + ["b"] * 60)
+    table = class_diversity(X, labels, kernel="rbf", bandwidth=2.0, max_n=150, seed=4).set_index("class")
+    assert table.loc["a", "n"] == 150 and table.loc["a", "n_class"] == 400
+    assert table.loc["a", "vendi_method"] == "seeded uniform subsample" and table.loc["a", "seed"] == 4
+    assert table.loc["b", "n"] == 60 and table.loc["b", "vendi_method"] == "exact n x n"
+    # the value is that of the recorded subsample (independent: sklearn's kernel + the package)
+    part = X[labels == "a"]
+    idx = np.sort(np.random.default_rng(4).choice(400, size=150, replace=False))
+    expected = vendi.score_K(rbf_kernel(part[idx], gamma=1 / (2 * 2.0**2)))
+    assert table.loc["a", "vendi"] == pytest.approx(expected, rel=1e-9)
+    vs = vendi_score(part, kernel="rbf", bandwidth=2.0, max_n=150, seed=4)
+    assert (vs.n, vs.n_input, vs.method, vs.seed, vs.sampled) == (150, 400, "seeded uniform subsample", 4, True)
+    assert "seed 4" in vs.label and float(vs) == pytest.approx(expected, rel=1e-9)
+    rff = vendi_score(part, kernel="rbf", bandwidth=2.0, max_n=150, approx="rff", seed=2)
+    assert (rff.method, rff.seed, rff.n) == ("random Fourier features", 2, 400)
+    exact = vendi_score(part)
+    assert (exact.method, exact.seed, exact.sampled) == ("dual d x d", None, False)
+    curve = hill_curve(part, kernel="rbf", bandwidth=2.0, max_n=150, seed=4)
+    assert (curve.n, curve.method, curve.seed) == (150, "seeded uniform subsample", 4)
+    import pickle
+
+    again = pickle.loads(pickle.dumps(vs))
+    assert float(again) == float(vs) and again.seed == 4 and again.n == 150

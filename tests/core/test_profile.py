@@ -40,3 +40,25 @@ def test_profile_pickles_for_the_streamlit_cache(small_matrix):
     np.testing.assert_array_equal(back.covariance.eigenvalues, p.covariance.eigenvalues)
     assert dict(back.covariance.params) == dict(p.covariance.params)
     assert core.rankme(back.covariance) == pytest.approx(p.rankme)  # the moments came along
+
+
+def test_kind_degenerate_spectrum_declared_undefined_profile():
+    X = np.tile(np.array([[0.3, -1.0, 2.0, 5.0]], dtype=np.float32), (50, 1))
+    p = core.spectral_profile(X)
+    assert p.message == "all rows are identical: the covariance is zero, so ratios are undefined"
+    for name in ("participation_ratio", "effective_rank", "pca_90", "pca_95", "alpha"):
+        assert np.isnan(p.values()[name]), name
+    assert p.vendi == pytest.approx(1.0) and np.isfinite(p.coding_rate)  # uncentred kernel: defined
+
+
+def test_kind_degenerate_spectrum_declared_undefined_spectra_cards():
+    from dashboard.figures import spectra as figs
+
+    X = np.tile(np.array([[0.3, -1.0, 2.0, 5.0]], dtype=np.float32), (50, 1))
+    p = core.spectral_profile(X)
+    cards = {c.name: c for c in figs.metric_cards(p)}
+    for name in ("participation_ratio", "effective_rank", "pca_95", "alpha"):
+        assert cards[name].value == "undefined" and "all rows are identical" in cards[name].help, name
+    assert "undefined: all rows are identical" in figs.parameters_used(p)
+    info = figs.cumulative_info(p.covariance, p.pca_90, p.pca_95)
+    assert (info.k90, info.k95) == (0, 0)

@@ -248,3 +248,71 @@ def test_large_pca_fits_its_axes_on_a_declared_sample(rng):
         r = np.corrcoef(exact.coords[:, j], fast.coords[:, j])[0, 1]
         assert abs(r) > 0.99, f"component {j + 1}: correlation {r:.4f}"
     np.testing.assert_array_equal(fast.coords, project(X, method="pca", fit_rows=1000, seed=2, quality=False).coords)
+
+
+# --------------------------------------------------------------------------- issue 10: kinds
+
+
+def _max_error_up_to_sign(Y, ref):
+    return max(min(np.abs(Y[:, i] - ref[:, i]).max(), np.abs(Y[:, i] + ref[:, i]).max()) / np.ptp(ref[:, i])
+               for i in range(ref.shape[1]))
+
+
+@pytest.mark.parametrize("offset", [200.0, 50.0, 1e4])
+def test_kind_float32_large_mean_centring_pca(offset):
+    """Float32 rows offset + noise: the map equals scikit-learn's PCA of the float64 data (up to sign)."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(9)
+    X64 = offset + rng.standard_normal((3000, 32)) * np.linspace(0.2, 2.0, 32)
+    X = X64.astype(np.float32)
+    ref = PCA(2).fit_transform(X.astype(np.float64))
+    p = project(X, method="pca", quality=False)
+    assert _max_error_up_to_sign(p.coords.astype(np.float64), ref) < 1e-3
+    # the sampled path (axes fitted on 1,000 seeded rows): scikit-learn on the same rows in float64
+    idx = np.sort(np.random.default_rng(0).choice(3000, size=1000, replace=False))
+    ref_s = PCA(2).fit(X[idx].astype(np.float64)).transform(X.astype(np.float64))
+    ps = project(X, method="pca", quality=False, fit_rows=1000)
+    assert ps.params["fit_rows"] == 1000 and _max_error_up_to_sign(ps.coords.astype(np.float64), ref_s) < 1e-3
+    # aligned maps of two views go through the same fit
+    a, b = align_projections([X, X[:, ::-1].copy()], method="pca")
+    assert _max_error_up_to_sign(a.coords.astype(np.float64), ref) < 1e-3
+
+
+def test_kind_float32_large_mean_centring_pca_few_dims_offset():
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((20000, 384)).astype(np.float32)
+    X[:, :3] += 30
+    ref = PCA(2).fit_transform(X.astype(np.float64))
+    assert _max_error_up_to_sign(project(X, method="pca", quality=False).coords.astype(np.float64), ref) < 1e-3
+
+
+def test_kind_degenerate_spectrum_declared_undefined_pca_map():
+    X = np.tile(np.array([[1.5, -2.0, 300.0, 4.0]], dtype=np.float32), (50, 1))
+    p = project(X, method="pca", quality=False)
+    assert np.isnan(p.params["explained_variance_ratio"]).all() and len(p.params["explained_variance_ratio"]) == 2
+    assert p.params["message"] == "all rows are identical: the covariance is zero, so ratios are undefined"
+    assert (p.coords == 0).all()
+
+
+@pytest.mark.parametrize("factor", [1e20, 1e-24])
+def test_kind_scale_invariance_pca_explained_variance(factor):
+    from sklearn.decomposition import PCA
+
+    X = np.random.default_rng(11).standard_normal((500, 16)) * np.linspace(0.5, 3, 16)
+    ref = PCA(2).fit(X)
+    p = project((X * factor).astype(np.float32), method="pca", quality=False)
+    np.testing.assert_allclose(p.params["explained_variance_ratio"], ref.explained_variance_ratio_, rtol=1e-4)
+    np.testing.assert_allclose(np.abs(p.coords.astype(np.float64) / factor),
+                               np.abs(ref.transform(X)), rtol=0, atol=1e-4 * np.ptp(ref.transform(X)))
+
+
+def test_kind_degenerate_spectrum_declared_undefined_map_details_text():
+    from dashboard.map_panels import parameters_text
+
+    X = np.tile(np.array([[1.5, -2.0, 300.0, 4.0]], dtype=np.float32), (50, 1))
+    text = parameters_text(project(X, method="pca", quality=False).params)
+    assert ("explained_variance_ratio=undefined (all rows are identical: the covariance is zero, so ratios are "
+            "undefined)") in text and "nan" not in text.lower() and "e-15" not in text

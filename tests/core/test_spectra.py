@@ -215,7 +215,9 @@ def test_identical_points_have_a_zero_spectrum():
     X = np.tile(np.array([[0.3, -1.0, 2.0]], dtype=np.float32), (9, 1))
     s = spectrum(X)
     assert s.total == pytest.approx(0.0, abs=1e-12)
-    assert participation_ratio(s) == 0.0 and effective_rank(s) == 0.0 and pca_k(s) == 0
+    # issue 10 item 9: a zero covariance is declared undefined (NaN with a message), not 0
+    assert s.degenerate and "identical" in s.message
+    assert np.isnan(participation_ratio(s)) and np.isnan(effective_rank(s)) and np.isnan(pca_k(s))
     assert rankme(X) == pytest.approx(1.0, abs=1e-5)  # uncentred: one direction
 
 
@@ -238,3 +240,44 @@ def test_summaries_are_invariant_to_row_order_and_rotation(rng, small_matrix, me
     base = metric(small_matrix)
     assert metric(small_matrix[rng.permutation(40)]) == pytest.approx(base, rel=1e-9)
     assert metric((small_matrix.astype(np.float64) @ Q)) == pytest.approx(base, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- issue 10: kinds
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [32, 120])  # dual (d < n) and primal (d >= n) forms
+def test_kind_degenerate_spectrum_declared_undefined(dtype, d):
+    """50 identical rows: every ratio off the centred spectrum is NaN with one message, never 0 or 1/3e-15."""
+    row = np.random.default_rng(3).standard_normal(d) * 100 + 200
+    X = np.tile(row.astype(dtype), (50, 1))
+    s = spectrum(X)
+    assert s.form == ("dual" if d < 50 else "primal")
+    assert s.degenerate and s.message == "all rows are identical: the covariance is zero, so ratios are undefined"
+    assert np.isnan(s.explained_variance_ratio).all() and np.isnan(s.cumulative).all()
+    assert np.isnan(participation_ratio(s)) and np.isnan(effective_rank(s)) and np.isnan(pca_k(s))
+    assert np.isnan(powerlaw_alpha(s).alpha)
+    assert np.isnan(participation_ratio(X)) and np.isnan(pca_k(X, share=0.95))
+    # uncentred, the same rows have one direction: defined (RankMe 1)
+    assert not s.with_center(False).degenerate and rankme(s) == pytest.approx(1.0, abs=1e-3)
+    # a real but small spread well inside float32's resolution is not degenerate
+    Y = X + np.random.default_rng(4).standard_normal(X.shape).astype(dtype) * 1e-2
+    assert not spectrum(Y).degenerate and np.isfinite(participation_ratio(Y))
+
+
+def test_kind_degenerate_given_spectrum():
+    s = Spectrum.from_eigenvalues([0.0, 0.0])
+    assert s.degenerate and "undefined" in s.message and np.isnan(participation_ratio(s))
+
+
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+@pytest.mark.parametrize("factor", [1e20, 1e-24, 1e-40])
+def test_kind_scale_invariance_explained_variance_ratio(precision, factor):
+    """Float32 data at any scale float32 holds: the same ratios as the unscaled data in float64."""
+    X = np.random.default_rng(5).standard_normal((600, 24)) * np.linspace(0.5, 3, 24)
+    ref = np.linalg.eigvalsh(np.cov(X.T, bias=True))[::-1]
+    scaled = (X.astype(np.float32) * np.float32(factor)).astype(np.float32)
+    s = spectrum(scaled, precision=precision)
+    np.testing.assert_allclose(s.explained_variance_ratio, ref / ref.sum(), rtol=2e-3 if factor < 1e-30 else 1e-5,
+                               atol=1e-7)
+    assert participation_ratio(s) == pytest.approx(ref.sum() ** 2 / (ref**2).sum(), rel=2e-3)
