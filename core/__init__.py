@@ -11,6 +11,7 @@ from .catalog import (
     list_datasets,
     resolve,
     sample_data_dir,
+    remove_upload,
     save_upload,
     uploads_dir,
 )
@@ -21,6 +22,7 @@ from .types import Dataset, View
 # --- spectra ---
 from .diversity import (
     HillCurve,
+    VendiScore,
     RateReduction,
     class_diversity,
     coding_rate,
@@ -92,12 +94,14 @@ __all__ = [
     "load",
     "resolve",
     "sample_data_dir",
+    "remove_upload",
     "save_upload",
     "uploads_dir",
     # --- spectra ---
     "DiffusionEntropy",
     "DiffusionMutualInfo",
     "HillCurve",
+    "VendiScore",
     "PowerLawFit",
     "RateReduction",
     "SchurComplementEntropy",
