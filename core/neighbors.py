@@ -305,11 +305,12 @@ def _distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str, s
     dist = np.empty((n, m), np.float64)
     step = max(1, (8 * 2**20) // max(1, (m + 1) * X.shape[1] * 8))  # ~8 MB per temporary
     for s in range(0, n, step):
-        a = np.asarray(X[rows[s : s + step]], dtype=np.float64)
-        c = np.asarray(X[cols[s : s + step]], dtype=np.float64)
+        a = X[rows[s : s + step]]
+        c = X[cols[s : s + step]]
         if metric == "cosine":
             # 1 - cos = |u - v|^2 / 2 on unit rows, without the cancellation of 1 - u.v;
-            # a zero row is at distance 1 from everything.
+            # a zero row is at distance 1 from everything. unit_rows takes X's own dtype
+            # (float32 rows are widened once, the fast path).
             a, na = unit_rows(a, dtype=np.float64)
             cu, nc = unit_rows(c.reshape(-1, c.shape[2]), dtype=np.float64)
             c = cu.reshape(c.shape)
@@ -317,6 +318,7 @@ def _distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str, s
             diff = c - a[:, None, :]
             dist[s : s + step] = np.where(has_zero, 1.0, 0.5 * np.einsum("ijk,ijk->ij", diff, diff))
         else:
+            a, c = np.asarray(a, dtype=np.float64), np.asarray(c, dtype=np.float64)
             diff = c / scale - (a / scale)[:, None, :]
             dist[s : s + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff)) * scale
     return dist
@@ -348,7 +350,7 @@ def _approximate(X: np.ndarray, k: int, metric: str, seed: int, scale: float
     Xs = X if scale == 1.0 and X.dtype == np.float32 else np.asarray(X / scale, dtype=np.float32)
     with warnings.catch_warnings():
         # its warning about -1 entries is acted on below (completed, counted in params)
-        warnings.filterwarnings("ignore", message=".*-1.*")
+        warnings.filterwarnings("ignore", message="Failed to correctly find n_neighbors")
         index = NNDescent(
             Xs,
             n_neighbors=k + 1,
@@ -367,7 +369,9 @@ def _approximate(X: np.ndarray, k: int, metric: str, seed: int, scale: float
               "max_candidates": APPROX_MAX_CANDIDATES, "seed": seed, "data_scale": scale}
     idx = np.asarray(idx, dtype=np.int64)
     missing = ((idx < 0) | (idx >= n)).any(axis=1)
-    idx = np.where(missing[:, None], 0, idx)  # placeholders; those rows are searched exactly below
+    # placeholders (distinct, at most one of them the row itself) for the rows searched exactly below
+    filler = (np.arange(n)[:, None] + 1 + np.arange(idx.shape[1])[None, :]) % n
+    idx = np.where(missing[:, None], filler, idx)
     idx, _ = _drop_self(idx, np.asarray(dist, dtype=np.float32), k)
     # Same distances as the exact method (float64, zero rows at cosine distance 1), re-sorted.
     idx, dist = _rerank(X, np.arange(n), idx, metric, k, scale)

@@ -204,16 +204,19 @@ def test_kind_incomplete_neighbour_graph_completed(monkeypatch):
         def neighbor_graph(self):
             idx, dist = self._inner.neighbor_graph
             idx, dist = idx.copy(), dist.copy()
-            idx[[3, 7, 250], -2:] = -1
-            dist[[3, 7, 250], -2:] = np.inf
+            idx[[0, 7, 250], -2:] = -1
+            idx[3, 1:] = -1
+            dist[idx < 0] = np.inf
             return idx, dist
 
     monkeypatch.setattr(pynndescent, "NNDescent", Holey)
     g = knn_graph(Y, k=5, metric="euclidean", method="approximate")
     assert (g.indices >= 0).all()
-    assert g.params["completed_rows"] == 3
+    assert g.params["completed_rows"] == 4
     exact = knn_graph(Y, k=5, metric="euclidean", method="exact")
-    np.testing.assert_array_equal(g.indices[[3, 7, 250]], exact.indices[[3, 7, 250]])
+    rows = [0, 3, 7, 250]
+    np.testing.assert_array_equal(g.indices[rows], exact.indices[rows])
+    np.testing.assert_array_equal(g.distances[rows], exact.distances[rows])
 
 
 def test_kind_incomplete_neighbour_graph_refused():
