@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._numerics import pow2_scale, unit_rows
+from .health import equal_row_groups
 from ._validation import EmbedLensInputError, check_embeddings, first_items
 
 __all__ = ["NeighborGraph", "knn_graph", "sampled_recall", "EXACT_MAX_N", "METRICS"]
@@ -232,14 +233,14 @@ def _exact(X: np.ndarray, k: int, metric: str, scale: float, progress=None
         if progress is not None:
             progress(done / total)
     tol = _tie_tolerance(A, bias, metric)
-    del A
     idx, dist = _rerank(X, np.arange(n), best_idx, metric, m, scale)
     redo = np.empty(0, np.int64)
     if m < n - 1:
         gap = _comparable_gap(dist[:, m - 1], dist[:, k - 1], metric, scale)
         redo = np.flatnonzero(gap <= tol)
     if len(redo):
-        idx[redo], dist[redo] = _full_rows(X, redo, m, metric, scale)
+        idx[redo, :k], dist[redo, :k] = _full_rows(X, A, bias, tol, redo, k, metric, scale)
+    del A
     params = {"library": "numpy matmul + numba top-k", "block_rows": b, "candidates": m,
               "rerank": "float64", "researched_rows": int(len(redo)), "data_scale": scale}
     return idx[:, :k], dist[:, :k], params
@@ -252,24 +253,70 @@ def _comparable_gap(dm: np.ndarray, dk: np.ndarray, metric: str, scale: float) -
     return (dm / scale) ** 2 - (dk / scale) ** 2
 
 
-def _full_rows(X: np.ndarray, rows: np.ndarray, k: int, metric: str, scale: float
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact float64 k nearest neighbours of ``rows`` against every row (themselves excluded),
-    ties to the lower row index: O(len(rows) n d), for the few rows the float32 search cannot
-    decide."""
+def _full_rows(X: np.ndarray, A: np.ndarray, bias: np.ndarray, tol: np.ndarray, rows: np.ndarray,
+               k: int, metric: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact float64 k nearest neighbours of ``rows`` (themselves excluded), ties to the lower row
+    index, for the rows whose float32 candidates cannot decide.
+
+    Each row's float32 scores against every row (one BLAS product per chunk of rows) give every
+    column within the error bound of the k-th best score (``tol / 2``: half the squared-distance
+    bound of :func:`_tie_tolerance`); those, and only those, get float64 distances, ordered by
+    (distance, row). Any true k-nearest row (ties included) has a float32 score within twice
+    the score error of the k-th, so none is missed. Copies of a row
+    (:func:`core.health.equal_row_groups`) share one float64 distance, and a zero row under
+    cosine is at distance 1 from every row. O(len(rows) n d) float32 products plus float64
+    distances for the distinct tied candidates.
+    """
     n = X.shape[0]
     out_i = np.empty((len(rows), k), np.int64)
     out_d = np.empty((len(rows), k), np.float64)
-    cols = np.arange(n)
-    for r, i in enumerate(rows):
-        dist = np.empty(n)
-        for t in range(0, n, _BLOCK):
-            c = cols[t : t + _BLOCK]
-            dist[t : t + _BLOCK] = _distances(X, np.array([i]), c[None, :], metric, scale)[0]
-        dist[i] = np.inf
-        order = np.argsort(dist, kind="stable")[:k]  # stable over row order: ties to the lower index
-        out_i[r], out_d[r] = order, dist[order]
+    score_tol = tol / 2.0 if metric == "euclidean" else tol
+    same = equal_row_groups(X)  # the first copy of each row
+    zero = ~A.any(axis=1)
+    chunk = max(1, (16 * 2**20) // (8 * n))  # ~16 MB of scores at a time
+    for s in range(0, len(rows), chunk):
+        rr = rows[s : s + chunk]
+        S = (A[rr] @ A.T).astype(np.float64) - bias.astype(np.float64)[None, :]
+        if metric == "cosine":
+            # a zero row is at distance 1 from everything: score it so that only the k
+            # lowest rows are candidates (all at the same distance, so those are the answer)
+            zr = zero[rr]
+            S[zr] = 0.0
+            S[zr, k + 1 :] = -np.inf
+        S[np.arange(len(rr)), rr] = -np.inf
+        kth = np.partition(S, n - k, axis=1)[:, n - k]  # each row's k-th largest score
+        pr, pc = np.nonzero(S >= (kth - score_tol[rr])[:, None])  # by row, then column
+        # copies of a row are at the same float64 distance: one distance per distinct row
+        key = pr * n + same[pc]
+        ukey, inverse = np.unique(key, return_inverse=True)
+        dist = _pair_distances(X, rr[ukey // n], ukey % n, metric, scale)[inverse]
+        if metric == "cosine":  # a zero row is at distance 1 from every row
+            dist[zero[rr[pr]] | zero[pc]] = 1.0
+        order = np.lexsort((pc, dist, pr))  # per row: by distance, ties to the lower column
+        pr, pc, dist = pr[order], pc[order], dist[order]
+        first = np.searchsorted(pr, np.arange(len(rr)))
+        take = (first[:, None] + np.arange(k)[None, :]).ravel()
+        out_i[s : s + len(rr)] = pc[take].reshape(-1, k)
+        out_d[s : s + len(rr)] = dist[take].reshape(-1, k)
     return out_i, out_d
+
+
+def _pair_distances(X: np.ndarray, pr: np.ndarray, pc: np.ndarray, metric: str, scale: float) -> np.ndarray:
+    """float64 distances between rows ``pr[t]`` and ``pc[t]`` (the same formulas as
+    :func:`_distances`), in blocks of ~8 MB."""
+    out = np.empty(len(pr), np.float64)
+    step = max(1, (8 * 2**20) // (2 * 8 * X.shape[1]))
+    for s in range(0, len(pr), step):
+        a, c = X[pr[s : s + step]], X[pc[s : s + step]]
+        if metric == "cosine":
+            a, na = unit_rows(a, dtype=np.float64)
+            c, nc = unit_rows(c, dtype=np.float64)
+            diff = c - a
+            out[s : s + step] = np.where((na == 0) | (nc == 0), 1.0, 0.5 * np.einsum("ij,ij->i", diff, diff))
+        else:
+            diff = np.asarray(c, dtype=np.float64) / scale - np.asarray(a, dtype=np.float64) / scale
+            out[s : s + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff)) * scale
+    return out
 
 
 def _exact_rows(X: np.ndarray, A: np.ndarray, bias: np.ndarray, rows: np.ndarray, k: int,
@@ -288,10 +335,10 @@ def _exact_rows(X: np.ndarray, A: np.ndarray, bias: np.ndarray, rows: np.ndarray
         topk_update(S, bias, t, local, rows, best_val, best_idx)
     idx, dist = _rerank(X, rows, best_idx, metric, m, scale)
     if m < n - 1:
-        tol = _tie_tolerance(A, bias, metric)[rows]
-        redo = np.flatnonzero(_comparable_gap(dist[:, m - 1], dist[:, k - 1], metric, scale) <= tol)
+        tol = _tie_tolerance(A, bias, metric)
+        redo = np.flatnonzero(_comparable_gap(dist[:, m - 1], dist[:, k - 1], metric, scale) <= tol[rows])
         if len(redo):
-            idx[redo], dist[redo] = _full_rows(X, rows[redo], m, metric, scale)
+            idx[redo, :k], dist[redo, :k] = _full_rows(X, A, bias, tol, rows[redo], k, metric, scale)
     return idx[:, :k], dist[:, :k]
 
 
