@@ -309,8 +309,8 @@ def _pair_distances(X: np.ndarray, pr: np.ndarray, pc: np.ndarray, metric: str, 
     for s in range(0, len(pr), step):
         a, c = X[pr[s : s + step]], X[pc[s : s + step]]
         if metric == "cosine":
-            a, na = unit_rows(a, dtype=np.float64)
-            c, nc = unit_rows(c, dtype=np.float64)
+            a, na = _unit64(a)
+            c, nc = _unit64(c)
             diff = c - a
             out[s : s + step] = np.where((na == 0) | (nc == 0), 1.0, 0.5 * np.einsum("ij,ij->i", diff, diff))
         else:
@@ -342,6 +342,16 @@ def _exact_rows(X: np.ndarray, A: np.ndarray, bias: np.ndarray, rows: np.ndarray
     return idx[:, :k], dist[:, :k]
 
 
+def _unit64(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float64 unit rows and norms: float32 rows widened once (their squares always fit in
+    float64), wider rows through :func:`core._numerics.unit_rows`."""
+    if a.dtype.kind == "f" and a.dtype.itemsize <= 4:
+        b = a.astype(np.float64)
+        norms = np.sqrt(np.einsum("ij,ij->i", b, b))
+        return b / np.where(norms > 0, norms, 1.0)[:, None], norms
+    return unit_rows(a, dtype=np.float64)
+
+
 def _distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str, scale: float) -> np.ndarray:
     """float64 distances from each of ``rows`` to its ``cols`` (shape (len(rows), m)), in blocks.
 
@@ -356,10 +366,9 @@ def _distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str, s
         c = X[cols[s : s + step]]
         if metric == "cosine":
             # 1 - cos = |u - v|^2 / 2 on unit rows, without the cancellation of 1 - u.v;
-            # a zero row is at distance 1 from everything. unit_rows takes X's own dtype
-            # (float32 rows are widened once, the fast path).
-            a, na = unit_rows(a, dtype=np.float64)
-            cu, nc = unit_rows(c.reshape(-1, c.shape[2]), dtype=np.float64)
+            # a zero row is at distance 1 from everything.
+            a, na = _unit64(a)
+            cu, nc = _unit64(c.reshape(-1, c.shape[2]))
             c = cu.reshape(c.shape)
             has_zero = (na == 0)[:, None] | (nc == 0).reshape(c.shape[:2])
             diff = c - a[:, None, :]
