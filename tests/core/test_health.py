@@ -73,8 +73,6 @@ def test_equal_row_groups_compare_transformed_rows_and_skip_unusable_ones():
 def test_kind_scale_invariance_health_norms():
     """Row norms are right (float64 reference, scaled) from 1e-200 to 1e200 and never call a
     non-zero row zero."""
-    import pytest
-
     Y = np.random.default_rng(0).standard_normal((300, 16))
     ref = np.sqrt((Y ** 2).sum(1))
     for s in (1e-30, 1e-24, 1e20, 1e30):
@@ -85,4 +83,4 @@ def test_kind_scale_invariance_health_norms():
         h = health_report(Y * s)
         np.testing.assert_allclose(h.norms / s, ref, rtol=1e-12)
         assert len(h.zero_rows) == 0
-    assert h.norms.dtype == np.float64 and pytest is not None
+    assert h.norms.dtype == np.float64
