@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._numerics import row_norms
 from ._validation import EmbedLensInputError, first_items, nonfinite_rows
 
 __all__ = ["ViewHealth", "health_report", "duplicate_groups", "equal_row_groups"]
@@ -169,8 +170,9 @@ def health_report(X: np.ndarray) -> ViewHealth:
     for s in range(0, n, _BLOCK):
         block = np.asarray(X[s : s + _BLOCK], dtype=np.float64)
         ok = finite[s : s + _BLOCK]
-        with np.errstate(invalid="ignore", over="ignore"):
-            norms[s : s + _BLOCK] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            # core._numerics.row_norms: right at any scale (float64 data up to 1e308 included)
+            norms[s : s + _BLOCK] = row_norms(X[s : s + _BLOCK])
         norms[s : s + _BLOCK][~ok] = np.nan
         zero.append(np.flatnonzero(ok & ~block.any(axis=1)) + s)
         if ok.any():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._numerics import pow2_scale, unit_rows
 from ._validation import EmbedLensInputError, check_embeddings
 from .health import equal_row_groups
 from .neighbors import METRICS, NeighborGraph, knn_graph
@@ -123,10 +124,8 @@ _HASH_ROWS = 8192
 def _comparable(block: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """(rows as compared for equality, mask of usable rows): cosine -> float32 unit rows."""
     if metric == "cosine":
-        b64 = np.asarray(block, dtype=np.float64)
-        norms = np.sqrt(np.einsum("ij,ij->i", b64, b64))
+        out, norms = unit_rows(block, dtype=np.float32)  # right at any scale (core._numerics)
         keep = norms > 0
-        out = (b64 / np.where(keep, norms, 1.0)[:, None]).astype(np.float32)
     else:
         out, keep = np.asarray(block), np.ones(len(block), bool)
     return out + out.dtype.type(0.0), keep  # + 0.0 turns -0.0 into 0.0, so equal rows have equal bytes
@@ -292,27 +291,32 @@ _PCA_BOOTSTRAP_ROWS = 5000
 rows (on fewer rows than N the spread is larger: a conservative error bar)."""
 
 
-def _rows64(X: np.ndarray, rows: np.ndarray, metric: str) -> np.ndarray:
-    A = np.asarray(X[rows], dtype=np.float64)
-    return A / np.linalg.norm(A, axis=1, keepdims=True) if metric == "cosine" else A
+def _rows64(X: np.ndarray, rows: np.ndarray, metric: str, scale: float = 1.0) -> np.ndarray:
+    """float64 rows: unit rows (cosine, :func:`core._numerics.unit_rows`) or rows divided by
+    ``scale`` (an exact power of two, so the covariance neither overflows nor underflows)."""
+    if metric == "cosine":
+        return unit_rows(X[rows], dtype=np.float64)[0]
+    return np.asarray(X[rows], dtype=np.float64) / scale
 
 
 def _pca(X: np.ndarray, rows: np.ndarray, metric: str, variance: float, n_bootstrap: int, seed: int,
          max_bootstrap_rows: int) -> tuple[float, float, dict]:
-    """PCA-k of ``X[rows]``: the covariance is accumulated over row blocks (two passes, float64)."""
+    """PCA-k of ``X[rows]``: the covariance is accumulated over row blocks (two passes, float64:
+    the mean is subtracted in float64 before any product, so a large mean costs no accuracy)."""
     d = X.shape[1]
+    scale = pow2_scale(X[rows]) if metric == "euclidean" else 1.0
     mean = np.zeros(d)
     for s in range(0, len(rows), _HASH_ROWS):
-        mean += _rows64(X, rows[s : s + _HASH_ROWS], metric).sum(axis=0)
+        mean += _rows64(X, rows[s : s + _HASH_ROWS], metric, scale).sum(axis=0)
     mean /= len(rows)
     C = np.zeros((d, d))
     for s in range(0, len(rows), _HASH_ROWS):
-        A = _rows64(X, rows[s : s + _HASH_ROWS], metric) - mean
+        A = _rows64(X, rows[s : s + _HASH_ROWS], metric, scale) - mean
         C += A.T @ A
     value = _pca_k(np.linalg.eigvalsh(C / len(rows)), variance)
     rng = np.random.default_rng(seed)
     sub = rows if len(rows) <= max_bootstrap_rows else np.sort(rng.choice(rows, max_bootstrap_rows, replace=False))
-    B = _rows64(X, sub, metric)
+    B = _rows64(X, sub, metric, scale)
     B -= B.mean(axis=0)
     boots = np.empty(n_bootstrap)
     for b in range(n_bootstrap):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ._numerics import pow2_scale, unit_rows
 from ._validation import EmbedLensInputError, check_embeddings
 from .intrinsic_dim import _distinct
 from .neighbors import METRICS, NeighborGraph, knn_graph
@@ -91,13 +92,18 @@ def _graph_for(X: np.ndarray, k: int, metric: str, graph: NeighborGraph | None, 
     return graph.restrict(k) if graph.k > k else graph
 
 
-def _geometry(X: np.ndarray, metric: str) -> np.ndarray:
-    """float64 rows in which Euclidean distance is the metric's: cosine -> normalised rows."""
-    A = np.asarray(X, dtype=np.float64)
+def _geometry(X: np.ndarray, metric: str, scale: float = 1.0) -> np.ndarray:
+    """float64 rows in which Euclidean distance is the metric's: cosine -> normalised rows
+    (:func:`core._numerics.unit_rows`, zero rows stay zero), euclidean -> rows divided by
+    ``scale`` (an exact power of two from :func:`_scale`, so squares stay in range)."""
     if metric == "cosine":
-        norms = np.linalg.norm(A, axis=1, keepdims=True)
-        A = A / np.where(norms > 0, norms, 1.0)
-    return A
+        return unit_rows(X, dtype=np.float64)[0]
+    return np.asarray(X, dtype=np.float64) / scale
+
+
+def _scale(X: np.ndarray, metric: str) -> float:
+    """The exact power of two the rows are divided by before squares (1 for cosine)."""
+    return pow2_scale(X) if metric == "euclidean" else 1.0
 
 
 # --------------------------------------------------------------------------- class moments
@@ -114,18 +120,20 @@ class _Moments:
     CtC: np.ndarray | None  # K x K: C^T C for C = (X - mu_y) M, M = [mu_k - mu_G]
 
 
-def _class_moments(X: np.ndarray, rows: np.ndarray, y: np.ndarray, K: int, metric: str, *, gram: bool
-                   ) -> _Moments:
+def _class_moments(X: np.ndarray, rows: np.ndarray, y: np.ndarray, K: int, metric: str, *, gram: bool,
+                   scale: float = 1.0) -> _Moments:
     """Class means, within-class sums of squares (and C^T C) in two passes over row blocks.
 
-    float64 throughout; memory O(block d + K d + K^2), never an n x d copy.
+    float64 throughout, on rows divided by ``scale`` (an exact power of two: the moments are in
+    those units); the class means are subtracted in float64 before any product, so a large
+    common mean costs no accuracy. Memory O(block d + K d + K^2), never an n x d copy.
     """
     from scipy.sparse import csr_matrix
 
     d = X.shape[1]
     sums = np.zeros((K, d))
     for s in range(0, len(rows), _BLOCK_ROWS):
-        A = _geometry(X[rows[s : s + _BLOCK_ROWS]], metric)
+        A = _geometry(X[rows[s : s + _BLOCK_ROWS]], metric, scale)
         yb = y[s : s + _BLOCK_ROWS]
         sums += csr_matrix((np.ones(len(yb)), (yb, np.arange(len(yb)))), shape=(K, len(yb))) @ A
     counts = np.bincount(y, minlength=K)
@@ -136,7 +144,7 @@ def _class_moments(X: np.ndarray, rows: np.ndarray, y: np.ndarray, K: int, metri
     CtC = np.zeros((K, K)) if gram else None
     for s in range(0, len(rows), _BLOCK_ROWS):
         yb = y[s : s + _BLOCK_ROWS]
-        R = _geometry(X[rows[s : s + _BLOCK_ROWS]], metric) - means[yb]
+        R = _geometry(X[rows[s : s + _BLOCK_ROWS]], metric, scale) - means[yb]
         ss += np.bincount(yb, weights=np.einsum("ij,ij->i", R, R), minlength=K)
         if gram:
             C = R @ M
@@ -241,7 +249,9 @@ def neural_collapse(X, labels, /) -> NeuralCollapse:
     classes, counts = classes[present], counts[present]
     rows = np.flatnonzero(keep)
     N, K = len(rows), len(classes)
-    mom = _class_moments(X, rows, y, K, "euclidean", gram=True)
+    # every statistic is a ratio, so the moments are taken on rows divided by an exact power of
+    # two: the same values at any data scale, no overflow of squares
+    mom = _class_moments(X, rows, y, K, "euclidean", gram=True, scale=pow2_scale(X[rows]))
     M = (mom.means - mom.mu_G).T  # d x K
     G = M.T @ M
     lam, V = np.linalg.eigh(G)
@@ -297,6 +307,12 @@ def knn_purity(graph: NeighborGraph, labels, /, *, k: int | None = None) -> np.n
     -------
     ndarray of shape (n,), float
 
+    Raises
+    ------
+    EmbedLensInputError
+        ``graph`` is not a NeighborGraph, holds neighbour indices outside 0..n-1 (e.g. -1),
+        ``k`` is out of range or ``labels`` has the wrong length.
+
     Examples
     --------
     >>> g = knn_graph(np.array([[0.0], [0.1], [5.0], [5.1]]), k=1, metric="euclidean")
@@ -308,6 +324,7 @@ def knn_purity(graph: NeighborGraph, labels, /, *, k: int | None = None) -> np.n
     k = graph.k if k is None else k
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= graph.k:
         raise EmbedLensInputError(f"k={k!r} must be between 1 and the graph's k={graph.k}")
+    graph.check_indices()
     codes, _ = encode_labels(labels, graph.n)
     return _purity(graph, codes, k)
 
@@ -406,8 +423,8 @@ class Separability:
     Attributes
     ----------
     bars : ndarray
-        Finite H0 death times (Euclidean MST edge lengths) of the distinct points used,
-        longest first; one fewer than the points.
+        Finite H0 death times (Euclidean MST edge lengths, in the data's units; on unit rows
+        for cosine) of the distinct points used, longest first; one fewer than the points.
     persistent_entropy : float
         ``-sum p_i log p_i`` with ``p_i = bar_i / sum bars`` (nats).
     persistent_entropy_normalized : float
@@ -425,7 +442,8 @@ class Separability:
     fisher_ratio : float or None
         ``tr(S_B) / tr(S_W)`` (between- over within-class scatter, sample-weighted).
     silhouette : float or None
-        Mean silhouette (scikit-learn) of the labels.
+        Mean silhouette (scikit-learn) of the labels in ``params["metric"]``: cosine distance
+        ``1 - cos`` or Euclidean distance.
     params : dict
         n_used (points in the barcode), subsampled, n_duplicates, metric, k, graph, ...
     """
@@ -444,14 +462,18 @@ class Separability:
 
 
 def _mst_bars(A: np.ndarray) -> np.ndarray:
-    from scipy.sparse.csgraph import minimum_spanning_tree
-    from scipy.spatial.distance import pdist, squareform
+    """The Euclidean MST edge lengths of the rows of A, longest first.
+
+    scipy's single-linkage merge heights (``linkage(method="single")``) are exactly the MST
+    edge lengths and keep every edge, however short; scipy's dense ``minimum_spanning_tree``
+    instead treats entries below ~1e-8 as missing edges, which lost near-duplicate pairs.
+    """
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import pdist
 
     if len(A) < 2:
         return np.empty(0)
-    D = squareform(pdist(A))  # distinct points: every off-diagonal entry > 0, so none is lost
-    tree = minimum_spanning_tree(D)
-    return np.sort(tree.data)[::-1]
+    return np.sort(linkage(pdist(A), method="single")[:, 2])[::-1]
 
 
 def separability(
@@ -521,7 +543,8 @@ def separability(
     rng = np.random.default_rng(seed)
     subsampled = len(reps) > max_points
     used = np.sort(rng.choice(reps, max_points, replace=False)) if subsampled else reps
-    bars = _mst_bars(_geometry(X[used], metric))
+    scale = _scale(X, metric)
+    bars = _mst_bars(_geometry(X[used], metric, scale)) * scale  # back in the data's units
     total = bars.sum()
     params: dict = {"metric": metric, "n_used": len(used), "subsampled": subsampled,
                     "n_duplicates": info.n_duplicates, "n_zero": info.n_zero, "max_points": max_points,
@@ -554,14 +577,16 @@ def separability(
     purity = _purity(g, codes, g.k)
     thornton = _purity(g, codes, 1)
     rows = np.flatnonzero(lab)
-    mom = _class_moments(X, rows, codes[rows], len(classes), metric, gram=False)
+    mom = _class_moments(X, rows, codes[rows], len(classes), metric, gram=False, scale=scale)
     tr_B = float((mom.counts * ((mom.means - mom.mu_G) ** 2).sum(axis=1)).sum() / len(rows))
     tr_W = float(mom.ss.sum() / len(rows))
     sil_rows = np.flatnonzero(lab)
     if len(sil_rows) > max_points:
         sil_rows = np.sort(rng.choice(sil_rows, max_points, replace=False))
     ys = codes[sil_rows]
-    sil = (float(silhouette_score(_geometry(X[sil_rows], metric), ys, metric="euclidean"))
+    # the silhouette labelled with a metric uses that metric: cosine distance 1 - cos (on unit
+    # rows, so the scale never matters), or Euclidean distance
+    sil = (float(silhouette_score(_geometry(X[sil_rows], metric, scale), ys, metric=metric))
            if 2 <= len(np.unique(ys)) <= len(sil_rows) - 1 else float("nan"))
     params.update(k=g.k, graph=f"{g.method}, k={g.k}", n_unlabelled=int((~lab).sum()),
                   silhouette_points=len(sil_rows))

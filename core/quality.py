@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import EmbedLensInputError, check_embeddings, check_paired
+from ._numerics import pow2_scale
+from ._validation import EmbedLensInputError, check_embeddings, check_paired, first_items
 
 __all__ = ["Trustworthiness", "trustworthiness", "knn_preservation", "map_neighbors"]
 
@@ -121,7 +122,11 @@ def trustworthiness(
     if sampled:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=int(sample), replace=False))
         X, Y = X[rows], Y[rows]
-    X, Y = X.astype(np.float64), Y.astype(np.float64)
+    # Divided by exact powers of two: the ranks are unchanged, and scikit-learn's squared
+    # distances and its cosine normalisation (which takes norms below ~1e-15 for zero rows)
+    # see unit-scale data, so the value is the same at every data scale.
+    X = X.astype(np.float64) / pow2_scale(X)
+    Y = Y.astype(np.float64) / pow2_scale(Y)
     m = X.shape[0]
     k = int(n_neighbors)
     if k < 1:
@@ -173,6 +178,12 @@ def knn_preservation(neighbors, Y, /, *, k: int | None = None, block: int = 6553
     -------
     ndarray of shape (n,), float32, values in {0, 1/k, ..., 1}
 
+    Raises
+    ------
+    EmbedLensInputError
+        ``neighbors`` is not an integer (n, k) array, holds indices outside 0..n-1 (e.g. -1),
+        or does not match ``Y``'s rows; bad ``k``.
+
     Notes
     -----
     Also called neighbourhood preservation or the k-NN recall of the map (e.g. Lee &
@@ -192,6 +203,16 @@ def knn_preservation(neighbors, Y, /, *, k: int | None = None, block: int = 6553
     idx = np.asarray(idx)
     if idx.ndim != 2 or not np.issubdtype(idx.dtype, np.integer):
         raise EmbedLensInputError(f"neighbors must be an (n, k) integer array; got {idx.dtype} {idx.shape}")
+    bad = (idx < 0) | (idx >= idx.shape[0])
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        r = int(rows[0])
+        raise EmbedLensInputError(
+            f"neighbors has {len(rows)} rows with missing or out-of-range neighbours (first: "
+            f"{int(idx[r][bad[r]][0])} at row {r}; rows {first_items(rows.tolist())}); expected indices "
+            f"0 to {idx.shape[0] - 1}. -1 means an approximate search could not fill the row: use the "
+            "graph from core.knn_graph, which completes such rows with an exact search"
+        )
     Y = check_embeddings(Y, name="Y", min_rows=2)
     if idx.shape[0] != Y.shape[0]:
         raise EmbedLensInputError(

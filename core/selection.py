@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ._numerics import pow2_scale, row_norms, unit_rows
 from ._validation import EmbedLensInputError, check_embeddings
 from .tables import text_values
 
@@ -342,8 +343,7 @@ def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -
     sums, usums, nonzero, normsum = np.zeros((2, d)), np.zeros((2, d)), np.zeros(2), np.zeros(2)
     for start in range(0, X.shape[0], block):
         B = X[start:start + block].astype(np.float64)
-        norms = np.sqrt(np.einsum("ij,ij->i", B, B))
-        U = B / np.where(norms > 0, norms, 1.0)[:, None]
+        U, norms = unit_rows(B, dtype=np.float64)  # right at any scale (core._numerics)
         for g, m in enumerate((mask[start:start + block], ~mask[start:start + block])):
             sums[g] += B[m].sum(axis=0)
             usums[g] += U[m].sum(axis=0)
@@ -356,10 +356,10 @@ def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -
     if all(sizes):
         a, b = sums[0] / sizes[0], sums[1] / sizes[1]
         if metric == "euclidean":
-            dist = float(np.linalg.norm(a - b))
+            dist = float(row_norms((a - b)[None, :])[0])
         else:
-            na, nb = np.linalg.norm(a), np.linalg.norm(b)
-            dist = 1.0 - float(a @ b / (na * nb)) if na > 0 and nb > 0 else 1.0
+            (ua, ub), (na, nb) = unit_rows(np.vstack([a, b]), dtype=np.float64)
+            dist = 1.0 - float(ua @ ub) if na > 0 and nb > 0 else 1.0
     else:
         dist = float("nan")
     return GroupComparison(sizes[0], sizes[1], mean_norm[0], mean_norm[1], dist, cos[0], cos[1], metric)
@@ -466,7 +466,10 @@ def item_neighbors(X, row: int, /, *, k: int = 10, metric: str = "cosine",
     """The ``k`` nearest rows to row ``row`` (itself excluded), exact, nearest first, with distances.
 
     One query against all rows: O(n d) time, streamed in blocks. Cosine distance is
-    ``1 - cos`` (a zero row is at distance 1); ties keep the lower row number first.
+    ``1 - cos`` (a zero row is at distance 1); ties keep the lower row number first (also
+    when more rows tie than k). Euclidean distances are computed on the rows divided by an
+    exact power of two and multiplied back: the same neighbours at any data scale, and
+    distances in the data's units (float32, or float64 where float32 cannot hold them).
 
     Examples
     --------
@@ -481,20 +484,26 @@ def item_neighbors(X, row: int, /, *, k: int = 10, metric: str = "cosine",
         raise EmbedLensInputError(f"row={row!r} must be between 0 and {n - 1}")
     if metric not in ("cosine", "euclidean"):
         raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
+    from .neighbors import _as_reported
+
     k = int(min(k, n - 1))
-    q = X[row].astype(np.float64)
-    qn = float(np.linalg.norm(q))
+    scale = pow2_scale(X) if metric == "euclidean" else 1.0
+    q = X[row].astype(np.float64)[None, :]
+    if metric == "cosine":
+        q, qn = unit_rows(q, dtype=np.float64)
+    else:
+        q = q / scale
     dist = np.empty(n, dtype=np.float64)
     for start in range(0, n, block):
         B = X[start:start + block].astype(np.float64)
         if metric == "euclidean":
-            dist[start:start + block] = np.sqrt(np.maximum(((B - q) ** 2).sum(axis=1), 0.0))
+            diff = B / scale - q
+            dist[start:start + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff)) * scale
         else:
-            bn = np.linalg.norm(B, axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cos = (B @ q) / (bn * qn)
-            dist[start:start + block] = np.where((bn > 0) & (qn > 0), 1.0 - cos, 1.0)
+            U, bn = unit_rows(B, dtype=np.float64)
+            dist[start:start + block] = np.where((bn > 0) & (qn[0] > 0), 1.0 - U @ q[0], 1.0)
     dist[row] = np.inf
-    part = np.argpartition(dist, k - 1)[:k] if k < n else np.arange(n)
-    order = part[np.lexsort((part, dist[part]))]
-    return order.astype(np.int64), dist[order].astype(np.float32)
+    kth = np.partition(dist, k - 1)[k - 1]
+    cand = np.flatnonzero(dist <= kth)  # every row tied with the k-th, so the lowest rows win
+    order = cand[np.lexsort((cand, dist[cand]))][:k]
+    return order.astype(np.int64), _as_reported(dist[order])

@@ -68,3 +68,19 @@ def test_equal_row_groups_compare_transformed_rows_and_skip_unusable_ones():
 
     assert equal_row_groups(X).tolist() == [0, 1, 2, 0, 4, 1]
     assert equal_row_groups(X, transform=direction, block=2).tolist() == [0, -1, 0, 0, 4, -1]
+
+
+def test_kind_scale_invariance_health_norms():
+    """Row norms are right (float64 reference, scaled) from 1e-200 to 1e200 and never call a
+    non-zero row zero."""
+    Y = np.random.default_rng(0).standard_normal((300, 16))
+    ref = np.sqrt((Y ** 2).sum(1))
+    for s in (1e-30, 1e-24, 1e20, 1e30):
+        h = health_report((Y * s).astype(np.float32))
+        np.testing.assert_allclose(h.norms, ref * s, rtol=1e-6)
+        assert len(h.zero_rows) == 0 and h.warnings() == []
+    for s in (1e-200, 1e200):
+        h = health_report(Y * s)
+        np.testing.assert_allclose(h.norms / s, ref, rtol=1e-12)
+        assert len(h.zero_rows) == 0
+    assert h.norms.dtype == np.float64

@@ -137,3 +137,45 @@ def test_bad_input_says_what_to_do(small_matrix):
         intrinsic_dimension(small_matrix[:39], metric="cosine", graph=g)
     with pytest.raises(EmbedLensInputError, match="discard_fraction=1.0"):
         intrinsic_dimension(small_matrix, discard_fraction=1.0)
+
+
+# --------------------------------------------------------------------------- issue 10: kinds
+
+_SCALES = [1e-30, 1e-20, 1.0, 1e19, 1e20, 1e30]
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("scale", _SCALES)
+def test_kind_scale_invariance_intrinsic_dimension(scale, metric):
+    """TwoNN, MLE, local ID and PCA-k of Y * s equal the unscaled values."""
+    Y = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+    Ys = Y * np.float32(scale)
+    for method in ("twonn", "mle"):
+        ref = intrinsic_dimension(Y, method=method, metric=metric, n_bootstrap=5)
+        got = intrinsic_dimension(Ys, method=method, metric=metric, n_bootstrap=5)
+        assert np.isfinite(ref.value)
+        assert got.value == pytest.approx(ref.value, rel=1e-5), method
+    np.testing.assert_allclose(local_intrinsic_dimension(Ys, k=10, metric=metric),
+                               local_intrinsic_dimension(Y, k=10, metric=metric), rtol=1e-4)
+    assert (intrinsic_dimension(Ys, method="pca", metric=metric, n_bootstrap=2).value
+            == intrinsic_dimension(Y, method="pca", metric=metric, n_bootstrap=2).value)
+
+
+def test_kind_scale_invariance_intrinsic_dimension_float64_extremes():
+    Y = np.random.default_rng(0).standard_normal((300, 16))
+    for metric in ("euclidean", "cosine"):
+        ref = intrinsic_dimension(Y, metric=metric, n_bootstrap=2).value
+        pca = intrinsic_dimension(Y, method="pca", metric=metric, n_bootstrap=2).value
+        for s in (1e-200, 1e200):
+            assert intrinsic_dimension(Y * s, metric=metric, n_bootstrap=2).value == pytest.approx(ref, rel=1e-6)
+            assert intrinsic_dimension(Y * s, method="pca", metric=metric, n_bootstrap=2).value == pca
+
+
+def test_kind_large_mean_pca_dimension():
+    """PCA-k of float32 data with a large mean equals the float64 count on the centred data."""
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((500, 3)) @ rng.standard_normal((3, 12))
+    X = (Z + 1e4).astype(np.float32)
+    lam = np.linalg.eigvalsh(np.cov(X.astype(np.float64) - 1e4, rowvar=False, bias=True))[::-1]
+    ref = int(np.searchsorted(np.cumsum(lam) / lam.sum(), 0.95 - 1e-12) + 1)
+    assert intrinsic_dimension(X, method="pca", metric="euclidean", n_bootstrap=2).value == ref

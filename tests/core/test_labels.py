@@ -175,8 +175,7 @@ def test_label_scores_against_scikit_learn(rng):
     nn = NearestNeighbors(n_neighbors=6).fit(X).kneighbors(X, return_distance=False)
     assert s.thornton == pytest.approx(np.mean(y[nn[:, 1]] == y), abs=0.02)  # ties among duplicates aside
     cos = separability(X, y, metric="cosine")
-    U = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-300)
-    assert cos.silhouette == pytest.approx(silhouette_score(U, y), rel=1e-10)
+    assert cos.silhouette == pytest.approx(silhouette_score(X, y, metric="cosine"), rel=1e-10)  # issue 10 item 15: was the euclidean silhouette of U
 
 
 def test_large_inputs_are_subsampled_visibly(rng):
@@ -226,3 +225,99 @@ def test_hubness_of_a_regular_ring_is_zero():
     assert hubness(ring, k=2, graph=g).skewness == 0.0  # the graph's metric is used
     with pytest.raises(EmbedLensInputError, match="needs a graph with at least k neighbours"):
         hubness(ring, k=5, graph=g)
+
+
+# --------------------------------------------------------------------------- issue 10: kinds
+
+_SCALES = [1e-30, 1e-20, 1.0, 1e19, 1e20, 1e30]
+
+
+def _Y():
+    return np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+
+
+def _y300():
+    return np.random.default_rng(1).integers(0, 4, 300)
+
+
+@pytest.mark.parametrize("scale", _SCALES)
+def test_kind_scale_invariance_purity_hubness_barcode(scale):
+    """kNN purity, hubness and the H0 barcode of Y * s equal the unscaled ones (references:
+    scikit-learn neighbours on the float64 data, a direct Kruskal)."""
+    Y, y = _Y(), _y300()
+    Ys = Y * np.float32(scale)
+    nn = NearestNeighbors(n_neighbors=6, algorithm="brute").fit(Y.astype(np.float64))
+    idx = nn.kneighbors(return_distance=False)[:, :5]
+    ref_purity = (y[idx] == y[:, None]).mean(axis=1)
+    g = knn_graph(Ys, k=5, metric="euclidean")
+    np.testing.assert_array_equal(knn_purity(g, y), ref_purity)
+    h = hubness(Ys, k=5, metric="euclidean")
+    np.testing.assert_array_equal(h.k_occurrence, np.bincount(idx.ravel(), minlength=300))
+    s = separability(Ys, metric="euclidean")
+    np.testing.assert_allclose(s.bars, kruskal(Ys.astype(np.float64)), rtol=1e-12)
+
+
+def test_kind_mst_short_edges_barcode():
+    """H0 death times are the MST edge lengths even below 1e-8 (scipy's dense MST drops them)."""
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import pdist
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    X[1] = X[0] + np.array([1e-9, 0, 0])
+    s = separability(X)
+    np.testing.assert_allclose(s.bars, kruskal(X), rtol=1e-9)
+    assert s.bars.min() == pytest.approx(1e-9, rel=1e-6)
+    tiny = X * 1e-20
+    st = separability(tiny)
+    heights = np.sort(linkage(pdist(tiny), method="single")[:, 2])[::-1]
+    np.testing.assert_allclose(st.bars, heights, rtol=1e-9)
+    assert len(st.bars) == 29
+
+
+def test_kind_metric_label_matches_distance_silhouette(rng):
+    """'silhouette (cosine)' is scikit-learn's silhouette_score(metric="cosine"), at any scale."""
+    X, y = labelled(rng, n=250, d=6, K=4, spread=2.0)
+    ref = silhouette_score(X, y, metric="cosine")
+    assert separability(X, y, metric="cosine").silhouette == pytest.approx(ref, rel=1e-10)
+    for s in (1e-30, 1e30):
+        X32 = (X * s).astype(np.float32)
+        # scikit-learn's own cosine treats rows with norms below ~1e-15 as zero: its reference is
+        # taken on the same float32 rows brought back to unit scale
+        ref32 = silhouette_score(X32.astype(np.float64) / s, y, metric="cosine")
+        assert separability(X32, y, metric="cosine").silhouette == pytest.approx(ref32, rel=1e-6)
+
+
+def test_kind_incomplete_neighbour_graph_consumers():
+    """Every consumer of a NeighborGraph refuses -1 neighbours with a clear message."""
+    from core.intrinsic_dim import intrinsic_dimension
+    from core.neighbors import NeighborGraph
+    from core.quality import knn_preservation
+
+    Y, y = _Y(), _y300()
+    g = knn_graph(Y, k=5, metric="euclidean")
+    idx = g.indices.copy()
+    idx[299, 4] = -1
+    bad = NeighborGraph(idx, g.distances, "euclidean", "approximate")
+    for call in (lambda: knn_purity(bad, y), lambda: hubness(Y, k=5, graph=bad),
+                 lambda: separability(Y, y, k=5, graph=bad),
+                 lambda: intrinsic_dimension(Y, graph=bad, method="twonn"),
+                 lambda: knn_preservation(bad, Y[:, :2])):
+        with pytest.raises(EmbedLensInputError, match="-1"):
+            call()
+
+
+def test_kind_large_mean_neural_collapse(rng):
+    """Class moments of float32 data with a large common offset: NC1 and the Fisher ratio equal
+    the direct float64 computation on the centred data."""
+    X, y = labelled(rng, n=250, d=6, K=4, spread=2.0)
+    X = X[1:]
+    y = y[1:]
+    off = np.float32(1e6)
+    Xb = X.astype(np.float32) + off
+    ref_nc1, _, _ = direct_nc1(Xb.astype(np.float64) - 1e6, y)
+    assert neural_collapse(Xb, y).nc1 == pytest.approx(ref_nc1, rel=1e-6)
+    for s in (1e-30, 1e30):
+        Xs = X.astype(np.float32) * np.float32(s)
+        ref, _, _ = direct_nc1(Xs.astype(np.float64), y)
+        assert neural_collapse(Xs, y).nc1 == pytest.approx(ref, rel=1e-6)

@@ -137,3 +137,121 @@ def test_approximate_recall_at_20k():
     # distances are recomputed the exact method's way, so shared neighbours agree exactly
     assert (np.diff(approx.distances, axis=1) >= 0).all()
     np.testing.assert_allclose(approx.distances[:, 0], exact.distances[:, 0], atol=1e-6)
+
+
+# --------------------------------------------------------------------------- issue 10: kinds
+
+_SCALES = [1e-30, 1e-20, 1.0, 1e19, 1e20, 1e30]
+
+
+def _Y():
+    return np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("scale", _SCALES)
+def test_kind_scale_invariance_knn_graph(scale, metric):
+    """Neighbours of Y * s equal those of Y and scikit-learn's on the float64 data; distances
+    come back in the data's units."""
+    from sklearn.neighbors import NearestNeighbors
+
+    Y = _Y()
+    Ys = Y * np.float32(scale)
+    ref = knn_graph(Y, k=5, metric=metric, method="exact")
+    g = knn_graph(Ys, k=5, metric=metric, method="exact")
+    sk = NearestNeighbors(n_neighbors=6, metric=metric, algorithm="brute").fit(Y.astype(np.float64))
+    sk_idx = sk.kneighbors(return_distance=False)[:, :5]
+    np.testing.assert_array_equal(ref.indices, sk_idx)
+    np.testing.assert_array_equal(g.indices, ref.indices)
+    unit = float(np.float32(scale)) if metric == "euclidean" else 1.0
+    np.testing.assert_allclose(g.distances / unit, ref.distances, rtol=1e-5)
+    # the exact search of chosen rows (sampled_recall) at the same scale
+    assert sampled_recall(Ys, g) == 1.0
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e30])
+def test_kind_scale_invariance_knn_graph_approximate(scale):
+    Y = _Y()
+    ref = knn_graph(Y, k=5, metric="euclidean", method="approximate")
+    g = knn_graph(Y * np.float32(scale), k=5, metric="euclidean", method="approximate")
+    assert g.params["recall_estimate"] == pytest.approx(ref.params["recall_estimate"])
+    np.testing.assert_allclose(g.distances / np.float32(scale), ref.distances, rtol=1e-5)
+
+
+def test_kind_scale_invariance_knn_graph_float64_extremes():
+    """float64 data beyond float32's range: squares would overflow / underflow float64 too."""
+    Y = _Y().astype(np.float64)
+    ref = knn_graph(Y, k=5, metric="euclidean", method="exact")
+    for s in (1e-200, 1e200):
+        g = knn_graph(Y * s, k=5, metric="euclidean", method="exact")
+        np.testing.assert_array_equal(g.indices, ref.indices)
+        gc = knn_graph(Y * s, k=5, metric="cosine", method="exact")
+        np.testing.assert_array_equal(gc.indices, knn_graph(Y, k=5, metric="cosine").indices)
+
+
+def test_kind_incomplete_neighbour_graph_completed(monkeypatch):
+    """pynndescent may return -1 neighbours: knn_graph completes those rows exactly."""
+    import pynndescent
+
+    Y = _Y()
+    real = pynndescent.NNDescent
+
+    class Holey:
+        def __init__(self, X, **kw):
+            self._inner = real(X, **kw)
+
+        @property
+        def neighbor_graph(self):
+            idx, dist = self._inner.neighbor_graph
+            idx, dist = idx.copy(), dist.copy()
+            idx[[0, 7, 250], -2:] = -1
+            idx[3, 1:] = -1
+            dist[idx < 0] = np.inf
+            return idx, dist
+
+    monkeypatch.setattr(pynndescent, "NNDescent", Holey)
+    g = knn_graph(Y, k=5, metric="euclidean", method="approximate")
+    assert (g.indices >= 0).all()
+    assert g.params["completed_rows"] == 4
+    exact = knn_graph(Y, k=5, metric="euclidean", method="exact")
+    rows = [0, 3, 7, 250]
+    np.testing.assert_array_equal(g.indices[rows], exact.indices[rows])
+    np.testing.assert_array_equal(g.distances[rows], exact.distances[rows])
+
+
+def test_kind_incomplete_neighbour_graph_refused():
+    """A hand-made graph holding -1 (or any index outside 0..n-1) is refused by its checks."""
+    idx = np.array([[1, 2], [0, -1], [0, 1]])
+    g = NeighborGraph(idx, np.ones((3, 2), np.float32), "euclidean", "exact")
+    with pytest.raises(EmbedLensInputError, match="row 1"):
+        g.check(3)
+    with pytest.raises(EmbedLensInputError, match="-1"):
+        g.umap_knn(2)
+
+
+def test_kind_tie_rule_knn_graph():
+    """More than k + 4 points at exactly the same float64 distance from a query, with different
+    float32 scores: the k kept are the lowest row numbers, as the docstring says."""
+    import itertools
+
+    rng = np.random.default_rng(1)
+    d = 16
+    q = rng.integers(-1000, 1000, d).astype(np.float64)
+    offs = []
+    for a, b in itertools.permutations(range(d), 2):
+        for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            e = np.zeros(d)
+            e[a], e[b] = 3 * sa, 4 * sb
+            offs.append(e)
+    offs = np.array(offs)[rng.permutation(len(offs))[:60]]  # 60 points at distance exactly 5
+    far = q + rng.integers(-3000, 3000, (200, d))
+    X = np.vstack([far[:100], q[None], q + offs, far[100:]]).astype(np.float32)
+    rows = rng.permutation(len(X))
+    Xp = X[rows]
+    qi = int(np.flatnonzero(rows == 100)[0])
+    tied = np.sort(np.flatnonzero((rows > 100) & (rows <= 160)))
+    D = np.sqrt(((Xp.astype(np.float64) - Xp[qi].astype(np.float64)) ** 2).sum(1))
+    assert np.all(D[tied] == 5.0)
+    for k in (5, 10, 20):
+        g = knn_graph(Xp, k=k, metric="euclidean", method="exact")
+        np.testing.assert_array_equal(g.indices[qi], tied[:k])

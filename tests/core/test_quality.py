@@ -82,3 +82,36 @@ def test_preservation_checks_its_inputs(rng):
         knn_preservation(g, X[:20, :2])
     with pytest.raises(EmbedLensInputError, match="k=9 must be between 1 and the neighbour lists' length 5"):
         knn_preservation(g, X[:, :2], k=9)
+
+
+# --------------------------------------------------------------------------- issue 10: kinds
+
+_SCALES = [1e-30, 1e-20, 1.0, 1e19, 1e20, 1e30]
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("scale", _SCALES)
+def test_kind_scale_invariance_trustworthiness(scale, metric):
+    """Trustworthiness of Y * s is scikit-learn's on the unscaled float64 data; the map too may
+    come at any scale."""
+    Y = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+    M = Y[:, :2] + 0.3 * Y[:, 2:4]
+    ref = sk_trustworthiness(Y.astype(np.float64), M.astype(np.float64), n_neighbors=10, metric=metric)
+    s = np.float32(scale)
+    got = trustworthiness(Y * s, M * s, n_neighbors=10, metric=metric).value
+    assert got == pytest.approx(ref, abs=1e-12)
+
+
+@pytest.mark.parametrize("scale", _SCALES)
+def test_kind_scale_invariance_knn_preservation(scale):
+    Y = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+    M = Y[:, :2] + 0.3 * Y[:, 2:4]
+    s = np.float32(scale)
+    ref = knn_preservation(knn_graph(Y, k=5, metric="euclidean"), M)
+    np.testing.assert_array_equal(knn_preservation(knn_graph(Y * s, k=5, metric="euclidean"), M * s), ref)
+
+
+def test_kind_incomplete_neighbour_graph_knn_preservation():
+    idx = np.array([[1, 2], [0, -1], [0, 1], [1, 2]])
+    with pytest.raises(EmbedLensInputError, match="-1"):
+        knn_preservation(idx, np.random.default_rng(0).standard_normal((4, 2)))

@@ -210,3 +210,41 @@ def test_kind_missing_metadata_values_range_filters_drop_missing():
     meta = missing_meta()
     assert filter_mask(meta, ["count>=1"]).tolist() == [True, False, True, True]
     assert filter_mask(meta, ["score<=1.5"]).tolist() == [True, False, True, False]
+
+
+# --------------------------------------------------------------------------- issue 10: kinds
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-20, 1.0, 1e19, 1e20, 1e30, 1e-200, 1e200])
+def test_kind_scale_invariance_selection_metrics(scale):
+    """Group comparison and item neighbours of X * s: scale-free values equal the unscaled ones,
+    norms and distances scale with s (float64 reference)."""
+    Y = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+    Xs = Y.astype(np.float64) * scale if scale < 1e-40 or scale > 1e38 else Y * np.float32(scale)
+    unit = float(scale) if scale < 1e-40 or scale > 1e38 else float(np.float32(scale))
+    mask = np.arange(300) < 100
+    for metric in ("cosine", "euclidean"):
+        ref = compare_groups(Y, mask, metric=metric)
+        got = compare_groups(Xs, mask, metric=metric)
+        assert got.cosine_in == pytest.approx(ref.cosine_in, rel=1e-5, abs=1e-7)
+        assert got.cosine_out == pytest.approx(ref.cosine_out, rel=1e-5, abs=1e-7)
+        assert got.mean_norm_in / unit == pytest.approx(ref.mean_norm_in, rel=1e-5)
+        cd = got.centroid_distance / (unit if metric == "euclidean" else 1.0)
+        assert cd == pytest.approx(ref.centroid_distance, rel=1e-4)
+        rows, dist = item_neighbors(Xs, 7, k=5, metric=metric)
+        rows0, dist0 = item_neighbors(Y, 7, k=5, metric=metric)
+        np.testing.assert_array_equal(rows, rows0)
+        np.testing.assert_allclose(dist / (unit if metric == "euclidean" else 1.0), dist0, rtol=1e-5)
+
+
+def test_kind_tie_rule_item_neighbors():
+    """More tied rows than k: the lowest row numbers are kept."""
+    rng = np.random.default_rng(0)
+    X = np.zeros((5000, 3))
+    X[:, 0] = 1.0
+    X[rng.permutation(5000)[:2000], 0] = 3.0
+    X[10] = [5.0, 0, 0]
+    for metric in ("euclidean", "cosine"):
+        rows, _ = item_neighbors(X, 10, k=5, metric=metric)
+        expected = np.flatnonzero(X[:, 0] == 3.0)[:5] if metric == "euclidean" else [0, 1, 2, 3, 4]
+        assert rows.tolist() == list(expected), metric
