@@ -64,8 +64,9 @@ def encode_labels(labels, n: int) -> tuple[np.ndarray, np.ndarray]:
         From :class:`pandas.Series` when ``labels`` is not 1-D (e.g. an (n, 2) array): the
         ``ndim`` check never sees it, so the message is pandas', not EmbedLens'.
     TypeError
-        From :func:`pandas.factorize` when the labels mix types that do not sort (e.g. ints
-        and strings); :func:`core.diversity.class_codes` falls back to unsorted, this does not.
+        From :func:`pandas.factorize` when the labels mix types that do not sort even with
+        pandas' mixed-type ordering (e.g. dates and numbers; numbers and strings do sort);
+        :func:`core.diversity.class_codes` falls back to unsorted, this does not.
 
     Examples
     --------
