@@ -631,9 +631,10 @@ def item_neighbors(X, row: int, /, *, k: int = 10, metric: str = "cosine",
     Notes
     -----
     Conventions: cosine by default, as :func:`core.neighbors.knn_graph`; ``k`` excludes the
-    item itself. The cosine distance here is ``1 - u . v`` (so a scaled copy of the item can
-    come out at about 1e-16 rather than 0), while :func:`core.neighbors.knn_graph` computes
-    ``|u - v|^2 / 2``, which is exactly 0 for it.
+    item itself. The cosine distance here is ``1 - u . v``, while
+    :func:`core.neighbors.knn_graph` computes ``|u - v|^2 / 2`` (the same value without the
+    cancellation near 0), so distances of near-identical directions may differ between the
+    two in the last digits (about 1e-16).
 
     Examples
     --------
