@@ -432,8 +432,9 @@ def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -
         ``X`` not a 2-D numeric matrix, no rows, NaN / inf rows (:class:`NonFiniteRowsError`);
         ``mask`` not of shape (n,); ``metric`` not "cosine" / "euclidean".
     ValueError, TypeError
-        From ``np.asarray(mask, dtype=bool)`` for a mask that cannot be read as booleans. Any
-        value that can is taken by truth (``2`` and NaN are True) without a message.
+        From ``np.asarray(mask, dtype=bool)`` for a mask that cannot be read as booleans (e.g.
+        ragged). Any value that can is taken by truth (``2``, NaN and the string ``"False"``
+        are True) without a message.
 
     Notes
     -----
