@@ -37,6 +37,33 @@ def topk_update(S, bias, col_offset, out_rows, self_cols, best_val, best_idx):  
     and updates ``best_val[out_rows[r]]`` / ``best_idx[out_rows[r]]`` (sorted descending),
     skipping column ``self_cols[r]``. Distinct ``out_rows`` make the parallel loop race-free.
     Ties keep the column seen first.
+
+    Parameters
+    ----------
+    S : ndarray of shape (b, w), float32
+        Scores of b query rows against w columns.
+    bias : ndarray of shape (n,), float32
+        Per-column bias subtracted from the score (0 for cosine, ``|a_j|^2 / 2`` Euclidean).
+    col_offset : int
+        Global index of column 0 of ``S``.
+    out_rows : ndarray of shape (b,), int64
+        Row of ``best_*`` each query row updates (distinct).
+    self_cols : ndarray of shape (b,), int64
+        Global column each query row must skip (itself).
+    best_val, best_idx : ndarray of shape (n_out, m), float32 / int64
+        Running top-m lists, updated in place.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    numba.core.errors.TypingError
+        On the first call with argument types the kernel cannot compile for. Indices are not
+        bounds-checked (numba's default): out-of-range ``out_rows`` or a ``bias`` shorter than
+        ``col_offset + w`` read or write outside the arrays instead of raising; callers in
+        :mod:`core.neighbors` build them in range.
     """
     b, w = S.shape
     m = best_val.shape[1]
@@ -67,6 +94,28 @@ def topk_update_columns(S, bias, row_offset, out_cols, self_rows, best_val, best
     Column ``c`` scores rows ``row_offset + r`` with ``S[r, c] - bias[row_offset + r]`` and
     updates ``best_*[out_cols[c]]``, skipping row ``self_rows[c]``. Each task walks the rows
     of a group of adjacent columns, so reads stay contiguous.
+
+    Parameters
+    ----------
+    S : ndarray of shape (b, w), float32
+    bias : ndarray of shape (n,), float32
+    row_offset : int
+        Global index of row 0 of ``S``.
+    out_cols : ndarray of shape (w,), int64
+        Row of ``best_*`` each column updates (distinct).
+    self_rows : ndarray of shape (w,), int64
+        Global row each column must skip (itself).
+    best_val, best_idx : ndarray of shape (n_out, m), float32 / int64
+        Updated in place.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    numba.core.errors.TypingError
+        As :func:`topk_update`; indices are not bounds-checked either.
     """
     b, w = S.shape
     m = best_val.shape[1]

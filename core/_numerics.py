@@ -34,7 +34,14 @@ def pow2_scale(X: np.ndarray) -> float:
     Returns
     -------
     float
-        ``2**e`` with ``max|X| <= 2**e < 2 max|X|``; 1.0 when X is empty, all zero or non-finite.
+        ``2**e`` with ``max|X| < 2**e <= 2 max|X|`` (strictly above: ``pow2_scale([1.0])`` is
+        2.0); 1.0 when X is empty, all zero or has no finite entry. NaN / inf entries are ignored.
+
+    Raises
+    ------
+    TypeError
+        From :func:`numpy.isfinite`, when ``X`` is not numeric (strings, objects). Nothing is
+        validated here: callers pass checked matrices.
     """
     A = np.asarray(X)
     if A.size == 0:
@@ -61,6 +68,12 @@ def rescaled(X: np.ndarray, *, dtype=None) -> tuple[np.ndarray, float]:
     (ndarray, float)
         The rescaled copy (X itself when ``s == 1`` and no cast is needed) and ``s``; distances
         computed on the copy are multiplied by ``s`` to return to the data's units.
+
+    Raises
+    ------
+    TypeError
+        From :func:`pow2_scale`, for non-numeric input. Nothing else of its own; the input is
+        not validated (callers pass matrices from :func:`core.check_embeddings`).
     """
     A = np.asarray(X)
     out_dtype = np.dtype(dtype) if dtype is not None else (A.dtype if A.dtype.kind == "f" else np.dtype(np.float32))
@@ -85,6 +98,16 @@ def row_norms(X: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (n,), float64
         ``||x_i||_2``; 0 for a zero row.
+
+    Raises
+    ------
+    IndexError
+        When ``X`` is not 2-D (0-d or 1-D input). The input is not validated here.
+
+    Notes
+    -----
+    Not meant for non-finite rows: a row holding inf has norm inf for float32 input but NaN
+    for float64 input (``inf / inf`` in the per-row scaling).
     """
     A = np.asarray(X)
     n = A.shape[0]
@@ -115,6 +138,11 @@ def unit_rows(X: np.ndarray, *, dtype=np.float32) -> tuple[np.ndarray, np.ndarra
     (U, norms)
         ``U`` shape (n, d) with ``||U_i|| = 1`` (0 for a zero row), ``norms`` shape (n,) float64
         from :func:`row_norms`; ``norms > 0`` marks the rows that have a direction.
+
+    Raises
+    ------
+    IndexError
+        From :func:`row_norms`, when ``X`` is not 2-D. The input is not validated here.
     """
     A = np.asarray(X)
     norms = row_norms(A)

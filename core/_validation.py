@@ -60,6 +60,23 @@ def plain(value):
     values are returned as they are. Use it where a message formats with ``!r`` or formats a
     container (whose ``str`` is the ``repr`` of its items).
 
+    Parameters
+    ----------
+    value : object
+        A numpy scalar, an array, a list / tuple / set / frozenset / dict (converted
+        recursively), or anything else (returned unchanged).
+
+    Returns
+    -------
+    object
+        The same structure with numpy scalars as ``int`` / ``float`` / ``bool`` / ``str``
+        (``.item()``) and arrays as nested lists (``.tolist()``).
+
+    Raises
+    ------
+    Nothing
+        Every value converts or is returned as it is (converted dict keys stay hashable).
+
     Examples
     --------
     >>> f"{plain([np.int64(2), np.float32(0.5)])}"
@@ -77,7 +94,26 @@ def plain(value):
 
 
 def first_items(values: Sequence | np.ndarray, k: int = 5) -> str:
-    """``"3, 17, 40, ..."``: the first ``k`` values for an error message."""
+    """``"3, 17, 40, ..."``: the first ``k`` values for an error message.
+
+    Parameters
+    ----------
+    values : sequence or ndarray
+        Any iterable (it is materialised with ``list``).
+    k : int, default=5
+        How many values to show.
+
+    Returns
+    -------
+    str
+        The first ``k`` values (through :func:`plain`) joined by ``", "``, with ``", ..."``
+        appended when there are more; ``""`` for no values.
+
+    Raises
+    ------
+    TypeError
+        When ``values`` is not iterable (e.g. a 0-d array or a number). Nothing else.
+    """
     values = list(values)
     head = ", ".join(str(plain(v)) for v in values[:k])
     return head + (", ..." if len(values) > k else "")
@@ -111,6 +147,20 @@ def check_embeddings(
     Returns
     -------
     ndarray of shape (n, d)
+        Floating, of ``dtype`` unless ``X`` already has a floating dtype at least as wide
+        (then ``X``'s own dtype, possibly ``X`` itself). Booleans and integers are cast to
+        ``dtype`` (integers above 2**24 lose precision in float32).
+
+    Raises
+    ------
+    EmbedLensInputError
+        Nested sequences whose rows have different lengths (names the first such row); input
+        that numpy cannot read as an array; a non-numeric dtype (object, strings); a complex
+        dtype; a shape that is not 2-D; fewer than ``min_rows`` rows or ``min_cols`` columns.
+        Every message starts with ``name``.
+    NonFiniteRowsError
+        (a subclass of :class:`EmbedLensInputError`) when ``allow_nonfinite`` is False and rows
+        hold NaN or inf; ``.rows`` lists all of them.
     """
     if isinstance(X, (list, tuple)) and X and isinstance(X[0], (list, tuple, np.ndarray)):
         lengths = {len(r) for r in X}
@@ -158,7 +208,30 @@ def check_embeddings(
 
 
 def check_paired(X, Y, *, names: tuple[str, str] = ("X", "Y"), **kwargs) -> tuple[np.ndarray, np.ndarray]:
-    """Validate two row-aligned matrices over the same items (same n, any d)."""
+    """Validate two row-aligned matrices over the same items (same n, any d).
+
+    Parameters
+    ----------
+    X, Y : array-like of shape (n, d_x) and (n, d_y)
+        Two views of the same n items, in the same order.
+    names : (str, str), default=("X", "Y")
+        How the two arguments are called in messages.
+    **kwargs
+        Passed to :func:`check_embeddings` for both (``min_rows``, ``allow_nonfinite``, ``dtype`` ...).
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``X`` and ``Y`` as returned by :func:`check_embeddings`.
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`check_embeddings` for either matrix (``X`` checked first), or when the two
+        row counts differ.
+    NonFiniteRowsError
+        From :func:`check_embeddings`, for NaN / inf rows.
+    """
     X = check_embeddings(X, name=names[0], **kwargs)
     Y = check_embeddings(Y, name=names[1], **kwargs)
     if X.shape[0] != Y.shape[0]:
@@ -170,7 +243,25 @@ def check_paired(X, Y, *, names: tuple[str, str] = ("X", "Y"), **kwargs) -> tupl
 
 
 def nonfinite_rows(X: np.ndarray, *, block_rows: int = 16384) -> np.ndarray:
-    """Row numbers of ``X`` holding NaN or inf, scanned in blocks (no n x d temporary)."""
+    """Row numbers of ``X`` holding NaN or inf, scanned in blocks (no n x d temporary).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Any dtype; a non-floating one has no NaN / inf and gives an empty result.
+    block_rows : int, default=16384
+        Rows scanned at a time (the temporary is ``block_rows x d`` booleans).
+
+    Returns
+    -------
+    ndarray of shape (m,), int64
+        Ascending 0-based row numbers.
+
+    Raises
+    ------
+    numpy.exceptions.AxisError
+        When a floating ``X`` is 1-D (no row axis); the input is not validated here.
+    """
     if not np.issubdtype(X.dtype, np.floating):
         return np.empty(0, dtype=np.int64)
     out = []

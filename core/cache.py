@@ -40,7 +40,22 @@ _log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
-    """``EMBEDLENS_CACHE`` if set, else ``$XDG_CACHE_HOME/embedlens`` (``~/.cache/embedlens``)."""
+    """``EMBEDLENS_CACHE`` if set, else ``$XDG_CACHE_HOME/embedlens`` (``~/.cache/embedlens``).
+
+    An empty ``EMBEDLENS_CACHE`` or ``XDG_CACHE_HOME`` counts as unset. The folder is not
+    created here (:meth:`DiskCache.save` creates it).
+
+    Returns
+    -------
+    pathlib.Path
+        The cache root, ``~`` expanded; it may not exist yet.
+
+    Raises
+    ------
+    RuntimeError
+        From :meth:`pathlib.Path.home`, only when ``XDG_CACHE_HOME`` is unset and the home
+        directory cannot be determined. Nothing else is raised.
+    """
     env = os.environ.get("EMBEDLENS_CACHE")
     if env:
         return Path(env).expanduser()
@@ -66,6 +81,31 @@ def _canonical(value):
 
 def cache_key(**parts) -> str:
     """A 40-hex-digit key: SHA-256 of the canonical JSON of ``parts`` (sorted keys) and the format.
+
+    Parameters
+    ----------
+    **parts
+        Everything that determines the cached result (fingerprint, method, parameters, library
+        versions). Values must be JSON values: str, int, float, bool, None, or lists / tuples /
+        dicts of them; numpy scalars are converted with ``.item()``, tuples become lists and
+        dict keys are converted with ``str``.
+
+    Returns
+    -------
+    str
+        40 lower-case hex digits (the first 160 bits of the SHA-256 of the sorted-key JSON,
+        with :data:`CACHE_FORMAT` included), independent of the keyword order.
+
+    Raises
+    ------
+    EmbedLensInputError
+        When a part (at any depth) is not a JSON value, e.g. a numpy array, a set, a Path or
+        an object; the message names the value and its type.
+
+    Notes
+    -----
+    Float NaN / inf parts are accepted (``json.dumps`` writes ``NaN`` / ``Infinity``) and
+    hash to the same key each time, although ``nan != nan``.
 
     Examples
     --------

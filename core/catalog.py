@@ -54,7 +54,19 @@ class CatalogEntry:
 
 
 def sample_data_dir() -> Path:
-    """The bundled sample data: ``sample_data/`` in a checkout, ``embedlens_sample_data/`` installed."""
+    """The bundled sample data: ``sample_data/`` in a checkout, ``embedlens_sample_data/`` installed.
+
+    Returns
+    -------
+    pathlib.Path
+        The first of ``<package parent>/sample_data`` and ``<package parent>/embedlens_sample_data``
+        that is a folder.
+
+    Raises
+    ------
+    EmbedLensInputError
+        When neither folder exists (a broken installation).
+    """
     here = Path(__file__).resolve().parent
     for candidate in (here.parent / "sample_data", here.parent / "embedlens_sample_data"):
         if candidate.is_dir():
@@ -65,7 +77,22 @@ def sample_data_dir() -> Path:
 
 
 def default_data_dir() -> Path:
-    """``EMBEDLENS_DATA`` if set, else the bundled sample data."""
+    """``EMBEDLENS_DATA`` if set, else the bundled sample data.
+
+    An empty ``EMBEDLENS_DATA`` counts as unset. The path is not checked here: a missing
+    folder is reported by :func:`list_datasets`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``EMBEDLENS_DATA`` with ``~`` expanded, else :func:`sample_data_dir`.
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`sample_data_dir`, when ``EMBEDLENS_DATA`` is unset and the bundled sample
+        data is missing.
+    """
     env = os.environ.get("EMBEDLENS_DATA")
     return Path(env).expanduser() if env else sample_data_dir()
 
@@ -76,6 +103,29 @@ def uploads_dir(data_dir: str | os.PathLike | None = None) -> Path:
     When the data folder is the bundled sample data (part of the installed package) or is
     itself one dataset, uploads go to ``$XDG_CACHE_HOME/embedlens/uploads`` instead, so the
     installation and the dataset are never written to.
+
+    Parameters
+    ----------
+    data_dir : str or path-like, optional
+        The data folder; default :func:`default_data_dir`.
+
+    Returns
+    -------
+    pathlib.Path
+        The uploads folder; it is not created here (:func:`save_upload` creates it).
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`default_data_dir`, only when ``data_dir`` is None, ``EMBEDLENS_UPLOADS`` and
+        ``EMBEDLENS_DATA`` are unset and the bundled sample data is missing.
+    OSError
+        From listing ``data_dir`` (e.g. :class:`PermissionError` on an unreadable folder).
+
+    Notes
+    -----
+    Unlike :func:`core.cache.default_cache_dir`, an *empty* ``XDG_CACHE_HOME`` is used as
+    is here, giving the relative path ``embedlens/uploads`` (under the working directory).
     """
     env = os.environ.get("EMBEDLENS_UPLOADS")
     if env:
@@ -134,6 +184,30 @@ def _entries_in(folder: Path, prefix: str, skip: Iterable[Path] = ()) -> list[Ca
 def list_datasets(data_dir: str | os.PathLike | None = None) -> list[CatalogEntry]:
     """The datasets under ``data_dir`` (default :func:`default_data_dir`), uploads last.
 
+    A sub-folder holding at least one supported file (at any depth, hidden and ``_`` paths
+    skipped) is a dataset, and so is each supported file directly in ``data_dir``; if
+    ``data_dir`` itself holds a metadata file or an ``embedlens.toml`` it is the one dataset.
+    Names and paths only: nothing is loaded, so a listed dataset may still fail to load.
+
+    Parameters
+    ----------
+    data_dir : str or path-like, optional
+        The data folder; default :func:`default_data_dir`.
+
+    Returns
+    -------
+    list of CatalogEntry
+        Sorted by file name, then the uploads (named ``uploads/<folder>``). The description is
+        the manifest's ``description`` (or a note that the manifest could not be read).
+
+    Raises
+    ------
+    EmbedLensInputError
+        When ``data_dir`` does not exist or is not a folder, or (``data_dir`` None) from
+        :func:`default_data_dir`.
+    OSError
+        From listing an unreadable data or uploads folder (e.g. :class:`PermissionError`).
+
     Examples
     --------
     >>> [e.name for e in list_datasets(sample_data_dir())]
@@ -153,7 +227,27 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[CatalogEntr
 
 
 def resolve(name: str, data_dir: str | os.PathLike | None = None) -> CatalogEntry:
-    """The catalog entry called ``name``; refuses names that would leave the data folder."""
+    """The catalog entry called ``name``; refuses names that would leave the data folder.
+
+    Parameters
+    ----------
+    name : str
+        A name as listed by :func:`list_datasets` (e.g. ``"digits-mlp"``, ``"uploads/x-1a2b"``).
+    data_dir : str or path-like, optional
+        The data folder; default :func:`default_data_dir`.
+
+    Returns
+    -------
+    CatalogEntry
+
+    Raises
+    ------
+    EmbedLensInputError
+        When ``name`` is not a non-empty string, holds a NUL byte, is absolute or has a ``..``
+        part, or is not listed; and from :func:`list_datasets` (missing data folder).
+    OSError
+        From :func:`list_datasets` (unreadable folder).
+    """
     if not isinstance(name, str) or not name or "\x00" in name:
         raise EmbedLensInputError(f"{name!r} is not a dataset name")
     parts = Path(name).parts
@@ -179,11 +273,33 @@ def save_upload(
     there with :func:`core.readers.load` (rows with NaN / inf allowed: the app offers to leave them
     out); only an upload that loads is moved into place, so a refused one leaves nothing behind.
 
+    Parameters
+    ----------
+    files : iterable of (str, bytes)
+        File name (any path part is dropped) and content of each uploaded file.
+    data_dir : str or path-like, optional
+        The data folder; the uploads go to :func:`uploads_dir` of it.
+    check : bool, default=True
+        Load the upload with :func:`core.readers.load` before keeping it.
+
+    Returns
+    -------
+    CatalogEntry
+        Named ``uploads/<stem>-<10 hex digits of the content hash>``; the description is empty.
+
     Raises
     ------
     EmbedLensInputError
         No files, an unknown extension, an empty file, files that do not load as a dataset
-        (the loader's message), or a non-folder already in the upload's place.
+        (the loader's message), or a non-folder (or a symbolic link) already in the upload's place.
+    OSError
+        From creating or writing the uploads folder (read-only folder, disk full); the
+        temporary folder is removed first.
+
+    Notes
+    -----
+    Two names that become the same after sanitising (``"a b.tsv"`` and ``"a_b.tsv"``) are
+    written to the same file, the later one (in sorted order) winning, without a message.
     """
     files = sorted(((Path(str(fname)).name, data) for fname, data in files), key=lambda f: f[0])
     if not files:
@@ -238,10 +354,25 @@ def remove_upload(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     not an upload, a symbolic link, or anything that resolves outside the uploads folder is
     refused with :class:`EmbedLensInputError` and nothing is touched.
 
+    Parameters
+    ----------
+    name : str
+        The upload's catalog name, ``uploads/<folder>``.
+    data_dir : str or path-like, optional
+        The data folder; default :func:`default_data_dir`.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (or file) that was deleted.
+
     Raises
     ------
     EmbedLensInputError
-        ``name`` is not a listed upload, or its path is not a plain entry of the uploads folder.
+        ``name`` is not a listed upload (from :func:`resolve`, with its checks on the name), or
+        its path is not a plain entry of the uploads folder.
+    OSError
+        From deleting the folder (e.g. :class:`PermissionError`); part of it may then remain.
     """
     entry = resolve(name, data_dir)
     root = uploads_dir(data_dir)

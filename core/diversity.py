@@ -182,9 +182,19 @@ def hill_number(p, /, *, q: float = 1.0) -> float:
     float
         In ``[1, #nonzero]``; 0 for an all-zero ``p``.
 
+    Raises
+    ------
+    EmbedLensInputError
+        ``q`` not a number or not in (0, inf] (NaN included).
+    ValueError, TypeError
+        From ``np.asarray(p, dtype=float64)`` when ``p`` holds values that are not numbers.
+        ``p`` itself is not validated: NaN entries are dropped with the non-positive ones,
+        and an infinite entry gives NaN.
+
     Notes
     -----
-    Reference: M. O. Hill, "Diversity and evenness: a unifying notation and its
+    Conventions: ecology's ``q = 0`` (richness) is excluded; ``q = 1`` is the exponential of
+    the Shannon entropy in nats. Reference: M. O. Hill, "Diversity and evenness: a unifying notation and its
     consequences", Ecology 1973. Cost O(m); ``log sum p^q`` by log-sum-exp, so large q does
     not underflow.
 
@@ -268,12 +278,18 @@ def vendi_score(X, /, *, q: float = 1.0, kernel: str = "cosine", bandwidth: floa
     Raises
     ------
     EmbedLensInputError
-        A kernel other than cosine / RBF, or a :class:`Spectrum` whose kernel lacks a unit
-        diagonal (e.g. ``spectrum(X)``, linear): pass ``spectrum(X, kernel="cosine")``.
+        ``q`` not in (0, inf]; a kernel other than cosine / RBF, or a :class:`Spectrum` whose
+        kernel lacks a unit diagonal (e.g. ``spectrum(X)``, linear): pass
+        ``spectrum(X, kernel="cosine")``; a centred Spectrum that keeps no moments. From
+        :func:`core.spectra.spectrum`: ``X`` not a 2-D numeric matrix, rows holding NaN / inf,
+        every row zero (cosine), a bad ``approx`` / ``max_n`` / ``bandwidth`` / ``precision``
+        (RBF).
 
     Notes
     -----
-    Reference: D. Friedman and A. B. Dieng, "The Vendi Score: A Diversity Evaluation Metric
+    Conventions: cosine by default (k(x, x) = 1 needs unit rows; the ``vendi-score``
+    package's ``score_dual(X, normalize=True)`` is cosine too, while its ``score(samples, k)``
+    takes any kernel); ``kernel="rbf"`` uses the Euclidean distance. Reference: D. Friedman and A. B. Dieng, "The Vendi Score: A Diversity Evaluation Metric
     for Machine Learning", TMLR 2023. Conventions: for q = 1 equals
     ``vendi_score.vendi.score_dual`` / ``score_K`` of the ``vendi-score`` package; eigenvalues
     at or below the spectrum's rank tolerance are dropped (they only matter for q < 1).
@@ -310,10 +326,22 @@ def vendi_score_K(K, /, *, q: float = 1.0, weights=None) -> float:
     Returns
     -------
     float
+        ``1 <= VS <= rank K``; 0 if no eigenvalue is above the tolerance (K all zero cannot
+        happen with a unit diagonal).
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``q`` not in (0, inf]; ``K`` not a 2-D numeric matrix or holding NaN / inf (from
+        :func:`core.check_embeddings`, a :class:`NonFiniteRowsError`); not square; not
+        symmetric (tolerance ``1e-8 * max(|K|, 1)``); without ``weights``, a diagonal entry
+        farther than 1e-6 from 1 (the first is named); ``weights`` of the wrong length, with
+        NaN / inf or negative entries, or summing to 0.
 
     Notes
     -----
-    Reference: Friedman & Dieng, "The Vendi Score", TMLR 2023 (the README's example matrix
+    Positive semi-definiteness is not checked: negative eigenvalues are dropped with the
+    ones below the tolerance. Reference: Friedman & Dieng, "The Vendi Score", TMLR 2023 (the README's example matrix
     below). Cost: O(n^3) (``scipy.linalg.eigvalsh``); prefer :func:`vendi_score` on the data,
     which uses the d x d form. Eigenvalues at or below ``max * n * eps`` are dropped.
 
@@ -376,7 +404,8 @@ def hill_curve(X, /, *, q=None, kernel: str = "cosine", bandwidth: float | None 
     Raises
     ------
     EmbedLensInputError
-        As :func:`vendi_score` (a linear, not normalised :class:`Spectrum` is refused).
+        Any order in ``q`` not in (0, inf]; otherwise as :func:`vendi_score` (a kernel other
+        than cosine / RBF, a linear, not normalised :class:`Spectrum`, bad data).
 
     Notes
     -----
@@ -444,10 +473,20 @@ def coding_rate(X, /, *, eps2: float = 0.5) -> float:
     Returns
     -------
     float
+        In nats, >= 0.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``eps2`` not a positive finite number; a :class:`Spectrum` whose kernel lacks a unit
+        diagonal or is RBF (unit diagonal, but not a feature-space covariance); a centred
+        Spectrum that keeps no moments. From :func:`core.spectra.spectrum`: ``X`` not a 2-D
+        numeric matrix, rows holding NaN / inf, every row zero.
 
     Notes
     -----
-    Reference: Y. Yu, K. H. R. Chan, C. You, C. Song, Y. Ma, "Learning Diverse and
+    Conventions: cosine only (rows scaled to unit length, as MCR^2 assumes); ``eps2`` is
+    :math:`\epsilon^2`, not :math:`\epsilon`. Reference: Y. Yu, K. H. R. Chan, C. You, C. Song, Y. Ma, "Learning Diverse and
     Discriminative Representations via the Principle of Maximal Coding Rate Reduction",
     NeurIPS 2020. Cost: one spectrum; the sum over eigenvalues is Sylvester's identity, so
     n < d costs the n x n form. Zero rows are left out. Hand-written: ryanchankh/mcr2 is a
@@ -466,6 +505,32 @@ def coding_rate(X, /, *, eps2: float = 0.5) -> float:
 def class_codes(labels, n: int) -> tuple[np.ndarray, tuple, int]:
     """``(codes, classes, n_missing)``: integer class codes (-1 for a missing label), sorted classes.
 
+    Parameters
+    ----------
+    labels : array-like or pandas.Series of shape (n,)
+        Any hashable values; None / NaN / NaT / pd.NA are missing.
+    n : int
+        Rows of the data the labels belong to.
+
+    Returns
+    -------
+    codes : ndarray of shape (n,), int64
+        Index into ``classes``; -1 for a missing label.
+    classes : tuple
+        The distinct labels as Python values, sorted (in order of first appearance when
+        mixed types do not sort).
+    n_missing : int
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``len(labels) != n``.
+    ValueError
+        From :class:`pandas.Series` when ``labels`` is not 1-D (e.g. an (n, 2) array); not
+        converted to :class:`EmbedLensInputError`.
+
+    Examples
+    --------
     >>> codes, classes, missing = class_codes(["b", "a", None, "b"], 4)
     >>> print(codes.tolist(), classes, missing)
     [1, 0, -1, 1] ('a', 'b') 1
@@ -502,8 +567,18 @@ def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
     RateReduction
         ``delta_r``, ``r``, ``rc`` and the coding rate of each class.
 
+    Raises
+    ------
+    EmbedLensInputError
+        ``eps2`` not a positive finite number; ``X`` not a 2-D numeric matrix or with NaN / inf
+        rows (:class:`NonFiniteRowsError`, from :func:`core.check_embeddings`); ``len(labels)
+        != n``; every label missing; every labelled row zero (from :func:`coding_rate`).
+    ValueError
+        From :func:`class_codes`, for labels that are not 1-D.
+
     Notes
     -----
+    Conventions: cosine (unit rows), ``eps2`` squared, nats, as :func:`coding_rate`.
     Reference: Yu et al., NeurIPS 2020 (as used in "Unsupervised Manifold Linearizing and
     Clustering", 2023). Cost: O(n d^2 + (k + 1) d^3) for k classes (one d x d spectrum each).
 
@@ -558,6 +633,16 @@ def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps
         ``max_n`` for the RBF kernel on a larger class), ``n_class`` (the class's rows),
         ``vendi``, ``coding_rate`` (on every non-zero row of the class), ``vendi_method`` and
         ``seed`` (None when nothing was drawn); NaN for a class of zero rows only.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``q`` not in (0, inf]; ``eps2`` not a positive finite number; ``X`` not a 2-D numeric
+        matrix or with NaN / inf rows (:class:`NonFiniteRowsError`); ``len(labels) != n``;
+        ``kernel`` not "cosine" / "rbf"; a bad ``max_n`` / ``bandwidth`` (RBF, from
+        :func:`core.spectra.spectrum`).
+    ValueError
+        From :func:`class_codes`, for labels that are not 1-D.
 
     Notes
     -----

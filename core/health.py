@@ -69,6 +69,23 @@ def duplicate_groups(X: np.ndarray) -> np.ndarray:
 
     Each row gets the index of the first row identical to it (``labels[i] == i`` for the
     first copy): :func:`equal_row_groups` without a transform.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Any dtype; NaN / inf allowed (rows with the same bits, NaN included, are equal;
+        ``0.0`` and ``-0.0`` differ).
+
+    Returns
+    -------
+    ndarray of shape (n,), int64
+        ``labels[i]``: the smallest row bit-identical to row i.
+
+    Raises
+    ------
+    AttributeError, IndexError
+        When ``X`` is not an array with rows (e.g. a list, or a 0-d array); the input is not
+        validated here. Nothing else of its own.
     """
     return equal_row_groups(X)
 
@@ -95,6 +112,27 @@ def equal_row_groups(X, /, *, transform=None, block: int = _BLOCK) -> np.ndarray
     never merge (a 2^-64 hash collision could at worst leave a copy unmerged). Hand-written
     because ``np.unique(X, axis=0)`` sorts whole rows lexicographically, about 10x slower at
     n = 10^6, d = 384, and takes no transform.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, ...)
+        Rows to compare (any dtype; compared by their bytes, so ``0.0 != -0.0`` and NaN rows
+        with the same bits are equal).
+    transform : callable, optional
+        ``transform(block) -> (rows, usable)``; default the identity with every row usable.
+    block : int, default=16384
+        Rows hashed at a time.
+
+    Returns
+    -------
+    ndarray of shape (n,), int64
+        ``first[i]``: the smallest usable row equal to row i; -1 where row i is not usable.
+
+    Raises
+    ------
+    AttributeError, IndexError
+        When ``X`` is not an array with rows (no validation here); whatever ``transform``
+        raises propagates. Nothing else of its own.
     """
     n = X.shape[0]
     if transform is None:
@@ -142,11 +180,22 @@ def health_report(X: np.ndarray) -> ViewHealth:
     -------
     ViewHealth
         Non-finite rows, zero rows, exact duplicates, row norms (float64; NaN where a row
-        is non-finite) and dead dimensions (constant over the finite rows).
+        is non-finite) and dead dimensions (constant over the finite rows; every dimension
+        when no row is finite, including n = 0).
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` is not 2-D.
+    ValueError, TypeError
+        From the float64 conversion, when ``X`` is not numeric (e.g. strings); not converted
+        to :class:`EmbedLensInputError`.
 
     Notes
     -----
-    Cost: O(n d) time in blocks of 16,384 rows; memory O(n + d) beyond the input.
+    Conventions: duplicates are bit-identical rows (``0.0`` and ``-0.0`` differ), not rows
+    that are equal as numbers or point the same way (cosine duplicates are found by
+    :func:`core.neighbors.knn_graph`'s tie handling instead). Cost: O(n d) time in blocks of 16,384 rows; memory O(n + d) beyond the input.
 
     Examples
     --------

@@ -369,9 +369,31 @@ def intrinsic_dimension(
     Returns
     -------
     IntrinsicDimension
+        ``value`` and its bootstrap ``error`` (NaN with ``n_bootstrap`` < 2), the distinct
+        points used, the duplicates and zero rows left out, and ``params`` (``"graph"``:
+        where the neighbours came from).
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a 2-D numeric matrix, fewer than 3 rows, NaN / inf rows
+        (:class:`NonFiniteRowsError`); ``metric`` not "euclidean" / "cosine"; ``method`` not
+        in :data:`ID_METHODS`; ``n_bootstrap`` not an integer >= 0; PCA: ``variance`` not in
+        (0, 1]; TwoNN: ``discard_fraction`` not in [0, 1), or fewer than 2 ratios kept; MLE:
+        ``k_range`` not a pair of integers with ``2 <= k1 <= k2``; fewer distinct points than
+        neighbours needed (3 for TwoNN, ``k2 + 1`` for MLE); a ``graph`` with another number
+        of rows, another metric or invalid indices (:meth:`NeighborGraph.check`).
+    TypeError
+        From the comparisons when ``variance`` or ``discard_fraction`` is not a number.
 
     Notes
     -----
+    Conventions: the metric defaults to the graph's, else Euclidean (the kNN graph itself
+    defaults to cosine). Cosine estimates use the chordal distance ``sqrt(2 (1 - cos))``
+    between unit rows (Euclidean distance on the sphere), not the cosine distance
+    ``1 - cos``: TwoNN's ratios and MLE's log-ratios need a true metric that is locally
+    Euclidean. ``k_range`` is skdim's ``n_neighbors`` for ``MLE``.
+
     TwoNN: with r1, r2 the distances to the first two neighbours, mu = r2 / r1 follows a
     Pareto law with shape d, so the line through the origin of
     ``-log(1 - F_emp(mu_(i)))`` against ``log mu_(i)`` over the smallest
@@ -484,9 +506,19 @@ def local_intrinsic_dimension(
         Duplicate rows get the value of the row they repeat; zero rows under cosine and
         points whose nearest distinct neighbour is at distance 0 get NaN.
 
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a 2-D numeric matrix, fewer than 3 rows, NaN / inf rows
+        (:class:`NonFiniteRowsError`); ``metric`` not "euclidean" / "cosine"; ``k`` not an
+        integer >= 3; fewer than ``k + 1`` distinct points; a ``graph`` with another number
+        of rows, another metric or invalid indices.
+
     Notes
     -----
-    Levina & Bickel (2004); the same per-point estimate as ``skdim.id.MLE().fit(X,
+    Conventions: ``k`` here is skdim's ``n_neighbors`` (neighbours excluding the point);
+    cosine uses the chordal distance ``sqrt(2 (1 - cos))`` between unit rows; the metric
+    defaults to the graph's, else Euclidean. Levina & Bickel (2004); the same per-point estimate as ``skdim.id.MLE().fit(X,
     n_neighbors=k).dimension_pw_``. Cost: the kNN graph (free when passed) plus O(n k).
 
     Examples
@@ -550,9 +582,23 @@ def id_scale_curve(
     Returns
     -------
     IDScaleCurve
+        One point per level (TwoNN) or per k (MLE), scales increasing.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a 2-D numeric matrix, fewer than 3 rows, NaN / inf rows; ``metric`` not
+        "euclidean" / "cosine"; ``method`` not "twonn" / "mle" (no PCA curve);
+        ``n_bootstrap`` not an integer >= 0; MLE: ``k_max`` not an integer >= 3; TwoNN:
+        ``min_points`` not an integer >= 4 or ``max_subsets`` not an integer >= 1; too few
+        distinct points for the neighbours needed; an unusable ``graph``.
 
     Notes
     -----
+    Conventions: ``scale`` is in Euclidean units (cosine: the chordal distance
+    ``sqrt(2 (1 - cos))`` between unit rows). The level-0 TwoNN error is a bootstrap
+    standard deviation, the other levels' the standard error of the mean over the subsets.
+
     A plateau over a range of scales is the dimension worth reporting; a rise at small
     scales is noise, a fall at large scales is curvature or the data's extent. Cost (TwoNN):
     level j does at most ``max_subsets`` searches on N / 2^j points; with exact search

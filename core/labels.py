@@ -43,6 +43,31 @@ def encode_labels(labels, n: int) -> tuple[np.ndarray, np.ndarray]:
 
     Accepts any 1-D sequence of numbers or strings; NaN / None mark unlabelled items.
 
+    Parameters
+    ----------
+    labels : array-like or pandas.Series of shape (n,)
+    n : int
+        Rows of the data the labels belong to.
+
+    Returns
+    -------
+    codes : ndarray of shape (n,), int64
+        Index into ``classes``, -1 for a missing label.
+    classes : ndarray of shape (K,)
+        The distinct labels, sorted (:func:`pandas.factorize` with ``sort=True``).
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``len(labels) != n``.
+    ValueError
+        From :class:`pandas.Series` when ``labels`` is not 1-D (e.g. an (n, 2) array): the
+        ``ndim`` check never sees it, so the message is pandas', not EmbedLens'.
+    TypeError
+        From :func:`pandas.factorize` when the labels mix types that do not sort even with
+        pandas' mixed-type ordering (e.g. dates and numbers; numbers and strings do sort);
+        :func:`core.diversity.class_codes` falls back to unsorted, this does not.
+
     Examples
     --------
     >>> codes, classes = encode_labels(["b", "a", None, "b"], 4)
@@ -221,9 +246,27 @@ def neural_collapse(X, labels, /) -> NeuralCollapse:
     Returns
     -------
     NeuralCollapse
+        ``trace_ratio`` is ``inf`` when the class means coincide (``tr Sigma_B = 0``).
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a 2-D numeric matrix, fewer than 2 rows, NaN / inf rows
+        (:class:`NonFiniteRowsError`); ``len(labels) != n``; fewer than 2 classes among the
+        labelled rows.
+    ValueError, TypeError
+        From :func:`encode_labels`, for labels that are not 1-D or mix unsortable types.
 
     Notes
     -----
+    Conventions: ``trace_ratio = tr(Sigma_W) / tr(Sigma_B)`` is within over between (small =
+    collapsed), with the *unweighted* between-class covariance of neural-collapse papers
+    (each class mean counts once). :attr:`Separability.fisher_ratio` is the reciprocal
+    orientation, between over within, with the *sample-weighted* ``S_B`` of Fisher / LDA /
+    Calinski-Harabasz: for equal class sizes and the Euclidean metric
+    ``trace_ratio * fisher_ratio == 1``; otherwise they differ (measured: 0.966 for classes
+    of 10 / 20 / 30 rows). Always Euclidean on the rows as given (no metric option).
+
     ``mu_G`` is the mean of all labelled rows (Papyan et al.); ``var_k`` in the CDNV is the
     mean squared distance of class k's rows to ``mu_k`` (Galanti et al. 2022). Eigenvalues
     of G below ``PINV_RTOL`` (1e-10) times the largest are treated as zero (M has rank at most
@@ -311,7 +354,16 @@ def knn_purity(graph: NeighborGraph, labels, /, *, k: int | None = None) -> np.n
     ------
     EmbedLensInputError
         ``graph`` is not a NeighborGraph, holds neighbour indices outside 0..n-1 (e.g. -1),
-        ``k`` is out of range or ``labels`` has the wrong length.
+        ``k`` is not an integer in ``1 .. graph.k`` (``True`` passes as 1) or ``labels`` has
+        the wrong length.
+    ValueError, TypeError
+        From :func:`encode_labels`, for labels that are not 1-D or mix unsortable types.
+
+    Notes
+    -----
+    Conventions: ``k`` counts neighbours excluding the point (``n_neighbors - 1`` in
+    scikit-learn's ``KNeighborsClassifier`` fitted and queried on the same rows); the metric
+    is the graph's.
 
     Examples
     --------
@@ -385,9 +437,23 @@ def hubness(X, /, *, k: int = 10, metric: str | None = None, graph: NeighborGrap
     -------
     Hubness
 
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a 2-D numeric matrix, fewer than 2 rows, NaN / inf rows
+        (:class:`NonFiniteRowsError`); ``metric`` not "cosine" / "euclidean", or different
+        from the graph's; without a graph, ``k`` outside ``1 <= k < n``; with a graph, one with
+        another number of rows, fewer than k neighbours, invalid indices, or ``k < 1``.
+    ValueError, TypeError
+        From ``int(k)`` for a ``k`` that is not a number. A fractional ``k`` is truncated
+        (``k=2.7`` uses 2) without a message.
+
     Notes
     -----
-    Skewness as ``scipy.stats.skew`` (biased, Fisher-Pearson). Large positive skew means a
+    Conventions: cosine by default (the graph's metric when one is given), as the
+    embedding-retrieval setting; Radovanovic et al. use Euclidean (pass
+    ``metric="euclidean"``). ``k`` excludes the point itself (their ``k``; scikit-learn
+    / umap ``n_neighbors`` would be k + 1 on the fitted rows). Skewness as ``scipy.stats.skew`` (biased, Fisher-Pearson). Large positive skew means a
     few hubs are everybody's neighbours, a symptom of high intrinsic dimension that hurts
     kNN retrieval. Cost: the graph plus O(n k).
 
@@ -510,9 +576,34 @@ def separability(
     Returns
     -------
     Separability
+        Barcode scores always; ``thornton``, ``knn_purity``, ``fisher_ratio`` and
+        ``silhouette`` only with labels (None otherwise). ``gap_ratio`` is inf when there are
+        fewer than K bars or the K-th is 0; ``top_share`` / ``gap_ratio`` are NaN when every
+        bar is 0 (or no point is used).
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a 2-D numeric matrix, fewer than 2 rows, NaN / inf rows
+        (:class:`NonFiniteRowsError`); ``metric`` not "euclidean" / "cosine", or different
+        from the graph's; ``n_clusters`` < 2; with labels: ``len(labels) != n``, fewer than 2
+        classes among the labelled rows, ``k`` outside ``1 <= k < n`` (no graph) or an
+        unusable ``graph`` (other row count, fewer than k neighbours, invalid indices).
+    ValueError, TypeError
+        From ``int(k)`` / ``int(n_clusters)`` for non-numbers (a fractional value is
+        truncated silently); from :meth:`numpy.random.Generator.choice` for a negative
+        ``max_points`` (not checked; 0 gives an empty barcode); from :func:`encode_labels`.
 
     Notes
     -----
+    Conventions: Euclidean by default (the graph's metric when one is given), while
+    :func:`hubness` and :func:`core.neighbors.knn_graph` default to cosine; cosine works on
+    unit rows, so the barcode, Fisher ratio and silhouette are then in chordal units
+    (``sqrt(2 (1 - cos))``; the silhouette itself uses ``1 - cos``). ``fisher_ratio`` is
+    between over within, sample-weighted (large = separated), the reverse orientation of
+    :attr:`NeuralCollapse.trace_ratio` (within over between, unweighted): reciprocal for
+    equal class sizes under the Euclidean metric only.
+
     The 0-dimensional persistence of the Vietoris-Rips filtration has one bar per point
     born at 0 and dying at the length of a Euclidean minimum-spanning-tree edge (scipy).
     k tight, far-apart clusters give k - 1 long bars and short ones; the share of total

@@ -456,6 +456,39 @@ def sampled_recall(X, graph: NeighborGraph, /, *, n_queries: int = 256, seed: in
     is the exact k-th neighbour distance (so ties count as hits), averaged over the sample.
     Cost: O(n_queries n d).
 
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        The data the graph was built on (same rows, same order).
+    graph : NeighborGraph
+        The graph to score; its ``metric`` and ``k`` are used for the exact search.
+    n_queries : int, default=256
+        Rows sampled (uniformly, without replacement; all rows when ``n_queries >= n``).
+    seed : int, default=0
+        Seed of the row sample.
+
+    Returns
+    -------
+    float
+        Recall in [0, 1] (1.0: every sampled row holds its exact k nearest, ties included).
+        NaN, with a numpy RuntimeWarning, when ``n_queries == 0``.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a 2-D numeric matrix, fewer than 2 rows, NaN / inf rows
+        (:class:`NonFiniteRowsError`); from :meth:`NeighborGraph.check`: the graph has another
+        number of rows than ``X`` or neighbour indices outside ``0 .. n - 1``.
+    ValueError
+        From :meth:`numpy.random.Generator.choice` for a negative ``n_queries`` (not checked).
+    AttributeError
+        When ``graph`` is not a :class:`NeighborGraph`.
+
+    Notes
+    -----
+    Conventions: distances in the graph's own metric (cosine ``1 - cos``, or Euclidean), as
+    :func:`knn_graph`; ``k`` is the graph's (neighbours excluding the point itself).
+
     Examples
     --------
     >>> X = np.random.default_rng(0).standard_normal((300, 5))
@@ -516,10 +549,21 @@ def knn_graph(
     Raises
     ------
     EmbedLensInputError
-        Bad ``X`` (non-finite rows, fewer than 2 rows), ``metric``, ``method`` or ``k``.
+        Bad ``X`` (not a 2-D numeric matrix, fewer than 2 rows; NaN / inf rows as
+        :class:`NonFiniteRowsError`), ``metric`` not "cosine" / "euclidean", ``method`` not
+        "auto" / "exact" / "approximate", or ``k`` not an integer (a bool or a float such as
+        ``2.0`` is refused) with ``1 <= k < n``.
 
     Notes
     -----
+    Conventions: ``k`` counts neighbours *excluding* the point itself. umap-learn's and
+    pynndescent's ``n_neighbors`` include it (``n_neighbors = k + 1``; see
+    :meth:`NeighborGraph.umap_knn`), as does scikit-learn's ``NearestNeighbors(n_neighbors)
+    .kneighbors(X)`` when queried with the fitted rows (``kneighbors()`` without ``X``
+    excludes it). The default metric is cosine (``1 - cos``, as scikit-learn and
+    pynndescent), unlike scikit-learn's Euclidean (Minkowski p=2) default; the
+    intrinsic-dimension estimators convert it to the chordal distance ``sqrt(2 (1 - cos))``.
+
     Scale: every neighbour, and every distance ratio, is the same for ``X`` and ``c X``
     over the whole float32 range (and float64 data beyond it): the data is divided by an
     exact power of two (:func:`core._numerics.pow2_scale`) before the float32 products, and

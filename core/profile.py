@@ -106,9 +106,26 @@ def spectral_profile(X, /, *, kernel: str = "cosine", q: float = 1.0, eps2: floa
     Returns
     -------
     SpectralProfile
+        The two (three with RBF) spectra and every summary; covariance summaries are NaN when
+        all rows are identical (see :attr:`SpectralProfile.message`).
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``kernel`` not "cosine" / "rbf" (checked first); from :func:`core.spectra.spectrum`:
+        ``X`` not a 2-D numeric matrix, rows holding NaN / inf, every row zero (the cosine
+        spectrum is undefined: raised, not NaN), bad RBF options; from
+        :func:`core.diversity.vendi_score` / :func:`~core.diversity.hill_curve` /
+        :func:`~core.diversity.coding_rate`: ``q`` or an order of ``hill_q`` not in (0, inf],
+        ``eps2`` not a positive number. ``q`` and ``eps2`` are checked after the spectra are
+        computed.
 
     Notes
     -----
+    Conventions: the covariance metrics use the centred Euclidean (linear) spectrum, the
+    Vendi score / Hill curve the uncentred cosine kernel by default, the coding rate always
+    cosine.
+
     Cost: two passes over X, each O(n d^2 + d^3) in the dual form (three with the RBF kernel:
     its n x n or subsampled / RFF spectrum, plus the cosine one for the coding rate).
     Formulas and references: :mod:`core.spectra`, :mod:`core.diversity`.

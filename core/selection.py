@@ -52,6 +52,26 @@ def _points_2d(P) -> np.ndarray:
 def points_in_box(P, x_range: Sequence[float], y_range: Sequence[float], /) -> np.ndarray:
     """Boolean mask of the points of ``P`` (n x 2) with x and y inside the (closed) ranges.
 
+    Parameters
+    ----------
+    P : array-like of shape (n, >= 2)
+        Map coordinates in the map's units; columns beyond the first two are ignored.
+    x_range, y_range : (float, float)
+        The box's bounds along x and y, in either order (they are sorted), ends included.
+        A NaN bound selects nothing.
+
+    Returns
+    -------
+    ndarray of shape (n,), bool
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``P`` not a numeric matrix (from :func:`core.check_embeddings`), fewer than 2 columns,
+        or NaN / inf rows (:class:`NonFiniteRowsError`).
+    ValueError, TypeError
+        A range that is not two numbers (``float`` of each end, then unpacking into two).
+
     Examples
     --------
     >>> points_in_box([[0, 0], [1, 1], [2, 2]], (0.5, 3), (2, 0.5)).tolist()
@@ -70,6 +90,28 @@ def points_in_polygon(P, polygon, /, *, block: int | None = None) -> np.ndarray:
     blocks: O(n m) time, O(block m) memory. Points exactly on an edge may fall either side.
     Written here because neither numpy nor scipy offers point-in-polygon for arbitrary
     (non-convex) polygons without matplotlib.
+
+    Parameters
+    ----------
+    P : array-like of shape (n, >= 2)
+        Map coordinates; columns beyond the first two are ignored.
+    polygon : array-like of shape (m, 2)
+        Vertices in order, m >= 3; the last edge back to the first vertex is implied.
+    block : int, optional
+        Points tested at a time (default about 2,000,000 / m).
+
+    Returns
+    -------
+    ndarray of shape (n,), bool
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``P`` not a numeric matrix, fewer than 2 columns, or NaN / inf rows; a polygon that is
+        not (m, 2) with m >= 3 finite vertices.
+    ValueError, TypeError
+        From ``np.asarray(polygon, dtype=float64)`` for vertices that are not numbers or are
+        ragged.
 
     Examples
     --------
@@ -121,6 +163,24 @@ class FilterClause:
 def parse_filter(clauses: Sequence[str], /) -> list[FilterClause]:
     """Parse ``["label=3", "label=5", "ink>=100"]``; raises with the bad clause named.
 
+    The first operator found splits the clause (``a=b=c`` is column ``a``, value ``b=c``); the
+    value is kept as text (numbers are read by :func:`filter_mask`).
+
+    Parameters
+    ----------
+    clauses : sequence of str
+        Each ``column op value`` with op in ``=``, ``!=``, ``>=``, ``<=``. A bare string is
+        iterated character by character (and refused): pass a list.
+
+    Returns
+    -------
+    list of FilterClause
+
+    Raises
+    ------
+    EmbedLensInputError
+        A clause with no operator or an empty column name (the clause is named).
+
     Examples
     --------
     >>> [str(c) for c in parse_filter(["label=3", "ink>=100"])]
@@ -159,6 +219,32 @@ def filter_mask(meta: pd.DataFrame, clauses: Sequence[str | FilterClause], /) ->
     pd.NA, NaT) equals ``(missing)`` (:data:`core.tables.MISSING_TEXT`): ``score=(missing)``
     keeps the rows without a score, ``score!=(missing)`` those with one. A column that does
     not exist is an error naming the columns.
+
+    Parameters
+    ----------
+    meta : pandas.DataFrame of n rows
+        The metadata, one row per item.
+    clauses : sequence of str or FilterClause
+        As :func:`parse_filter` reads them; an empty sequence keeps every row.
+
+    Returns
+    -------
+    ndarray of shape (n,), bool
+
+    Raises
+    ------
+    EmbedLensInputError
+        A clause that does not parse; a column that does not exist (column names are compared
+        as text, so a non-string column name such as ``3`` is never found, although the
+        message lists it as ``'3'``); ``>=`` / ``<=`` on a column that is not numeric, or
+        with a bound that is not a number.
+    AttributeError
+        When ``meta`` is not a DataFrame.
+
+    Notes
+    -----
+    Conventions: ``=`` on a numeric column matches the text *or* the number (``label=3``
+    keeps 3 and 3.0); booleans count as numeric for ``>=`` / ``<=`` (True = 1).
 
     Examples
     --------
@@ -217,7 +303,20 @@ def stratified_sample(strata, size: int, /, *, seed: int = 0) -> np.ndarray:
     strata : array-like of shape (n,)
         Any hashable labels (a categorical column, or spatial cell numbers).
     size : int
+        Rows wanted, >= 0 (``True`` / ``False`` pass as 1 / 0).
     seed : int, default=0
+
+    Returns
+    -------
+    ndarray of shape (min(size, n),), int64
+        Ascending row numbers (``np.arange(n)`` when ``size >= n``).
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``size`` not a non-negative integer (a float such as ``1.0`` is refused).
+    ValueError
+        From :class:`pandas.Series` when ``strata`` is not 1-D.
 
     Examples
     --------
@@ -324,10 +423,24 @@ def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -
     Returns
     -------
     GroupComparison
+        NaN mean norms for an empty group, NaN ``cosine_*`` below 2 members, NaN
+        ``centroid_distance`` when either group is empty.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a 2-D numeric matrix, no rows, NaN / inf rows (:class:`NonFiniteRowsError`);
+        ``mask`` not of shape (n,); ``metric`` not "cosine" / "euclidean".
+    ValueError, TypeError
+        From ``np.asarray(mask, dtype=bool)`` for a mask that cannot be read as booleans (e.g.
+        ragged). Any value that can is taken by truth (``2``, NaN and the string ``"False"``
+        are True) without a message.
 
     Notes
     -----
-    Cost O(n d) time, O(block d) memory (streamed). Written by hand: these are means and one
+    Conventions: ``metric`` only chooses the centroid distance (cosine ``1 - cos`` of the two
+    mean vectors, default; or Euclidean in the data's units); ``cosine_in`` / ``cosine_out``
+    are always cosine similarities. Cost O(n d) time, O(block d) memory (streamed). Written by hand: these are means and one
     closed-form identity.
 
     Examples
@@ -418,9 +531,23 @@ def group_diversity(X, mask, /, *, metric: str = "cosine", vendi_max: int = 20_0
     Returns
     -------
     GroupDiversity
+        NaN where a group is empty, all zero (Vendi), or has too few distinct usable rows
+        (TwoNN): those refusals are caught and turned into NaN.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a 2-D numeric matrix, no rows, NaN / inf rows; ``mask`` not of shape (n,);
+        ``metric`` not "cosine" / "euclidean".
+    ValueError
+        From :meth:`numpy.random.Generator.choice` for a negative ``vendi_max`` / ``id_max``
+        (not checked).
 
     Notes
     -----
+    Conventions: the Vendi kernel is always cosine; the TwoNN distance follows ``metric``
+    (cosine: chordal distance ``sqrt(2 (1 - cos))`` between unit rows).
+
     :func:`core.vendi_score` (Friedman & Dieng 2023; d x d dual form, O(m d^2 + d^3)) and
     :func:`core.intrinsic_dimension` with ``method="twonn"`` (Facco et al. 2017; an exact kNN
     search of the sample, O(m^2 d) for m <= ``id_max``, plus 30 bootstrap fits).
@@ -470,6 +597,45 @@ def item_neighbors(X, row: int, /, *, k: int = 10, metric: str = "cosine",
     when more rows tie than k). Euclidean distances are computed on the rows divided by an
     exact power of two and multiplied back: the same neighbours at any data scale, and
     distances in the data's units (float32, or float64 where float32 cannot hold them).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        The embeddings (n >= 2).
+    row : int
+        The query row, ``0 <= row < n``.
+    k : int, default=10
+        Neighbours wanted; more than ``n - 1`` gives ``n - 1``. Not otherwise checked: see
+        Raises.
+    metric : {"cosine", "euclidean"}, default="cosine"
+    block : int, default=262144
+        Rows compared at a time.
+
+    Returns
+    -------
+    rows : ndarray of shape (k,), int64
+        Neighbour row numbers, nearest first.
+    distances : ndarray of shape (k,), float32 (float64 beyond float32's range)
+        Cosine distance ``1 - cos`` or Euclidean distance, in the data's units.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a 2-D numeric matrix, fewer than 2 rows, NaN / inf rows
+        (:class:`NonFiniteRowsError`); ``row`` not an integer in ``0 .. n - 1``; ``metric``
+        not "cosine" / "euclidean".
+    TypeError
+        From ``min(k, n - 1)`` for a non-numeric ``k``. A fractional ``k`` is truncated, and
+        ``k <= 0`` is not refused: ``k=0`` returns nothing, and a negative ``k`` returns
+        ``n - 2 + k`` rows (without ties; measured: 6 rows for n = 10, k = -2).
+
+    Notes
+    -----
+    Conventions: cosine by default, as :func:`core.neighbors.knn_graph`; ``k`` excludes the
+    item itself. The cosine distance here is ``1 - u . v``, while
+    :func:`core.neighbors.knn_graph` computes ``|u - v|^2 / 2`` (the same value without the
+    cancellation near 0), so distances of near-identical directions may differ between the
+    two in the last digits (about 1e-16).
 
     Examples
     --------

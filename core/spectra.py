@@ -310,9 +310,37 @@ def spectrum(
     Returns
     -------
     Spectrum
+        Eigenvalues (descending, float64) with ``n`` (rows used), ``form``, ``params`` (rows
+        left out, bandwidth, seed, block dtype, rank tolerance, degeneracy) and the moments.
+        A zero spectrum is returned, flagged :attr:`Spectrum.degenerate`, not raised.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``kernel`` not in :data:`KERNELS`; ``precision`` not "auto" / "float64" / "float32";
+        ``block_rows < 1``; a ``form`` the kernel does not have (linear / cosine: "dual",
+        "primal"; RBF: "primal", "subsample", "rff"); RBF: ``approx`` not "subsample" / "rff",
+        ``max_n < 2``, a bandwidth that is not a positive finite number; cosine (or
+        ``normalize``): every row zero; float32 blocks whose second moments overflow even
+        after rescaling. From :func:`core.check_embeddings`: ``X`` not a 2-D numeric matrix,
+        no rows or columns. Rows holding NaN / inf: a plain :class:`EmbedLensInputError`
+        naming them (not :class:`NonFiniteRowsError`; the data are read once, with
+        ``allow_nonfinite=True``).
+    ValueError, TypeError
+        From ``int(block_rows)``, ``int(max_n)`` or ``np.isfinite(bandwidth)`` for a value that
+        is not a number (these are not converted to :class:`EmbedLensInputError`).
 
     Notes
     -----
+    Conventions: ``form="dual"`` here is the d x d feature-space second moment ``X^T X / n``
+    and ``"primal"`` the n x n Gram / kernel matrix, following the ``vendi-score`` package
+    (``score_dual`` works on ``X^T X``). Kernel-methods texts (SVMs, kernel PCA) use the
+    opposite words: there the *primal* problem lives in feature space (d x d) and the *dual*
+    in the n x n Gram matrix. The eigenvalues are those of ``C`` divided by n (numpy's
+    ``np.cov`` divides by n - 1; scikit-learn's ``PCA.explained_variance_`` too), which
+    cancels in every ratio read off them. The default ``kernel="linear"`` is Euclidean
+    (raw inner products); the Vendi score, Hill curve and coding rate default to cosine.
+
     Cost: dual O(n d^2 + d^3) time, O(d^2 + block_rows d) extra memory, no copy of X;
     primal O(n^2 d + n^3) time, O(n^2) memory. Hand-written: scikit-learn's PCA copies and
     centres X in float64 (8 n d bytes); this streams X and keeps the moments for reuse.
@@ -709,7 +737,23 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
 
 
 def as_spectrum(X, **options) -> Spectrum:
-    """``X`` itself when it is a :class:`Spectrum`, else ``spectrum(X, **options)``."""
+    """``X`` itself when it is a :class:`Spectrum`, else ``spectrum(X, **options)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d) or Spectrum
+    **options
+        Keyword options of :func:`spectrum`; ignored (not checked) when ``X`` is a Spectrum.
+
+    Returns
+    -------
+    Spectrum
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`spectrum` (bad options, a matrix that is not 2-D numeric, NaN / inf rows).
+    """
     return X if isinstance(X, Spectrum) else spectrum(X, **options)
 
 
@@ -730,9 +774,16 @@ def participation_ratio(X, /) -> float:
         In ``[1, rank]``; NaN for a degenerate spectrum (all points identical: see
         :attr:`Spectrum.message`).
 
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`spectrum` when ``X`` is data: not a 2-D numeric matrix, no rows, or rows
+        holding NaN / inf (the message names them).
+
     Notes
     -----
-    Equals the Hill number D_2 of the explained-variance ratio. Reference: Gao, Trautmann,
+    Conventions: on data, the *centred* Euclidean (linear-kernel) covariance spectrum, as in
+    Gao et al.; pass ``spectrum(X, kernel="cosine")`` for the cosine version. Equals the Hill number D_2 of the explained-variance ratio. Reference: Gao, Trautmann,
     Yu et al., "A theory of multineuronal dimensionality, dynamics and measurement" (2017);
     METRICS.md section 1. Cost: one spectrum, O(n d^2 + d^3).
 
@@ -764,9 +815,16 @@ def effective_rank(X, /) -> float:
     float
         In ``[1, rank]``; NaN for a degenerate spectrum (:attr:`Spectrum.degenerate`).
 
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`spectrum` when ``X`` is data: not a 2-D numeric matrix, no rows, or rows
+        holding NaN / inf (the message names them).
+
     Notes
     -----
-    Reference: O. Roy and M. Vetterli, "The effective rank: a measure of effective
+    Conventions: on data, the *centred* Euclidean spectrum (Roy & Vetterli centre nothing:
+    they take any matrix; :func:`rankme` is the uncentred variant). Reference: O. Roy and M. Vetterli, "The effective rank: a measure of effective
     dimensionality", EUSIPCO 2007. Cost: one spectrum.
 
     Examples
@@ -793,10 +851,22 @@ def rankme(X, /, *, eps: float = 1e-7) -> float:
     X : array-like of shape (n, d) or Spectrum
         A centred :class:`Spectrum` is uncentred from its stored moments (no second pass).
     eps : float, default=1e-7
+        Added to every ``p_k`` (as in the paper); not checked, so a negative ``eps``
+        can give NaN.
 
     Returns
     -------
     float
+        ``exp`` of the entropy, about ``[1, min(n, d)]``; NaN for a degenerate spectrum.
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`spectrum` when ``X`` is data: not a 2-D numeric matrix, no rows, or rows
+        holding NaN / inf (the message names them).
+        A :class:`Spectrum` that is centred and keeps no moments (e.g.
+        :meth:`Spectrum.from_eigenvalues` with the default ``center=True``): it cannot be
+        uncentred.
 
     Notes
     -----
@@ -831,9 +901,19 @@ def pca_k(X, /, *, share: float = 0.90) -> int:
     int or float
         The count; NaN (a float) for a degenerate spectrum (:attr:`Spectrum.degenerate`).
 
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`spectrum` when ``X`` is data: not a 2-D numeric matrix, no rows, or rows
+        holding NaN / inf (the message names them).
+        ``share`` outside (0, 1] (NaN included), checked first.
+    TypeError
+        From the comparison ``0 < share`` when ``share`` is not a number.
+
     Notes
     -----
-    METRICS.md section 1. A relative slack of 1e-12 absorbs round-off (k equal eigenvalues
+    Conventions: on data, the centred Euclidean spectrum (scikit-learn's
+    ``PCA(n_components=share)`` picks the same k, up to the 1e-12 slack). METRICS.md section 1. A relative slack of 1e-12 absorbs round-off (k equal eigenvalues
     reach a share of exactly j/k at component j). Cost: one spectrum.
 
     Examples
@@ -871,8 +951,19 @@ def powerlaw_alpha(X, /, *, fit_range: tuple[int, int] | None = None, share: flo
         ``alpha``, ``intercept``, ``r2`` and the range used; NaN alpha when fewer than 3
         eigenvalues are in range or the spectrum is degenerate.
 
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`spectrum` when ``X`` is data: not a 2-D numeric matrix, no rows, or rows
+        holding NaN / inf (the message names them).
+        A ``fit_range`` outside ``1 <= start <= stop <= m`` (m eigenvalues); with the default
+        range, a ``share`` outside (0, 1] (from :func:`pca_k`).
+
     Notes
     -----
+    Conventions: on data, the centred Euclidean spectrum; ``alpha`` is reported positive for
+    a decaying spectrum (``l_i ~ i^-alpha``).
+
     Reference: K. K. Agrawal, A. K. Mondal, A. Ghosh, B. Richards, "alpha-ReQ: Assessing
     representation quality in self-supervised learning by measuring eigenspectrum decay",
     NeurIPS 2022. Cost: one spectrum plus O(d).

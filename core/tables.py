@@ -37,6 +37,22 @@ def text_values(values, *, missing: str = MISSING_TEXT) -> np.ndarray:
     missing categories. Works the same on pandas 2.2 and 3.x (``astype(str)`` keeps NaN on
     3.x and writes ``"nan"`` on 2.x; neither is wanted here).
 
+    Parameters
+    ----------
+    values : pandas.Series or 1-D sequence of length n
+    missing : str, default="(missing)"
+        The text of a missing cell (:data:`MISSING_TEXT`).
+
+    Returns
+    -------
+    ndarray of shape (n,), object
+        ``str`` of each cell, ``missing`` where ``pd.isna``.
+
+    Raises
+    ------
+    ValueError
+        From :class:`pandas.Series` when ``values`` is not 1-D. Nothing else of its own.
+
     Examples
     --------
     >>> text_values(pd.Series([1, None], dtype="Int64")).tolist()
@@ -58,6 +74,28 @@ def search_rows(meta: pd.DataFrame, query: str, *, skip: tuple[str, ...] = ()) -
     Case-insensitive; words are separated by spaces and must all occur (in any columns).
     An empty query matches every row. Columns in ``skip`` (e.g. images) are not searched.
 
+    Parameters
+    ----------
+    meta : pandas.DataFrame of n rows
+    query : str
+        Converted with ``str`` (so ``None`` searches for the word "none").
+    skip : tuple of str, default=()
+        Column names not searched.
+
+    Returns
+    -------
+    ndarray of shape (n,), bool
+
+    Raises
+    ------
+    AttributeError
+        When ``meta`` is not a DataFrame (no validation here). Nothing else of its own.
+
+    Notes
+    -----
+    Missing cells read ``(missing)`` (:func:`text_values`), so the query "missing" finds them.
+    A word matches inside a cell's text (``"3"`` finds ``13``), not whole cells.
+
     Examples
     --------
     >>> meta = pd.DataFrame({"label": [3, 8, 3], "split": ["train", "test", "test"]})
@@ -78,7 +116,24 @@ def search_rows(meta: pd.DataFrame, query: str, *, skip: tuple[str, ...] = ()) -
 
 
 def image_columns(meta: pd.DataFrame) -> list[str]:
-    """Columns whose values are image data URIs or image URLs (checked on the first 20 values)."""
+    """Columns whose values are image data URIs or image URLs (checked on the first 20 values).
+
+    Parameters
+    ----------
+    meta : pandas.DataFrame
+
+    Returns
+    -------
+    list
+        Column names, in table order: object / string columns whose first 20 non-missing
+        values all start with ``data:image/``, or are http(s) URLs ending (before any ``?``)
+        in .png, .jpg, .jpeg, .gif, .webp or .svg.
+
+    Raises
+    ------
+    AttributeError
+        When ``meta`` is not a DataFrame (no validation here). Nothing else of its own.
+    """
     out = []
     for c in meta.columns:
         s = meta[c]
@@ -95,7 +150,28 @@ def image_columns(meta: pd.DataFrame) -> list[str]:
 
 
 def categorical_columns(meta: pd.DataFrame, *, max_levels: int = 50) -> list[str]:
-    """Columns with few distinct values (strings, booleans, or integers with <= ``max_levels`` levels)."""
+    """Columns with few distinct values (strings, booleans, or integers with <= ``max_levels`` levels).
+
+    The dtype is not checked: a float column with few levels counts too. Image columns and
+    columns with unhashable cells are left out; a column whose every value differs (more than
+    one row) is not categorical.
+
+    Parameters
+    ----------
+    meta : pandas.DataFrame
+    max_levels : int, default=50
+        Most distinct non-missing values a categorical column may have.
+
+    Returns
+    -------
+    list
+        Column names in table order.
+
+    Raises
+    ------
+    AttributeError
+        When ``meta`` is not a DataFrame (no validation here). Nothing else of its own.
+    """
     out = []
     images = set(image_columns(meta))
     for c in meta.columns:
@@ -132,6 +208,22 @@ def label_columns(meta: pd.DataFrame, *, id_column: str | None = None) -> list[s
     :data:`LABEL_MIN_CLASS_SIZE` rows or more on average (e.g. 200 named classes of 15 items).
     Any other column can still be picked as labels: see :func:`label_choices`.
 
+    Parameters
+    ----------
+    meta : pandas.DataFrame
+    id_column : str, optional
+        The id column, never a label.
+
+    Returns
+    -------
+    list
+        Column names: ``"label"`` first if label-like, then table order.
+
+    Raises
+    ------
+    AttributeError
+        When ``meta`` is not a DataFrame (no validation here). Nothing else of its own.
+
     Examples
     --------
     >>> meta = pd.DataFrame({"id": ["a", "b", "c", "d"], "split": ["x", "y", "x", "y"],
@@ -147,6 +239,22 @@ def label_columns(meta: pd.DataFrame, *, id_column: str | None = None) -> list[s
 def label_choices(meta: pd.DataFrame, *, id_column: str | None = None) -> list[str]:
     """Every column a user may pick as class labels: :func:`label_columns` first, then every
     other column except the ids and image columns, in table order.
+
+    Parameters
+    ----------
+    meta : pandas.DataFrame
+    id_column : str, optional
+        The id column, never offered.
+
+    Returns
+    -------
+    list
+        Column names: :func:`label_columns` first, then the rest in table order.
+
+    Raises
+    ------
+    AttributeError
+        When ``meta`` is not a DataFrame (no validation here). Nothing else of its own.
 
     Examples
     --------

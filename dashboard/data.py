@@ -51,19 +51,73 @@ def data_dir() -> Path:
 
 @st.cache_data(ttl=10, max_entries=4, show_spinner=False)
 def catalog(folder: str) -> list[CatalogEntry]:
-    """The datasets in ``folder`` (re-listed at most every 10 s, or on upload)."""
+    """The datasets in ``folder`` (re-listed at most every 10 s, or on upload).
+
+    Parameters
+    ----------
+    folder : str
+        The data folder.
+
+    Returns
+    -------
+    list of CatalogEntry
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`core.list_datasets`: the folder does not exist (not cached).
+    OSError
+        From listing an unreadable folder.
+    """
     return core.list_datasets(folder)
 
 
 def save_upload(files) -> CatalogEntry:
-    """Store and check an upload (:func:`core.save_upload`; a refused one is not kept), then list it."""
+    """Store and check an upload (:func:`core.save_upload`; a refused one is not kept), then list it.
+
+    Parameters
+    ----------
+    files : iterable of (str, bytes)
+        Uploaded file names and contents.
+
+    Returns
+    -------
+    CatalogEntry
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`core.save_upload` (unknown extension, empty file, an upload that does not
+        load, ...); nothing is kept then.
+    OSError
+        From writing the uploads folder.
+    """
     entry = core.save_upload(files, data_dir())
     catalog.clear()
     return entry
 
 
 def remove_upload(name: str) -> Path:
-    """Delete the upload ``name`` (:func:`core.catalog.remove_upload`, only inside the uploads folder)."""
+    """Delete the upload ``name`` (:func:`core.catalog.remove_upload`, only inside the uploads folder).
+
+    Parameters
+    ----------
+    name : str
+        ``uploads/<folder>``.
+
+    Returns
+    -------
+    pathlib.Path
+        What was deleted.
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`core.catalog.remove_upload`: not a listed upload, or not a plain entry of the
+        uploads folder. The catalog is re-listed either way.
+    OSError
+        From deleting.
+    """
     try:
         return remove_upload_in(name, data_dir())
     finally:
@@ -71,7 +125,24 @@ def remove_upload(name: str) -> Path:
 
 
 def files_stamp(path: Path) -> tuple:
-    """(relative path, size, mtime_ns) of every file under ``path``: changes when a file does."""
+    """(relative path, size, mtime_ns) of every file under ``path``: changes when a file does.
+
+    Parameters
+    ----------
+    path : path-like
+        A file or a folder (walked recursively, hidden files included).
+
+    Returns
+    -------
+    tuple of (str, int, int)
+        Sorted (relative path, size in bytes, mtime in ns).
+
+    Raises
+    ------
+    OSError
+        When ``path`` does not exist (:class:`FileNotFoundError` from ``stat``) or a file vanishes
+        during the walk; an unreadable sub-folder is skipped by :func:`os.walk`.
+    """
     path = Path(path)
     if path.is_file():
         st_ = path.stat()
@@ -91,7 +162,29 @@ def _load(path: str, name: str, nonfinite: str, stamp: tuple) -> Dataset:
 
 
 def load_dataset(entry: CatalogEntry, *, drop_nonfinite: bool = False) -> Dataset:
-    """Load a catalog entry once per content; raises ``EmbedLensInputError`` on bad input."""
+    """Load a catalog entry once per content; raises ``EmbedLensInputError`` on bad input.
+
+    Parameters
+    ----------
+    entry : CatalogEntry
+    drop_nonfinite : bool, default=False
+        Leave out rows holding NaN / inf (``nonfinite="drop"``) instead of refusing them.
+
+    Returns
+    -------
+    Dataset
+        Shared by every session (``st.cache_resource``), keyed by path, name, the NaN rule and
+        :func:`files_stamp`.
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`core.load`, for any unusable file.
+    NonFiniteRowsError
+        Rows holding NaN / inf, unless ``drop_nonfinite``.
+    OSError
+        From :func:`files_stamp`, when the dataset's files vanish.
+    """
     with st.spinner(f"Loading {entry.name} ..."):
         return _load(
             str(entry.path), entry.name, "drop" if drop_nonfinite else "error", files_stamp(entry.path)
@@ -100,7 +193,25 @@ def load_dataset(entry: CatalogEntry, *, drop_nonfinite: bool = False) -> Datase
 
 @st.cache_data(max_entries=64, show_spinner="Checking the view's health ...")
 def view_health(fingerprint: str, _X) -> ViewHealth:
-    """:func:`core.health_report`, cached per view fingerprint."""
+    """:func:`core.health_report`, cached per view fingerprint.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+
+    Returns
+    -------
+    ViewHealth
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`core.health_report`: ``_X`` not 2-D. An exception is not cached: the next script run computes again.
+    """
     return core.health_report(_X)
 
 
@@ -111,40 +222,178 @@ def view_health(fingerprint: str, _X) -> ViewHealth:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def spectral_profile(fingerprint: str, _X, *, kernel: str, q: float, eps2: float, max_n: int) -> core.SpectralProfile:
-    """:func:`core.spectral_profile` (covariance + kernel spectra and every summary), cached."""
+    """:func:`core.spectral_profile` (covariance + kernel spectra and every summary), cached.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    kernel, q, eps2, max_n
+        As :func:`core.spectral_profile` (part of the key).
+
+    Returns
+    -------
+    core.SpectralProfile
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.spectral_profile` (bad kernel / q / eps2, NaN / inf rows, every row zero).
+        An exception is not cached: the next script run computes again.
+    """
     return core.spectral_profile(_X, kernel=kernel, q=q, eps2=eps2, max_n=max_n)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def diffusion_entropy(fingerprint: str, _X, *, sigma: float | str, t: int, max_n: int) -> core.DiffusionEntropy:
-    """:func:`core.diffusion_spectral_entropy`, cached per view and parameters."""
+    """:func:`core.diffusion_spectral_entropy`, cached per view and parameters.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    sigma, t, max_n
+        As :func:`core.diffusion_spectral_entropy` (part of the key).
+
+    Returns
+    -------
+    core.DiffusionEntropy
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.diffusion_spectral_entropy`. An exception is not cached: the next script run computes again.
+    """
     return core.diffusion_spectral_entropy(_X, sigma=sigma, t=t, max_n=max_n)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def diffusion_mutual_info(fingerprint: str, labels_key: str, _X, _labels, *, sigma: float | str, t: int,
                           max_n: int) -> core.DiffusionMutualInfo:
-    """:func:`core.diffusion_spectral_mutual_info` with a metadata column, cached."""
+    """:func:`core.diffusion_spectral_mutual_info` with a metadata column, cached.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    labels_key : str
+        Names the labels in the cache key (dataset fingerprint + column).
+    _labels : array-like of shape (n,)
+        The label column; left out of the key.
+    sigma, t, max_n
+        As :func:`core.diffusion_spectral_mutual_info`.
+
+    Returns
+    -------
+    core.DiffusionMutualInfo
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.diffusion_spectral_mutual_info` (labels of the wrong length, fewer than 2
+        labelled rows, ...). An exception is not cached: the next script run computes again.
+    """
     return core.diffusion_spectral_mutual_info(_X, _labels, sigma=sigma, t=t, max_n=max_n)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def class_diversity(fingerprint: str, labels_key: str, _X, _labels, *, kernel: str, q: float, eps2: float,
                     max_n: int):
-    """:func:`core.class_diversity` (Vendi and coding rate of each class), cached."""
+    """:func:`core.class_diversity` (Vendi and coding rate of each class), cached.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    labels_key : str
+        Names the labels in the cache key (dataset fingerprint + column).
+    _labels : array-like of shape (n,)
+        The label column; left out of the key.
+    kernel, q, eps2, max_n
+        As :func:`core.class_diversity`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class.
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.class_diversity`. An exception is not cached: the next script run computes again.
+    """
     return core.class_diversity(_X, _labels, q=q, kernel=kernel, eps2=eps2, max_n=max_n)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def rate_reduction(fingerprint: str, labels_key: str, _X, _labels, *, eps2: float) -> core.RateReduction:
-    """:func:`core.rate_reduction`, cached."""
+    """:func:`core.rate_reduction`, cached.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    labels_key : str
+        Names the labels in the cache key (dataset fingerprint + column).
+    _labels : array-like of shape (n,)
+        The label column; left out of the key.
+    eps2 : float
+
+    Returns
+    -------
+    core.RateReduction
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.rate_reduction` (every label missing, every labelled row zero, ...).
+        An exception is not cached: the next script run computes again.
+    """
     return core.rate_reduction(_X, _labels, eps2=eps2)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def schur_entropy(fingerprint: str, pair_fingerprint: str, _X, _Y, *, kernel: str, n_features: int, q: float):
     """SCE of view X given view Y, the defocused X (read-only) and the Vendi (cosine, q) of X
-    before and after defocusing; cached per both fingerprints and the parameters."""
+    before and after defocusing; cached per both fingerprints and the parameters.
+
+    Parameters
+    ----------
+    fingerprint, pair_fingerprint : str
+        Content hashes of ``_X`` and ``_Y`` (the key).
+    _X, _Y : ndarray of shape (n, d_x), (n, d_y)
+        The measured view and the conditioning view, row-aligned; left out of the key.
+    kernel, n_features
+        As :func:`core.schur_complement_entropy` (regularisation "auto").
+    q : float
+        Order of the two Vendi scores.
+
+    Returns
+    -------
+    (SchurComplementEntropy, ndarray, VendiScore, VendiScore)
+        SCE, the defocused ``_X`` (read-only), Vendi of ``_X`` and of the defocused rows.
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.schur_complement_entropy` / :func:`core.defocus` / :func:`core.vendi_score`
+        (views of different lengths, every pair zero, a bad q). An exception is not cached: the next script run computes again.
+    """
     sce = core.schur_complement_entropy(_X, _Y, kernel=kernel, n_features=n_features)
     cleaned = core.defocus(_X, _Y, sce=sce)
     cleaned.flags.writeable = False
@@ -153,7 +402,24 @@ def schur_entropy(fingerprint: str, pair_fingerprint: str, _X, _Y, *, kernel: st
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def npy_bytes(key: str, _array) -> bytes:
-    """``_array`` as the bytes of a ``.npy`` file (for a download button), cached per ``key``."""
+    """``_array`` as the bytes of a ``.npy`` file (for a download button), cached per ``key``.
+
+    Parameters
+    ----------
+    key : str
+        Identifies ``_array`` in the cache.
+    _array : array-like
+        Numeric; left out of the key.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    ValueError
+        From :func:`numpy.save` with ``allow_pickle=False`` for an object array.
+    """
     import io
 
     import numpy as np
@@ -165,7 +431,30 @@ def npy_bytes(key: str, _array) -> bytes:
 
 def view_metric(name: str, view, *, labels=None, labels_key: str = "", kernel: str, q: float, eps2: float,
                 sigma: float | str, t: int, max_n: int) -> float:
-    """One named spectral metric of one view through the cached wrappers above (trajectories)."""
+    """One named spectral metric of one view through the cached wrappers above (trajectories).
+
+    Parameters
+    ----------
+    name : str
+        ``"dse"``, ``"dsmi"``, ``"rate_reduction"`` or a key of
+        :meth:`core.SpectralProfile.values`.
+    view : View
+    labels, labels_key
+        For the label metrics.
+    kernel, q, eps2, sigma, t, max_n
+        Passed to the wrapper concerned.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    KeyError
+        A ``name`` that is none of the above.
+    EmbedLensInputError
+        From the wrapper called (see :func:`spectral_profile` and the others).
+    """
     if name == "dse":
         return diffusion_entropy(view.fingerprint, view.X, sigma=sigma, t=t, max_n=max_n).value
     if name == "dsmi":
@@ -193,6 +482,29 @@ def view_graph(fingerprint: str, X, k: int, metric: str) -> core.NeighborGraph:
     registry memo (the last 3 graphs; concurrent callers wait for one search). Not an
     ``st.cache_*``: UMAP / t-SNE jobs call it from their own thread, and ``st.cache_data``
     would copy a large graph on every hit.
+
+    Parameters
+    ----------
+    fingerprint : str
+        Key of ``X`` in the registry memo.
+    X : ndarray of shape (n, d)
+    k : int
+        Neighbours wanted; more than ``n - 1`` gives ``n - 1``.
+    metric : {"cosine", "euclidean"}
+
+    Returns
+    -------
+    core.NeighborGraph
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`core.knn_graph` (bad X or metric, fewer than 2 rows) or from
+        :meth:`~core.NeighborGraph.restrict` for ``k < 1``.
+
+    Notes
+    -----
+    Conventions: ``k`` excludes the point itself (UMAP's ``n_neighbors`` is ``k + 1``).
     """
     k = int(min(k, X.shape[0] - 1))
     build = int(min(max(k, GRAPH_MIN_K), X.shape[0] - 1))
@@ -202,7 +514,22 @@ def view_graph(fingerprint: str, X, k: int, metric: str) -> core.NeighborGraph:
 
 
 def knn(fingerprint: str, X, *, k: int, metric: str) -> core.NeighborGraph:
-    """:func:`view_graph` with a spinner: call it before the wrappers below (they reuse the graph)."""
+    """:func:`view_graph` with a spinner: call it before the wrappers below (they reuse the graph).
+
+    Parameters
+    ----------
+    fingerprint, X, k, metric
+        As :func:`view_graph`.
+
+    Returns
+    -------
+    core.NeighborGraph
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`view_graph`.
+    """
     k = min(k, X.shape[0] - 1)
     with st.spinner(f"Finding the {k} nearest neighbours of {X.shape[0]:,} points ({metric}) ..."):
         return view_graph(fingerprint, X, k, metric)
@@ -210,13 +537,58 @@ def knn(fingerprint: str, X, *, k: int, metric: str) -> core.NeighborGraph:
 
 @st.cache_data(max_entries=32, show_spinner="Estimating the intrinsic dimension ...")
 def intrinsic_dimension(fingerprint: str, _X, method: str, metric: str, graph_k: int) -> core.IntrinsicDimension:
+    """:func:`core.intrinsic_dimension` on the shared graph (PCA needs none), cached.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash: the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        Left out of the key.
+    method : {"twonn", "mle", "pca"}
+    metric : {"cosine", "euclidean"}
+    graph_k : int
+        Neighbours of the shared graph (:func:`view_graph`).
+
+    Returns
+    -------
+    core.IntrinsicDimension
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.intrinsic_dimension` (bad method, too few distinct points, ...). An
+        exception is not cached: the next script run computes again.
+    """
     graph = view_graph(fingerprint, _X, graph_k, metric) if method != "pca" else None
     return core.intrinsic_dimension(_X, method=method, metric=metric, graph=graph)
 
 
 @st.cache_data(max_entries=16, show_spinner="Estimating the dimension at every scale ...")
 def id_scale_curves(fingerprint: str, _X, metric: str, graph_k: int) -> tuple[core.IDScaleCurve, core.IDScaleCurve]:
-    """(TwoNN by decimation, MLE against k) on the shared graph."""
+    """(TwoNN by decimation, MLE against k) on the shared graph.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    metric : {"cosine", "euclidean"}
+    graph_k : int
+        Neighbours of the shared graph (:func:`view_graph`); part of the key.
+
+    Returns
+    -------
+    (core.IDScaleCurve, core.IDScaleCurve)
+        TwoNN by decimation, then MLE for k = 3 .. min(graph_k, 20).
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.id_scale_curve` (too few distinct points, ...). An exception is not cached: the next script run computes again.
+    """
     graph = view_graph(fingerprint, _X, graph_k, metric)
     return (core.id_scale_curve(_X, method="twonn", metric=metric, graph=graph),
             core.id_scale_curve(_X, method="mle", metric=metric, graph=graph, k_max=min(graph_k, 20)))
@@ -224,32 +596,157 @@ def id_scale_curves(fingerprint: str, _X, metric: str, graph_k: int) -> tuple[co
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def local_intrinsic_dimension(fingerprint: str, _X, k: int, metric: str, graph_k: int):
-    """Per-point MLE intrinsic dimension on the shared graph (for colouring maps)."""
+    """Per-point MLE intrinsic dimension on the shared graph (for colouring maps).
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    k : int
+        Neighbours per point (>= 3).
+    metric : {"cosine", "euclidean"}
+    graph_k : int
+        Neighbours of the shared graph (:func:`view_graph`); part of the key.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.local_intrinsic_dimension` (k > graph_k, too few distinct points).
+        An exception is not cached: the next script run computes again.
+    """
     graph = view_graph(fingerprint, _X, graph_k, metric)
     return core.local_intrinsic_dimension(_X, k=k, metric=metric, graph=graph)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def hubness(fingerprint: str, _X, k: int, metric: str, graph_k: int) -> core.Hubness:
+    """:func:`core.hubness` on the shared graph, cached.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash: the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        Left out of the key.
+    k : int
+        Neighbours counted, ``1 <= k <= graph_k``.
+    metric : {"cosine", "euclidean"}
+    graph_k : int
+        Neighbours of the shared graph (:func:`view_graph`).
+
+    Returns
+    -------
+    core.Hubness
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.hubness`. Not cached when raised.
+    """
     return core.hubness(_X, k=k, metric=metric, graph=view_graph(fingerprint, _X, graph_k, metric))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def neural_collapse(fingerprint: str, _X, labels_key: str, _labels) -> core.NeuralCollapse:
-    """``labels_key`` names the labels (dataset fingerprint + column) in the cache key."""
+    """``labels_key`` names the labels (dataset fingerprint + column) in the cache key.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    labels_key : str
+        Names the labels in the cache key (dataset fingerprint + column).
+    _labels : array-like of shape (n,)
+        The label column; left out of the key.
+
+    Returns
+    -------
+    core.NeuralCollapse
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.neural_collapse` (fewer than 2 classes, labels of the wrong length).
+        An exception is not cached: the next script run computes again.
+    """
     return core.neural_collapse(_X, _labels)
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the H0 barcode and class separability ...")
 def separability(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: str,
                  graph_k: int) -> core.Separability:
+    """:func:`core.separability` with labels on the shared graph, cached.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash: the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        Left out of the key.
+    labels_key : str
+        Names the labels in the key (dataset fingerprint + column).
+    _labels : array-like of shape (n,)
+    k : int
+        Neighbours for the kNN purity.
+    metric : {"cosine", "euclidean"}
+    graph_k : int
+        Neighbours of the shared graph.
+
+    Returns
+    -------
+    core.Separability
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.separability` (fewer than 2 classes, labels of the wrong length).
+        Not cached when raised.
+    """
     graph = view_graph(fingerprint, _X, graph_k, metric)
     return core.separability(_X, _labels, k=k, metric=metric, graph=graph)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def knn_purity(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: str, graph_k: int):
-    """Per-point share of same-label neighbours (for colouring maps)."""
+    """Per-point share of same-label neighbours (for colouring maps).
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    labels_key : str
+        Names the labels in the cache key (dataset fingerprint + column).
+    _labels : array-like of shape (n,)
+        The label column; left out of the key.
+    k : int
+        Neighbours used, ``1 <= k <= graph_k``.
+    metric : {"cosine", "euclidean"}
+    graph_k : int
+        Neighbours of the shared graph (:func:`view_graph`); part of the key.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        NaN for unlabelled points.
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.knn_purity`. An exception is not cached: the next script run computes again.
+    """
     return core.knn_purity(view_graph(fingerprint, _X, graph_k, metric), _labels, k=k)
 # --- map ---
 # Projections: an in-memory layer (st.cache_resource: one shared, read-only Projection per key)
@@ -312,7 +809,24 @@ def _map_from_disk(key: str) -> Projection:
 
 
 def map_cached(key: str) -> Projection | None:
-    """The projection under ``key`` from memory or disk, or None."""
+    """The projection under ``key`` from memory or disk, or None.
+
+    Parameters
+    ----------
+    key : str
+        A :func:`core.projection.projection_key`.
+
+    Returns
+    -------
+    Projection or None
+        None when absent or unusable on disk (then deleted; not remembered as absent).
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :class:`core.DiskCache` for a malformed key or a non-numeric
+        ``EMBEDLENS_CACHE_MAX_MB``.
+    """
     try:
         return _map_from_disk(key)
     except LookupError:
@@ -400,7 +914,23 @@ def _label_columns(dataset_fingerprint: str, names: tuple, _meta, id_column: str
 
 def label_columns(dataset_fingerprint: str, meta, id_column: str | None) -> list[str]:
     """:func:`core.tables.label_columns`, once per dataset and column set (it counts the levels
-    of every column)."""
+    of every column).
+
+    Parameters
+    ----------
+    dataset_fingerprint : str
+    meta : pandas.DataFrame
+    id_column : str or None
+
+    Returns
+    -------
+    list
+
+    Raises
+    ------
+    AttributeError
+        When ``meta`` is not a DataFrame.
+    """
     return _label_columns(dataset_fingerprint, tuple(map(str, meta.columns)), meta, id_column)
 
 
@@ -412,13 +942,46 @@ def _label_choices(dataset_fingerprint: str, names: tuple, _meta, id_column: str
 
 
 def label_choices(dataset_fingerprint: str, meta, id_column: str | None) -> list[str]:
-    """:func:`core.tables.label_choices` (every column a user may pick as labels), once per dataset."""
+    """:func:`core.tables.label_choices` (every column a user may pick as labels), once per dataset.
+
+    Parameters
+    ----------
+    dataset_fingerprint : str
+    meta : pandas.DataFrame
+    id_column : str or None
+
+    Returns
+    -------
+    list
+
+    Raises
+    ------
+    AttributeError
+        When ``meta`` is not a DataFrame.
+    """
     return _label_choices(dataset_fingerprint, tuple(map(str, meta.columns)), meta, id_column)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def map_column_kinds(dataset_fingerprint: str, _meta) -> tuple[list[str], list[str]]:
-    """(categorical, numeric) metadata columns for colouring and filtering, once per dataset."""
+    """(categorical, numeric) metadata columns for colouring and filtering, once per dataset.
+
+    Parameters
+    ----------
+    dataset_fingerprint : str
+        The key standing for ``_meta``.
+    _meta : pandas.DataFrame
+
+    Returns
+    -------
+    (list, list)
+        Categorical and numeric column names.
+
+    Raises
+    ------
+    Nothing
+        Of its own; :func:`dashboard.map_view.column_kinds`'s exceptions propagate.
+    """
     from dashboard.map_view import column_kinds
 
     return column_kinds(_meta)
@@ -431,7 +994,28 @@ def _map_preservation(fingerprint: str, projection_id: str, _X, _coords, metric:
 
 
 def map_preservation(view: View, projection: Projection, rows: np.ndarray | None) -> np.ndarray:
-    """Per-point kNN preservation of a map that was made without a graph (PCA)."""
+    """Per-point kNN preservation of a map that was made without a graph (PCA).
+
+    Parameters
+    ----------
+    view : View
+    projection : Projection
+        A map of ``view`` (or of its ``rows``), made without a graph.
+    rows : ndarray of int, optional
+        The subset the map shows (None: every row).
+
+    Returns
+    -------
+    ndarray of shape (len(rows) or n,)
+        Per-point share of the 15 nearest neighbours kept by the map
+        (:func:`core.knn_preservation`).
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`view_graph` / :func:`core.knn_preservation` (a map with another row count,
+        fewer than 16 points). Not cached when raised.
+    """
     X = view.X if rows is None else view.X[rows]
     fp = map_subset_fingerprint(view.fingerprint, rows)
     ident = hashlib.sha256(projection.coords.tobytes()).hexdigest()[:16]
@@ -441,25 +1025,107 @@ def map_preservation(view: View, projection: Projection, rows: np.ndarray | None
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def map_item_neighbors(fingerprint: str, _X, row: int, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Exact nearest neighbours of one item, with distances."""
+    """Exact nearest neighbours of one item, with distances.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    row : int
+    k : int
+    metric : {"cosine", "euclidean"}
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Neighbour rows and distances, nearest first (:func:`core.item_neighbors`).
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.item_neighbors` (row out of range, bad metric). An exception is not cached: the next script run computes again.
+    """
     return item_neighbors(_X, row, k=k, metric=metric)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def map_compare_groups(fingerprint: str, selection: str, _X, _mask, metric: str) -> GroupComparison:
-    """The selection against the rest (cached per view and encoded selection)."""
+    """The selection against the rest (cached per view and encoded selection).
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    selection : str
+        The encoded selection: the key standing for ``_mask``.
+    _mask : ndarray of shape (n,), bool
+    metric : {"cosine", "euclidean"}
+
+    Returns
+    -------
+    GroupComparison
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.compare_groups` (mask of the wrong shape, bad metric). An exception is not cached: the next script run computes again.
+    """
     return compare_groups(_X, _mask, metric=metric)
 
 
 @st.cache_data(max_entries=32, show_spinner="Vendi score and intrinsic dimension of the selection ...")
 def map_group_diversity(fingerprint: str, selection: str, _X, _mask, metric: str) -> GroupDiversity:
-    """Vendi score and TwoNN dimension of the selection and of the rest (cached per encoded selection)."""
+    """Vendi score and TwoNN dimension of the selection and of the rest (cached per encoded selection).
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        subset): the cache key standing for ``_X``.
+    _X : ndarray of shape (n, d)
+        The view's matrix; left out of the cache key (leading underscore).
+    selection : str
+        The encoded selection: the key standing for ``_mask``.
+    _mask : ndarray of shape (n,), bool
+    metric : {"cosine", "euclidean"}
+
+    Returns
+    -------
+    GroupDiversity
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`core.selection.group_diversity`. An exception is not cached: the next script run computes again.
+    """
     return group_diversity(_X, _mask, metric=metric)
 
 
 @st.cache_data(max_entries=4, show_spinner="Preparing hover texts ...")
 def map_hover_texts(dataset_fingerprint: str, _meta) -> np.ndarray:
-    """Per-item hover text: metadata and, up to 5,000 items, a sketch of the first image column."""
+    """Per-item hover text: metadata and, up to 5,000 items, a sketch of the first image column.
+
+    Parameters
+    ----------
+    dataset_fingerprint : str
+        The key standing for ``_meta``.
+    _meta : pandas.DataFrame of n rows
+
+    Returns
+    -------
+    ndarray of shape (n,), object
+
+    Raises
+    ------
+    Nothing
+        Of its own; whatever :func:`dashboard.figures.projection.hover_texts` raises propagates.
+    """
     images = image_columns(_meta)
     return hover_texts(_meta, image_column=images[0] if images and len(_meta) <= 5_000 else None,
                        skip=tuple(images))

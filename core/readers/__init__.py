@@ -94,6 +94,11 @@ def load(
         count, missing or duplicate ids, paths outside the data folder, files over the limit.
     NonFiniteRowsError
         For rows holding NaN or inf, with ``nonfinite="error"``.
+    ValueError, TypeError
+        From ``int(max_bytes)`` for a ``max_bytes`` that is not a number; an unset
+        ``max_bytes`` with a non-numeric ``EMBEDLENS_MAX_FILE_MB`` is an
+        :class:`EmbedLensInputError` instead. ``nonfinite`` other than "error" / "drop" is an
+        :class:`EmbedLensInputError`.
 
     Notes
     -----

@@ -17,7 +17,19 @@ _DIM_COLUMN = re.compile(r"^(dim|emb|embedding|e|x|v|f|feat|feature)[_\-]?(\d+)$
 
 
 def default_max_bytes() -> int:
-    """The per-file size limit: ``EMBEDLENS_MAX_FILE_MB`` (default 8192 MB) in bytes."""
+    """The per-file size limit: ``EMBEDLENS_MAX_FILE_MB`` (default 8192 MB) in bytes.
+
+    Returns
+    -------
+    int
+        ``int(MB * 2**20)``; fractional megabytes are allowed, and a zero or negative value
+        is not refused (every file is then over the limit).
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``EMBEDLENS_MAX_FILE_MB`` is set to something that is not a number.
+    """
     raw = os.environ.get("EMBEDLENS_MAX_FILE_MB", "8192")
     try:
         mb = float(raw)

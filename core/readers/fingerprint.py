@@ -21,6 +21,29 @@ def fingerprint_array(X: np.ndarray) -> str:
     (a two-level tree, so large views hash at about twice single-stream speed).
 
     Cost: O(n d), one read of the matrix.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        Any numeric dtype; it is hashed as float32 (a copy when it is not float32 or not
+        C-contiguous).
+
+    Returns
+    -------
+    str
+        32 hex digits (128 bits of SHA-256), covering n, d and the float32 bytes.
+
+    Raises
+    ------
+    ValueError
+        When ``X`` is not 2-D (unpacking its shape) or cannot be cast to float32 (e.g.
+        strings). The input is not otherwise validated.
+
+    Notes
+    -----
+    Conventions: two matrices that are equal as float32 share a fingerprint, so float64
+    data differing only below float32 precision hash the same (and share cache keys built
+    from it); ``0.0`` and ``-0.0``, or two NaN payloads, hash differently.
     """
     X = np.asarray(X)
     if X.dtype != np.float32:
@@ -46,7 +69,23 @@ def fingerprint_array(X: np.ndarray) -> str:
 
 
 def fingerprint_metadata(meta: pd.DataFrame) -> str:
-    """Content hash of a metadata table: column names, dtypes and values."""
+    """Content hash of a metadata table: column names, dtypes and values.
+
+    Parameters
+    ----------
+    meta : pandas.DataFrame
+        Cells that pandas cannot hash (lists, dicts) are hashed by their ``repr``.
+
+    Returns
+    -------
+    str
+        32 hex digits; independent of the index, dependent on column order.
+
+    Raises
+    ------
+    AttributeError
+        When ``meta`` is not a DataFrame. Nothing else of its own.
+    """
     h = hashlib.sha256(b"embedlens-meta-v1:")
     h.update(str(len(meta)).encode())
     for col in meta.columns:
