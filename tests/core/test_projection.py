@@ -258,3 +258,21 @@ def test_kind_degenerate_spectrum_declared_undefined_map_details_text():
     text = parameters_text(project(X, method="pca", quality=False).params)
     assert ("explained_variance_ratio=undefined (all rows are identical: the covariance is zero, so ratios are "
             "undefined)") in text and "nan" not in text.lower() and "e-15" not in text
+
+
+def test_kind_silent_except_cache_write_failure_logged(blobs, tmp_path, monkeypatch, caplog):
+    """A map that cannot be stored is returned and the failure logged (it was passed over silently)."""
+    import logging
+
+    import core.projection as projection
+    from core.cache import DiskCache
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(projection, "save_projection", full_disk)
+    with caplog.at_level(logging.WARNING, logger="core.projection"):
+        p = project_cached(blobs, fingerprint="full", cache=DiskCache(tmp_path))
+    np.testing.assert_array_equal(p.coords, project(blobs).coords)
+    assert any("No space left on device" in r.getMessage() and "not stored" in r.getMessage()
+               for r in caplog.records)

@@ -13,7 +13,7 @@ from core import _umap_compat
 
 ROOT = Path(__file__).resolve().parents[2]
 UMAP_INTERNAL_MODULES = ("umap.layouts", "umap.aligned_umap", "umap.spectral", "umap.umap_", "umap.utils")
-UMAP_PRIVATE_ATTRS = {"_a", "_b", "_cache", "enable_caching", "graph_", "py_func"}
+UMAP_PRIVATE_ATTRS = {"_a", "_b", "_cache", "enable_caching"}
 
 
 def test_kind_version_guard_checked_range_is_the_pinned_range():
@@ -84,7 +84,7 @@ def _private_umap_uses(path: Path) -> list[str]:
             found.append(f"from {node.module} import ...")
         elif isinstance(node, ast.Import):
             found += [a.name for a in node.names if a.name.startswith(UMAP_INTERNAL_MODULES)]
-        elif isinstance(node, ast.Attribute) and node.attr in UMAP_PRIVATE_ATTRS - {"graph_", "py_func"}:
+        elif isinstance(node, ast.Attribute) and node.attr in UMAP_PRIVATE_ATTRS:
             found.append(f".{node.attr}")
         elif isinstance(node, ast.Constant) and node.value in UMAP_INTERNAL_MODULES:
             found.append(node.value)
