@@ -52,6 +52,11 @@ def installed_version() -> str | None:
     Returns
     -------
     str or None
+
+    Raises
+    ------
+    Nothing
+        A missing distribution gives None.
     """
     try:
         return version("umap-learn")
@@ -77,7 +82,8 @@ def check_version(found: str | None = None) -> bool:
 
     Raises
     ------
-    Nothing; an unparsable or absent version counts as unchecked (logged).
+    Nothing
+        An unparsable or absent version counts as unchecked (logged).
 
     Examples
     --------

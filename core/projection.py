@@ -200,6 +200,24 @@ def graph_k(method: str, n: int, **params) -> int:
 
     UMAP uses ``n_neighbors - 1`` neighbours besides each point itself; t-SNE uses
     ``3 * perplexity`` (openTSNE's rule); both at least :data:`QUALITY_K` for the quality.
+
+    Parameters
+    ----------
+    method : {"pca", "umap", "tsne"}
+    n : int
+        Number of points.
+    **params
+        The method's parameters (:data:`DEFAULTS`), as given to :func:`project`.
+
+    Returns
+    -------
+    int
+        Between 0 and ``n - 1``.
+
+    Raises
+    ------
+    EmbedLensInputError
+        An unknown method, an unknown parameter or a value out of range.
     """
     p = _resolve_params(method, n, params)
     if method == "pca":
@@ -429,6 +447,14 @@ def project(
     -------
     Projection
 
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a finite numeric (n, d) array of at least 3 rows (``check_embeddings``);
+        ``n_components`` not 2 or 3; a negative or non-integer seed; an unknown method or
+        parameter, or a value out of range; UMAP / t-SNE on fewer than 5 points; a ``graph``
+        that is not a NeighborGraph or does not fit ``X`` (rows, metric, k).
+
     Notes
     -----
     Costs: PCA O(m d^2 + d^3 + n d) with m = min(n, fit_rows) (covariance solver); UMAP
@@ -492,7 +518,31 @@ def project(
 
 def projection_key(fingerprint: str, *, method: str, n_components: int, seed: int, n: int,
                    kind: str = "projection", **params) -> str:
-    """The disk-cache key of a map: fingerprint, method, resolved parameters, library versions."""
+    """The disk-cache key of a map: fingerprint, method, resolved parameters, library versions.
+
+    Parameters
+    ----------
+    fingerprint : str
+        Identifies the data (``View.fingerprint``, or a subset's).
+    method, n_components, seed, **params
+        As for :func:`project` (parameters resolved first, so defaults given or omitted give
+        the same key).
+    n : int
+        Number of points (parameters such as perplexity are clipped to it).
+    kind : str, default="projection"
+        Separates entries of different kinds (e.g. ``"aligned-umap-0"``).
+
+    Returns
+    -------
+    str
+        A hex digest (:func:`core.cache.cache_key`), also covering the quality settings and
+        the library versions.
+
+    Raises
+    ------
+    EmbedLensInputError
+        An unknown method or parameter, or a value out of range.
+    """
     p = _resolve_params(method, n, params)
     return cache_key(kind=kind, fingerprint=fingerprint, method=method, n_components=int(n_components),
                      seed=int(seed), params=p, versions=_library_versions(), quality_k=QUALITY_K,
@@ -500,7 +550,24 @@ def projection_key(fingerprint: str, *, method: str, n_components: int, seed: in
 
 
 def save_projection(cache: DiskCache, key: str, p: Projection) -> None:
-    """Store ``p`` under ``key`` (coordinates, per-point preservation, parameters, quality)."""
+    """Store ``p`` under ``key`` (coordinates, per-point preservation, parameters, quality).
+
+    Parameters
+    ----------
+    cache : DiskCache
+    key : str
+        From :func:`projection_key`.
+    p : Projection
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    OSError
+        The cache folder cannot be written (read-only, full disk).
+    """
     arrays = {"coords": p.coords}
     if p.preservation is not None:
         arrays["preservation"] = p.preservation
@@ -511,7 +578,25 @@ def save_projection(cache: DiskCache, key: str, p: Projection) -> None:
 
 
 def load_projection(cache: DiskCache, key: str) -> Projection | None:
-    """The projection stored under ``key``, or None (absent, or corrupt and now deleted)."""
+    """The projection stored under ``key``, or None (absent, or corrupt and now deleted).
+
+    Parameters
+    ----------
+    cache : DiskCache
+    key : str
+        From :func:`projection_key`.
+
+    Returns
+    -------
+    Projection or None
+        With ``from_cache=True``; None when absent, unreadable or of another layout (such an
+        entry is discarded, so the caller recomputes).
+
+    Raises
+    ------
+    Nothing
+        Read failures mean "recompute" (:meth:`core.cache.DiskCache.load`).
+    """
     entry = cache.load(key)
     if entry is None:
         return None
@@ -546,7 +631,27 @@ def project_cached(
     """:func:`project`, read from / written to the disk cache (``cache=None``: the default folder).
 
     ``fingerprint`` must identify ``X``'s content (``View.fingerprint``); a corrupt entry is
-    deleted and recomputed. The result's ``from_cache`` says which happened.
+    deleted and recomputed. The result's ``from_cache`` says which happened. A map that cannot
+    be stored (read-only or full disk) is returned all the same and the failure logged.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    fingerprint : str
+        Identifies ``X``'s content.
+    cache : DiskCache, optional
+        Default: ``DiskCache()`` (the default folder).
+    method, n_components, seed, graph, progress, **params
+        As for :func:`project`.
+
+    Returns
+    -------
+    Projection
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`project`.
 
     Examples
     --------

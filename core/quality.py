@@ -119,6 +119,12 @@ def trustworthiness(
     -------
     Trustworthiness
 
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` and ``Y`` not finite numeric arrays with the same number of rows (at least 4);
+        an unknown metric; ``sample`` not an integer >= 4; ``n_neighbors`` < 1.
+
     Notes
     -----
     Reference: J. Venna and S. Kaski, "Neighborhood preservation in nonlinear projection
@@ -166,6 +172,23 @@ def map_neighbors(Y, /, *, k: int) -> np.ndarray:
 
     Exact; O(n log n) for the low-dimensional maps this is meant for. With exact duplicates
     a point may not be returned first for itself; then the farthest of k + 1 is dropped.
+
+    Parameters
+    ----------
+    Y : array-like of shape (n, c)
+        The map.
+    k : int
+        Neighbours per point, ``1 <= k < n``.
+
+    Returns
+    -------
+    ndarray of shape (n, k), int
+        Row indices, nearest first.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``Y`` not a finite numeric array of at least 2 rows; ``k`` out of range.
     """
     from sklearn.neighbors import NearestNeighbors
 
