@@ -62,7 +62,8 @@ def run_case(case: str, path: str, repeats: int) -> dict:
     X = np.load(path, mmap_mode="r")
     X = np.ascontiguousarray(X)
     from core.neighbors import knn_graph
-    from core.projection import project, warm_up
+    from core.projection import project
+    from core.warmup import warm_up
 
     if case.startswith(("umap", "tsne")):
         warm_up(steps=("umap",) if X.shape[0] <= 20_000 else ("umap", "pynndescent"))

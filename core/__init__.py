@@ -64,8 +64,9 @@ from .intrinsic_dim import (
 from .labels import Hubness, NeuralCollapse, Separability, hubness, knn_purity, neural_collapse, separability
 from .neighbors import NeighborGraph, knn_graph, sampled_recall
 # --- map ---
+from .alignment import align_projections, procrustes_align
 from .cache import DiskCache, cache_key, default_cache_dir
-from .projection import Projection, align_projections, graph_k, procrustes_align, project, project_cached, warm_up
+from .projection import Projection, graph_k, project, project_cached
 from .quality import Trustworthiness, knn_preservation, trustworthiness
 from .selection import (
     GroupComparison,
@@ -76,6 +77,7 @@ from .selection import (
     points_in_polygon,
     stratified_sample,
 )
+from .warmup import warm_up
 
 __all__ = [
     "CatalogEntry",

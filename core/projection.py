@@ -6,26 +6,24 @@
   the same graph (chosen over scikit-learn's Barnes-Hut t-SNE on a measured benchmark:
   ``benchmarks/bench_projection.py``). The same seed gives the same coordinates, so a
   share link reopens the same map.
-- :func:`align_projections` puts several views of the same items (runs, checkpoints,
-  layers) into one frame: a joint AlignedUMAP optimisation for UMAP, orthogonal Procrustes
-  onto a reference view otherwise (:func:`procrustes_align`).
 - :func:`project_cached` adds the on-disk cache (:mod:`core.cache`), keyed by the view's
   fingerprint, the method, every parameter and the library versions.
-- :func:`warm_up` compiles umap-learn's and pynndescent's numba code on a tiny array, so a
-  server can pay that once, off the user's path.
+- The map's quality scores come from :func:`core.quality.map_quality`.
 
-umap-learn, pynndescent and openTSNE are imported inside the functions that need them:
-importing :mod:`core` stays fast.
+Alignment of several views is :mod:`core.alignment`; umap-learn's private internals (and
+the version they were checked against) are :mod:`core._umap_compat`; the numba warm-up is
+:mod:`core.warmup`. umap-learn and openTSNE are imported inside the functions that need
+them: importing :mod:`core` stays fast.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
 
@@ -35,7 +33,8 @@ from ._numerics import rescaled, row_norms
 from ._validation import EmbedLensInputError, check_embeddings
 from .cache import DiskCache, cache_key
 from .neighbors import NeighborGraph, knn_graph
-from .quality import Trustworthiness, knn_preservation, trustworthiness
+from ._umap_compat import import_umap
+from .quality import QUALITY_K, QUALITY_MIN_POINTS, QUALITY_SAMPLE, Trustworthiness, map_quality
 from .spectra import SHIFT_RATIO as _SHIFT_RATIO
 from .spectra import _data_eps, _degeneracy
 
@@ -49,10 +48,9 @@ __all__ = [
     "load_projection",
     "save_projection",
     "graph_k",
-    "align_projections",
-    "procrustes_align",
-    "warm_up",
 ]
+
+_log = logging.getLogger(__name__)
 
 METHODS = ("pca", "umap", "tsne")
 
@@ -64,14 +62,6 @@ DEFAULTS: Mapping[str, Mapping[str, object]] = MappingProxyType({
                               "early_exaggeration_iter": 250}),
 })
 """Every parameter each method accepts, with its default (``None``: resolved from n)."""
-
-
-
-QUALITY_K = 15
-"""k of the quality scores (trustworthiness and kNN preservation)."""
-
-QUALITY_SAMPLE = 2000
-"""Trustworthiness needs all pairwise ranks: above this many points it is scored on a sample."""
 
 Progress = Callable[[float, str], None]
 GraphSource = NeighborGraph | Callable[[int, str], NeighborGraph] | None
@@ -210,6 +200,24 @@ def graph_k(method: str, n: int, **params) -> int:
 
     UMAP uses ``n_neighbors - 1`` neighbours besides each point itself; t-SNE uses
     ``3 * perplexity`` (openTSNE's rule); both at least :data:`QUALITY_K` for the quality.
+
+    Parameters
+    ----------
+    method : {"pca", "umap", "tsne"}
+    n : int
+        Number of points.
+    **params
+        The method's parameters (:data:`DEFAULTS`), as given to :func:`project`.
+
+    Returns
+    -------
+    int
+        Between 0 and ``n - 1``.
+
+    Raises
+    ------
+    EmbedLensInputError
+        An unknown method, an unknown parameter or a value out of range.
     """
     p = _resolve_params(method, n, params)
     if method == "pca":
@@ -229,53 +237,6 @@ def _get_graph(X: np.ndarray, source: GraphSource, k: int, metric: str, seed: in
 
 
 # --------------------------------------------------------------------------- methods
-
-_UMAP_LOCK = threading.Lock()
-_UMAP_READY = False
-
-
-def _import_umap():
-    """Import umap-learn once and let numba keep its compiled code on disk.
-
-    umap-learn compiles most of its numba functions without ``cache=True``, so every new
-    process pays the compilation again (several seconds for the first map). Turning the
-    on-disk cache on for its module-level dispatchers makes a restarted server load them
-    instead. Dispatchers sharing one Python function (umap-learn's serial and parallel
-    epoch functions) are left alone: their cache files would collide.
-    """
-    global _UMAP_READY
-    import umap
-
-    with _UMAP_LOCK:
-        if _UMAP_READY:
-            return umap
-        try:
-            from numba.core.registry import CPUDispatcher
-
-            import umap.aligned_umap
-            import umap.layouts
-            import umap.spectral
-            import umap.umap_
-            import umap.utils
-
-            found: dict[object, list] = {}
-            for mod in (umap.umap_, umap.layouts, umap.spectral, umap.utils, umap.aligned_umap):
-                for obj in vars(mod).values():
-                    if isinstance(obj, CPUDispatcher):
-                        found.setdefault(obj.py_func, []).append(obj)
-            for dispatchers in found.values():
-                unique = {id(d): d for d in dispatchers}
-                if len(unique) == 1:
-                    d = dispatchers[0]
-                    if type(d._cache).__name__ == "NullCache":
-                        d.enable_caching()
-        except Exception:  # noqa: BLE001 - only a speed-up; never fail a map over it
-            pass
-        _UMAP_READY = True
-    return umap
-
-
-
 
 class _TqdmProgress:
     """A file for tqdm (``bar_format="{n}/{total}"``) that forwards the epoch count to ``progress``."""
@@ -363,7 +324,7 @@ def _pca(X: np.ndarray, n_components: int, seed: int, p: dict) -> tuple[np.ndarr
 def _umap(X, n_components, seed, p, graph: NeighborGraph, progress) -> tuple[np.ndarray, dict]:
     import warnings
 
-    umap = _import_umap()
+    umap = import_umap()
     idx, dist = graph.umap_knn(p["n_neighbors"])
     if progress:
         progress(0.05, "UMAP: fuzzy graph and spectral initialisation")
@@ -486,6 +447,14 @@ def project(
     -------
     Projection
 
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` not a finite numeric (n, d) array of at least 3 rows (``check_embeddings``);
+        ``n_components`` not 2 or 3; a negative or non-integer seed; an unknown method or
+        parameter, or a value out of range; UMAP / t-SNE on fewer than 5 points; a ``graph``
+        that is not a NeighborGraph or does not fit ``X`` (rows, metric, k).
+
     Notes
     -----
     Costs: PCA O(m d^2 + d^3 + n d) with m = min(n, fit_rows) (covariance solver); UMAP
@@ -533,14 +502,11 @@ def project(
     if used_graph is not None:
         params_used["graph"] = {"k": used_graph.k, "metric": used_graph.metric, "method": used_graph.method}
     trust, pres, pres_k = None, None, None
-    if quality and n >= 8:
-        if progress:
+    if quality:
+        if progress and n >= QUALITY_MIN_POINTS:
             progress(0.99, "scoring the map's quality")
         metric = p.get("metric", used_graph.metric if used_graph is not None else "cosine")
-        trust = trustworthiness(X, Y, n_neighbors=QUALITY_K, metric=metric, sample=QUALITY_SAMPLE, seed=seed)
-        if used_graph is not None:
-            pres_k = min(QUALITY_K, used_graph.k)
-            pres = knn_preservation(used_graph, Y, k=pres_k)
+        trust, pres, pres_k = map_quality(X, Y, metric=metric, graph=used_graph, seed=seed)
     if progress:
         progress(1.0, "done")
     return Projection(coords=Y, method=method, n_components=n_components, seed=seed, params=params_used,
@@ -552,7 +518,31 @@ def project(
 
 def projection_key(fingerprint: str, *, method: str, n_components: int, seed: int, n: int,
                    kind: str = "projection", **params) -> str:
-    """The disk-cache key of a map: fingerprint, method, resolved parameters, library versions."""
+    """The disk-cache key of a map: fingerprint, method, resolved parameters, library versions.
+
+    Parameters
+    ----------
+    fingerprint : str
+        Identifies the data (``View.fingerprint``, or a subset's).
+    method, n_components, seed, **params
+        As for :func:`project` (parameters resolved first, so defaults given or omitted give
+        the same key).
+    n : int
+        Number of points (parameters such as perplexity are clipped to it).
+    kind : str, default="projection"
+        Separates entries of different kinds (e.g. ``"aligned-umap-0"``).
+
+    Returns
+    -------
+    str
+        A hex digest (:func:`core.cache.cache_key`), also covering the quality settings and
+        the library versions.
+
+    Raises
+    ------
+    EmbedLensInputError
+        An unknown method or parameter, or a value out of range.
+    """
     p = _resolve_params(method, n, params)
     return cache_key(kind=kind, fingerprint=fingerprint, method=method, n_components=int(n_components),
                      seed=int(seed), params=p, versions=_library_versions(), quality_k=QUALITY_K,
@@ -560,7 +550,24 @@ def projection_key(fingerprint: str, *, method: str, n_components: int, seed: in
 
 
 def save_projection(cache: DiskCache, key: str, p: Projection) -> None:
-    """Store ``p`` under ``key`` (coordinates, per-point preservation, parameters, quality)."""
+    """Store ``p`` under ``key`` (coordinates, per-point preservation, parameters, quality).
+
+    Parameters
+    ----------
+    cache : DiskCache
+    key : str
+        From :func:`projection_key`.
+    p : Projection
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    OSError
+        The cache folder cannot be written (read-only, full disk).
+    """
     arrays = {"coords": p.coords}
     if p.preservation is not None:
         arrays["preservation"] = p.preservation
@@ -571,7 +578,25 @@ def save_projection(cache: DiskCache, key: str, p: Projection) -> None:
 
 
 def load_projection(cache: DiskCache, key: str) -> Projection | None:
-    """The projection stored under ``key``, or None (absent, or corrupt and now deleted)."""
+    """The projection stored under ``key``, or None (absent, or corrupt and now deleted).
+
+    Parameters
+    ----------
+    cache : DiskCache
+    key : str
+        From :func:`projection_key`.
+
+    Returns
+    -------
+    Projection or None
+        With ``from_cache=True``; None when absent, unreadable or of another layout (such an
+        entry is discarded, so the caller recomputes).
+
+    Raises
+    ------
+    Nothing
+        Read failures mean "recompute" (:meth:`core.cache.DiskCache.load`).
+    """
     entry = cache.load(key)
     if entry is None:
         return None
@@ -606,7 +631,27 @@ def project_cached(
     """:func:`project`, read from / written to the disk cache (``cache=None``: the default folder).
 
     ``fingerprint`` must identify ``X``'s content (``View.fingerprint``); a corrupt entry is
-    deleted and recomputed. The result's ``from_cache`` says which happened.
+    deleted and recomputed. The result's ``from_cache`` says which happened. A map that cannot
+    be stored (read-only or full disk) is returned all the same and the failure logged.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    fingerprint : str
+        Identifies ``X``'s content.
+    cache : DiskCache, optional
+        Default: ``DiskCache()`` (the default folder).
+    method, n_components, seed, graph, progress, **params
+        As for :func:`project`.
+
+    Returns
+    -------
+    Projection
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`project`.
 
     Examples
     --------
@@ -630,304 +675,7 @@ def project_cached(
                      **params)
     try:
         save_projection(cache, key, result)
-    except OSError:  # a read-only or full disk costs speed, not the map
-        pass
+    except OSError as exc:  # a read-only or full disk costs speed, not the map
+        _log.warning("map not stored in the cache at %s (%s); it will be recomputed next time",
+                     cache.folder, exc)
     return result
-
-
-# --------------------------------------------------------------------------- alignment
-
-
-def procrustes_align(Y, reference, /, *, scale: bool = True) -> tuple[np.ndarray, dict]:
-    """Rotate / reflect (and scale) map ``Y`` onto ``reference`` (same items, same order).
-
-    .. math::
-
-        R^* = \\arg\\min_{R^T R = I} \\| (Y - \\bar Y) s R - (Z - \\bar Z) \\|_F, \\quad
-        s = \\operatorname{tr}(\\Sigma) / \\| Y - \\bar Y \\|_F^2
-
-    with :math:`U \\Sigma V^T` the SVD of :math:`(Y - \\bar Y)^T (Z - \\bar Z)` (Schoenemann
-    1966; scipy's ``orthogonal_procrustes``). The result is centred on the reference's mean.
-
-    Returns
-    -------
-    aligned : ndarray of shape (n, c), float32
-    info : dict
-        ``rotation`` (c x c), ``scale``, ``rms`` (root-mean-square distance between aligned
-        and reference points) and ``reference_rms`` (the reference's own spread).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> Z = np.random.default_rng(0).standard_normal((30, 2))
-    >>> R = np.array([[0.0, -1.0], [1.0, 0.0]])
-    >>> aligned, info = procrustes_align(3.0 * Z @ R + 5.0, Z)
-    >>> bool(np.allclose(aligned, Z, atol=1e-5)), round(info["scale"], 4)
-    (True, 0.3333)
-    """
-    from scipy.linalg import orthogonal_procrustes
-
-    Y = check_embeddings(Y, name="Y", dtype=np.float64)
-    Z = check_embeddings(reference, name="reference", dtype=np.float64)
-    if Y.shape != Z.shape:
-        raise EmbedLensInputError(
-            f"map shape {Y.shape} differs from the reference's {Z.shape}; align maps of the same items"
-        )
-    ym, zm = Y.mean(axis=0), Z.mean(axis=0)
-    A, B = Y - ym, Z - zm
-    R, sv_sum = orthogonal_procrustes(A, B)
-    norm = float((A**2).sum())
-    s = float(sv_sum / norm) if scale and norm > 0 else 1.0
-    aligned = s * A @ R + zm
-    rms = float(np.sqrt(((aligned - Z) ** 2).sum(axis=1).mean()))
-    spread = float(np.sqrt((B**2).sum(axis=1).mean()))
-    info = {"rotation": R.tolist(), "scale": s, "rms": rms, "reference_rms": spread}
-    return aligned.astype(np.float32), info
-
-
-_ALIGNED_EPOCH = None
-
-
-def _optimize_aligned(embeddings, heads, tails, n_epochs, eps, weights, relations, rng_state, a, b, progress):
-    """umap-learn's ``optimize_layout_aligned_euclidean`` loop, single-threaded (hence seeded).
-
-    umap-learn compiles its per-epoch function afresh on every call (about 15 s measured
-    here, each time); this keeps one compiled copy per process, which :func:`warm_up` builds.
-    """
-    global _ALIGNED_EPOCH
-    import numba
-    from umap.layouts import _optimize_layout_aligned_euclidean_single_epoch
-
-    if _ALIGNED_EPOCH is None:
-        _ALIGNED_EPOCH = numba.njit(_optimize_layout_aligned_euclidean_single_epoch, fastmath=True,
-                                    parallel=False, cache=True)
-    f32 = numba.types.float32[::1]
-    neg_rate = 5.0
-    eps_neg = numba.typed.List.empty_list(f32)
-    next_neg = numba.typed.List.empty_list(f32)
-    next_pos = numba.typed.List.empty_list(f32)
-    for e in eps:
-        eps_neg.append(e.astype(np.float32) / neg_rate)
-        next_neg.append((e.astype(np.float32) / neg_rate).astype(np.float32))
-        next_pos.append(e.astype(np.float32))
-    dim = embeddings[0].shape[1]
-    alpha = initial_alpha = 1.0
-    step = max(1, n_epochs // 50)
-    for epoch in range(n_epochs):
-        _ALIGNED_EPOCH(embeddings, embeddings, heads, tails, eps, a, b, weights, relations, rng_state, 1.0,
-                       1.0e-2, dim, True, alpha, eps_neg, next_neg, next_pos, epoch)
-        alpha = initial_alpha * (1.0 - epoch / n_epochs)
-        if progress and (epoch % step == 0 or epoch == n_epochs - 1):
-            progress(0.15 + 0.85 * (epoch + 1) / n_epochs, f"AlignedUMAP: epoch {epoch + 1}/{n_epochs}")
-    return embeddings
-
-
-def _aligned_umap(Xs, graphs, n_components, seed, p, progress) -> list[np.ndarray]:
-    """AlignedUMAP (umap-learn) on the shared graphs.
-
-    Written out because ``umap.AlignedUMAP.fit`` cannot take precomputed neighbours and fits
-    (then discards) a full UMAP layout per view; this follows its steps with umap-learn's
-    own functions, graph-only per-view models, and a single-threaded (so seeded) optimiser.
-    """
-    import warnings
-
-    import numba
-
-    umap = _import_umap()
-    from umap.aligned_umap import build_neighborhood_similarities, expand_relations
-    from umap.aligned_umap import procrustes_align as umap_pa
-    from umap.spectral import spectral_layout
-    from umap.umap_ import make_epochs_per_sample
-
-    n = Xs[0].shape[0]
-    window = 3
-    graphs_ = []
-    for i, (X, g) in enumerate(zip(Xs, graphs, strict=True)):
-        if progress:
-            progress(0.02 + 0.08 * i / len(Xs), f"AlignedUMAP: fuzzy graph of view {i + 1}/{len(Xs)}")
-        idx, dist = g.umap_knn(p["n_neighbors"])
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*overridden to 1 by setting random_state.*")
-            warnings.filterwarnings("ignore", message=".*knn_search_index.*")
-            model = umap.UMAP(n_neighbors=p["n_neighbors"], min_dist=p["min_dist"], metric=p["metric"],
-                              n_components=n_components, random_state=seed, precomputed_knn=(idx, dist),
-                              force_approximation_algorithm=True, transform_mode="graph").fit(X)
-        graphs_.append(model.graph_)
-    a, b = model._a, model._b
-    n_epochs = p["n_epochs"]
-    relations = expand_relations([{i: i for i in range(n)} for _ in range(len(Xs) - 1)], window)
-    indptr = numba.typed.List.empty_list(numba.types.int32[::1])
-    indices = numba.typed.List.empty_list(numba.types.int32[::1])
-    heads = numba.typed.List.empty_list(numba.types.int32[::1])
-    tails = numba.typed.List.empty_list(numba.types.int32[::1])
-    eps = numba.typed.List.empty_list(numba.types.float64[::1])
-    for G in graphs_:
-        coo = G.tocoo()
-        indptr.append(G.indptr)
-        indices.append(G.indices)
-        heads.append(coo.row)
-        tails.append(coo.col)
-        eps.append(make_epochs_per_sample(coo.data, n_epochs))
-    rng = np.random.RandomState(seed)
-    weights = build_neighborhood_similarities(indptr, indices, relations)
-    embeddings = numba.typed.List.empty_list(numba.types.float32[:, ::1])
-    if progress:
-        progress(0.12, "AlignedUMAP: spectral initialisation")
-    for i, X in enumerate(Xs):
-        init = spectral_layout(X, graphs_[i], n_components, rng)
-        init = (init * (10.0 / np.abs(init).max())).astype(np.float32, order="C")
-        if i:
-            anchor = relations[i][window - 1]
-            init = umap_pa(embeddings[-1], init, np.vstack([anchor[anchor >= 0], np.where(anchor >= 0)[0]]))
-        embeddings.append(init)
-    seed_triplet = rng.randint(np.iinfo(np.int32).min + 1, np.iinfo(np.int32).max - 1, 3).astype(np.int64)
-    out = _optimize_aligned(embeddings, heads, tails, n_epochs, eps, weights, relations, seed_triplet, a, b,
-                            progress)
-    return [np.asarray(e) for e in out]
-
-
-def align_projections(
-    Xs: Sequence,
-    /,
-    *,
-    method: str = "pca",
-    n_components: int = 2,
-    seed: int = 0,
-    graphs: Sequence[GraphSource] | None = None,
-    reference: int = 0,
-    progress: Progress | None = None,
-    **params,
-) -> list[Projection]:
-    """Maps of several views of the same items, in one coordinate frame.
-
-    UMAP: one AlignedUMAP optimisation (Dadu et al.; umap-learn's ``AlignedUMAP`` steps on the
-    shared graphs), where a regulariser pulls each item towards its place in the neighbouring
-    views. PCA and t-SNE: each view mapped on its own (so the reference map is exactly its
-    single-view map), then :func:`procrustes_align` onto the ``reference`` view.
-
-    Parameters
-    ----------
-    Xs : sequence of arrays of shape (n, d_i)
-        Row-aligned views (any dimensions).
-    graphs : sequence of NeighborGraph / callables / None, optional
-        One per view, as for :func:`project`.
-    reference : int, default=0
-        The view the others are rotated onto (PCA / t-SNE).
-    Other parameters are those of :func:`project`.
-
-    Returns
-    -------
-    list of Projection
-        ``params["alignment"]`` records how each map was aligned.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.random.default_rng(0).standard_normal((100, 5)) * [5, 3, 1, 1, 1]
-    >>> Q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((5, 5)))
-    >>> a, b = align_projections([X, X @ Q], method="pca")
-    >>> bool(np.allclose(a.coords, b.coords, atol=1e-4)), b.params["alignment"]["method"]
-    (True, 'procrustes')
-    """
-    Xs = [check_embeddings(X, name=f"Xs[{i}]", min_rows=3) for i, X in enumerate(Xs)]
-    if len(Xs) < 1:
-        raise EmbedLensInputError("align_projections needs at least one view")
-    n = Xs[0].shape[0]
-    bad = [i for i, X in enumerate(Xs) if X.shape[0] != n]
-    if bad:
-        raise EmbedLensInputError(
-            f"views {bad} do not have {n} rows like view 0; "
-            "aligned maps need the same items in the same order"
-        )
-    if not 0 <= reference < len(Xs):
-        raise EmbedLensInputError(f"reference={reference} must index one of the {len(Xs)} views")
-    graphs = list(graphs) if graphs is not None else [None] * len(Xs)
-    if len(graphs) != len(Xs):
-        raise EmbedLensInputError(
-            f"got {len(graphs)} graphs for {len(Xs)} views; pass one per view (or None)"
-        )
-    if method == "umap" and len(Xs) > 1:
-        if params.get("n_epochs") is None:
-            params = {**params, "n_epochs": 200}  # AlignedUMAP's default (its epochs cost more)
-        p = _resolve_params(method, n, params)
-        if p["parallel"]:
-            raise EmbedLensInputError("parallel=True is not available for aligned UMAP maps (their joint "
-                                      "layout is seeded and single-threaded); leave parallel unset")
-        if n_components not in (2, 3):
-            raise EmbedLensInputError(f"n_components={n_components!r}; maps have 2 or 3 dimensions")
-        start = time.perf_counter()
-        k = graph_k(method, n, **params)
-        gs = [_get_graph(X, g, k, p["metric"], seed) for X, g in zip(Xs, graphs, strict=True)]
-        coords = _aligned_umap(Xs, gs, n_components, int(seed), p, progress)
-        seconds = time.perf_counter() - start
-        out = []
-        for i, (X, g, Y) in enumerate(zip(Xs, gs, coords, strict=True)):
-            Y = np.ascontiguousarray(Y, dtype=np.float32)
-            trust = trustworthiness(X, Y, n_neighbors=QUALITY_K, metric=p["metric"], sample=QUALITY_SAMPLE,
-                                   seed=seed)
-            pk = min(QUALITY_K, g.k)
-            params_used = {**p, "library": "umap-learn", "versions": dict(_library_versions()),
-                           "graph": {"k": g.k, "metric": g.metric, "method": g.method},
-                           "alignment": {"method": "AlignedUMAP", "views": len(Xs), "index": i,
-                                         "regularisation": 1.0e-2, "window": 3}}
-            out.append(Projection(coords=Y, method="umap", n_components=n_components, seed=int(seed),
-                                  params=params_used, seconds=seconds, trust=trust,
-                                  preservation=knn_preservation(g, Y, k=pk), preservation_k=pk))
-        if progress:
-            progress(1.0, "done")
-        return out
-    maps = []
-    for i, (X, g) in enumerate(zip(Xs, graphs, strict=True)):
-        sub = None
-        if progress:
-            def sub(f, msg, i=i):
-                progress((i + f) / len(Xs), f"view {i + 1}/{len(Xs)}: {msg}")
-        maps.append(project(X, method=method, n_components=n_components, seed=seed, graph=g, progress=sub,
-                            **params))
-    ref = maps[reference].coords
-    out = []
-    for i, m in enumerate(maps):
-        if i == reference:
-            info = {"method": "procrustes", "reference": reference, "index": i, "scale": 1.0, "rms": 0.0}
-            out.append(replace(m, params={**m.params, "alignment": info}))
-            continue
-        aligned, info = procrustes_align(m.coords, ref)
-        info = {"method": "procrustes", "reference": reference, "index": i, "scale": info["scale"],
-                "rms": info["rms"], "reference_rms": info["reference_rms"]}
-        out.append(replace(m, coords=aligned, params={**m.params, "alignment": info}))
-    return out
-
-
-# --------------------------------------------------------------------------- warm-up
-
-_WARM_LOCK = threading.Lock()
-_WARM: dict[str, float] = {}
-
-
-def warm_up(*, steps: Sequence[str] = ("umap", "aligned_umap", "pynndescent")) -> dict[str, float]:
-    """Compile umap-learn's and pynndescent's numba code once per process, on tiny arrays.
-
-    The first UMAP after a fresh start otherwise pays the just-in-time compilation (tens of
-    seconds). This runs the same code paths with the same array types as real calls, so the
-    compiled code is reused; a server calls it from a background thread at start-up. Steps
-    already warmed in this process are skipped. Returns the seconds each step took.
-    """
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((96, 8)).astype(np.float32)
-    out = {}
-    with _WARM_LOCK:
-        for step in steps:
-            if step in _WARM:
-                continue
-            start = time.perf_counter()
-            if step == "umap":
-                project(X, method="umap", n_epochs=20, progress=lambda f, m: None)
-            elif step == "aligned_umap":
-                align_projections([X, X[:, ::-1]], method="umap", n_epochs=5, progress=lambda f, m: None)
-            elif step == "pynndescent":
-                knn_graph(X, k=5, method="approximate")
-                knn_graph(X, k=5, method="approximate", metric="euclidean")
-            else:
-                raise EmbedLensInputError(f"unknown warm-up step {step!r}")
-            _WARM[step] = out[step] = time.perf_counter() - start
-    return out

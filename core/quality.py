@@ -10,18 +10,42 @@ Two scores, shown with every map:
   embedding that are also among its k nearest neighbours in the map. It reuses the shared
   kNN graph for the embedding side and a k-d tree for the map side, so it is available for
   every point at any n; as a per-point metric it colours the map.
+
+:func:`map_quality` is the one place a map is scored with both (k = :data:`QUALITY_K`,
+trustworthiness sampled above :data:`QUALITY_SAMPLE` points): :func:`core.projection.project`
+and :func:`core.alignment.align_projections` call it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from ._numerics import pow2_scale
 from ._validation import EmbedLensInputError, check_embeddings, check_paired, first_items
 
-__all__ = ["Trustworthiness", "trustworthiness", "knn_preservation", "map_neighbors"]
+__all__ = [
+    "QUALITY_K",
+    "QUALITY_SAMPLE",
+    "QUALITY_MIN_POINTS",
+    "MapQuality",
+    "Trustworthiness",
+    "trustworthiness",
+    "knn_preservation",
+    "map_neighbors",
+    "map_quality",
+]
+
+QUALITY_K = 15
+"""k of a map's quality scores (trustworthiness and kNN preservation)."""
+
+QUALITY_SAMPLE = 2000
+"""Trustworthiness needs all pairwise ranks: above this many points a map is scored on a sample."""
+
+QUALITY_MIN_POINTS = 8
+"""Maps of fewer points are not scored (k would be clipped below 4)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,12 @@ def trustworthiness(
     -------
     Trustworthiness
 
+    Raises
+    ------
+    EmbedLensInputError
+        ``X`` and ``Y`` not finite numeric arrays with the same number of rows (at least 4);
+        an unknown metric; ``sample`` not an integer >= 4; ``n_neighbors`` < 1.
+
     Notes
     -----
     Reference: J. Venna and S. Kaski, "Neighborhood preservation in nonlinear projection
@@ -142,6 +172,23 @@ def map_neighbors(Y, /, *, k: int) -> np.ndarray:
 
     Exact; O(n log n) for the low-dimensional maps this is meant for. With exact duplicates
     a point may not be returned first for itself; then the farthest of k + 1 is dropped.
+
+    Parameters
+    ----------
+    Y : array-like of shape (n, c)
+        The map.
+    k : int
+        Neighbours per point, ``1 <= k < n``.
+
+    Returns
+    -------
+    ndarray of shape (n, k), int
+        Row indices, nearest first.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``Y`` not a finite numeric array of at least 2 rows; ``k`` out of range.
     """
     from sklearn.neighbors import NearestNeighbors
 
@@ -229,3 +276,62 @@ def knn_preservation(neighbors, Y, /, *, k: int | None = None, block: int = 6553
         hits = (h[:, :, None] == lo[:, None, :]).any(axis=2).sum(axis=1)
         out[start:start + block] = hits / k
     return out
+
+
+class MapQuality(NamedTuple):
+    """A map's quality scores (each None when not computed; see :func:`map_quality`)."""
+
+    trust: Trustworthiness | None
+    preservation: np.ndarray | None
+    preservation_k: int | None
+
+
+def map_quality(X, Y, /, *, metric: str, graph=None, seed: int = 0, k: int = QUALITY_K,
+                sample: int = QUALITY_SAMPLE) -> MapQuality:
+    """Score map ``Y`` of embedding ``X``: trustworthiness and, given the kNN graph, per-point preservation.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        The embedding.
+    Y : array-like of shape (n, c)
+        The map (row-aligned with ``X``).
+    metric : {"cosine", "euclidean"}
+        Distance in the embedding.
+    graph : NeighborGraph, optional
+        The embedding's kNN graph; without it there is no per-point preservation.
+    seed : int, default=0
+        Seeds trustworthiness's sample.
+    k : int, default=QUALITY_K
+        Neighbours of both scores (preservation: ``min(k, graph.k)``).
+    sample : int, default=QUALITY_SAMPLE
+        Trustworthiness is computed on a seeded sample of this many points above it.
+
+    Returns
+    -------
+    MapQuality
+        ``(trust, preservation, preservation_k)``: :func:`trustworthiness`, then
+        :func:`knn_preservation` of ``graph`` and its k (both None without a graph). All three
+        are None for fewer than :data:`QUALITY_MIN_POINTS` points.
+
+    Raises
+    ------
+    EmbedLensInputError
+        As :func:`trustworthiness` and :func:`knn_preservation` (shapes, metric, graph).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((60, 5))
+    >>> q = map_quality(X, X[:, :2], metric="euclidean")
+    >>> round(q.trust.value, 2), q.preservation is None
+    (0.74, True)
+    """
+    n = np.shape(Y)[0]
+    if n < QUALITY_MIN_POINTS:
+        return MapQuality(None, None, None)
+    trust = trustworthiness(X, Y, n_neighbors=k, metric=metric, sample=sample, seed=seed)
+    if graph is None:
+        return MapQuality(trust, None, None)
+    pres_k = min(k, graph.k)
+    return MapQuality(trust, knn_preservation(graph, Y, k=pres_k), pres_k)

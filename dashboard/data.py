@@ -19,22 +19,15 @@ import streamlit as st
 
 import core
 from core import CatalogEntry, Dataset, View, ViewHealth
+from core.alignment import align_projections, procrustes_align
 from core.cache import DiskCache
 from core.catalog import remove_upload as remove_upload_in
 from core.neighbors import EXACT_MAX_N
-from core.projection import (
-    Projection,
-    align_projections,
-    load_projection,
-    procrustes_align,
-    project_cached,
-    projection_key,
-    save_projection,
-    warm_up,
-)
+from core.projection import Projection, load_projection, project_cached, projection_key, save_projection
 from core.quality import knn_preservation
 from core.selection import GroupComparison, GroupDiversity, compare_groups, group_diversity, item_neighbors
 from core.tables import image_columns
+from core.warmup import warm_up
 from dashboard.figures.projection import hover_texts
 from dashboard.jobs import Job, JobRegistry
 

@@ -115,3 +115,48 @@ def test_kind_incomplete_neighbour_graph_knn_preservation():
     idx = np.array([[1, 2], [0, -1], [0, 1], [1, 2]])
     with pytest.raises(EmbedLensInputError, match="-1"):
         knn_preservation(idx, np.random.default_rng(0).standard_normal((4, 2)))
+
+
+def _calls(path, names):
+    import ast
+
+    return [n.func.id if isinstance(n.func, ast.Name) else n.func.attr
+            for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
+            and (getattr(n.func, "id", None) in names or getattr(n.func, "attr", None) in names)]
+
+
+def test_kind_written_twice_map_quality_scored_only_in_core_quality():
+    """trustworthiness / kNN preservation of a map are computed in core/quality.py only (map_quality)."""
+    from pathlib import Path
+
+    core_dir = Path(__file__).resolve().parents[2] / "core"
+    callers = {p.name: _calls(p, {"trustworthiness", "knn_preservation", "sk_trustworthiness"})
+               for p in core_dir.rglob("*.py") if p.name != "quality.py"}
+    assert {k: v for k, v in callers.items() if v} == {}
+
+
+def test_kind_written_twice_map_quality_same_rule_for_single_and_aligned_maps(rng):
+    """Single and aligned (AlignedUMAP) maps are scored alike: scikit-learn's trustworthiness, a
+    direct count of kept neighbours, and no scores below 8 points for either."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from core.alignment import align_projections
+    from core.projection import project
+
+    X = rng.standard_normal((120, 6)).astype(np.float32)
+    g = knn_graph(X, k=15, metric="euclidean", method="exact")
+    single = project(X, method="pca", graph=g)
+    aligned = align_projections([X, X[:, ::-1].copy()], method="umap", metric="euclidean", n_epochs=5,
+                                graphs=[g, None])[0]
+    for m in (single, aligned):
+        Y = m.coords.astype(np.float64)
+        expected = sk_trustworthiness(X.astype(np.float64), Y, n_neighbors=15, metric="euclidean")
+        assert m.trust.value == pytest.approx(expected, abs=1e-9)
+        low = NearestNeighbors(n_neighbors=16).fit(Y).kneighbors(Y, return_distance=False)[:, 1:]
+        direct = [len(set(g.indices[i, :15]) & set(low[i])) / 15 for i in range(120)]
+        np.testing.assert_allclose(m.preservation, direct)
+        assert m.preservation_k == 15
+    tiny = X[:7]
+    assert project(tiny, method="umap", n_epochs=5).trust is None
+    maps = align_projections([tiny, tiny[:, ::-1].copy()], method="umap", n_epochs=5)
+    assert [(m.trust, m.preservation, m.preservation_k) for m in maps] == [(None, None, None)] * 2

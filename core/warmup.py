@@ -1,0 +1,69 @@
+"""Compile umap-learn's and pynndescent's numba code once per process, off the user's path.
+
+:func:`warm_up` runs the real code paths (:func:`core.projection.project`,
+:func:`core.alignment.align_projections`, :func:`core.neighbors.knn_graph`) on a tiny array, so
+the first map a user asks for does not pay the compilation. The umap-learn hooks it relies
+on (numba disk cache, the aligned epoch function) are in :mod:`core._umap_compat`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._validation import EmbedLensInputError
+from .alignment import align_projections
+from .neighbors import knn_graph
+from .projection import project
+
+__all__ = ["warm_up"]
+
+_WARM_LOCK = threading.Lock()
+_WARM: dict[str, float] = {}
+
+
+def warm_up(*, steps: Sequence[str] = ("umap", "aligned_umap", "pynndescent")) -> dict[str, float]:
+    """Compile umap-learn's and pynndescent's numba code once per process, on tiny arrays.
+
+    The first UMAP after a fresh start otherwise pays the just-in-time compilation (tens of
+    seconds). This runs the same code paths with the same array types as real calls, so the
+    compiled code is reused; a server calls it from a background thread at start-up. Steps
+    already warmed in this process are skipped.
+
+    Parameters
+    ----------
+    steps : sequence of {"umap", "aligned_umap", "pynndescent"}
+        What to compile.
+
+    Returns
+    -------
+    dict
+        Seconds each step took (steps skipped as already warm are absent).
+
+    Raises
+    ------
+    EmbedLensInputError
+        An unknown step name.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((96, 8)).astype(np.float32)
+    out = {}
+    with _WARM_LOCK:
+        for step in steps:
+            if step in _WARM:
+                continue
+            start = time.perf_counter()
+            if step == "umap":
+                project(X, method="umap", n_epochs=20, progress=lambda f, m: None)
+            elif step == "aligned_umap":
+                align_projections([X, X[:, ::-1]], method="umap", n_epochs=5, progress=lambda f, m: None)
+            elif step == "pynndescent":
+                knn_graph(X, k=5, method="approximate")
+                knn_graph(X, k=5, method="approximate", metric="euclidean")
+            else:
+                raise EmbedLensInputError(f"unknown warm-up step {step!r}")
+            _WARM[step] = out[step] = time.perf_counter() - start
+    return out
