@@ -182,7 +182,9 @@ def _dse_eigenvalues(D2: np.ndarray, sigma: float) -> np.ndarray:
     root = 1.0 / np.sqrt(G.sum(axis=1))
     G *= root[:, None]
     G *= root[None, :]
-    values = scipy.linalg.eigvalsh(G, check_finite=False, overwrite_a=True, driver="evd")
+    # a 1 x 1 matrix is its own eigenvalue (scipy < 1.12's "evd" driver refuses it: lwork=1)
+    values = G.ravel().copy() if G.size <= 1 else scipy.linalg.eigvalsh(
+        G, check_finite=False, overwrite_a=True, driver="evd")
     return np.sort(np.abs(values))[::-1]
 
 

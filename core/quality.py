@@ -243,8 +243,8 @@ def knn_preservation(neighbors, Y, /, *, k: int | None = None, block: int = 6553
     >>> import numpy as np
     >>> X = np.arange(10.0)[:, None]
     >>> nbrs = np.array([[i - 1 if i else 1, i + 1 if i < 9 else 8] for i in range(10)])
-    >>> knn_preservation(nbrs, np.c_[X, 0 * X], k=1).mean()
-    np.float32(1.0)
+    >>> float(knn_preservation(nbrs, np.c_[X, 0 * X], k=1).mean())
+    1.0
     """
     idx = getattr(neighbors, "indices", neighbors)
     idx = np.asarray(idx)

@@ -450,7 +450,9 @@ def _eigvalsh(matrix: np.ndarray, block_dtype: str = "float64") -> np.ndarray:
         values = scipy.linalg.eigvalsh((matrix / unit).astype(np.float32), check_finite=False).astype(np.float64)
         values *= unit
     else:
-        values = scipy.linalg.eigvalsh(matrix, check_finite=False, driver="evd")
+        # a 1 x 1 matrix is its own eigenvalue (scipy < 1.12's "evd" driver refuses it: lwork=1)
+        values = matrix.ravel().copy() if matrix.size <= 1 else scipy.linalg.eigvalsh(
+            matrix, check_finite=False, driver="evd")
     return np.clip(values[::-1], 0.0, None)
 
 

@@ -134,9 +134,12 @@ def test_approximate_recall_at_20k():
     assert recall >= 0.95, recall
     assert approx.method == "approximate" and approx.params["library"] == "pynndescent"
     assert abs(approx.params["recall_estimate"] - recall) < 0.03  # the sampled check tells the truth
-    # distances are recomputed the exact method's way, so shared neighbours agree exactly
+    # distances are recomputed the exact method's way, so where both found the same first
+    # neighbour the distances agree exactly (an approximate search may miss a few first neighbours)
     assert (np.diff(approx.distances, axis=1) >= 0).all()
-    np.testing.assert_allclose(approx.distances[:, 0], exact.distances[:, 0], atol=1e-6)
+    same = approx.indices[:, 0] == exact.indices[:, 0]
+    assert same.mean() > 0.99, same.mean()
+    np.testing.assert_allclose(approx.distances[same, 0], exact.distances[same, 0], atol=1e-6)
 
 
 # --------------------------------------------------------------------------- issue 10: kinds
