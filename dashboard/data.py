@@ -31,7 +31,8 @@ from core.projection import (
     save_projection,
     warm_up,
 )
-from core.quality import knn_preservation
+from core.projection import QUALITY_K, QUALITY_SAMPLE
+from core.quality import Trustworthiness, knn_preservation, trustworthiness
 from core.selection import GroupComparison, GroupDiversity, compare_groups, group_diversity, item_neighbors
 from core.tables import image_columns
 from dashboard.figures.projection import hover_texts
@@ -312,22 +313,48 @@ def map_subset_fingerprint(fingerprint: str, rows: np.ndarray | None) -> str:
     return h.hexdigest()
 
 
+@st.cache_data(max_entries=32, show_spinner="Scoring the map's trustworthiness ...")
+def _map_trust(projection_key_: str, _X, _coords, metric: str, seed: int) -> Trustworthiness:
+    return trustworthiness(_X, _coords, n_neighbors=QUALITY_K, metric=metric, sample=QUALITY_SAMPLE, seed=seed)
+
+
+def map_scored_in(p: Projection, key: str, X, metric: str) -> Projection:
+    """A PCA map with its quality scores in the Map's ``metric``.
+
+    PCA takes no metric, so :func:`core.projection.project` scores it in cosine; the page's
+    "Metric" control names the distance of the quality scores, so the trustworthiness is
+    recomputed in ``metric`` (cached per map key and metric) and ``params["metric"]`` records
+    it, which :func:`map_preservation` and the "Parameters used" caption read.
+    """
+    if p.method != "pca":
+        return p
+    trust = p.trust
+    if trust is not None and trust.metric != metric:
+        trust = _map_trust(key, X, p.coords, metric, p.seed)
+    return dataclasses.replace(p, trust=trust, params={**p.params, "metric": metric})
+
+
 def map_projection(view: View, *, method: str, dims: int, seed: int, params: dict, owner: str,
-                   rows: np.ndarray | None = None, retry: bool = False) -> Projection | Job:
-    """The map of ``view`` (or of its ``rows``): cached, computed now (PCA), or a running job."""
+                   rows: np.ndarray | None = None, retry: bool = False,
+                   metric: str = "cosine") -> Projection | Job:
+    """The map of ``view`` (or of its ``rows``): cached, computed now (PCA), or a running job.
+
+    ``metric``: the distance of a PCA map's quality scores (UMAP / t-SNE use ``params["metric"]``).
+    """
     X = view.X if rows is None else view.X[rows]
     fp = map_subset_fingerprint(view.fingerprint, rows)
     key = projection_key(fp, method=method, n_components=dims, seed=seed, n=X.shape[0], **params)
     found = map_cached(key)
     if found is not None:
-        return found
+        return map_scored_in(found, key, X, metric)
     job = map_jobs().get(key)
     if job is not None and job.finished_ok:
         return job.result  # finished, but the disk cache could not keep it
     if method == "pca":
         with st.spinner(f"PCA of {X.shape[0]:,} x {X.shape[1]:,} ..."):
-            return project_cached(X, fingerprint=fp, cache=map_cache(), method="pca", n_components=dims,
-                                  seed=seed, **params)
+            p = project_cached(X, fingerprint=fp, cache=map_cache(), method="pca", n_components=dims,
+                               seed=seed, **params)
+        return map_scored_in(p, key, X, metric)
 
     def compute(progress):
         return project_cached(X, fingerprint=fp, cache=map_cache(), method=method, n_components=dims,
