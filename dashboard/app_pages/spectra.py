@@ -138,17 +138,22 @@ def paired_panel(ds, view, s) -> None:
         sce, cleaned, before, after = data.schur_entropy(view.fingerprint, other.fingerprint, view.X, other.X,
                                                          kernel=kernel, n_features=SCE_FEATURES, q=s.spectra_q)
     c = st.columns(4)
+    given = other.modality  # the paired view's own modality names its part (not always "text")
     c[0].metric(f"{figs.metric_label('sce', kernel=kernel)} of {view.label} | {other.label}", figs.fmt(sce.score),
-                help=figs.metric_help("sce"))
-    c[1].metric("tr S (not explained)", figs.fmt(sce.trace_s), help="Share of the view's variance the pair does not explain")
-    c[2].metric("Text-part score", figs.fmt(sce.text_score), help="The SCE formula on D = C_TIᵀ C_TT⁺ C_TI (explained part)")
-    c[3].metric(f"{figs.metric_label('vendi', kernel='cosine', q=s.spectra_q)}, text removed", figs.fmt(after),
+                help=figs.metric_help("sce") + f"\n\nHere I = {view.label} (this view), T = {other.label} (given)")
+    c[1].metric("tr S (not explained)", figs.fmt(sce.trace_s),
+                help=f"Share of {view.label}'s variance that {other.label} does not explain")
+    c[2].metric(f"{given.capitalize()}-part score", figs.fmt(sce.text_score),
+                help=f"The SCE formula on D = C_TIᵀ C_TT⁺ C_TI: the part of {view.label} explained by {other.label}")
+    c[3].metric(f"{figs.metric_label('vendi', kernel='cosine', q=s.spectra_q)}, {given} removed", figs.fmt(after),
                 delta=f"{after - before:+.3g} vs {figs.fmt(before)}", delta_color="off",
-                help="Of the defocused embeddings φ_I(x) − φ_T(t) A*, A* = C_TT⁺ C_TI")
-    st.plotly_chart(figs.schur_figure(figs.schur_info(sce, title=f"Spectra of S and D ({kernel})")), key="schur")
-    st.download_button("Text-removed embeddings (.npy)", data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
+                help=f"Of the defocused embeddings φ_I(x) − φ_T(t) A*, A* = C_TT⁺ C_TI: {view.label} with its "
+                     f"{given}-explained part removed")
+    st.plotly_chart(figs.schur_figure(figs.schur_info(sce, title=f"Spectra of S and D ({kernel})", given=given)),
+                    key="schur")
+    st.download_button(f"{given.capitalize()}-removed embeddings (.npy)",
+                       data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
                        file_name=f"{view.name}-given-{pair}-defocused.npy".replace("/", "_"), icon=":material/download:")
-
 
 ds, view = context.require_dataset()
 st.title("Spectra")

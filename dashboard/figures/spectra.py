@@ -387,17 +387,20 @@ class SchurInfo:
     trace_s: float
     trace_d: float
     title: str
+    given: str = "the paired view"
 
 
-def schur_info(sce, *, title: str) -> SchurInfo:
-    return SchurInfo(np.asarray(sce.eigenvalues), np.asarray(sce.text_eigenvalues), sce.trace_s, sce.trace_d, title)
+def schur_info(sce, *, title: str, given: str = "") -> SchurInfo:
+    """``given``: the paired view's modality (or name), for the trace names."""
+    return SchurInfo(np.asarray(sce.eigenvalues), np.asarray(sce.text_eigenvalues), sce.trace_s, sce.trace_d, title,
+                     given or "the paired view")
 
 
 def schur_figure(info: SchurInfo) -> go.Figure:
     """Eigenvalues of S (not explained by the paired view) and D (explained), log scale."""
     fig = go.Figure()
-    for values, name, color in ((info.s, f"S: not explained (tr = {info.trace_s:.3f})", OKABE_ITO[0]),
-                                (info.d, f"D: explained (tr = {info.trace_d:.3f})", OKABE_ITO[1])):
+    for values, name, color in ((info.s, f"S: not explained by {info.given} (tr = {info.trace_s:.3f})", OKABE_ITO[0]),
+                                (info.d, f"D: explained by {info.given} (tr = {info.trace_d:.3f})", OKABE_ITO[1])):
         shown = values[values > 1e-10]
         fig.add_trace(go.Scatter(x=np.arange(1, len(shown) + 1), y=shown, mode="lines+markers", marker_size=4,
                                  name=name, line_color=color, hovertemplate="λ<sub>%{x}</sub> = %{y:.4g}<extra></extra>"))

@@ -155,3 +155,20 @@ def test_a_single_matrix_without_metadata_shows_the_overview_only(isolated_env, 
     assert metric(at, "Vendi (cosine, q=1)") == fmt(core.vendi_score(X))
     assert any("(1 zero row left out: cosine undefined)" in c.value for c in at.caption)
     assert not at.radio  # no class column, no training steps, no paired modality: no panels
+
+
+@pytest.mark.parametrize(("view", "given"), [("image", "text"), ("text", "image")])
+def test_kind_paired_labels_name_the_views_modality(paired, view, given):
+    """Every label of the Paired views panel names the modality it is about: the given view's part is
+    the explained one and the one removed; no label names the other modality in its place."""
+    at = run_app({"ds": "digits-paired", "view": view, "sp": "paired", "sn": "300"}, page=PAGE)
+    X, Y = paired.view(view).X, paired.view(given).X
+    sce = core.schur_complement_entropy(X, Y)
+    labels = [m.label for m in at.metric]
+    assert metric(at, f"{given.capitalize()}-part score") == fmt(sce.text_score)
+    removed = [lab for lab in labels if lab.endswith("removed")]
+    assert removed == [f"Vendi (cosine, q=1), {given} removed"], labels
+    assert not any(view in lab.split(" of ")[0] for lab in labels if "part score" in lab or "removed" in lab)
+    assert [b.label for b in at.get("download_button")] == [f"{given.capitalize()}-removed embeddings (.npy)"]
+    names = [t["name"] for t in _chart(at, -1)["data"]]
+    assert names[0].startswith(f"S: not explained by {given}") and names[1].startswith(f"D: explained by {given}")
