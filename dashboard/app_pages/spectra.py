@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
 from core.tables import categorical_columns
@@ -114,6 +116,17 @@ def training_panel(ds, s, sigma) -> None:
     label = figs.metric_label(metric, kernel=s.spectra_kernel, q=s.spectra_q, eps2=s.spectra_eps2, sigma=s.spectra_sigma,
                               t=s.spectra_t, sigma_rule=s.spectra_sigma_rule)
     views = [v for v in ds.views if v.step is not None]
+    if metric in data.EXPENSIVE_METRICS:
+        owner = st.session_state.setdefault("embedlens.spectra.session", uuid.uuid4().hex)
+        kw = dict(labels=labels, labels_key=key or "", sigma=sigma, t=s.spectra_t, max_n=s.spectra_sample,
+                  owner=owner, label=label)
+        values, job = data.trajectory_values(metric, views, **kw)
+        if job is None:
+            _trajectory_chart(views, values, label, metric)
+        else:
+            _cheap_trajectory(views, metric)
+            _expensive_trajectory(metric, views, kw, label)
+        return
     bar, rows = st.progress(0.0, text=f"{label} for {len(views)} views ..."), []
     for i, v in enumerate(views):
         value = data.view_metric(metric, v, labels=labels, labels_key=key or "", kernel=s.spectra_kernel,
@@ -121,8 +134,36 @@ def training_panel(ds, s, sigma) -> None:
         rows.append({"run": v.run, "layer": v.layer, "step": v.step, "value": value})
         bar.progress((i + 1) / len(views), text=f"{label}: {v.label}")
     bar.empty()
-    st.plotly_chart(figs.trajectory_figure(figs.trajectory_info(rows, label=label)), key="trajectory")
+    _trajectory_chart(views, {v.name: r["value"] for v, r in zip(views, rows, strict=True)}, label, metric)
+
+
+def _trajectory_chart(views, values: dict, label: str, metric: str, key: str = "trajectory") -> None:
+    """One line per layer and run; views without a value yet are gaps (NaN)."""
+    rows = [{"run": v.run, "layer": v.layer, "step": v.step, "value": values.get(v.name, float("nan"))}
+            for v in views]
+    st.plotly_chart(figs.trajectory_figure(figs.trajectory_info(rows, label=label)), key=key)
     st.caption("One line per layer (colour) and run (dash). " + figs.metric_help(metric).replace("\n\n", " — "))
+
+
+def _cheap_trajectory(views, metric: str) -> None:
+    cheap = data.CHEAP_METRIC
+    values = {v.name: data.cheap_metric(v.fingerprint, v.X, cheap) for v in views}
+    st.caption(f"{figs.METRICS[metric].title} needs an n × n kernel per view: it is computed in the background "
+               f"and kept on disk; meanwhile, {figs.METRICS[cheap].title} (from the covariance spectrum):")
+    _trajectory_chart(views, values, figs.metric_label(cheap), cheap, key="trajectory_cheap")
+
+
+@st.fragment(run_every=1.0)
+def _expensive_trajectory(metric: str, views, kw: dict, label: str) -> None:
+    values, job = data.trajectory_values(metric, views, **kw)
+    if job is None or not job.active:
+        if job is not None and job.state == "failed":
+            st.error(f"{job.label} failed: {job.error}", icon=":material/error:")
+            return
+        st.rerun()
+    st.progress(job.fraction, text=f"{job.label}: {job.message} · {job.elapsed:.0f} s "
+                                   f"({len(values)} of {len(views)} views done)")
+    _trajectory_chart(views, values, label, metric)
 
 
 def paired_panel(ds, view, s) -> None:
