@@ -64,11 +64,13 @@ def overview(view, s, sigma) -> None:
     with st.expander("Formulas and references", icon=":material/functions:"):
         for card in cards:
             st.markdown(f"**{card.label}** — {card.help.replace(chr(10) * 2, ' — ')}")
-    c = st.columns(3)
+    # two charts a row: three were ~180 px wide each on a 1000 px window, titles and ticks cut off
+    c = st.columns(2)
     c[0].plotly_chart(figs.spectrum_figure(figs.spectrum_info(profile.covariance, profile.powerlaw)), key="spectrum")
     c[1].plotly_chart(figs.cumulative_figure(figs.cumulative_info(profile.covariance, profile.pca_90,
                                                                   profile.pca_95)), key="cumulative")
-    c[2].plotly_chart(figs.hill_figure(figs.hill_info(profile.hill, profile.q, profile.vendi)), key="hill")
+    c = st.columns(2)
+    c[0].plotly_chart(figs.hill_figure(figs.hill_info(profile.hill, profile.q, profile.vendi)), key="hill")
 
 
 def class_column(ds) -> str | None:
@@ -196,6 +198,10 @@ def paired_panel(ds, view, s) -> None:
                        data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
                        file_name=f"{view.name}-given-{pair}-defocused.npy".replace("/", "_"), icon=":material/download:")
 
+# metric labels name their variant ("Participation ratio (covariance)"): wrap them instead of
+# cutting them off with an ellipsis when four cards share a narrow row
+st.html("<style>[data-testid='stMetricLabel'] div, [data-testid='stMetricLabel'] p "
+        "{white-space: normal !important; overflow: visible !important; text-overflow: clip !important;}</style>")
 ds, view = context.require_dataset()
 st.title("Spectra")
 st.caption(f"{view.label}: {view.n:,} items × {view.d:,} dims")

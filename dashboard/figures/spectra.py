@@ -179,6 +179,9 @@ def parameters_used(profile, dse=None) -> str:
 
 # --------------------------------------------------------------------------- spectrum
 
+_BELOW = dict(orientation="h", x=0, y=-0.28, yanchor="top")
+"""A legend under the x-axis title: inside a log-log plot it sat on the spectrum's tail."""
+
 
 @dataclass(frozen=True, eq=False)
 class SpectrumInfo:
@@ -219,7 +222,7 @@ def spectrum_figure(info: SpectrumInfo) -> go.Figure:
                                  line=dict(color=OKABE_ITO[3], dash="dash", width=2),
                                  hovertemplate="fit %{y:.4g}<extra></extra>"))
         fig.add_vrect(x0=info.start, x1=info.stop, fillcolor=OKABE_ITO[3], opacity=0.07, line_width=0)
-    fig.update_layout(template=TEMPLATE, title=info.title, height=340, legend=dict(x=0.01, y=0.02),
+    fig.update_layout(template=TEMPLATE, title=info.title, height=380, legend=_BELOW,
                       xaxis=log_axis(info.rank, title="rank i"), yaxis=log_axis(info.values, title="eigenvalue λᵢ"))
     return fig
 
@@ -247,7 +250,7 @@ def cumulative_figure(info: CumulativeInfo) -> go.Figure:
                                      marker=dict(color=color, size=10),
                                      hovertemplate=f"PCA-k ({share:.0%}) = {k}<extra></extra>"))
             fig.add_hline(y=share, line_dash="dot", line_color=color, opacity=0.6)
-    fig.update_layout(template=TEMPLATE, title="Cumulative explained variance", height=340,
+    fig.update_layout(template=TEMPLATE, title="Cumulative explained variance", height=380,
                       xaxis_title="principal components k", yaxis=dict(title="share of variance", tickformat=".0%",
                                                                        range=[0, 1.02]),
                       legend=dict(x=0.6, y=0.1))
@@ -404,7 +407,7 @@ def schur_figure(info: SchurInfo) -> go.Figure:
         fig.add_trace(go.Scatter(x=np.arange(1, len(shown) + 1), y=shown, mode="lines+markers", marker_size=4,
                                  name=name, line_color=color, hovertemplate="λ<sub>%{x}</sub> = %{y:.4g}<extra></extra>"))
     shown = [v[v > 1e-10] for v in (info.s, info.d)]
-    fig.update_layout(template=TEMPLATE, title=info.title, height=340,
+    fig.update_layout(template=TEMPLATE, title=info.title, height=380,
                       xaxis=log_axis(*[np.arange(1, len(v) + 1) for v in shown], title="rank i"),
-                      yaxis=log_axis(*shown, title="eigenvalue"), legend=dict(x=0.01, y=0.02))
+                      yaxis=log_axis(*shown, title="eigenvalue"), legend=_BELOW)
     return fig

@@ -38,13 +38,18 @@ def log_axis(*values, **axis) -> dict:
 
     Plotly labels the minor ticks of a log axis with bare digits ("2 5", "8 9" left of 1) and
     writes small powers with SI prefixes ("10μ"); here, spanning a decade or more, only the
-    powers of ten are labelled (``dtick=1``) with unlabelled minor ticks at 2..9, and every
+    powers of ten are labelled (``dtick=1``, or every 2nd, 3rd ... power past 6 decades) with
+    unlabelled minor ticks at 2..9, and every
     exponent is written as a power. Under a decade, plotly's own ticks carry whole numbers.
     ``axis``: further properties (``title``, ...), which win.
     """
     v = np.concatenate([np.ravel(np.asarray(x, dtype=float)) for x in values]) if values else np.empty(0)
     v = v[np.isfinite(v) & (v > 0)]
     out: dict = dict(type="log", exponentformat=NUMBER_FORMAT, showexponent="all")
-    if len(v) and math.log10(v.max() / v.min()) >= 1:
-        out.update(dtick=1, minor=dict(ticks="outside", ticklen=3, dtick="D1", showgrid=False))
+    decades = math.log10(v.max() / v.min()) if len(v) else 0.0
+    if decades >= 1:
+        step = max(1, math.ceil(decades / 6))  # at most ~7 labels: every decade, or every 2nd, 3rd ...
+        out.update(dtick=step)
+        if step == 1:
+            out.update(minor=dict(ticks="outside", ticklen=3, dtick="D1", showgrid=False))
     return {**out, **axis}
