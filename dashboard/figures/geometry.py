@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from core import IDScaleCurve, IntrinsicDimension, NeuralCollapse, Separability
 
-from .theme import ACCENT, OKABE_ITO, TEMPLATE, log_axis
+from .theme import ACCENT, OKABE_ITO, TEMPLATE, log_axis, wrap
 
 __all__ = [
     "IDScaleInfo", "id_scale_info", "id_scale_figure",
@@ -73,12 +73,12 @@ def id_scale_figure(info: IDScaleInfo) -> go.Figure:
         # the card's value as a dotted line named in the legend, not as text on the curve
         x = np.concatenate(scales)
         fig.add_trace(go.Scatter(x=[x.min(), x.max()], y=[info.estimate] * 2, mode="lines",
-                                 name=f"card: {info.estimate_label} = {info.estimate:.2f}",
+                                 name=wrap(f"card: {info.estimate_label} = {info.estimate:.2f}", 44),
                                  line=dict(color="#555", dash="dot", width=1.5),
                                  hovertemplate=f"{info.estimate_label} = {info.estimate:.3g}<extra></extra>"))
     unit = "distance on the unit sphere" if info.metric == "cosine" else "Euclidean distance"
     fig.update_layout(template=TEMPLATE, height=340, xaxis=log_axis(*scales),
-                      xaxis_title=f"neighbourhood scale (median neighbour {unit})",
+                      xaxis_title=wrap(f"neighbourhood scale (median neighbour {unit})", 40),
                       yaxis_title="intrinsic dimension", legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -116,7 +116,7 @@ def barcode_figure(info: BarcodeInfo) -> go.Figure:
         customdata=info.deaths * info.scale,
         hovertemplate="bar %{y}<br>dies at %{customdata:.3g} (%{x:.2f} of the longest)<extra></extra>",
     ))
-    fig.update_layout(template=TEMPLATE, title=info.title, height=340, showlegend=False,
+    fig.update_layout(template=TEMPLATE, title=wrap(info.title), height=340, showlegend=False,
                       xaxis_title="death time / longest bar (H0 persistence)",
                       yaxis=dict(autorange="reversed", showticklabels=False, title="bars, longest first"))
     return fig
@@ -158,7 +158,7 @@ def class_heatmap_figure(info: ClassHeatmapInfo) -> go.Figure:
         zmax=info.zmax, colorbar=dict(title=info.colorbar), hoverongaps=False,
         hovertemplate="%{y} / %{x}: %{z:.3f}<extra></extra>",
     ))
-    fig.update_layout(template=TEMPLATE, title=info.title, height=360,
+    fig.update_layout(template=TEMPLATE, title=wrap(info.title), height=380,
                       xaxis=dict(type="category", showgrid=False, title=info.axis_title),
                       yaxis=dict(type="category", autorange="reversed", showgrid=False, title=info.axis_title))
     return fig

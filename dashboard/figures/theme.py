@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["OKABE_ITO", "TEMPLATE", "ACCENT", "log_axis", "NUMBER_FORMAT"]
+__all__ = ["OKABE_ITO", "TEMPLATE", "ACCENT", "log_axis", "NUMBER_FORMAT", "wrap"]
 
 NUMBER_FORMAT = "power"
 """Axis exponents as 10⁻⁵, never SI prefixes ("10μ" beside "0.001" reads as a unit)."""
@@ -53,3 +54,9 @@ def log_axis(*values, **axis) -> dict:
         if step == 1:
             out.update(minor=dict(ticks="outside", ticklen=3, dtick="D1", showgrid=False))
     return {**out, **axis}
+
+
+def wrap(text: str, width: int = 36) -> str:
+    """``text`` broken into lines of at most ``width`` characters (plotly ``<br>``), so a title,
+    axis title or legend entry of a half-width chart is not cut off on a 1000 px window."""
+    return "<br>".join(textwrap.wrap(text, width, break_long_words=False)) or text

@@ -118,3 +118,26 @@ def test_kind_metric_labels_fit_a_card():
     """A card label longer than ~34 characters is cut off with an ellipsis at 1400 px (4 cards a row)."""
     long = {k: fs.metric_label(k) for k in fs.METRICS if len(fs.metric_label(k)) > 34}
     assert not long, long
+
+
+def _texts(fig):
+    if fig.layout.title.text:
+        yield "title", fig.layout.title.text
+    for name, axis in _axes(fig):
+        if axis.title.text:
+            yield name, axis.title.text
+    for t in fig.data:
+        if t.name and t.showlegend is not False:
+            yield "legend", t.name
+
+
+HALF_WIDTH = ("spectrum", "cumulative", "hill", "id_scale", "barcode", "cosine_heatmap", "cdnv_heatmap")
+
+
+@pytest.mark.parametrize("key", HALF_WIDTH)
+def test_kind_titles_fit_a_half_width_chart(key):
+    """A chart in half of a 1000 px window's main column is ~270 px wide: about 36 characters a line
+    of a (bold, larger) title, 48 of an axis title or legend entry, or the end is cut off."""
+    for where, text in _texts(FIGURES[key]):
+        longest = max(len(line) for line in text.split("<br>"))
+        assert longest <= (36 if where == "title" else 48), (key, where, text)
