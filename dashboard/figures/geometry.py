@@ -76,9 +76,9 @@ def id_scale_figure(info: IDScaleInfo) -> go.Figure:
                                  name=wrap(f"card: {info.estimate_label} = {info.estimate:.2f}", 44),
                                  line=dict(color="#555", dash="dot", width=1.5),
                                  hovertemplate=f"{info.estimate_label} = {info.estimate:.3g}<extra></extra>"))
-    unit = "distance on the unit sphere" if info.metric == "cosine" else "Euclidean distance"
+    unit = "distance (unit sphere)" if info.metric == "cosine" else "Euclidean distance"
     fig.update_layout(template=TEMPLATE, height=340, xaxis=log_axis(*scales),
-                      xaxis_title=wrap(f"neighbourhood scale (median neighbour {unit})", 40),
+                      xaxis_title=f"median neighbour {unit}",
                       yaxis_title="intrinsic dimension", legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -116,8 +116,10 @@ def barcode_figure(info: BarcodeInfo) -> go.Figure:
         customdata=info.deaths * info.scale,
         hovertemplate="bar %{y}<br>dies at %{customdata:.3g} (%{x:.2f} of the longest)<extra></extra>",
     ))
-    fig.update_layout(template=TEMPLATE, title=wrap(info.title), height=340, showlegend=False,
-                      xaxis_title="death time / longest bar (H0 persistence)",
+    title = wrap(info.title)
+    fig.update_layout(template=TEMPLATE, title=title, height=340, showlegend=False,
+                      margin_t=40 + 20 * title.count("<br>"),
+                      xaxis_title="death time / longest bar",
                       yaxis=dict(autorange="reversed", showticklabels=False, title="bars, longest first"))
     return fig
 
@@ -158,7 +160,8 @@ def class_heatmap_figure(info: ClassHeatmapInfo) -> go.Figure:
         zmax=info.zmax, colorbar=dict(title=info.colorbar), hoverongaps=False,
         hovertemplate="%{y} / %{x}: %{z:.3f}<extra></extra>",
     ))
-    fig.update_layout(template=TEMPLATE, title=wrap(info.title), height=380,
+    title = wrap(info.title)
+    fig.update_layout(template=TEMPLATE, title=title, height=380, margin_t=40 + 20 * title.count("<br>"),
                       xaxis=dict(type="category", showgrid=False, title=info.axis_title),
                       yaxis=dict(type="category", autorange="reversed", showgrid=False, title=info.axis_title))
     return fig
