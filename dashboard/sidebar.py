@@ -48,6 +48,15 @@ if (!window.embedlensCopyLink) {
 </script>"""
 
 
+WRAP_METRIC_LABELS = (
+    "<style>[data-testid='stMetricLabel'] div, [data-testid='stMetricLabel'] p "
+    "{white-space: normal !important; overflow: visible !important; text-overflow: clip !important;}</style>"
+)
+"""Metric card labels name their variant ("Participation ratio (covariance)", "Rows with NaN / inf"):
+wrap them instead of cutting them off with an ellipsis when four or five cards share a 1000 px row.
+In the sidebar's one HTML block so it holds on every page."""
+
+
 def copy_link_button(url: str) -> str:
     """HTML of a button that puts ``url`` on the clipboard in one click.
 
@@ -94,7 +103,7 @@ def render(ctx: Context) -> None:
             v = ctx.view
             st.caption(f"{v.n:,} items × {v.d:,} dims · fingerprint `{v.fingerprint[:8]}`")
         url = vs.share_url(vs.current(), _page_base_url())
-        st.html(copy_link_button(url), unsafe_allow_javascript=True)  # one click: on the clipboard
+        st.html(copy_link_button(url) + WRAP_METRIC_LABELS, unsafe_allow_javascript=True)  # one click: on the clipboard
         with st.popover("Show link", icon=":material/visibility:", width="stretch"):
             st.caption("This link reopens exactly this view: dataset, view, page and settings.")
             st.code(url, language=None, wrap_lines=True)

@@ -198,10 +198,6 @@ def paired_panel(ds, view, s) -> None:
                        data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
                        file_name=f"{view.name}-given-{pair}-defocused.npy".replace("/", "_"), icon=":material/download:")
 
-# metric labels name their variant ("Participation ratio (covariance)"): wrap them instead of
-# cutting them off with an ellipsis when four cards share a narrow row
-st.html("<style>[data-testid='stMetricLabel'] div, [data-testid='stMetricLabel'] p "
-        "{white-space: normal !important; overflow: visible !important; text-overflow: clip !important;}</style>")
 ds, view = context.require_dataset()
 st.title("Spectra")
 st.caption(f"{view.label}: {view.n:,} items × {view.d:,} dims")

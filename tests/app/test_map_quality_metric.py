@@ -41,3 +41,24 @@ def test_kind_map_metric_control_sets_quality_metric_pca(map_env):
         # the metric is named where the score is shown and in the parameters used
         assert m in card.label or m in (card.help or "").split(".")[0]
         assert any(f"metric={m}" in c.value for c in at.caption if c.value.startswith("Parameters used"))
+
+
+def test_kind_map_metric_control_sets_knn_preservation_metric_pca(map_env):
+    """The kNN preservation a PCA map is coloured by uses the Map's metric too (its graph, its k)."""
+    from core.neighbors import knn_graph
+    from core.projection import project, projection_key
+    from core.quality import knn_preservation
+    from dashboard import data
+
+    ds = core.load(core.sample_data_dir() / "digits-mlp")
+    view = ds.view(VIEW)
+    p = project(view.X)
+    key = projection_key(view.fingerprint, method="pca", n_components=2, seed=0, n=ds.n)
+    got = {}
+    for m in ("euclidean", "cosine"):
+        scored = data.map_scored_in(p, key, view.X, m)
+        assert scored.params["metric"] == m and scored.trust.metric == m
+        got[m] = data.map_preservation(view, scored, None)
+        expected = knn_preservation(knn_graph(view.X, k=20, metric=m).restrict(15), p.coords, k=15)
+        np.testing.assert_allclose(got[m], expected, rtol=0, atol=1e-12)
+    assert not np.allclose(got["euclidean"], got["cosine"])
