@@ -128,6 +128,10 @@ def training_panel(ds, s, sigma) -> None:
         else:
             _cheap_trajectory(views, metric)
             _expensive_trajectory(metric, views, kw, label)
+        sampled = [v for v in views if v.n > s.spectra_sample]
+        if sampled:
+            st.caption(f"{figs.METRICS[metric].title}: {s.spectra_sample:,} rows of each of the {len(sampled)} views "
+                       f"with more (uniform sample without replacement, seed 0); every row of the others.")
         return
     bar, rows = st.progress(0.0, text=f"{label} for {len(views)} views ..."), []
     for i, v in enumerate(views):
