@@ -1,4 +1,4 @@
-"""An on-disk cache of computed arrays (projections, graphs, ...) keyed by what produced them.
+"""An on-disk cache of computed arrays (projections, graphs, metric values, ...) keyed by what produced them.
 
 Each entry is two files in ``<root>/<namespace>/``: ``<key>.npz`` (the arrays, uncompressed,
 read back with ``allow_pickle=False``) and ``<key>.json`` (a manifest: the parameters and
@@ -31,7 +31,8 @@ import numpy as np
 
 from ._validation import EmbedLensInputError, plain
 
-__all__ = ["CACHE_FORMAT", "CacheEntry", "DiskCache", "cache_key", "default_cache_dir"]
+__all__ = ["CACHE_FORMAT", "CacheEntry", "DiskCache", "cache_key", "default_cache_dir", "library_versions",
+           "metric_key"]
 
 CACHE_FORMAT = 1
 """Bumped when the layout of an entry changes; part of every key."""
@@ -116,6 +117,40 @@ def cache_key(**parts) -> str:
     """
     text = json.dumps({"format": CACHE_FORMAT, **_canonical(parts)}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def library_versions(*packages: str) -> dict[str, str]:
+    """``{distribution: version}`` of ``packages`` as installed ("absent" if not), plus this
+    package's own version ("embedlens"), so a cached result is not reused across upgrades."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for dist in ("embedlens", *packages):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "absent"
+    return out
+
+
+def metric_key(fingerprint: str, metric: str, params: Mapping, *,
+               packages: tuple[str, ...] = ("numpy", "scipy")) -> str:
+    """The disk-cache key of one metric value of one view (:meth:`DiskCache.save_value`).
+
+    Made of the view's ``fingerprint``, the ``metric`` name, every parameter that changes the
+    value (``params``: bandwidth, steps, sample size, seed, labels, ...) and the versions of
+    ``packages`` and of EmbedLens (:func:`library_versions`).
+
+    Examples
+    --------
+    >>> a = metric_key("ab12", "dse", {"sigma": 10.0, "t": 1, "max_n": 3000, "seed": 0})
+    >>> a == metric_key("ab12", "dse", {"t": 1, "sigma": 10.0, "seed": 0, "max_n": 3000})
+    True
+    >>> a == metric_key("ab12", "dse", {"sigma": 10.0, "t": 2, "max_n": 3000, "seed": 0})
+    False
+    """
+    return cache_key(kind="metric", fingerprint=fingerprint, metric=metric, params=dict(params),
+                     versions=library_versions(*packages))
 
 
 def _sha256(a: np.ndarray) -> str:
@@ -248,6 +283,21 @@ class DiskCache:
         if self.max_bytes is not None:
             self.prune(self.max_bytes, keep=key)
         return json_path
+
+    def save_value(self, key: str, value: float, meta: Mapping | None = None) -> Path:
+        """Store one number (a metric value, as float64) and JSON ``meta`` under ``key`` (see :func:`metric_key`)."""
+        return self.save(key, {"value": np.asarray([value], dtype=np.float64)}, meta)
+
+    def load_value(self, key: str) -> float | None:
+        """The number stored by :meth:`save_value` under ``key``, or None when absent or unusable."""
+        entry = self.load(key)
+        if entry is None:
+            return None
+        a = entry.arrays.get("value")
+        if a is None or a.shape != (1,):
+            self.discard(key, "not a single value")
+            return None
+        return float(a[0])
 
     def _atomic_write(self, path: Path, write) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".tmp")

@@ -20,11 +20,11 @@ import streamlit as st
 import core
 from core import CatalogEntry, Dataset, View, ViewHealth
 from core.alignment import align_projections, procrustes_align
-from core.cache import DiskCache
+from core.cache import DiskCache, cache_key, metric_key
 from core.catalog import remove_upload as remove_upload_in
 from core.neighbors import EXACT_MAX_N
 from core.projection import Projection, load_projection, project_cached, projection_key, save_projection
-from core.quality import knn_preservation
+from core.quality import QUALITY_K, QUALITY_SAMPLE, Trustworthiness, knn_preservation, trustworthiness
 from core.selection import GroupComparison, GroupDiversity, compare_groups, group_diversity, item_neighbors
 from core.tables import image_columns
 from core.warmup import warm_up
@@ -457,6 +457,96 @@ def view_metric(name: str, view, *, labels=None, labels_key: str = "", kernel: s
         return rate_reduction(view.fingerprint, labels_key, view.X, labels, eps2=eps2).delta_r
     profile = spectral_profile(view.fingerprint, view.X, kernel=kernel, q=q, eps2=eps2, max_n=max_n)
     return profile.values()[name]
+
+
+# --- trajectories ---
+# DSE and DSMI build an n x n kernel per view (seconds each): over training they are computed
+# in a background job, one view after another, each value kept in the disk cache (namespace
+# "metrics", keyed by view fingerprint + metric + parameters + library versions), so the page
+# draws at once -- a cheap covariance metric, and the values found so far -- and a second
+# session or server reads them back instead of computing them again.
+
+EXPENSIVE_METRICS = ("dse", "dsmi")
+"""Trajectory metrics computed in a background job and cached on disk."""
+
+CHEAP_METRIC = "effective_rank"
+"""The covariance metric drawn at once while an expensive trajectory is computed."""
+
+
+def metric_cache() -> DiskCache:
+    """The metric-value cache folder (``EMBEDLENS_CACHE`` / ``$XDG_CACHE_HOME/embedlens``, ``metrics/``)."""
+    return DiskCache(namespace="metrics")
+
+
+@st.cache_resource(show_spinner=False)
+def metric_jobs() -> JobRegistry:
+    """The server's one registry of background metric trajectories (apart from the maps' worker)."""
+    return JobRegistry(workers=1)
+
+
+def _expensive_params(name: str, *, labels_key: str, sigma: float | str, t: int, max_n: int) -> dict:
+    params = {"sigma": sigma if isinstance(sigma, str) else float(sigma), "t": int(t), "max_n": int(max_n),
+              "seed": 0}
+    if name == "dsmi":
+        params["labels"] = labels_key
+    return params
+
+
+def _expensive_value(name: str, X, labels, params: dict) -> float:
+    kw = dict(sigma=params["sigma"], t=params["t"], max_n=params["max_n"], seed=params["seed"])
+    if name == "dse":
+        return float(core.diffusion_spectral_entropy(X, **kw).value)
+    if name == "dsmi":
+        return float(core.diffusion_spectral_mutual_info(X, labels, **kw).value)
+    raise ValueError(f"{name!r} is not one of {EXPENSIVE_METRICS}")
+
+
+def trajectory_values(name: str, views: list[View], *, labels=None, labels_key: str = "", sigma: float | str,
+                      t: int, max_n: int, owner: str, label: str = "") -> tuple[dict[str, float], Job | None]:
+    """Values of the expensive metric ``name`` (DSE or DSMI) per view name, and the job computing the rest.
+
+    Returns what is known now -- computed by this server's job so far, or read from the disk
+    cache -- and the background :class:`Job` computing the missing views (None when every view
+    has its value). Each value is saved to :func:`metric_cache` as soon as it is computed.
+    """
+    cache = metric_cache()
+    params = _expensive_params(name, labels_key=labels_key, sigma=sigma, t=t, max_n=max_n)
+    keys = {v.name: metric_key(v.fingerprint, name, params) for v in views}
+    job_key = cache_key(kind="trajectory", metric=name, keys=sorted(keys.values()))
+    job = metric_jobs().get(job_key)
+    values = {k: v for k, v in (job.partial if job is not None else {}).items() if k in keys}
+    for v in views:
+        if v.name not in values:
+            found = cache.load_value(keys[v.name])
+            if found is not None:
+                values[v.name] = found
+    missing = [v for v in views if v.name not in values]
+    if not missing:
+        return values, None
+
+    def compute(progress):
+        out = {}
+        for i, v in enumerate(missing):
+            progress(i / len(missing), f"{v.label} ({i + 1} of {len(missing)})")
+            value = _expensive_value(name, v.X, labels, params)
+            try:
+                cache.save_value(keys[v.name], value, meta={"view": v.name, "metric": name, "params": params})
+            except OSError:  # a read-only or full disk costs time later, not the value now
+                pass
+            out[v.name] = value
+            progress((i + 1) / len(missing), f"{v.label} done", partial={v.name: value})
+        return out
+
+    retry = job is not None and job.state == "cancelled"  # stopped when the page moved on; back now
+    job = metric_jobs().submit(job_key, f"{label or name} of {len(missing)} views", compute, owner=owner,
+                               retry=retry)
+    return {**values, **{k: v for k, v in job.partial.items() if k in keys}}, job
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cheap_metric(fingerprint: str, _X, name: str) -> float:
+    """A covariance-spectrum metric of one view (O(n d^2), no kernel): the at-once trajectory."""
+    return float({"effective_rank": core.effective_rank, "participation_ratio": core.participation_ratio}[name](_X))
 # --- geometry ---
 # One kNN graph per view and metric serves every neighbour-based metric of every page (Geometry,
 # the Map's colours, UMAP, t-SNE, kNN preservation): see view_graph.
@@ -835,22 +925,48 @@ def map_subset_fingerprint(fingerprint: str, rows: np.ndarray | None) -> str:
     return h.hexdigest()
 
 
+@st.cache_data(max_entries=32, show_spinner="Scoring the map's trustworthiness ...")
+def _map_trust(projection_key_: str, _X, _coords, metric: str, seed: int) -> Trustworthiness:
+    return trustworthiness(_X, _coords, n_neighbors=QUALITY_K, metric=metric, sample=QUALITY_SAMPLE, seed=seed)
+
+
+def map_scored_in(p: Projection, key: str, X, metric: str) -> Projection:
+    """A PCA map with its quality scores in the Map's ``metric``.
+
+    PCA takes no metric, so :func:`core.projection.project` scores it in cosine; the page's
+    "Metric" control names the distance of the quality scores, so the trustworthiness is
+    recomputed in ``metric`` (cached per map key and metric) and ``params["metric"]`` records
+    it, which :func:`map_preservation` and the "Parameters used" caption read.
+    """
+    if p.method != "pca":
+        return p
+    trust = p.trust
+    if trust is not None and trust.metric != metric:
+        trust = _map_trust(key, X, p.coords, metric, p.seed)
+    return dataclasses.replace(p, trust=trust, params={**p.params, "metric": metric})
+
+
 def map_projection(view: View, *, method: str, dims: int, seed: int, params: dict, owner: str,
-                   rows: np.ndarray | None = None, retry: bool = False) -> Projection | Job:
-    """The map of ``view`` (or of its ``rows``): cached, computed now (PCA), or a running job."""
+                   rows: np.ndarray | None = None, retry: bool = False,
+                   metric: str = "cosine") -> Projection | Job:
+    """The map of ``view`` (or of its ``rows``): cached, computed now (PCA), or a running job.
+
+    ``metric``: the distance of a PCA map's quality scores (UMAP / t-SNE use ``params["metric"]``).
+    """
     X = view.X if rows is None else view.X[rows]
     fp = map_subset_fingerprint(view.fingerprint, rows)
     key = projection_key(fp, method=method, n_components=dims, seed=seed, n=X.shape[0], **params)
     found = map_cached(key)
     if found is not None:
-        return found
+        return map_scored_in(found, key, X, metric)
     job = map_jobs().get(key)
     if job is not None and job.finished_ok:
         return job.result  # finished, but the disk cache could not keep it
     if method == "pca":
         with st.spinner(f"PCA of {X.shape[0]:,} x {X.shape[1]:,} ..."):
-            return project_cached(X, fingerprint=fp, cache=map_cache(), method="pca", n_components=dims,
-                                  seed=seed, **params)
+            p = project_cached(X, fingerprint=fp, cache=map_cache(), method="pca", n_components=dims,
+                               seed=seed, **params)
+        return map_scored_in(p, key, X, metric)
 
     def compute(progress):
         return project_cached(X, fingerprint=fp, cache=map_cache(), method=method, n_components=dims,

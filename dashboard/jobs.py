@@ -1,4 +1,4 @@
-"""Long computations (UMAP, t-SNE) in a background thread, shared by every session of a server.
+"""Long computations (UMAP, t-SNE, metric trajectories) in a background thread, shared by every session of a server.
 
 A page asks for a result by key; if it is not ready, :meth:`JobRegistry.submit` starts (or
 joins) a :class:`Job` and the page keeps drawing: a fast preview, a progress bar that polls
@@ -40,6 +40,8 @@ class Job:
     submitted: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
+    partial: dict = field(default_factory=dict)
+    """Results as they come in (a job over many items fills this before it finishes)."""
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -56,8 +58,13 @@ class Job:
             return 0.0
         return (self.finished or time.time()) - self.started
 
-    def progress(self, fraction: float, message: str) -> None:
-        """The callback handed to the computation; raises :class:`JobCancelled` after Stop."""
+    def progress(self, fraction: float, message: str, partial: dict | None = None) -> None:
+        """The callback handed to the computation; raises :class:`JobCancelled` after Stop.
+
+        ``partial``: results finished so far, merged into :attr:`partial` for pages to show.
+        """
+        if partial:
+            self.partial.update(partial)
         if self._cancel.is_set():
             raise JobCancelled(self.key)
         self.fraction = max(self.fraction, min(1.0, float(fraction)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import streamlit as st
 
 from . import state as vs
@@ -20,6 +22,55 @@ def _page_base_url() -> str | None:
     if page and url.endswith("/" + page):
         url = url[: -len(page) - 1]
     return url
+
+
+_COPY_JS = """<script>
+if (!window.embedlensCopyLink) {
+  window.embedlensCopyLink = true;
+  document.addEventListener("click", (event) => {
+    const b = event.target.closest && event.target.closest(".embedlens-copy-link");
+    if (!b) return;
+    const url = b.dataset.url, label = b.querySelector("span");
+    const done = () => { label.textContent = "Link copied"; setTimeout(() => { label.textContent = "Copy link"; }, 2000); };
+    const fallback = () => {
+      const t = document.createElement("textarea");
+      t.value = url; t.style.position = "fixed"; t.style.opacity = "0";
+      document.body.appendChild(t); t.select(); document.execCommand("copy"); t.remove(); done();
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(url).then(done, fallback);
+    else fallback();
+  });
+}
+</script>"""
+
+
+WRAP_METRIC_LABELS = (
+    "<style>[data-testid='stMetricLabel'] div, [data-testid='stMetricLabel'] p "
+    "{white-space: normal !important; overflow: visible !important; text-overflow: clip !important;}</style>"
+)
+"""Metric card labels name their variant ("Participation ratio (covariance)", "Rows with NaN / inf"):
+wrap them instead of cutting them off with an ellipsis when four or five cards share a 1000 px row.
+In the sidebar's one HTML block so it holds on every page."""
+
+
+def copy_link_button(url: str) -> str:
+    """HTML of a button that puts ``url`` on the clipboard in one click.
+
+    The click itself writes the clipboard (a user gesture in the page, no rerun in between),
+    through one document-level listener (installed once; Streamlit strips inline handlers):
+    ``navigator.clipboard`` where the page is a secure context (https, localhost), else the
+    older ``execCommand("copy")``, which plain-http servers on other hosts still allow.
+    """
+    return (
+        '<button type="button" class="embedlens-copy-link" title="Copy a link to this exact view" '
+        f'data-url="{html.escape(url, quote=True)}" '
+        'style="width:100%;padding:0.3rem 0.75rem;border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;'
+        'background:white;color:inherit;font:inherit;cursor:pointer;display:flex;gap:0.4rem;'
+        'align-items:center;justify-content:center">'
+        '<svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fill="currentColor"><path d="M3.9 12a3.1 '
+        '3.1 0 0 1 3.1-3.1h4V7H7a5 5 0 0 0 0 10h4v-1.9H7A3.1 3.1 0 0 1 3.9 12M8 13h8v-2H8zm9-6h-4v1.9h4a3.1 3.1 0 0 1 '
+        '0 6.2h-4V17h4a5 5 0 0 0 0-10"/></svg><span>Copy link</span></button>' + _COPY_JS
+    )
 
 
 def render(ctx: Context) -> None:
@@ -47,6 +98,8 @@ def render(ctx: Context) -> None:
             )
             v = ctx.view
             st.caption(f"{v.n:,} items × {v.d:,} dims · fingerprint `{v.fingerprint[:8]}`")
-        with st.popover("Copy link", icon=":material/link:", width="stretch"):
+        url = vs.share_url(vs.current(), _page_base_url())
+        st.html(copy_link_button(url) + WRAP_METRIC_LABELS, unsafe_allow_javascript=True)  # one click: on the clipboard
+        with st.popover("Show link", icon=":material/visibility:", width="stretch"):
             st.caption("This link reopens exactly this view: dataset, view, page and settings.")
-            st.code(vs.share_url(vs.current(), _page_base_url()), language=None, wrap_lines=True)
+            st.code(url, language=None, wrap_lines=True)

@@ -92,7 +92,7 @@ def compute_maps(ds, views, state, prow):
         return (None, result) if isinstance(result, Job) else (result, None)
     maps, job = [], None
     for i, v in enumerate(views):
-        r = data.map_projection(v, method=state.map_method, owner=f"{owner}:{i}", **kw)
+        r = data.map_projection(v, method=state.map_method, owner=f"{owner}:{i}", metric=state.map_metric, **kw)
         if isinstance(r, Job):
             job = job or r
         maps.append(r)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
 from core.tables import categorical_columns
@@ -65,11 +67,13 @@ def overview(view, s, sigma) -> None:
     with st.expander("Formulas and references", icon=":material/functions:"):
         for card in cards:
             st.markdown(f"**{card.label}** — {card.help.replace(chr(10) * 2, ' — ')}")
-    c = st.columns(3)
+    # two charts a row: three were ~180 px wide each on a 1000 px window, titles and ticks cut off
+    c = st.columns(2)
     c[0].plotly_chart(figs.spectrum_figure(figs.spectrum_info(profile.covariance, profile.powerlaw)), key="spectrum")
     c[1].plotly_chart(figs.cumulative_figure(figs.cumulative_info(profile.covariance, profile.pca_90,
                                                                   profile.pca_95)), key="cumulative")
-    c[2].plotly_chart(figs.hill_figure(figs.hill_info(profile.hill, profile.q, profile.vendi)), key="hill")
+    c = st.columns(2)
+    c[0].plotly_chart(figs.hill_figure(figs.hill_info(profile.hill, profile.q, profile.vendi)), key="hill")
 
 
 def class_column(ds) -> str | None:
@@ -120,6 +124,21 @@ def training_panel(ds, s, sigma) -> None:
     label = figs.metric_label(metric, kernel=s.spectra_kernel, q=s.spectra_q, eps2=s.spectra_eps2, sigma=s.spectra_sigma,
                               t=s.spectra_t, sigma_rule=s.spectra_sigma_rule)
     views = [v for v in ds.views if v.step is not None]
+    if metric in data.EXPENSIVE_METRICS:
+        owner = st.session_state.setdefault("embedlens.spectra.session", uuid.uuid4().hex)
+        kw = dict(labels=labels, labels_key=key or "", sigma=sigma, t=s.spectra_t, max_n=s.spectra_sample,
+                  owner=owner, label=label)
+        values, job = data.trajectory_values(metric, views, **kw)
+        if job is None:
+            _trajectory_chart(views, values, label, metric)
+        else:
+            _cheap_trajectory(views, metric)
+            _expensive_trajectory(metric, views, kw, label)
+        sampled = [v for v in views if v.n > s.spectra_sample]
+        if sampled:
+            st.caption(f"{figs.METRICS[metric].title}: {s.spectra_sample:,} rows of each of the {len(sampled)} views "
+                       f"with more (uniform sample without replacement, seed 0); every row of the others.")
+        return
     bar, rows = st.progress(0.0, text=f"{label} for {len(views)} views ..."), []
     for i, v in enumerate(views):
         value = data.view_metric(metric, v, labels=labels, labels_key=key or "", kernel=s.spectra_kernel,
@@ -127,8 +146,36 @@ def training_panel(ds, s, sigma) -> None:
         rows.append({"run": v.run, "layer": v.layer, "step": v.step, "value": value})
         bar.progress((i + 1) / len(views), text=f"{label}: {v.label}")
     bar.empty()
-    st.plotly_chart(figs.trajectory_figure(figs.trajectory_info(rows, label=label)), key="trajectory")
+    _trajectory_chart(views, {v.name: r["value"] for v, r in zip(views, rows, strict=True)}, label, metric)
+
+
+def _trajectory_chart(views, values: dict, label: str, metric: str, key: str = "trajectory") -> None:
+    """One line per layer and run; views without a value yet are gaps (NaN)."""
+    rows = [{"run": v.run, "layer": v.layer, "step": v.step, "value": values.get(v.name, float("nan"))}
+            for v in views]
+    st.plotly_chart(figs.trajectory_figure(figs.trajectory_info(rows, label=label)), key=key)
     st.caption("One line per layer (colour) and run (dash). " + figs.metric_help(metric).replace("\n\n", " — "))
+
+
+def _cheap_trajectory(views, metric: str) -> None:
+    cheap = data.CHEAP_METRIC
+    values = {v.name: data.cheap_metric(v.fingerprint, v.X, cheap) for v in views}
+    st.caption(f"{figs.METRICS[metric].title} needs an n × n kernel per view: it is computed in the background "
+               f"and kept on disk; meanwhile, {figs.METRICS[cheap].title} (from the covariance spectrum):")
+    _trajectory_chart(views, values, figs.metric_label(cheap), cheap, key="trajectory_cheap")
+
+
+@st.fragment(run_every=1.0)
+def _expensive_trajectory(metric: str, views, kw: dict, label: str) -> None:
+    values, job = data.trajectory_values(metric, views, **kw)
+    if job is None or not job.active:
+        if job is not None and job.state == "failed":
+            st.error(f"{job.label} failed: {job.error}", icon=":material/error:")
+            return
+        st.rerun()
+    st.progress(job.fraction, text=f"{job.label}: {job.message} · {job.elapsed:.0f} s "
+                                   f"({len(values)} of {len(views)} views done)")
+    _trajectory_chart(views, values, label, metric)
 
 
 def paired_panel(ds, view, s) -> None:
@@ -144,22 +191,27 @@ def paired_panel(ds, view, s) -> None:
         sce, cleaned, before, after = data.schur_entropy(view.fingerprint, other.fingerprint, view.X, other.X,
                                                          kernel=kernel, n_features=SCE_FEATURES, q=s.spectra_q)
     c = st.columns(4)
+    given = other.modality  # the paired view's own modality names its part (not always "text")
     c[0].metric(f"{figs.metric_label('sce', kernel=kernel)} of {view.label} | {other.label}", figs.fmt(sce.score),
-                help=figs.metric_help("sce"))
-    c[1].metric("tr S (not explained)", figs.fmt(sce.trace_s), help="Share of the view's variance the pair does not explain")
-    c[2].metric("Text-part score", figs.fmt(sce.text_score), help="The SCE formula on D = C_TIᵀ C_TT⁺ C_TI (explained part)")
-    c[3].metric(f"{figs.metric_label('vendi', kernel='cosine', q=s.spectra_q)}, text removed", figs.fmt(after),
+                help=figs.metric_help("sce") + f"\n\nHere I = {view.label} (this view), T = {other.label} (given)")
+    c[1].metric("tr S (not explained)", figs.fmt(sce.trace_s),
+                help=f"Share of {view.label}'s variance that {other.label} does not explain")
+    c[2].metric(f"{given.capitalize()}-part score", figs.fmt(sce.text_score),
+                help=f"The SCE formula on D = C_TIᵀ C_TT⁺ C_TI: the part of {view.label} explained by {other.label}")
+    c[3].metric(f"{figs.metric_label('vendi', kernel='cosine', q=s.spectra_q)}, {given} removed", figs.fmt(after),
                 delta=f"{after - before:+.3g} vs {figs.fmt(before)}", delta_color="off",
-                help="Of the defocused embeddings φ_I(x) − φ_T(t) A*, A* = C_TT⁺ C_TI")
-    st.caption(f"{sce.params['n']:,} pairs · text inverse: {sce.params.get('inverse', 'exact pseudo-inverse')}"
+                help=f"Of the defocused embeddings φ_I(x) − φ_T(t) A*, A* = C_TT⁺ C_TI: {view.label} with its "
+                     f"{given}-explained part removed")
+    st.caption(f"{sce.params['n']:,} pairs · {given} inverse: {sce.params.get('inverse', 'exact pseudo-inverse')}"
                + (f" · {sce.params['n_features']:,} random Fourier frequencies (seed {sce.params['seed']})"
                   if kernel == "rff" else ""))
     if sce.params.get("warning"):
         st.warning(sce.params["warning"], icon=":material/warning:")
-    st.plotly_chart(figs.schur_figure(figs.schur_info(sce, title=f"Spectra of S and D ({kernel})")), key="schur")
-    st.download_button("Text-removed embeddings (.npy)", data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
+    st.plotly_chart(figs.schur_figure(figs.schur_info(sce, title=f"Spectra of S and D ({kernel})", given=given)),
+                    key="schur")
+    st.download_button(f"{given.capitalize()}-removed embeddings (.npy)",
+                       data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
                        file_name=f"{view.name}-given-{pair}-defocused.npy".replace("/", "_"), icon=":material/download:")
-
 
 ds, view = context.require_dataset()
 st.title("Spectra")

@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from core import IDScaleCurve, IntrinsicDimension, NeuralCollapse, Separability
 
-from .theme import ACCENT, OKABE_ITO, TEMPLATE
+from .theme import ACCENT, OKABE_ITO, TEMPLATE, log_axis, wrap
 
 __all__ = [
     "IDScaleInfo", "id_scale_info", "id_scale_figure",
@@ -68,13 +68,17 @@ def id_scale_figure(info: IDScaleInfo) -> go.Figure:
             marker_color=OKABE_ITO[i], customdata=s["notes"],
             hovertemplate="scale %{x:.3g}<br>ID %{y:.2f}<br>%{customdata}<extra></extra>",
         ))
-    if info.estimate is not None:
-        fig.add_hline(y=info.estimate, line_dash="dot", line_color="#555",
-                      annotation_text=f"card: {info.estimate_label} = {info.estimate:.2f}",
-                      annotation_position="top left")
-    unit = "distance on the unit sphere" if info.metric == "cosine" else "Euclidean distance"
-    fig.update_layout(template=TEMPLATE, height=340, xaxis_type="log",
-                      xaxis_title=f"neighbourhood scale (median neighbour {unit})",
+    scales = [s["scale"] for s in info.series]
+    if info.estimate is not None and any(len(x) for x in scales):
+        # the card's value as a dotted line named in the legend, not as text on the curve
+        x = np.concatenate(scales)
+        fig.add_trace(go.Scatter(x=[x.min(), x.max()], y=[info.estimate] * 2, mode="lines",
+                                 name=wrap(f"card: {info.estimate_label} = {info.estimate:.2f}", 44),
+                                 line=dict(color="#555", dash="dot", width=1.5),
+                                 hovertemplate=f"{info.estimate_label} = {info.estimate:.3g}<extra></extra>"))
+    unit = "distance (unit sphere)" if info.metric == "cosine" else "Euclidean distance"
+    fig.update_layout(template=TEMPLATE, height=340, xaxis=log_axis(*scales),
+                      xaxis_title=f"median neighbour {unit}",
                       yaxis_title="intrinsic dimension", legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -112,8 +116,10 @@ def barcode_figure(info: BarcodeInfo) -> go.Figure:
         customdata=info.deaths * info.scale,
         hovertemplate="bar %{y}<br>dies at %{customdata:.3g} (%{x:.2f} of the longest)<extra></extra>",
     ))
-    fig.update_layout(template=TEMPLATE, title=info.title, height=340, showlegend=False,
-                      xaxis_title="death time / longest bar (H0 persistence)",
+    title = wrap(info.title)
+    fig.update_layout(template=TEMPLATE, title=title, height=340, showlegend=False,
+                      margin_t=40 + 20 * title.count("<br>"),
+                      xaxis_title="death time / longest bar",
                       yaxis=dict(autorange="reversed", showticklabels=False, title="bars, longest first"))
     return fig
 
@@ -130,21 +136,22 @@ class ClassHeatmapInfo:
     zmin: float | None
     zmax: float | None
     colorscale: str
+    axis_title: str = "class"
 
 
-def class_heatmap_info(nc: NeuralCollapse, kind: str) -> ClassHeatmapInfo:
+def class_heatmap_info(nc: NeuralCollapse, kind: str, *, column: str = "") -> ClassHeatmapInfo:
     """``kind="cosine"``: cosines of the centred class means on [-1, 1] (ETF: -1/(K-1) off the
     diagonal); ``kind="cdnv"``: log10 CDNV (small = well separated), diagonal blank."""
     labels = [str(c) for c in nc.classes]
     K = len(labels)
     if kind == "cosine":
         return ClassHeatmapInfo(nc.cosines, labels, f"Class-mean cosines (ETF: {-1 / (K - 1):.3f})",
-                                "cosine", -1.0, 1.0, "RdBu_r")
+                                "cosine", -1.0, 1.0, "RdBu_r", column or "class")
     with np.errstate(divide="ignore"):
         z = np.log10(nc.cdnv)
     z[~np.isfinite(z)] = np.nan
     return ClassHeatmapInfo(z, labels, "CDNV (log10; lower = better separated)", "log10 CDNV",
-                            None, None, "Viridis")
+                            None, None, "Viridis", column or "class")
 
 
 def class_heatmap_figure(info: ClassHeatmapInfo) -> go.Figure:
@@ -153,9 +160,10 @@ def class_heatmap_figure(info: ClassHeatmapInfo) -> go.Figure:
         zmax=info.zmax, colorbar=dict(title=info.colorbar), hoverongaps=False,
         hovertemplate="%{y} / %{x}: %{z:.3f}<extra></extra>",
     ))
-    fig.update_layout(template=TEMPLATE, title=info.title, height=360,
-                      xaxis=dict(type="category", showgrid=False),
-                      yaxis=dict(type="category", autorange="reversed", showgrid=False))
+    title = wrap(info.title)
+    fig.update_layout(template=TEMPLATE, title=title, height=380, margin_t=40 + 20 * title.count("<br>"),
+                      xaxis=dict(type="category", showgrid=False, title=info.axis_title),
+                      yaxis=dict(type="category", autorange="reversed", showgrid=False, title=info.axis_title))
     return fig
 
 
@@ -209,9 +217,11 @@ def collapse_trajectory_figure(info: CollapseTrajectoryInfo) -> go.Figure:
             hovertemplate=f"step {step} · %{{x}}<br>NC1 %{{y:.3g}}<extra></extra>",
         ), row=1, col=2)
     runs = int(t["runs"].max()) if len(t) else 0
-    fig.update_yaxes(type="log", title_text=f"NC1 (mean ± sd over {runs} run{'s' * (runs != 1)})", col=1)
-    fig.update_yaxes(type="log", col=2)
-    fig.update_xaxes(type="log", title_text="step", col=1)
+    lows, highs = (t["mean"] - t["sd"]).to_numpy(float), (t["mean"] + t["sd"]).to_numpy(float)
+    y = log_axis(t["mean"], lows, highs)
+    fig.update_yaxes(**y, title_text=f"NC1 (mean ± sd over {runs} run{'s' * (runs != 1)})", col=1)
+    fig.update_yaxes(**y, col=2)
+    fig.update_xaxes(**log_axis(t["step"]), title_text="step", col=1)
     fig.update_xaxes(type="category", title_text="layer", col=2)
     fig.update_layout(template=TEMPLATE, height=380)
     return fig

@@ -324,8 +324,10 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
     axis = dict(showticklabels=False, ticks="", title=None, zeroline=False, showgrid=False)
     fig.update_layout(
         template=TEMPLATE, height=height,
-        legend=dict(itemsizing="constant", orientation="h", x=0, y=1.0, yanchor="bottom",
-                    title=dict(text=info.color_title) if info.traces and info.traces[0].color else None),
+        # below the map: above it, the modebar (top right, on hover) covered the legend's first row
+        legend=dict(itemsizing="constant", orientation="h", x=0, y=-0.01, yanchor="top",
+                    title=dict(text=info.color_title, side="top left") if info.traces and info.traces[0].color
+                    else None),  # title above the entries: beside them, the row's last entry was cut off
         hoverlabel=dict(font=dict(family="DejaVu Sans Mono, Menlo, Consolas, monospace", size=11,
                                   color="#222222"),
                         bgcolor="rgba(255,255,255,0.95)", bordercolor="#888888", align="left"),

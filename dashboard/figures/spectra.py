@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .theme import ACCENT, OKABE_ITO, TEMPLATE
+from .theme import ACCENT, OKABE_ITO, TEMPLATE, log_axis
 
 __all__ = [
     "METRICS",
@@ -56,7 +56,7 @@ METRICS: dict[str, MetricText] = {
         "Participation ratio (covariance)", "PR = (Σ λᵢ)² / Σ λᵢ², λ = eigenvalues of the centred covariance",
         "Gao et al., 'A theory of multineuronal dimensionality, dynamics and measurement', 2017"),
     "effective_rank": MetricText(
-        "Effective rank (Roy & Vetterli, singular values)",
+        "Effective rank (singular values)",
         "exp(−Σ pᵢ log pᵢ), pᵢ = sᵢ / Σ s, s = singular values of the centred X (∝ √λ; Vendi uses λ)",
         "Roy & Vetterli, 'The effective rank: a measure of effective dimensionality', EUSIPCO 2007"),
     "rankme": MetricText(
@@ -193,6 +193,9 @@ def parameters_used(profile, dse=None) -> str:
 
 # --------------------------------------------------------------------------- spectrum
 
+_BELOW = dict(orientation="h", x=0, y=-0.28, yanchor="top")
+"""A legend under the x-axis title: inside a log-log plot it sat on the spectrum's tail."""
+
 
 @dataclass(frozen=True, eq=False)
 class SpectrumInfo:
@@ -227,16 +230,14 @@ def spectrum_figure(info: SpectrumInfo) -> go.Figure:
                                line_color=ACCENT, name="eigenvalues",
                                hovertemplate="λ<sub>%{x}</sub> = %{y:.4g}<extra></extra>"))
     if len(info.fit_rank):
-        fig.add_trace(go.Scatter(x=info.fit_rank, y=info.fit_values, mode="lines", name="power-law fit",
+        # the fit's numbers go in its legend entry, not on the data
+        fig.add_trace(go.Scatter(x=info.fit_rank, y=info.fit_values, mode="lines",
+                                 name=f"power-law fit<br>α = {info.alpha:.3f}, R² = {info.r2:.3f} (i = {info.start}–{info.stop})",
                                  line=dict(color=OKABE_ITO[3], dash="dash", width=2),
                                  hovertemplate="fit %{y:.4g}<extra></extra>"))
-        # the shaded fit range; its label goes in paper coordinates (annotations on a log axis
-        # take log10 positions, which would stretch the axis to 10^stop)
         fig.add_vrect(x0=info.start, x1=info.stop, fillcolor=OKABE_ITO[3], opacity=0.07, line_width=0)
-        fig.add_annotation(text=f"α = {info.alpha:.3f}, R² = {info.r2:.3f} (i = {info.start}–{info.stop})",
-                           xref="paper", yref="paper", x=0.98, y=0.98, xanchor="right", showarrow=False)
-    fig.update_layout(template=TEMPLATE, title=info.title, height=340, legend=dict(x=0.01, y=0.02),
-                      xaxis=dict(type="log", title="rank i"), yaxis=dict(type="log", title="eigenvalue λᵢ"))
+    fig.update_layout(template=TEMPLATE, title=info.title, height=380, legend=_BELOW,
+                      xaxis=log_axis(info.rank, title="rank i"), yaxis=log_axis(info.values, title="eigenvalue λᵢ"))
     return fig
 
 
@@ -262,12 +263,11 @@ def cumulative_figure(info: CumulativeInfo) -> go.Figure:
                                hovertemplate="%{x} components: %{y:.1%}<extra></extra>"))
     for k, share, color in ((info.k90, 0.90, OKABE_ITO[1]), (info.k95, 0.95, OKABE_ITO[2])):
         if k > 0:
-            fig.add_trace(go.Scatter(x=[k], y=[info.cumulative[k - 1]], mode="markers+text", name=f"PCA-{share:.0%}",
-                                     marker=dict(color=color, size=10), text=[f" k={k}"],
-                                     textposition="middle right",
+            fig.add_trace(go.Scatter(x=[k], y=[info.cumulative[k - 1]], mode="markers", name=f"PCA-{share:.0%}: k = {k}",
+                                     marker=dict(color=color, size=10),
                                      hovertemplate=f"PCA-k ({share:.0%}) = {k}<extra></extra>"))
             fig.add_hline(y=share, line_dash="dot", line_color=color, opacity=0.6)
-    fig.update_layout(template=TEMPLATE, title="Cumulative explained variance", height=340,
+    fig.update_layout(template=TEMPLATE, title="Cumulative explained variance", height=380,
                       xaxis_title="principal components k", yaxis=dict(title="share of variance", tickformat=".0%",
                                                                        range=[0, 1.02]),
                       legend=dict(x=0.6, y=0.1))
@@ -295,13 +295,14 @@ def hill_figure(info: HillInfo) -> go.Figure:
     """Hill numbers D_q against q (log axis), D_∞ dashed, the page's q marked."""
     fig = go.Figure(go.Scatter(x=info.q, y=info.values, mode="lines+markers", marker_size=4, line_color=ACCENT,
                                name="D_q", hovertemplate="q = %{x:.3g}: D = %{y:.4g}<extra></extra>"))
-    if np.isfinite(info.d_inf):
-        fig.add_hline(y=info.d_inf, line_dash="dash", line_color="#555",
-                      annotation_text=f"D_∞ = {info.d_inf:.3g}", annotation_position="bottom left")
+    if np.isfinite(info.d_inf) and len(info.q):
+        fig.add_trace(go.Scatter(x=[info.q.min(), info.q.max()], y=[info.d_inf, info.d_inf], mode="lines",
+                                 name=f"D_∞ = {info.d_inf:.3g}", line=dict(color="#555", dash="dash", width=1.5),
+                                 hovertemplate=f"D_∞ = {info.d_inf:.4g}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[info.q_selected], y=[info.value_selected], mode="markers", name=f"q = {info.q_selected:g}",
                              marker=dict(color=OKABE_ITO[3], size=11, symbol="diamond")))
     fig.update_layout(template=TEMPLATE, title=f"Hill numbers D_q ({info.label.split(',')[0]})", height=340,
-                      xaxis=dict(type="log", title="order q"), yaxis_title="Vendi score D_q",
+                      xaxis=log_axis(info.q, title="order q"), yaxis_title="Vendi score D_q",
                       legend=dict(x=0.98, y=0.98, xanchor="right"))
     return fig
 
@@ -389,7 +390,8 @@ def trajectory_figure(info: TrajectoryInfo) -> go.Figure:
                                  line=dict(color=color, dash=dash), legendgroup=ln.layer,
                                  hovertemplate=f"{ln.name}<br>{info.x_title} %{{x}}: %{{y:.4g}}<extra></extra>"))
     fig.update_layout(template=TEMPLATE, title=f"{info.label} over training", height=380,
-                      xaxis=dict(title=info.x_title, type="log" if info.log_x else "linear"),
+                      xaxis=log_axis(*[ln.steps for ln in info.lines], title=info.x_title) if info.log_x
+                      else dict(title=info.x_title, type="linear"),
                       yaxis_title=info.label)
     return fig
 
@@ -404,20 +406,25 @@ class SchurInfo:
     trace_s: float
     trace_d: float
     title: str
+    given: str = "the paired view"
 
 
-def schur_info(sce, *, title: str) -> SchurInfo:
-    return SchurInfo(np.asarray(sce.eigenvalues), np.asarray(sce.text_eigenvalues), sce.trace_s, sce.trace_d, title)
+def schur_info(sce, *, title: str, given: str = "") -> SchurInfo:
+    """``given``: the paired view's modality (or name), for the trace names."""
+    return SchurInfo(np.asarray(sce.eigenvalues), np.asarray(sce.text_eigenvalues), sce.trace_s, sce.trace_d, title,
+                     given or "the paired view")
 
 
 def schur_figure(info: SchurInfo) -> go.Figure:
     """Eigenvalues of S (not explained by the paired view) and D (explained), log scale."""
     fig = go.Figure()
-    for values, name, color in ((info.s, f"S: not explained (tr = {info.trace_s:.3f})", OKABE_ITO[0]),
-                                (info.d, f"D: explained (tr = {info.trace_d:.3f})", OKABE_ITO[1])):
+    for values, name, color in ((info.s, f"S: not explained by {info.given} (tr = {info.trace_s:.3f})", OKABE_ITO[0]),
+                                (info.d, f"D: explained by {info.given} (tr = {info.trace_d:.3f})", OKABE_ITO[1])):
         shown = values[values > 1e-10]
         fig.add_trace(go.Scatter(x=np.arange(1, len(shown) + 1), y=shown, mode="lines+markers", marker_size=4,
                                  name=name, line_color=color, hovertemplate="λ<sub>%{x}</sub> = %{y:.4g}<extra></extra>"))
-    fig.update_layout(template=TEMPLATE, title=info.title, height=340, xaxis=dict(type="log", title="rank i"),
-                      yaxis=dict(type="log", title="eigenvalue"), legend=dict(x=0.01, y=0.02))
+    shown = [v[v > 1e-10] for v in (info.s, info.d)]
+    fig.update_layout(template=TEMPLATE, title=info.title, height=380,
+                      xaxis=log_axis(*[np.arange(1, len(v) + 1) for v in shown], title="rank i"),
+                      yaxis=log_axis(*shown, title="eigenvalue"), legend=_BELOW)
     return fig

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -30,6 +32,7 @@ def paired():
 def sample_env(monkeypatch, tmp_path):
     monkeypatch.delenv("EMBEDLENS_DATA", raising=False)
     monkeypatch.setenv("EMBEDLENS_UPLOADS", str(tmp_path / "uploads"))
+    monkeypatch.setenv("EMBEDLENS_CACHE", str(tmp_path / "cache"))  # the metric cache of this test only
 
 
 def _chart(at, index: int) -> dict:
@@ -49,7 +52,7 @@ def test_spectra_page_shows_every_metric_of_the_view(mlp):
     assert at.title[0].value == "Spectra"
     assert metric(at, "Vendi (cosine, q=1)") == fmt(core.vendi_score(X))
     assert metric(at, "Participation ratio (covariance)") == fmt(core.participation_ratio(s))
-    assert metric(at, "Effective rank (Roy & Vetterli, singular values)") == fmt(core.effective_rank(s))
+    assert metric(at, "Effective rank (singular values)") == fmt(core.effective_rank(s))
     assert metric(at, "RankMe (uncentred, ε=1e-7)") == fmt(core.rankme(X))
     assert metric(at, "PCA-k (90% / 95%)") == f"{core.pca_k(s, share=0.9)} / {core.pca_k(s, share=0.95)}"
     fit = core.powerlaw_alpha(s)
@@ -62,7 +65,7 @@ def test_spectra_page_shows_every_metric_of_the_view(mlp):
     spectrum_fig = _chart(at, 0)
     assert spectrum_fig["layout"]["xaxis"]["type"] == "log" and spectrum_fig["layout"]["yaxis"]["type"] == "log"
     np.testing.assert_allclose(_array(spectrum_fig["data"][0]["y"]), s.nonzero, rtol=1e-12)
-    assert spectrum_fig["data"][1]["name"] == "power-law fit"
+    assert spectrum_fig["data"][1]["name"].startswith("power-law fit<br>α = ")
     # per-class panel (the default) with the first categorical column
     labels = mlp.metadata["label"]
     assert at.query_params["sc"] == "label"
@@ -155,3 +158,97 @@ def test_a_single_matrix_without_metadata_shows_the_overview_only(isolated_env, 
     assert metric(at, "Vendi (cosine, q=1)") == fmt(core.vendi_score(X))
     assert any("(1 zero row left out: cosine undefined)" in c.value for c in at.caption)
     assert not at.radio  # no class column, no training steps, no paired modality: no panels
+
+
+@pytest.mark.parametrize(("view", "given"), [("image", "text"), ("text", "image")])
+def test_kind_paired_labels_name_the_views_modality(paired, view, given):
+    """Every label of the Paired views panel names the modality it is about: the given view's part is
+    the explained one and the one removed; no label names the other modality in its place."""
+    at = run_app({"ds": "digits-paired", "view": view, "sp": "paired", "sn": "300"}, page=PAGE)
+    X, Y = paired.view(view).X, paired.view(given).X
+    sce = core.schur_complement_entropy(X, Y)
+    labels = [m.label for m in at.metric]
+    assert metric(at, f"{given.capitalize()}-part score") == fmt(sce.text_score)
+    removed = [lab for lab in labels if lab.endswith("removed")]
+    assert removed == [f"Vendi (cosine, q=1), {given} removed"], labels
+    assert not any(view in lab.split(" of ")[0] for lab in labels if "part score" in lab or "removed" in lab)
+    assert [b.label for b in at.get("download_button")] == [f"{given.capitalize()}-removed embeddings (.npy)"]
+    names = [t["name"] for t in _chart(at, -1)["data"]]
+    assert names[0].startswith(f"S: not explained by {given}") and names[1].startswith(f"D: explained by {given}")
+
+
+def _trajectories(at) -> dict[str, dict]:
+    """Every trajectory chart by title: {title: {line name: (steps, values)}}."""
+    out = {}
+    for el in at.get("plotly_chart"):
+        fig = json.loads(el.proto.spec)
+        title = fig["layout"].get("title", {}).get("text", "")
+        if title.endswith("over training"):
+            out[title] = {t["name"]: (_array(t["x"]), _array(t["y"])) for t in fig["data"]}
+    return out
+
+
+def _view_name(line: str, step: float) -> str:
+    run, layer = line.split(" · ")
+    return f"{run}/{layer}/epoch{int(step):03d}"
+
+
+def test_kind_expensive_trajectory_draws_cheap_first_and_reads_disk_cache(mlp, monkeypatch, tmp_path):
+    """Over training with DSE: the first run computes no DSE (a background job does, view by view) and
+    draws the cheap covariance metric at once; every DSE value lands in the disk cache, and a fresh
+    server (in-memory caches cleared, DSE made to fail) reads the same numbers back from disk."""
+    import streamlit as st
+
+    from core.cache import DiskCache
+
+    real, gate, calls = core.diffusion_spectral_entropy, threading.Event(), []
+
+    def gated(X, **kw):
+        in_job = threading.current_thread().name.startswith("embedlens-job")
+        if in_job:
+            gate.wait(300)  # the background job waits until the first run has been checked
+        calls.append("job" if in_job else "page")
+        return real(X, **kw)
+
+    monkeypatch.setattr(core, "diffusion_spectral_entropy", gated)
+    query = {"ds": "digits-mlp", "sp": "training", "sm": "dse", "sn": "120"}
+    try:
+        at = run_app(query, page=PAGE)
+        assert calls == ["page"]  # only the overview card of the current view, no checkpoint's trajectory
+        charts = _trajectories(at)
+        cheap = next(v for k, v in charts.items() if k.startswith("Effective rank"))
+        for line, (steps, values) in cheap.items():
+            expected = [core.effective_rank(mlp.view(_view_name(line, s)).X) for s in steps]
+            np.testing.assert_allclose(values, expected, rtol=1e-12)
+        dse = next(v for k, v in charts.items() if k.startswith("DSE"))
+        assert all(np.isnan(y).all() for _x, y in dse.values())  # drawn, empty, filled in as views finish
+        assert any(p.proto.text.startswith("DSE") for p in at.get("progress"))
+    finally:
+        gate.set()
+    end = time.monotonic() + 600
+    while any(k.startswith("Effective rank") for k in _trajectories(at)):
+        assert time.monotonic() < end, "the DSE job did not finish"
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception
+    steps_views = [v for v in mlp.views if v.step is not None]
+    assert calls.count("job") == len(steps_views)  # once per checkpoint, in the background job
+    entries = DiskCache(tmp_path / "cache", namespace="metrics").entries()
+    assert len(entries) == len(steps_views)
+    first = next(v for k, v in _trajectories(at).items() if k.startswith("DSE"))
+    for line, (steps, values) in first.items():
+        expected = [real(mlp.view(_view_name(line, s)).X, sigma=10.0, t=1, max_n=120).value for s in steps]
+        np.testing.assert_allclose(values, expected, rtol=1e-12)
+
+    calls.clear()
+    gate.clear()  # a job started now would block: the reload must not need one
+    st.cache_data.clear()
+    st.cache_resource.clear()  # a new server: no job registry, no memory of the values
+    again = _trajectories(run_app(query, page=PAGE))
+    gate.set()
+    assert calls == ["page"]  # the overview card of the current view; no checkpoint's DSE again
+    assert not any(k.startswith("Effective rank") for k in again)
+    second = next(v for k, v in again.items() if k.startswith("DSE"))
+    assert second.keys() == first.keys()
+    for line in first:
+        np.testing.assert_array_equal(second[line][1], first[line][1])

@@ -33,8 +33,9 @@ def test_link_opens_the_view_and_follows_changes(app_server, browser, page):
     q = _query(page.url)
     assert q["view"] == "seed2/hidden2/epoch100" and q["ds"] == "digits-mlp" and len(q["fp"]) == 8
 
-    # the link shown under "Copy link" is the address bar's
-    page.get_by_role("button", name="Copy link").click()
+    # the link shown under "Show link" is the address bar's ("Copy link" copies it in one click:
+    # test_copy_link.py)
+    page.get_by_role("button", name="Show link").click()
     shown = page.locator('[data-testid="stPopoverBody"] code').inner_text()
     assert _query(shown) == q and shown.startswith(app_server)
 

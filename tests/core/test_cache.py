@@ -97,3 +97,23 @@ def test_the_folder_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert default_cache_dir() == tmp_path / "x" / "embedlens"
     assert DiskCache().folder == tmp_path / "x" / "embedlens" / "projections"
+
+
+def test_kind_metric_values_cached_by_view_metric_params_versions(tmp_path, monkeypatch):
+    """A metric value comes back exactly; its key changes with the view, metric, any parameter and
+    the library versions (so an upgrade never reads an old value)."""
+    import core.cache as cache_mod
+    from core.cache import DiskCache, metric_key
+
+    c = DiskCache(tmp_path, namespace="metrics")
+    key = metric_key("ab12", "dse", {"sigma": 10.0, "t": 1, "max_n": 3000, "seed": 0})
+    value = 0.1 + 0.2  # not representable in fewer than 17 digits
+    c.save_value(key, value, meta={"view": "v"})
+    assert c.load_value(key) == value and c.load(key).meta["view"] == "v"
+    others = {metric_key("ab13", "dse", {"sigma": 10.0, "t": 1, "max_n": 3000, "seed": 0}),
+              metric_key("ab12", "dsmi", {"sigma": 10.0, "t": 1, "max_n": 3000, "seed": 0}),
+              metric_key("ab12", "dse", {"sigma": 10.0, "t": 1, "max_n": 2000, "seed": 0})}
+    monkeypatch.setattr(cache_mod, "library_versions", lambda *p: {"numpy": "0.0"})
+    others.add(metric_key("ab12", "dse", {"sigma": 10.0, "t": 1, "max_n": 3000, "seed": 0}))
+    assert key not in others and len(others) == 4
+    assert all(c.load_value(k) is None for k in others)

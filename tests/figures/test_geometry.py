@@ -25,7 +25,8 @@ def test_id_scale_info_and_figure(rng):
     assert twonn["notes"][0] == "599 points per subset, 1 subset(s)" and twonn["notes"][2].endswith("4 subset(s)")
     assert info.estimate == est.value and info.metric == "euclidean"
     fig = fg.id_scale_figure(info)
-    assert [t.name for t in fig.data] == names and fig.layout.xaxis.type == "log"
+    assert [t.name.replace("<br>", " ") for t in fig.data] == [*names, f"card: {est.label} = {est.value:.2f}"]
+    assert fig.layout.xaxis.type == "log"
     assert "Euclidean distance" in fig.layout.xaxis.title.text
 
 

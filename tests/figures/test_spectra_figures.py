@@ -23,7 +23,7 @@ def test_labels_name_the_variant():
     assert figs.metric_label("coding_rate", eps2=0.5) == "Coding rate (ε²=0.5)"
     assert figs.metric_label("dse", sigma=10.0, t=1) == "DSE (σ=10, t=1)"
     assert figs.metric_label("dsmi", sigma=3.2, t=2, sigma_rule="median") == "DSMI with the label (σ=median, t=2)"
-    assert figs.metric_label("effective_rank") == "Effective rank (Roy & Vetterli, singular values)"
+    assert figs.metric_label("effective_rank") == "Effective rank (singular values)"
 
 
 def test_metric_cards_carry_values_formulas_and_references(small_matrix):
@@ -55,7 +55,8 @@ def test_spectrum_info_and_figure():
     assert len(info.values) == 50 and info.rank[0] == 1  # zero eigenvalues cannot sit on a log axis
     np.testing.assert_allclose(info.fit_values, info.values[info.start - 1:info.stop], rtol=1e-9)
     fig = figs.spectrum_figure(info)
-    assert [t.name for t in fig.data] == ["eigenvalues", "power-law fit"]
+    assert [t.name.split("<br>")[0] for t in fig.data] == ["eigenvalues", "power-law fit"]
+    assert fig.data[1].name.endswith(f"α = {fit.alpha:.3f}, R² = {fit.r2:.3f} (i = {fit.start}–{fit.stop})")
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
     nan_fit = figs.spectrum_info(core.Spectrum.from_eigenvalues([1.0, 0.5]), core.powerlaw_alpha(
         core.Spectrum.from_eigenvalues([1.0, 0.5])))
@@ -67,7 +68,7 @@ def test_cumulative_and_hill():
     info = figs.cumulative_info(spec, core.pca_k(spec, share=0.9), core.pca_k(spec, share=0.95))
     assert (info.k90, info.k95) == (3, 3) and info.cumulative[-1] == pytest.approx(1.0)
     fig = figs.cumulative_figure(info)
-    assert [t.name for t in fig.data] == ["cumulative", "PCA-90%", "PCA-95%"] and fig.data[1].x == (3,)
+    assert [t.name for t in fig.data] == ["cumulative", "PCA-90%: k = 3", "PCA-95%: k = 3"] and fig.data[1].x == (3,)
     curve = core.hill_curve(np.eye(5), q=[0.5, 1.0, 2.0, np.inf])
     h = figs.hill_info(curve, 1.0, 5.0)
     assert h.q.tolist() == [0.5, 1.0, 2.0] and h.d_inf == pytest.approx(5.0)
