@@ -14,7 +14,9 @@ import pandas as pd
 import scipy.linalg
 from scipy.special import logsumexp
 
-from ._validation import EmbedLensInputError, check_embeddings
+from numbers import Real
+
+from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param
 from .spectra import Spectrum, _median_distance, spectrum
 
 __all__ = [
@@ -153,13 +155,8 @@ class RateReduction:
 
 
 def _check_q(q) -> float:
-    try:
-        q = float(q)
-    except (TypeError, ValueError):
-        raise EmbedLensInputError(f"q={q!r} must be a number in (0, inf]", source="q") from None
-    if not q > 0:
-        raise EmbedLensInputError(f"q={q} must be in (0, inf]: e.g. 1 (Shannon), 2, or inf", source="q")
-    return q
+    return check_param("q", q, Interval(Real, 0, np.inf, closed="right"),
+                       hint="e.g. 1 (Shannon), 2, or inf")
 
 
 def hill_number(p, /, *, q: float = 1.0) -> float:
@@ -413,13 +410,7 @@ def _coding_spectrum(X) -> Spectrum:
 
 
 def _check_eps2(eps2) -> float:
-    try:
-        eps2 = float(eps2)
-    except (TypeError, ValueError):
-        raise EmbedLensInputError(f"eps2={eps2!r} must be a positive number", source="eps2") from None
-    if not (np.isfinite(eps2) and eps2 > 0):
-        raise EmbedLensInputError(f"eps2={eps2} must be a positive number (default 0.5)", source="eps2")
-    return eps2
+    return check_param("eps2", eps2, Interval(Real, 0, np.inf, closed="neither"), hint="default 0.5")
 
 
 def coding_rate(X, /, *, eps2: float = 0.5) -> float:
@@ -573,8 +564,7 @@ def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps
     eps2 = _check_eps2(eps2)
     X = check_embeddings(X)
     codes, classes, _ = class_codes(labels, X.shape[0])
-    if kernel not in ("cosine", "rbf"):
-        raise EmbedLensInputError(f"kernel={kernel!r} must be 'cosine' or 'rbf'", source="kernel")
+    check_param("kernel", kernel, StrOptions({"cosine", "rbf"}))
     if kernel == "rbf" and bandwidth is None:
         bandwidth = _median_distance(X, seed)
     rows = []

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._numerics import pow2_scale, unit_rows
-from ._validation import EmbedLensInputError, check_embeddings
+from numbers import Integral, Real
+
+from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
+                          invalid_message)
 from .health import equal_row_groups
 from .neighbors import METRICS, NeighborGraph, knn_graph
 
@@ -206,18 +209,12 @@ def _check_common(X, metric: str | None, graph: NeighborGraph | None) -> tuple[n
     X = check_embeddings(X, name="X", min_rows=3)
     if metric is None:
         metric = graph.metric if graph is not None else "euclidean"
-    if metric not in METRICS:
-        raise EmbedLensInputError(f"metric={metric!r}; expected one of {list(METRICS)}")
+    check_param("metric", metric, StrOptions(METRICS, order=METRICS))
     return X, metric
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < lo or (
-        hi is not None and value > hi
-    ):
-        bound = f"{lo} <= {name}" + (f" <= {hi}" if hi is not None else "")
-        raise EmbedLensInputError(f"{name}={value!r} must be an integer with {bound}")
-    return int(value)
+    return check_param(name, value, Interval(Integral, lo, hi))
 
 
 # --------------------------------------------------------------------------- estimators
@@ -405,21 +402,18 @@ def intrinsic_dimension(
     3.0 ± 0.1
     """
     X, metric = _check_common(X, metric, graph)
-    if method not in ID_METHODS:
-        raise EmbedLensInputError(f"method={method!r}; expected one of {list(ID_METHODS)}")
+    check_param("method", method, StrOptions(ID_METHODS, order=ID_METHODS))
     n_bootstrap = _check_int("n_bootstrap", n_bootstrap, 0)
     params: dict = {"metric": metric, "n_bootstrap": n_bootstrap, "seed": seed}
     if method == "pca":
-        if not 0 < variance <= 1:
-            raise EmbedLensInputError(f"variance={variance!r} must be in (0, 1], e.g. 0.95")
+        check_param("variance", variance, Interval(Real, 0, 1, closed="right"), hint="e.g. 0.95")
         info = _distinct(X, metric)
         n_boot = min(n_bootstrap, _PCA_MAX_BOOTSTRAP)
         value, error, extra = _pca(X, info.reps, metric, variance, n_boot, seed, _PCA_BOOTSTRAP_ROWS)
         params.update(variance=variance, n_bootstrap=n_boot, **extra)
         return IntrinsicDimension(value, error, method, len(info.reps), info.n_duplicates, info.n_zero, params)
     if method == "twonn":
-        if not 0 <= discard_fraction < 1:
-            raise EmbedLensInputError(f"discard_fraction={discard_fraction!r} must be in [0, 1), e.g. 0.1")
+        check_param("discard_fraction", discard_fraction, Interval(Real, 0, 1, closed="left"), hint="e.g. 0.1")
         K = 2
         params["discard_fraction"] = discard_fraction
     else:
@@ -441,7 +435,8 @@ def _check_k_range(k_range) -> tuple[int, int]:
     try:
         k1, k2 = k_range
     except (TypeError, ValueError):
-        raise EmbedLensInputError(f"k_range={k_range!r} must be a pair (k1, k2), e.g. (5, 20)") from None
+        raise EmbedLensInputError(invalid_message("k_range", k_range, expected="a pair (k1, k2)",
+                                                  hint="e.g. (5, 20)")) from None
     k1 = _check_int("k_range[0]", k1, 2)
     k2 = _check_int("k_range[1]", k2, k1)
     return k1, k2
@@ -568,7 +563,7 @@ def id_scale_curve(
     """
     X, metric = _check_common(X, metric, graph)
     if method not in ("twonn", "mle"):
-        raise EmbedLensInputError(f"method={method!r}; expected 'twonn' or 'mle'")
+        raise EmbedLensInputError(invalid_message("method", method, StrOptions({}, order=("twonn", "mle"))))
     n_bootstrap = _check_int("n_bootstrap", n_bootstrap, 0)
     params: dict = {"metric": metric, "seed": seed}
     if method == "mle":

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ._numerics import pow2_scale, unit_rows
-from ._validation import EmbedLensInputError, check_embeddings
+from numbers import Integral
+
+from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param
 from .intrinsic_dim import _distinct
 from .neighbors import METRICS, NeighborGraph, knn_graph
 
@@ -72,8 +74,7 @@ def _labelled(X: np.ndarray, labels, min_classes: int = 2):
 
 def _resolve_metric(metric: str | None, graph: NeighborGraph | None, default: str) -> str:
     resolved = metric if metric is not None else (graph.metric if graph is not None else default)
-    if resolved not in METRICS:
-        raise EmbedLensInputError(f"metric={resolved!r}; expected one of {list(METRICS)}")
+    check_param("metric", resolved, StrOptions(METRICS, order=METRICS))
     if graph is not None and graph.metric != resolved:
         raise EmbedLensInputError(
             f"the graph uses metric={graph.metric!r} but metric={resolved!r} was asked for; "
@@ -85,8 +86,8 @@ def _resolve_metric(metric: str | None, graph: NeighborGraph | None, default: st
 def _graph_for(X: np.ndarray, k: int, metric: str, graph: NeighborGraph | None, seed: int = 0) -> NeighborGraph:
     """``graph`` restricted to k neighbours, or a new one; checks that it belongs to X."""
     if graph is None:
-        if not 1 <= k < len(X):
-            raise EmbedLensInputError(f"k={k} must satisfy 1 <= k < n = {len(X)}; lower k or load more points")
+        k = check_param("k", k, Interval(Integral, 1, len(X), closed="left", whole_floats=True),
+                        hint=f"n = {len(X)} rows; lower k or load more points")
         return knn_graph(X, k=k, metric=metric, seed=seed)
     graph.check(len(X), k=k)
     return graph.restrict(k) if graph.k > k else graph
@@ -322,8 +323,7 @@ def knn_purity(graph: NeighborGraph, labels, /, *, k: int | None = None) -> np.n
     if not isinstance(graph, NeighborGraph):
         raise EmbedLensInputError(f"graph must be a NeighborGraph (from knn_graph), not {type(graph).__name__}")
     k = graph.k if k is None else k
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= graph.k:
-        raise EmbedLensInputError(f"k={k!r} must be between 1 and the graph's k={graph.k}")
+    k = check_param("k", k, Interval(Integral, 1, graph.k), hint=f"between 1 and the graph's k={graph.k}")
     graph.check_indices()
     codes, _ = encode_labels(labels, graph.n)
     return _purity(graph, codes, k)
@@ -557,7 +557,7 @@ def separability(
         K_default = 2
     K = int(n_clusters) if n_clusters is not None else K_default
     if K < 2:
-        raise EmbedLensInputError(f"n_clusters={n_clusters!r} must be at least 2")
+        check_param("n_clusters", n_clusters, Interval(Integral, 2, None, whole_floats=True))
     if total > 0 and len(bars) > 0:
         p = bars[bars > 0] / total
         pe = float(-(p * np.log(p)).sum())

@@ -10,13 +10,14 @@ resolves visibly in ``NeighborGraph.method``. The graph excludes each point itse
 from __future__ import annotations
 
 from collections.abc import Callable
+from numbers import Integral
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._numerics import pow2_scale, unit_rows
 from .health import equal_row_groups
-from ._validation import EmbedLensInputError, check_embeddings, first_items
+from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, first_items
 
 __all__ = ["NeighborGraph", "knn_graph", "sampled_recall", "EXACT_MAX_N", "METRICS"]
 
@@ -121,8 +122,7 @@ class NeighborGraph:
 
     def restrict(self, k: int) -> NeighborGraph:
         """The same graph with only the ``k`` nearest neighbours (no recomputation)."""
-        if not 1 <= k <= self.k:
-            raise EmbedLensInputError(f"k={k} must be between 1 and the graph's k={self.k}")
+        k = check_param("k", k, Interval(Integral, 1, self.k), hint=f"between 1 and the graph's k={self.k}")
         self.check_indices()
         return NeighborGraph(self.indices[:, :k], self.distances[:, :k], self.metric, self.method,
                              {**self.params, "k": k})
@@ -554,12 +554,10 @@ def knn_graph(
     """
     X = check_embeddings(X, name="X", min_rows=2)
     n = X.shape[0]
-    if metric not in METRICS:
-        raise EmbedLensInputError(f"metric={metric!r}; expected one of {list(METRICS)}")
-    if method not in {"auto", "exact", "approximate"}:
-        raise EmbedLensInputError(f"method={method!r}; expected 'auto', 'exact' or 'approximate'")
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k < n:
-        raise EmbedLensInputError(f"k={k!r} must be an integer with 1 <= k < n = {n}; lower k or load more points")
+    check_param("metric", metric, StrOptions(METRICS, order=METRICS))
+    check_param("method", method, StrOptions({}, order=("auto", "exact", "approximate")))
+    k = check_param("k", k, Interval(Integral, 1, n, closed="left"),
+                    hint=f"n = {n} rows; lower k or load more points")
     resolved = method if method != "auto" else ("exact" if n <= EXACT_MAX_N else "approximate")
     scale = pow2_scale(X)
     if resolved == "exact":

@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ._numerics import pow2_scale, row_norms, unit_rows
-from ._validation import EmbedLensInputError, check_embeddings
+from numbers import Integral
+
+from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param
 from .tables import text_values
 
 __all__ = [
@@ -228,8 +230,7 @@ def stratified_sample(strata, size: int, /, *, seed: int = 0) -> np.ndarray:
     """
     strata = np.asarray(strata)
     n = len(strata)
-    if not isinstance(size, (int, np.integer)) or size < 0:
-        raise EmbedLensInputError(f"size={size!r} must be a non-negative integer")
+    size = check_param("size", size, Interval(Integral, 0, None))
     if size >= n:
         return np.arange(n)
     codes, _levels = pd.factorize(pd.Series(strata), use_na_sentinel=False)
@@ -298,8 +299,7 @@ def _check_groups(X, mask, metric: str) -> tuple[np.ndarray, np.ndarray]:
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != (X.shape[0],):
         raise EmbedLensInputError(f"mask has shape {mask.shape}; expected ({X.shape[0]},), one flag per row")
-    if metric not in ("cosine", "euclidean"):
-        raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
+    check_param("metric", metric, StrOptions({"cosine", "euclidean"}))
     return X, mask
 
 
@@ -480,10 +480,8 @@ def item_neighbors(X, row: int, /, *, k: int = 10, metric: str = "cosine",
     """
     X = check_embeddings(X, name="X", min_rows=2)
     n = X.shape[0]
-    if not isinstance(row, (int, np.integer)) or not 0 <= row < n:
-        raise EmbedLensInputError(f"row={row!r} must be between 0 and {n - 1}")
-    if metric not in ("cosine", "euclidean"):
-        raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
+    row = check_param("row", row, Interval(Integral, 0, n, closed="left"))
+    check_param("metric", metric, StrOptions({"cosine", "euclidean"}))
     from .neighbors import _as_reported
 
     k = int(min(k, n - 1))

@@ -37,7 +37,10 @@ import numpy as np
 import scipy.linalg
 
 from ._numerics import pow2_scale, rescaled, row_norms, unit_rows
-from ._validation import EmbedLensInputError, check_embeddings, first_items, nonfinite_rows
+from numbers import Integral, Real
+
+from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, first_items,
+                          nonfinite_rows)
 
 __all__ = [
     "Spectrum",
@@ -326,13 +329,9 @@ def spectrum(
     >>> print(s.form, s.eigenvalues.round(3).tolist())
     dual [0.5, 0.5]
     """
-    if kernel not in KERNELS:
-        raise EmbedLensInputError(f"kernel={kernel!r} is not one of {list(KERNELS)}", source="kernel")
-    if precision not in ("auto", "float64", "float32"):
-        raise EmbedLensInputError(f"precision={precision!r} must be 'auto', 'float64' or 'float32'",
-                                  source="precision")
-    if int(block_rows) < 1:
-        raise EmbedLensInputError(f"block_rows={block_rows} must be >= 1", source="block_rows")
+    check_param("kernel", kernel, StrOptions(KERNELS, order=KERNELS))
+    check_param("precision", precision, StrOptions({}, order=("auto", "float64", "float32")))
+    check_param("block_rows", block_rows, Interval(Integral, 1, None, whole_floats=True))
     normalize = bool(normalize) or kernel == "cosine"
     # NaN / inf are found from the result (they poison the moments), so X is read only once.
     X = check_embeddings(X, allow_nonfinite=True)
@@ -341,11 +340,10 @@ def spectrum(
         return _rbf_spectrum(X, center=center, normalize=normalize, form=form, bandwidth=bandwidth,
                              max_n=max_n, approx=approx, n_features=n_features, seed=seed,
                              block_rows=block_rows)
+    check_param("form", form, StrOptions({}, order=("auto", "dual", "primal")),
+                hint=f"the forms of the {kernel} kernel")
     if form == "auto":
         form = "dual" if d < n else "primal"
-    if form not in ("dual", "primal"):
-        raise EmbedLensInputError(f"form={form!r}: the {kernel} kernel has forms 'auto', 'dual', 'primal'",
-                                  source="form")
     if form == "dual":
         mean, cov, used, pass_params = _feature_moments(X, normalize=normalize, precision=precision,
                                                         block_rows=int(block_rows))
@@ -648,22 +646,18 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
                   block_rows) -> Spectrum:
     n, d = X.shape
     _raise_nonfinite(X)
-    if approx not in ("subsample", "rff"):
-        raise EmbedLensInputError(f"approx={approx!r} must be 'subsample' or 'rff'", source="approx")
-    if int(max_n) < 2:
-        raise EmbedLensInputError(f"max_n={max_n} must be >= 2", source="max_n")
+    check_param("approx", approx, StrOptions({"subsample", "rff"}))
+    check_param("max_n", max_n, Interval(Integral, 2, None, whole_floats=True))
+    check_param("form", form, StrOptions({}, order=("auto", "primal", "subsample", "rff")),
+                hint="the forms of the rbf kernel")
     if form == "auto":
         form = "primal" if n <= max_n else approx
-    if form not in ("primal", "subsample", "rff"):
-        raise EmbedLensInputError(
-            f"form={form!r}: the rbf kernel has forms 'auto', 'primal', 'subsample', 'rff'", source="form")
     if bandwidth is None:
         bandwidth = _median_distance(X, seed, normalize=normalize)
         rule = "median pairwise distance"
     else:
         rule = "given"
-    if not (np.isfinite(bandwidth) and bandwidth > 0):
-        raise EmbedLensInputError(f"bandwidth={bandwidth} must be a positive number", source="bandwidth")
+    check_param("bandwidth", bandwidth, Interval(Real, 0, np.inf, closed="neither"))
     params = {"n_input": n, "bandwidth": float(bandwidth), "bandwidth_rule": rule, "seed": int(seed)}
     if rule != "given":  # the median is taken over a seeded sample of rows
         params["bandwidth_sample"] = min(1000, n)
@@ -841,8 +835,7 @@ def pca_k(X, /, *, share: float = 0.90) -> int:
     >>> print(pca_k(Spectrum.from_eigenvalues([5.0, 3.0, 1.0, 1.0]), share=0.9))
     3
     """
-    if not (0 < share <= 1):
-        raise EmbedLensInputError(f"share={share} must be in (0, 1], e.g. 0.9 or 0.95", source="share")
+    check_param("share", share, Interval(Real, 0, 1, closed="right"), hint="e.g. 0.9 or 0.95")
     s = as_spectrum(X)
     if s.degenerate:
         return float("nan")
