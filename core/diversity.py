@@ -16,8 +16,9 @@ from scipy.special import logsumexp
 
 from numbers import Real
 
-from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param
+from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, plain
 from .spectra import Spectrum, _median_distance, spectrum
+from .tables import encode_labels
 
 __all__ = [
     "VendiScore",
@@ -30,7 +31,6 @@ __all__ = [
     "coding_rate",
     "rate_reduction",
     "class_diversity",
-    "class_codes",
     "DEFAULT_Q_GRID",
 ]
 
@@ -454,25 +454,6 @@ def coding_rate(X, /, *, eps2: float = 0.5) -> float:
     return float(0.5 * np.log1p(s.d / eps2 * s.eigenvalues).sum())
 
 
-def class_codes(labels, n: int) -> tuple[np.ndarray, tuple, int]:
-    """``(codes, classes, n_missing)``: integer class codes (-1 for a missing label), sorted classes.
-
-    >>> codes, classes, missing = class_codes(["b", "a", None, "b"], 4)
-    >>> print(codes.tolist(), classes, missing)
-    [1, 0, -1, 1] ('a', 'b') 1
-    """
-    series = pd.Series(np.asarray(labels, dtype=object) if not isinstance(labels, pd.Series) else labels)
-    if len(series) != n:
-        raise EmbedLensInputError(f"has {len(series)} values but X has {n} rows; one label per row",
-                                  source="labels")
-    try:
-        codes, uniques = pd.factorize(series, sort=True)
-    except TypeError:  # mixed types that do not sort
-        codes, uniques = pd.factorize(series, sort=False)
-    classes = tuple(v.item() if hasattr(v, "item") else v for v in uniques)
-    return np.asarray(codes, dtype=np.int64), classes, int((codes < 0).sum())
-
-
 def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
     r"""Rate reduction :math:`\Delta R = R(Z) - R_c(Z, \Pi)` of labelled embeddings (MCR^2).
 
@@ -506,7 +487,8 @@ def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
     """
     eps2 = _check_eps2(eps2)
     X = check_embeddings(X)
-    codes, classes, missing = class_codes(labels, X.shape[0])
+    codes, classes = encode_labels(labels, X.shape[0])
+    classes, missing = tuple(plain(c) for c in classes), int((codes < 0).sum())
     if not classes:
         raise EmbedLensInputError("every label is missing; rate reduction needs classes", source="labels")
     rows = X if missing == 0 else X[codes >= 0]
@@ -563,7 +545,8 @@ def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps
     q = _check_q(q)
     eps2 = _check_eps2(eps2)
     X = check_embeddings(X)
-    codes, classes, _ = class_codes(labels, X.shape[0])
+    codes, classes = encode_labels(labels, X.shape[0])
+    classes = tuple(plain(c) for c in classes)
     check_param("kernel", kernel, StrOptions({"cosine", "rbf"}))
     if kernel == "rbf" and bandwidth is None:
         bandwidth = _median_distance(X, seed)

@@ -17,12 +17,14 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from ._numerics import unit_rows
+from ._numerics import median_pairwise_distance, unit_rows
+from ._sampling import subsample
 from numbers import Integral, Real
 
 from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_paired,
                           check_param)
-from .diversity import class_codes
+from ._validation import plain
+from .tables import encode_labels
 
 __all__ = [
     "DiffusionEntropy",
@@ -150,9 +152,8 @@ def _check_sigma_t(sigma, t) -> None:
 
 def _subsample(n: int, max_n: int, seed: int) -> np.ndarray | None:
     check_param("max_n", max_n, Interval(Integral, 2, None, whole_floats=True))
-    if n <= max_n:
-        return None
-    return np.sort(np.random.default_rng(seed).choice(n, size=int(max_n), replace=False))
+    sample = subsample(n, int(max_n), seed=seed)
+    return sample.rows if sample.sampled else None
 
 
 def _sq_distances(Z: np.ndarray) -> np.ndarray:
@@ -165,10 +166,7 @@ def _sq_distances(Z: np.ndarray) -> np.ndarray:
 
 def _resolve_sigma(sigma, D2: np.ndarray) -> tuple[float, str]:
     if sigma == "median":
-        iu = np.triu_indices(len(D2), k=1)
-        dist = np.sqrt(D2[iu])
-        dist = dist[dist > 0]
-        return (float(np.median(dist)) if dist.size else 1.0), _SIGMA_RULES["median"]
+        return median_pairwise_distance(sq_distances=D2), _SIGMA_RULES["median"]
     return float(sigma), _SIGMA_RULES["given"]
 
 
@@ -268,7 +266,8 @@ def _label_bins(y, n: int, bins: int, y_kind: str) -> tuple[np.ndarray, tuple, b
         codes = np.where(codes >= 0, remap[np.clip(codes, 0, None)], -1)
         classes = tuple(f"[{edges[b]:.3g}, {edges[b + 1]:.3g}{']' if b == bins - 1 else ')'}" for b in present)
         return codes.astype(np.int64), classes, True
-    codes, classes, _ = class_codes(series, n)
+    codes, classes = encode_labels(series, n)
+    classes = tuple(plain(c) for c in classes)
     return codes, classes, False
 
 
@@ -342,7 +341,7 @@ def diffusion_spectral_mutual_info(X, y, /, *, sigma: float | str = DSE_PAPER_SI
         rng = np.random.default_rng([int(seed), j])
         draws = []
         for _ in range(int(n_draws)):
-            sub = np.sort(rng.choice(m, size=members.size, replace=False))
+            sub = subsample(m, members.size, rng=rng).rows  # a random subset the size of the class
             draws.append(_entropy_bits(_dse_eigenvalues(D2[np.ix_(sub, sub)], s), t))
         dse_r = float(np.mean(draws))
         out.append({"class": c, "n": int(members.size), "dse_class": dse_c, "dse_random": dse_r,

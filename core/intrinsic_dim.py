@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._numerics import pow2_scale, unit_rows
+from ._sampling import subsample
 from numbers import Integral, Real
 
 from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
@@ -274,12 +275,12 @@ def _mle(r: np.ndarray, k_range: tuple[int, int], n_bootstrap: int, seed: int) -
     return value, error, {"per_k": per_k.tolist()}
 
 
-def _pca_k(eigenvalues: np.ndarray, variance: float) -> int:
-    lam = np.clip(np.sort(eigenvalues)[::-1], 0, None)
-    total = lam.sum()
-    if total <= 0:
-        return 0
-    return int(np.searchsorted(np.cumsum(lam) / total, variance - 1e-12) + 1)
+def _pca_k(s, variance: float) -> int:
+    """:func:`core.spectra.pca_k` (the one PCA-k rule); 0 for a degenerate spectrum."""
+    from .spectra import pca_k
+
+    k = pca_k(s, share=variance)
+    return 0 if isinstance(k, float) else k
 
 
 _PCA_MAX_BOOTSTRAP = 30
@@ -298,21 +299,18 @@ def _rows64(X: np.ndarray, rows: np.ndarray, metric: str, scale: float = 1.0) ->
 
 def _pca(X: np.ndarray, rows: np.ndarray, metric: str, variance: float, n_bootstrap: int, seed: int,
          max_bootstrap_rows: int) -> tuple[float, float, dict]:
-    """PCA-k of ``X[rows]``: the covariance is accumulated over row blocks (two passes, float64:
-    the mean is subtracted in float64 before any product, so a large mean costs no accuracy)."""
-    d = X.shape[1]
+    """PCA-k of ``X[rows]`` read off the shared :func:`core.spectra.spectrum` (the covariance of
+    the rows, or of their unit rows for cosine; float64 moments), with a bootstrap error."""
+    from .spectra import Spectrum, spectrum
+
     scale = pow2_scale(X[rows]) if metric == "euclidean" else 1.0
-    mean = np.zeros(d)
-    for s in range(0, len(rows), _HASH_ROWS):
-        mean += _rows64(X, rows[s : s + _HASH_ROWS], metric, scale).sum(axis=0)
-    mean /= len(rows)
-    C = np.zeros((d, d))
-    for s in range(0, len(rows), _HASH_ROWS):
-        A = _rows64(X, rows[s : s + _HASH_ROWS], metric, scale) - mean
-        C += A.T @ A
-    value = _pca_k(np.linalg.eigvalsh(C / len(rows)), variance)
+    # euclidean: the rows divided by an exact power of two first (PCA-k is scale-free; the
+    # moments of float64 data at 1e-200 would underflow)
+    Z = X[rows] if metric == "cosine" else np.asarray(X[rows], dtype=np.float64) / scale
+    s = spectrum(Z, kernel="cosine" if metric == "cosine" else "linear", center=True, precision="float64")
+    value = _pca_k(s, variance)
     rng = np.random.default_rng(seed)
-    sub = rows if len(rows) <= max_bootstrap_rows else np.sort(rng.choice(rows, max_bootstrap_rows, replace=False))
+    sub = subsample(rows, max_bootstrap_rows, seed=seed, rng=rng).rows
     B = _rows64(X, sub, metric, scale)
     B -= B.mean(axis=0)
     boots = np.empty(n_bootstrap)
@@ -320,7 +318,7 @@ def _pca(X: np.ndarray, rows: np.ndarray, metric: str, variance: float, n_bootst
         w = np.bincount(rng.integers(0, len(B), len(B)), minlength=len(B)).astype(np.float64)
         m = w @ B / w.sum()
         Cb = (B * w[:, None]).T @ B / w.sum() - np.outer(m, m)
-        boots[b] = _pca_k(np.linalg.eigvalsh(Cb), variance)
+        boots[b] = _pca_k(Spectrum.from_eigenvalues(np.linalg.eigvalsh(Cb)), variance)
     error = float(boots.std(ddof=1)) if n_bootstrap > 1 else float("nan")
     return float(value), error, {"bootstrap_rows": len(B)}
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._numerics import pow2_scale, unit_rows
+from ._numerics import cosine_distances, pow2_scale, unit_rows
+from ._sampling import subsample
+from .tables import encode_labels
 from numbers import Integral
 
 from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param
@@ -38,26 +40,6 @@ PINV_RTOL = 1e-10
 
 
 # --------------------------------------------------------------------------- labels
-
-
-def encode_labels(labels, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, classes): ``codes[i]`` indexes ``classes`` (sorted), or is -1 for a missing label.
-
-    Accepts any 1-D sequence of numbers or strings; NaN / None mark unlabelled items.
-
-    Examples
-    --------
-    >>> codes, classes = encode_labels(["b", "a", None, "b"], 4)
-    >>> codes.tolist(), classes.tolist()
-    ([1, 0, -1, 1], ['a', 'b'])
-    """
-    arr = pd.Series(np.asarray(labels, dtype=object) if not isinstance(labels, pd.Series) else labels.to_numpy())
-    if arr.ndim != 1 or len(arr) != n:
-        raise EmbedLensInputError(
-            f"labels have {len(arr)} entries but X has {n} rows; pass one label per row", source="labels"
-        )
-    codes, classes = pd.factorize(arr, sort=True, use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64), np.asarray(classes)
 
 
 def _labelled(X: np.ndarray, labels, min_classes: int = 2):
@@ -100,6 +82,18 @@ def _geometry(X: np.ndarray, metric: str, scale: float = 1.0) -> np.ndarray:
     if metric == "cosine":
         return unit_rows(X, dtype=np.float64)[0]
     return np.asarray(X, dtype=np.float64) / scale
+
+
+def _silhouette(X: np.ndarray, labels: np.ndarray, metric: str, scale: float) -> float:
+    """Mean silhouette (scikit-learn) in the metric: cosine on the precomputed
+    :func:`core._numerics.cosine_distances`, Euclidean on the rows divided by ``scale``."""
+    from sklearn.metrics import silhouette_score
+
+    if metric == "cosine":
+        D = cosine_distances(X, X)
+        np.fill_diagonal(D, 0.0)
+        return silhouette_score(D, labels, metric="precomputed")
+    return silhouette_score(_geometry(X, metric, scale), labels, metric="euclidean")
 
 
 def _scale(X: np.ndarray, metric: str) -> float:
@@ -541,8 +535,8 @@ def separability(
     info = _distinct(X, metric)
     reps = info.reps
     rng = np.random.default_rng(seed)
-    subsampled = len(reps) > max_points
-    used = np.sort(rng.choice(reps, max_points, replace=False)) if subsampled else reps
+    sample = subsample(reps, max_points, seed=seed, rng=rng)
+    subsampled, used = sample.sampled, sample.rows
     scale = _scale(X, metric)
     bars = _mst_bars(_geometry(X[used], metric, scale)) * scale  # back in the data's units
     total = bars.sum()
@@ -570,7 +564,6 @@ def separability(
                   top_share=top, gap_ratio=gap)
     if codes is None:
         return Separability(**result, params=params)
-    from sklearn.metrics import silhouette_score
 
     g = _graph_for(X, int(k), metric, graph, seed)
     lab = codes >= 0
@@ -580,13 +573,11 @@ def separability(
     mom = _class_moments(X, rows, codes[rows], len(classes), metric, gram=False, scale=scale)
     tr_B = float((mom.counts * ((mom.means - mom.mu_G) ** 2).sum(axis=1)).sum() / len(rows))
     tr_W = float(mom.ss.sum() / len(rows))
-    sil_rows = np.flatnonzero(lab)
-    if len(sil_rows) > max_points:
-        sil_rows = np.sort(rng.choice(sil_rows, max_points, replace=False))
+    sil_rows = subsample(np.flatnonzero(lab), max_points, seed=seed, rng=rng).rows
     ys = codes[sil_rows]
-    # the silhouette labelled with a metric uses that metric: cosine distance 1 - cos (on unit
-    # rows, so the scale never matters), or Euclidean distance
-    sil = (float(silhouette_score(_geometry(X[sil_rows], metric, scale), ys, metric=metric))
+    # the silhouette labelled with a metric uses that metric: cosine distance 1 - cos (from
+    # core._numerics.cosine_distances: exact for near-duplicates, any scale), or Euclidean distance
+    sil = (float(_silhouette(X[sil_rows], ys, metric, scale))
            if 2 <= len(np.unique(ys)) <= len(sil_rows) - 1 else float("nan"))
     params.update(k=g.k, graph=f"{g.method}, k={g.k}", n_unlabelled=int((~lab).sum()),
                   silhouette_points=len(sil_rows))

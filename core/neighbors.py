@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._numerics import pow2_scale, unit_rows
+from ._numerics import cosine_distances, pow2_scale, unit_rows
+from ._sampling import subsample
 from .health import equal_row_groups
 from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, first_items
 
@@ -309,10 +310,7 @@ def _pair_distances(X: np.ndarray, pr: np.ndarray, pc: np.ndarray, metric: str, 
     for s in range(0, len(pr), step):
         a, c = X[pr[s : s + step]], X[pc[s : s + step]]
         if metric == "cosine":
-            a, na = _unit64(a)
-            c, nc = _unit64(c)
-            diff = c - a
-            out[s : s + step] = np.where((na == 0) | (nc == 0), 1.0, 0.5 * np.einsum("ij,ij->i", diff, diff))
+            out[s : s + step] = cosine_distances(a, c, paired=True)
         else:
             diff = np.asarray(c, dtype=np.float64) / scale - np.asarray(a, dtype=np.float64) / scale
             out[s : s + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff)) * scale
@@ -342,16 +340,6 @@ def _exact_rows(X: np.ndarray, A: np.ndarray, bias: np.ndarray, rows: np.ndarray
     return idx[:, :k], dist[:, :k]
 
 
-def _unit64(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float64 unit rows and norms: float32 rows widened once (their squares always fit in
-    float64), wider rows through :func:`core._numerics.unit_rows`."""
-    if a.dtype.kind == "f" and a.dtype.itemsize <= 4:
-        b = a.astype(np.float64)
-        norms = np.sqrt(np.einsum("ij,ij->i", b, b))
-        return b / np.where(norms > 0, norms, 1.0)[:, None], norms
-    return unit_rows(a, dtype=np.float64)
-
-
 def _distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str, scale: float) -> np.ndarray:
     """float64 distances from each of ``rows`` to its ``cols`` (shape (len(rows), m)), in blocks.
 
@@ -366,13 +354,8 @@ def _distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str, s
         c = X[cols[s : s + step]]
         if metric == "cosine":
             # 1 - cos = |u - v|^2 / 2 on unit rows, without the cancellation of 1 - u.v;
-            # a zero row is at distance 1 from everything.
-            a, na = _unit64(a)
-            cu, nc = _unit64(c.reshape(-1, c.shape[2]))
-            c = cu.reshape(c.shape)
-            has_zero = (na == 0)[:, None] | (nc == 0).reshape(c.shape[:2])
-            diff = c - a[:, None, :]
-            dist[s : s + step] = np.where(has_zero, 1.0, 0.5 * np.einsum("ijk,ijk->ij", diff, diff))
+            # a zero row is at distance 1 from everything (core._numerics.cosine_distances).
+            dist[s : s + step] = cosine_distances(a[:, None, :], c, paired=True)
         else:
             a, c = np.asarray(a, dtype=np.float64), np.asarray(c, dtype=np.float64)
             diff = c / scale - (a / scale)[:, None, :]
@@ -464,8 +447,7 @@ def sampled_recall(X, graph: NeighborGraph, /, *, n_queries: int = 256, seed: in
     """
     X = check_embeddings(X, name="X", min_rows=2)
     graph.check(X.shape[0])
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(graph.n, size=min(n_queries, graph.n), replace=False))
+    rows = subsample(graph.n, n_queries, seed=seed).rows
     scale = pow2_scale(X)
     A, bias = _prepare(X, graph.metric, scale)
     _, exact_dist = _exact_rows(X, A, bias, rows, graph.k, graph.metric, scale)

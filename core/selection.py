@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._numerics import pow2_scale, row_norms, unit_rows
+from ._numerics import cosine_distances, pow2_scale, row_norms, unit_rows
+from ._sampling import subsample
 from numbers import Integral
 
 from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param
@@ -358,8 +359,7 @@ def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -
         if metric == "euclidean":
             dist = float(row_norms((a - b)[None, :])[0])
         else:
-            (ua, ub), (na, nb) = unit_rows(np.vstack([a, b]), dtype=np.float64)
-            dist = 1.0 - float(ua @ ub) if na > 0 and nb > 0 else 1.0
+            dist = float(cosine_distances(a[None, :], b[None, :])[0, 0])
     else:
         dist = float("nan")
     return GroupComparison(sizes[0], sizes[1], mean_norm[0], mean_norm[1], dist, cos[0], cos[1], metric)
@@ -441,13 +441,13 @@ def group_diversity(X, mask, /, *, metric: str = "cosine", vendi_max: int = 20_0
     rng = np.random.default_rng(seed)
     vendi, ids, errs, n_vendi, n_id = [], [], [], [], []
     for rows in (np.flatnonzero(mask), np.flatnonzero(~mask)):
-        v_rows = np.sort(rng.choice(rows, vendi_max, replace=False)) if len(rows) > vendi_max else rows
+        v_rows = subsample(rows, vendi_max, seed=seed, rng=rng).rows
         try:
             vendi.append(vendi_score(X[v_rows]) if len(v_rows) else float("nan"))
         except EmbedLensInputError:  # only zero rows: the cosine kernel is undefined
             vendi.append(float("nan"))
         n_vendi.append(len(v_rows))
-        i_rows = np.sort(rng.choice(rows, id_max, replace=False)) if len(rows) > id_max else rows
+        i_rows = subsample(rows, id_max, seed=seed, rng=rng).rows
         n_id.append(len(i_rows))
         est = None
         if len(i_rows) >= min_id_rows:
@@ -487,9 +487,7 @@ def item_neighbors(X, row: int, /, *, k: int = 10, metric: str = "cosine",
     k = int(min(k, n - 1))
     scale = pow2_scale(X) if metric == "euclidean" else 1.0
     q = X[row].astype(np.float64)[None, :]
-    if metric == "cosine":
-        q, qn = unit_rows(q, dtype=np.float64)
-    else:
+    if metric == "euclidean":
         q = q / scale
     dist = np.empty(n, dtype=np.float64)
     for start in range(0, n, block):
@@ -498,8 +496,7 @@ def item_neighbors(X, row: int, /, *, k: int = 10, metric: str = "cosine",
             diff = B / scale - q
             dist[start:start + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff)) * scale
         else:
-            U, bn = unit_rows(B, dtype=np.float64)
-            dist[start:start + block] = np.where((bn > 0) & (qn[0] > 0), 1.0 - U @ q[0], 1.0)
+            dist[start:start + block] = cosine_distances(B, q)[:, 0]
     dist[row] = np.inf
     kth = np.partition(dist, k - 1)[k - 1]
     cand = np.flatnonzero(dist <= kth)  # every row tied with the k-th, so the lowest rows win

@@ -36,7 +36,8 @@ from types import MappingProxyType
 import numpy as np
 import scipy.linalg
 
-from ._numerics import pow2_scale, rescaled, row_norms, unit_rows
+from ._numerics import median_pairwise_distance, pow2_scale, rescaled, row_norms, unit_rows
+from ._sampling import subsample
 from numbers import Integral, Real
 
 from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, first_items,
@@ -624,16 +625,9 @@ def _moment_pass(X, dtype, b, normalize, transform, dim, shift, views, name, *, 
 
 
 def _median_distance(X: np.ndarray, seed: int, *, sample: int = 1000, normalize: bool = False) -> float:
-    from scipy.spatial.distance import pdist
-
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(len(X), size=min(sample, len(X)), replace=False))
+    idx = subsample(len(X), sample, seed=seed).rows
     Z, _ = _rows(X[idx], normalize)
-    if len(Z) < 2:
-        return 1.0
-    dist = pdist(Z)
-    positive = dist[dist > 0]
-    return float(np.median(positive)) if positive.size else 1.0
+    return median_pairwise_distance(Z)
 
 
 def _rbf_gram(Z: np.ndarray, bandwidth: float) -> np.ndarray:
@@ -685,7 +679,7 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
                         form="rff", params=params, moments=("dual", mean, cov))
     rows = X
     if form == "subsample" and n > max_n:
-        idx = np.sort(np.random.default_rng(seed).choice(n, size=int(max_n), replace=False))
+        idx = subsample(n, int(max_n), seed=seed).rows
         rows = X[idx]
         params["subsample"] = int(max_n)
     Z, used = _rows(rows, normalize)

@@ -241,7 +241,7 @@ def test_missing_labels_are_left_out(rng):
     kept = np.array([v is not None for v in labels])
     assert rr.n_unlabelled == 2 and rr.counts.sum() == 18
     assert rr.r == pytest.approx(coding_rate(X[kept]), rel=1e-12)
-    with pytest.raises(EmbedLensInputError, match="has 3 values but X has 20 rows"):
+    with pytest.raises(EmbedLensInputError, match="labels have 3 entries but X has 20 rows"):
         rate_reduction(X, [1, 2, 3])
 
 
