@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BLOCK_ROWS", "cosine_distances", "median_pairwise_distance", "pow2_scale", "rescaled", "row_norms", "unit_rows"]
+__all__ = ["BLOCK_ROWS", "cosine_distances", "median_pairwise_distance", "metric_rows", "pow2_scale", "rescaled", "row_norms", "unit_rows"]
 
 BLOCK_ROWS = 16_384
 
@@ -230,3 +230,27 @@ def median_pairwise_distance(Z=None, *, sq_distances=None) -> float:
         dist = pdist(A / s) * s
     positive = dist[dist > 0]
     return float(np.median(positive)) if positive.size else 1.0
+
+
+def metric_rows(X: np.ndarray, metric: str, *, scale: float = 1.0) -> np.ndarray:
+    """float64 rows in which Euclidean distance is the metric's distance.
+
+    cosine: the unit rows (:func:`unit_rows`; zero rows stay zero), so ``|u - v|^2 / 2`` is the
+    cosine distance; euclidean: the rows divided by ``scale`` (an exact power of two such as
+    :func:`pow2_scale`, so squares and covariances neither overflow nor underflow; multiply
+    distances by ``scale`` to return to the data's units).
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+    metric : {"cosine", "euclidean"}
+    scale : float, default=1.0
+        Used for euclidean only.
+
+    Returns
+    -------
+    ndarray, shape (n, d), float64
+    """
+    if metric == "cosine":
+        return unit_rows(X, dtype=np.float64)[0]
+    return np.asarray(X, dtype=np.float64) / scale

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._numerics import pow2_scale, unit_rows
+from ._numerics import metric_rows, pow2_scale, unit_rows
 from ._sampling import subsample
 from numbers import Integral, Real
 
@@ -289,29 +289,20 @@ _PCA_BOOTSTRAP_ROWS = 5000
 rows (on fewer rows than N the spread is larger: a conservative error bar)."""
 
 
-def _rows64(X: np.ndarray, rows: np.ndarray, metric: str, scale: float = 1.0) -> np.ndarray:
-    """float64 rows: unit rows (cosine, :func:`core._numerics.unit_rows`) or rows divided by
-    ``scale`` (an exact power of two, so the covariance neither overflows nor underflows)."""
-    if metric == "cosine":
-        return unit_rows(X[rows], dtype=np.float64)[0]
-    return np.asarray(X[rows], dtype=np.float64) / scale
-
-
 def _pca(X: np.ndarray, rows: np.ndarray, metric: str, variance: float, n_bootstrap: int, seed: int,
          max_bootstrap_rows: int) -> tuple[float, float, dict]:
     """PCA-k of ``X[rows]`` read off the shared :func:`core.spectra.spectrum` (the covariance of
-    the rows, or of their unit rows for cosine; float64 moments), with a bootstrap error."""
+    :func:`core._numerics.metric_rows`; float64 moments), with a bootstrap error."""
     from .spectra import Spectrum, spectrum
 
     scale = pow2_scale(X[rows]) if metric == "euclidean" else 1.0
-    # euclidean: the rows divided by an exact power of two first (PCA-k is scale-free; the
-    # moments of float64 data at 1e-200 would underflow)
-    Z = X[rows] if metric == "cosine" else np.asarray(X[rows], dtype=np.float64) / scale
-    s = spectrum(Z, kernel="cosine" if metric == "cosine" else "linear", center=True, precision="float64")
+    # unit rows (cosine) or the rows divided by an exact power of two (PCA-k is scale-free; the
+    # moments of float64 data at 1e-200 would underflow): the covariance of metric_rows
+    s = spectrum(metric_rows(X[rows], metric, scale=scale), kernel="linear", center=True, precision="float64")
     value = _pca_k(s, variance)
     rng = np.random.default_rng(seed)
     sub = subsample(rows, max_bootstrap_rows, seed=seed, rng=rng).rows
-    B = _rows64(X, sub, metric, scale)
+    B = metric_rows(X[sub], metric, scale=scale)
     B -= B.mean(axis=0)
     boots = np.empty(n_bootstrap)
     for b in range(n_bootstrap):

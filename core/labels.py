@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._numerics import cosine_distances, pow2_scale, unit_rows
+from ._numerics import cosine_distances, metric_rows, pow2_scale
 from ._sampling import subsample
 from .tables import encode_labels
 from numbers import Integral
@@ -75,15 +75,6 @@ def _graph_for(X: np.ndarray, k: int, metric: str, graph: NeighborGraph | None, 
     return graph.restrict(k) if graph.k > k else graph
 
 
-def _geometry(X: np.ndarray, metric: str, scale: float = 1.0) -> np.ndarray:
-    """float64 rows in which Euclidean distance is the metric's: cosine -> normalised rows
-    (:func:`core._numerics.unit_rows`, zero rows stay zero), euclidean -> rows divided by
-    ``scale`` (an exact power of two from :func:`_scale`, so squares stay in range)."""
-    if metric == "cosine":
-        return unit_rows(X, dtype=np.float64)[0]
-    return np.asarray(X, dtype=np.float64) / scale
-
-
 def _silhouette(X: np.ndarray, labels: np.ndarray, metric: str, scale: float) -> float:
     """Mean silhouette (scikit-learn) in the metric: cosine on the precomputed
     :func:`core._numerics.cosine_distances`, Euclidean on the rows divided by ``scale``."""
@@ -93,7 +84,7 @@ def _silhouette(X: np.ndarray, labels: np.ndarray, metric: str, scale: float) ->
         D = cosine_distances(X, X)
         np.fill_diagonal(D, 0.0)
         return silhouette_score(D, labels, metric="precomputed")
-    return silhouette_score(_geometry(X, metric, scale), labels, metric="euclidean")
+    return silhouette_score(metric_rows(X, metric, scale=scale), labels, metric="euclidean")
 
 
 def _scale(X: np.ndarray, metric: str) -> float:
@@ -128,7 +119,7 @@ def _class_moments(X: np.ndarray, rows: np.ndarray, y: np.ndarray, K: int, metri
     d = X.shape[1]
     sums = np.zeros((K, d))
     for s in range(0, len(rows), _BLOCK_ROWS):
-        A = _geometry(X[rows[s : s + _BLOCK_ROWS]], metric, scale)
+        A = metric_rows(X[rows[s : s + _BLOCK_ROWS]], metric, scale=scale)
         yb = y[s : s + _BLOCK_ROWS]
         sums += csr_matrix((np.ones(len(yb)), (yb, np.arange(len(yb)))), shape=(K, len(yb))) @ A
     counts = np.bincount(y, minlength=K)
@@ -139,7 +130,7 @@ def _class_moments(X: np.ndarray, rows: np.ndarray, y: np.ndarray, K: int, metri
     CtC = np.zeros((K, K)) if gram else None
     for s in range(0, len(rows), _BLOCK_ROWS):
         yb = y[s : s + _BLOCK_ROWS]
-        R = _geometry(X[rows[s : s + _BLOCK_ROWS]], metric, scale) - means[yb]
+        R = metric_rows(X[rows[s : s + _BLOCK_ROWS]], metric, scale=scale) - means[yb]
         ss += np.bincount(yb, weights=np.einsum("ij,ij->i", R, R), minlength=K)
         if gram:
             C = R @ M
@@ -538,7 +529,7 @@ def separability(
     sample = subsample(reps, max_points, seed=seed, rng=rng)
     subsampled, used = sample.sampled, sample.rows
     scale = _scale(X, metric)
-    bars = _mst_bars(_geometry(X[used], metric, scale)) * scale  # back in the data's units
+    bars = _mst_bars(metric_rows(X[used], metric, scale=scale)) * scale  # back in the data's units
     total = bars.sum()
     params: dict = {"metric": metric, "n_used": len(used), "subsampled": subsampled,
                     "n_duplicates": info.n_duplicates, "n_zero": info.n_zero, "max_points": max_points,
