@@ -41,7 +41,7 @@ from ._sampling import subsample
 from numbers import Integral, Real
 
 from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, first_items,
-                          nonfinite_rows)
+                          invalid_message, nonfinite_rows)
 
 __all__ = [
     "Spectrum",
@@ -882,9 +882,9 @@ def powerlaw_alpha(X, /, *, fit_range: tuple[int, int] | None = None, share: flo
     else:
         start, stop = (int(v) for v in fit_range)
         if not (1 <= start <= stop <= values.size):
-            raise EmbedLensInputError(
-                f"fit_range={fit_range} must satisfy 1 <= start <= stop <= {values.size} (1-based, "
-                "inclusive)", source="fit_range")
+            raise EmbedLensInputError(invalid_message(
+                "fit_range", fit_range, expected=f"a pair (start, stop) with 1 <= start <= stop <= {values.size}",
+                hint="1-based, inclusive"))
         stop = min(stop, positive)
     if stop - start + 1 < 3:
         return PowerLawFit(float("nan"), float("nan"), float("nan"), start, max(stop, start - 1))

@@ -43,6 +43,7 @@ BAD_CALLS = [
     lambda: spectra.spectrum(X, form="rff"),
     lambda: spectra.pca_k(X, share=1.5),
     lambda: profile.spectral_profile(X, kernel="linear"),
+    lambda: spectra.powerlaw_alpha(spectra.Spectrum.from_eigenvalues([4.0, 3.0, 2.0, 1.0]), fit_range=(0, 9)),
 ]
 
 
