@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BLOCK_ROWS", "pow2_scale", "rescaled", "row_norms", "unit_rows"]
+__all__ = ["BLOCK_ROWS", "cosine_distances", "median_pairwise_distance", "metric_rows", "pow2_scale", "rescaled", "row_norms", "unit_rows"]
 
 BLOCK_ROWS = 16_384
 
@@ -157,3 +157,128 @@ def unit_rows(X: np.ndarray, *, dtype=np.float32) -> tuple[np.ndarray, np.ndarra
         else:
             U[s : s + BLOCK_ROWS] = b / safe[s : s + BLOCK_ROWS, None]
     return U, norms
+
+
+NEAR_COSINE = 0.01
+"""Below this ``1 - u.v`` the pairwise cosine distance is recomputed as ``|u - v|^2 / 2``."""
+
+
+def _units(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float64 unit rows and norms of an array of any leading shape (last axis: dimensions)."""
+    flat = A.reshape(-1, A.shape[-1])
+    U, norms = unit_rows(flat, dtype=np.float64)
+    return U.reshape(A.shape), norms.reshape(A.shape[:-1])
+
+
+def cosine_distances(A, B, *, paired: bool = False) -> np.ndarray:
+    r"""Cosine distance ``1 - cos(a, b)`` in float64, exact for near-duplicates, at any scale.
+
+    .. math::
+
+        d(a, b) = 1 - \frac{a \cdot b}{\|a\| \|b\|} = \tfrac12 \|u - v\|^2,
+        \quad u = a / \|a\|, \; v = b / \|b\|
+
+    The two forms are equal on unit rows; ``1 - u.v`` cancels for nearly parallel rows (its
+    absolute error ~1e-16 swamps a distance of 1e-12), so ``|u - v|^2 / 2`` is used for every
+    pair closer than :data:`NEAR_COSINE` (and for all pairs when ``paired``). Unit rows come
+    from :func:`unit_rows`, so the scale of the data never matters. A zero row has no
+    direction: it is at distance 1 from every row (itself included).
+
+    Parameters
+    ----------
+    A : array-like, shape (n, d), or (..., d) when ``paired``
+    B : array-like, shape (m, d), or (..., d) broadcastable against A when ``paired``
+    paired : bool, default=False
+        False: all pairs, an (n, m) matrix. True: row against row (numpy broadcasting over
+        the leading axes), e.g. A (n, 1, d) against B (n, k, d) gives (n, k).
+
+    Returns
+    -------
+    ndarray of float64, in [0, 2]
+
+    Examples
+    --------
+    >>> a = np.array([[1.0, 0.0], [1.0, 1e-9]])
+    >>> float(cosine_distances(a[:1], a[1:])[0, 0])  # 1 - u.v would give 0.0
+    5e-19
+    """
+    A = np.asarray(A)
+    B = np.asarray(B)
+    Ua, na = _units(A)
+    Ub, nb = _units(B)
+    if paired:
+        diff = Ub - Ua
+        sq = np.einsum("...k,...k->...", diff, diff)
+        return np.where((na == 0) | (nb == 0), 1.0, 0.5 * sq)
+    D = 1.0 - Ua @ Ub.T
+    ii, jj = np.nonzero(D < NEAR_COSINE)
+    for s in range(0, len(ii), BLOCK_ROWS):
+        i, j = ii[s : s + BLOCK_ROWS], jj[s : s + BLOCK_ROWS]
+        diff = Ua[i] - Ub[j]
+        D[i, j] = 0.5 * np.einsum("ij,ij->i", diff, diff)
+    D[na == 0, :] = 1.0
+    D[:, nb == 0] = 1.0
+    return np.clip(D, 0.0, 2.0, out=D)
+
+
+def median_pairwise_distance(Z=None, *, sq_distances=None) -> float:
+    """Median Euclidean distance over the distinct pairs of rows, zero distances left out.
+
+    The median heuristic for a kernel bandwidth (RBF spectra, Vendi, DSE's ``sigma="median"``).
+    Pairs at distance 0 (duplicate rows) are left out; 1.0 when no pair is apart.
+
+    Parameters
+    ----------
+    Z : array-like, shape (m, d), optional
+        The rows; distances by ``scipy.spatial.distance.pdist`` on the rows divided by
+        :func:`pow2_scale` (exact), so any scale works.
+    sq_distances : ndarray, shape (m, m), optional
+        Instead of ``Z``: an already computed matrix of squared distances (its upper triangle
+        is used).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> median_pairwise_distance(np.array([[0.0], [1.0], [3.0], [3.0]]))
+    2.0
+    """
+    if sq_distances is not None:
+        D2 = np.asarray(sq_distances)
+        dist = np.sqrt(D2[np.triu_indices(len(D2), k=1)])
+    else:
+        from scipy.spatial.distance import pdist
+
+        A = np.asarray(Z, dtype=np.float64)
+        if len(A) < 2:
+            return 1.0
+        s = pow2_scale(A)
+        dist = pdist(A / s) * s
+    positive = dist[dist > 0]
+    return float(np.median(positive)) if positive.size else 1.0
+
+
+def metric_rows(X: np.ndarray, metric: str, *, scale: float = 1.0) -> np.ndarray:
+    """float64 rows in which Euclidean distance is the metric's distance.
+
+    cosine: the unit rows (:func:`unit_rows`; zero rows stay zero), so ``|u - v|^2 / 2`` is the
+    cosine distance; euclidean: the rows divided by ``scale`` (an exact power of two such as
+    :func:`pow2_scale`, so squares and covariances neither overflow nor underflow; multiply
+    distances by ``scale`` to return to the data's units).
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+    metric : {"cosine", "euclidean"}
+    scale : float, default=1.0
+        Used for euclidean only.
+
+    Returns
+    -------
+    ndarray, shape (n, d), float64
+    """
+    if metric == "cosine":
+        return unit_rows(X, dtype=np.float64)[0]
+    return np.asarray(X, dtype=np.float64) / scale

@@ -15,7 +15,12 @@ import numpy as np
 __all__ = [
     "EmbedLensInputError",
     "NonFiniteRowsError",
+    "Interval",
+    "StrOptions",
     "check_embeddings",
+    "check_param",
+    "check_params",
+    "invalid_message",
     "check_paired",
     "first_items",
     "plain",
@@ -271,3 +276,165 @@ def nonfinite_rows(X: np.ndarray, *, block_rows: int = 16384) -> np.ndarray:
         if len(bad):
             out.append(bad + start)
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- declarative constraints
+#
+# Parameter checks are written as constraints, in the spirit of scikit-learn's
+# ``utils/_param_validation`` (``Interval(Integral, 1, None, closed="left")``,
+# ``StrOptions({"cosine", "euclidean"})``), so every public function words a bad option the
+# same way: ``"k=0 is invalid: expected an integer >= 1"``.
+
+
+class Interval:
+    """Numbers of one kind (``Integral`` or ``Real``) between ``left`` and ``right``.
+
+    ``None`` (or an infinite bound) leaves a side open-ended; ``closed`` is ``"both"``,
+    ``"left"``, ``"right"`` or ``"neither"``. ``Integral`` rejects booleans and floats unless
+    ``whole_floats=True`` (then ``2.0`` counts as the integer 2). ``Real`` rejects booleans,
+    strings and NaN.
+
+    Examples
+    --------
+    >>> from numbers import Integral, Real
+    >>> Interval(Integral, 1, None, closed="left").describe()
+    'an integer >= 1'
+    >>> Interval(Real, 0, 1, closed="right").describe()
+    'a number in (0, 1]'
+    """
+
+    def __init__(self, kind, left, right, *, closed: str = "both", whole_floats: bool = False) -> None:
+        from numbers import Integral, Real
+
+        if kind not in (Integral, Real):
+            raise TypeError("Interval kind must be numbers.Integral or numbers.Real")
+        if closed not in ("both", "left", "right", "neither"):
+            raise TypeError(f"closed={closed!r}; expected 'both', 'left', 'right' or 'neither'")
+        self.kind, self.left, self.right, self.closed = kind, left, right, closed
+        self.whole_floats = whole_floats
+
+    def _number(self, value):
+        """``value`` as int / float when it is of this kind, else None."""
+        from numbers import Integral, Real
+
+        if isinstance(value, (bool, np.bool_)) or isinstance(value, str):
+            return None
+        if self.kind is Integral:
+            if isinstance(value, (Integral, np.integer)):
+                return int(value)
+            if self.whole_floats and isinstance(value, (Real, np.floating)) and float(value).is_integer():
+                return int(value)
+            return None
+        if isinstance(value, (Real, np.number)) and not np.isnan(float(value)):
+            return float(value)
+        return None
+
+    def accepts(self, value) -> bool:
+        v = self._number(value)
+        if v is None:
+            return False
+        lo_ok = self.left is None or (v >= self.left if self.closed in ("both", "left") else v > self.left)
+        hi_ok = self.right is None or (v <= self.right if self.closed in ("both", "right") else v < self.right)
+        return bool(lo_ok and hi_ok)
+
+    def convert(self, value):
+        return self._number(value)
+
+    def describe(self) -> str:
+        from numbers import Integral
+
+        noun = "an integer" if self.kind is Integral else "a number"
+        lo_open = self.left is None or self.left == -np.inf
+        hi_open = self.right is None
+        lo_in = self.closed in ("both", "left")
+        hi_in = self.closed in ("both", "right")
+        lo, hi = _num_text(self.left), _num_text(self.right)
+        if lo_open and hi_open:
+            return noun
+        if hi_open:
+            return f"{noun} {'>=' if lo_in else '>'} {lo}"
+        if lo_open:
+            return f"{noun} {'<=' if hi_in else '<'} {hi}"
+        return f"{noun} in {'[' if lo_in else '('}{lo}, {hi}{']' if hi_in else ')'}"
+
+
+class StrOptions:
+    """One of a fixed set of strings.
+
+    >>> StrOptions({"euclidean", "cosine"}).describe()
+    "one of 'cosine', 'euclidean'"
+    """
+
+    def __init__(self, options, *, order=None) -> None:
+        self.options = tuple(order) if order is not None else tuple(sorted(options))
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, str) and value in self.options
+
+    def convert(self, value):
+        return str(value)
+
+    def describe(self) -> str:
+        if len(self.options) == 1:
+            return repr(self.options[0])
+        return "one of " + ", ".join(repr(o) for o in self.options)
+
+
+def _num_text(v) -> str:
+    if v is None:
+        return ""
+    v = plain(v)
+    if isinstance(v, float) and np.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
+
+
+def check_param(name: str, value, *constraints, hint: str = ""):
+    """``value`` converted (int, float or str) when one of ``constraints`` accepts it.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``"<name>=<value> is invalid: expected <constraint>[ or <constraint>][; <hint>]"`` when
+        none accepts it -- the one wording every parameter check of :mod:`core` uses.
+
+    Examples
+    --------
+    >>> from numbers import Integral
+    >>> check_param("k", np.int64(5), Interval(Integral, 1, None, closed="left"))
+    5
+    >>> check_param("k", 0, Interval(Integral, 1, None, closed="left"))
+    Traceback (most recent call last):
+    ...
+    core._validation.EmbedLensInputError: k=0 is invalid: expected an integer >= 1
+    """
+    for c in constraints:
+        if c.accepts(value):
+            return c.convert(value)
+    raise EmbedLensInputError(invalid_message(name, value, *constraints, hint=hint))
+
+
+def check_params(constraints: dict, /, **values) -> dict:
+    """:func:`check_param` on each keyword: ``{name: constraint or tuple of constraints}``.
+
+    Returns the converted values, by name.
+
+    >>> from numbers import Integral
+    >>> check_params({"n_draws": Interval(Integral, 1, None)}, n_draws=5)
+    {'n_draws': 5}
+    """
+    out = {}
+    for name, value in values.items():
+        c = constraints[name]
+        out[name] = check_param(name, value, *(c if isinstance(c, tuple) else (c,)))
+    return out
+
+
+def invalid_message(name: str, value, *constraints, hint: str = "", expected: str | None = None) -> str:
+    """The one wording of a rejected parameter: ``"k=0 is invalid: expected an integer >= 1"``."""
+    want = expected if expected is not None else " or ".join(c.describe() for c in constraints)
+    shown = plain(value)  # as the caller wrote it: q=0, not q=0.0 or np.int64(0)
+    text = f"{name}={shown!r} is invalid: expected {want}"
+    return text + (f"; {hint}" if hint else "")

@@ -14,8 +14,11 @@ import pandas as pd
 import scipy.linalg
 from scipy.special import logsumexp
 
-from ._validation import EmbedLensInputError, check_embeddings
+from numbers import Real
+
+from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, plain
 from .spectra import Spectrum, _median_distance, spectrum
+from .tables import encode_labels
 
 __all__ = [
     "VendiScore",
@@ -28,7 +31,6 @@ __all__ = [
     "coding_rate",
     "rate_reduction",
     "class_diversity",
-    "class_codes",
     "DEFAULT_Q_GRID",
 ]
 
@@ -153,13 +155,8 @@ class RateReduction:
 
 
 def _check_q(q) -> float:
-    try:
-        q = float(q)
-    except (TypeError, ValueError):
-        raise EmbedLensInputError(f"q={q!r} must be a number in (0, inf]", source="q") from None
-    if not q > 0:
-        raise EmbedLensInputError(f"q={q} must be in (0, inf]: e.g. 1 (Shannon), 2, or inf", source="q")
-    return q
+    return check_param("q", q, Interval(Real, 0, np.inf, closed="right"),
+                       hint="e.g. 1 (Shannon), 2, or inf")
 
 
 def hill_number(p, /, *, q: float = 1.0) -> float:
@@ -442,13 +439,7 @@ def _coding_spectrum(X) -> Spectrum:
 
 
 def _check_eps2(eps2) -> float:
-    try:
-        eps2 = float(eps2)
-    except (TypeError, ValueError):
-        raise EmbedLensInputError(f"eps2={eps2!r} must be a positive number", source="eps2") from None
-    if not (np.isfinite(eps2) and eps2 > 0):
-        raise EmbedLensInputError(f"eps2={eps2} must be a positive number (default 0.5)", source="eps2")
-    return eps2
+    return check_param("eps2", eps2, Interval(Real, 0, np.inf, closed="neither"), hint="default 0.5")
 
 
 def coding_rate(X, /, *, eps2: float = 0.5) -> float:
@@ -502,51 +493,6 @@ def coding_rate(X, /, *, eps2: float = 0.5) -> float:
     return float(0.5 * np.log1p(s.d / eps2 * s.eigenvalues).sum())
 
 
-def class_codes(labels, n: int) -> tuple[np.ndarray, tuple, int]:
-    """``(codes, classes, n_missing)``: integer class codes (-1 for a missing label), sorted classes.
-
-    Parameters
-    ----------
-    labels : array-like or pandas.Series of shape (n,)
-        Any hashable values; None / NaN / NaT / pd.NA are missing.
-    n : int
-        Rows of the data the labels belong to.
-
-    Returns
-    -------
-    codes : ndarray of shape (n,), int64
-        Index into ``classes``; -1 for a missing label.
-    classes : tuple
-        The distinct labels as Python values, sorted (in order of first appearance when
-        mixed types do not sort).
-    n_missing : int
-
-    Raises
-    ------
-    EmbedLensInputError
-        ``len(labels) != n``.
-    ValueError
-        From :class:`pandas.Series` when ``labels`` is not 1-D (e.g. an (n, 2) array); not
-        converted to :class:`EmbedLensInputError`.
-
-    Examples
-    --------
-    >>> codes, classes, missing = class_codes(["b", "a", None, "b"], 4)
-    >>> print(codes.tolist(), classes, missing)
-    [1, 0, -1, 1] ('a', 'b') 1
-    """
-    series = pd.Series(np.asarray(labels, dtype=object) if not isinstance(labels, pd.Series) else labels)
-    if len(series) != n:
-        raise EmbedLensInputError(f"has {len(series)} values but X has {n} rows; one label per row",
-                                  source="labels")
-    try:
-        codes, uniques = pd.factorize(series, sort=True)
-    except TypeError:  # mixed types that do not sort
-        codes, uniques = pd.factorize(series, sort=False)
-    classes = tuple(v.item() if hasattr(v, "item") else v for v in uniques)
-    return np.asarray(codes, dtype=np.int64), classes, int((codes < 0).sum())
-
-
 def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
     r"""Rate reduction :math:`\Delta R = R(Z) - R_c(Z, \Pi)` of labelled embeddings (MCR^2).
 
@@ -574,7 +520,7 @@ def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
         rows (:class:`NonFiniteRowsError`, from :func:`core.check_embeddings`); ``len(labels)
         != n``; every label missing; every labelled row zero (from :func:`coding_rate`).
     ValueError
-        From :func:`class_codes`, for labels that are not 1-D.
+        From :func:`core.tables.encode_labels`, for labels that are not 1-D.
 
     Notes
     -----
@@ -590,7 +536,8 @@ def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
     """
     eps2 = _check_eps2(eps2)
     X = check_embeddings(X)
-    codes, classes, missing = class_codes(labels, X.shape[0])
+    codes, classes = encode_labels(labels, X.shape[0])
+    classes, missing = tuple(plain(c) for c in classes), int((codes < 0).sum())
     if not classes:
         raise EmbedLensInputError("every label is missing; rate reduction needs classes", source="labels")
     rows = X if missing == 0 else X[codes >= 0]
@@ -642,7 +589,7 @@ def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps
         ``kernel`` not "cosine" / "rbf"; a bad ``max_n`` / ``bandwidth`` (RBF, from
         :func:`core.spectra.spectrum`).
     ValueError
-        From :func:`class_codes`, for labels that are not 1-D.
+        From :func:`core.tables.encode_labels`, for labels that are not 1-D.
 
     Notes
     -----
@@ -657,9 +604,9 @@ def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps
     q = _check_q(q)
     eps2 = _check_eps2(eps2)
     X = check_embeddings(X)
-    codes, classes, _ = class_codes(labels, X.shape[0])
-    if kernel not in ("cosine", "rbf"):
-        raise EmbedLensInputError(f"kernel={kernel!r} must be 'cosine' or 'rbf'", source="kernel")
+    codes, classes = encode_labels(labels, X.shape[0])
+    classes = tuple(plain(c) for c in classes)
+    check_param("kernel", kernel, StrOptions({"cosine", "rbf"}))
     if kernel == "rbf" and bandwidth is None:
         bandwidth = _median_distance(X, seed)
     rows = []

@@ -17,9 +17,14 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from ._numerics import unit_rows
-from ._validation import EmbedLensInputError, check_embeddings, check_paired
-from .diversity import class_codes
+from ._numerics import median_pairwise_distance, unit_rows
+from ._sampling import subsample
+from numbers import Integral, Real
+
+from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_paired,
+                          check_param)
+from ._validation import plain
+from .tables import encode_labels
 
 __all__ = [
     "DiffusionEntropy",
@@ -140,23 +145,15 @@ class SchurComplementEntropy:
 
 
 def _check_sigma_t(sigma, t) -> None:
-    if isinstance(sigma, str):
-        if sigma != "median":
-            raise EmbedLensInputError(f"sigma={sigma!r} must be a positive number or 'median'", source="sigma")
-    elif not (np.isfinite(float(sigma)) and float(sigma) > 0):
-        raise EmbedLensInputError(f"sigma={sigma} must be a positive number (paper default 10) or 'median'",
-                                  source="sigma")
-    if not (float(t) == int(t) and int(t) >= 1):
-        raise EmbedLensInputError(f"t={t} must be a whole number >= 1 (diffusion steps; usually 1 or 2)",
-                                  source="t")
+    check_param("sigma", sigma, Interval(Real, 0, np.inf, closed="neither"), StrOptions({"median"}),
+                hint="paper default 10")
+    check_param("t", t, Interval(Integral, 1, None, whole_floats=True), hint="diffusion steps; usually 1 or 2")
 
 
 def _subsample(n: int, max_n: int, seed: int) -> np.ndarray | None:
-    if int(max_n) < 2:
-        raise EmbedLensInputError(f"max_n={max_n} must be >= 2", source="max_n")
-    if n <= max_n:
-        return None
-    return np.sort(np.random.default_rng(seed).choice(n, size=int(max_n), replace=False))
+    check_param("max_n", max_n, Interval(Integral, 2, None, whole_floats=True))
+    sample = subsample(n, int(max_n), seed=seed)
+    return sample.rows if sample.sampled else None
 
 
 def _sq_distances(Z: np.ndarray) -> np.ndarray:
@@ -169,10 +166,7 @@ def _sq_distances(Z: np.ndarray) -> np.ndarray:
 
 def _resolve_sigma(sigma, D2: np.ndarray) -> tuple[float, str]:
     if sigma == "median":
-        iu = np.triu_indices(len(D2), k=1)
-        dist = np.sqrt(D2[iu])
-        dist = dist[dist > 0]
-        return (float(np.median(dist)) if dist.size else 1.0), _SIGMA_RULES["median"]
+        return median_pairwise_distance(sq_distances=D2), _SIGMA_RULES["median"]
     return float(sigma), _SIGMA_RULES["given"]
 
 
@@ -277,8 +271,7 @@ def _label_bins(y, n: int, bins: int, y_kind: str) -> tuple[np.ndarray, tuple, b
     series = pd.Series(y) if not isinstance(y, pd.Series) else y.reset_index(drop=True)
     if len(series) != n:
         raise EmbedLensInputError(f"has {len(series)} values but X has {n} rows; one value per row", source="y")
-    if y_kind not in ("auto", "discrete", "continuous"):
-        raise EmbedLensInputError(f"y_kind={y_kind!r} must be 'auto', 'discrete' or 'continuous'", source="y_kind")
+    check_param("y_kind", y_kind, StrOptions({}, order=("auto", "discrete", "continuous")))
     continuous = y_kind == "continuous" or (
         y_kind == "auto" and pd.api.types.is_float_dtype(series)
         and not np.allclose(series.dropna(), np.round(series.dropna())))
@@ -294,7 +287,8 @@ def _label_bins(y, n: int, bins: int, y_kind: str) -> tuple[np.ndarray, tuple, b
         codes = np.where(codes >= 0, remap[np.clip(codes, 0, None)], -1)
         classes = tuple(f"[{edges[b]:.3g}, {edges[b + 1]:.3g}{']' if b == bins - 1 else ')'}" for b in present)
         return codes.astype(np.int64), classes, True
-    codes, classes, _ = class_codes(series, n)
+    codes, classes = encode_labels(series, n)
+    classes = tuple(plain(c) for c in classes)
     return codes, classes, False
 
 
@@ -342,7 +336,7 @@ def diffusion_spectral_mutual_info(X, y, /, *, sigma: float | str = DSE_PAPER_SI
         "continuous"; fewer than 2 labelled rows; ``max_n < 2``.
     ValueError, TypeError
         From ``float()`` / ``int()`` of a non-numeric ``sigma``, ``t``, ``n_draws``, ``bins`` or
-        ``max_n``; from :func:`core.diversity.class_codes` for a ``y`` that is not 1-D; from
+        ``max_n``; from :func:`core.tables.encode_labels` for a ``y`` that is not 1-D; from
         ``to_numpy(dtype=float64)`` for ``y_kind="continuous"`` with non-numeric values.
 
     Notes
@@ -359,8 +353,8 @@ def diffusion_spectral_mutual_info(X, y, /, *, sigma: float | str = DSE_PAPER_SI
     1.938
     """
     _check_sigma_t(sigma, t)
-    if int(n_draws) < 1 or int(bins) < 1:
-        raise EmbedLensInputError(f"n_draws={n_draws} and bins={bins} must be >= 1", source="n_draws")
+    check_param("n_draws", n_draws, Interval(Integral, 1, None, whole_floats=True))
+    check_param("bins", bins, Interval(Integral, 1, None, whole_floats=True))
     X = check_embeddings(X)
     n = X.shape[0]
     codes, classes, binned = _label_bins(y, n, bins, y_kind)
@@ -383,7 +377,7 @@ def diffusion_spectral_mutual_info(X, y, /, *, sigma: float | str = DSE_PAPER_SI
         rng = np.random.default_rng([int(seed), j])
         draws = []
         for _ in range(int(n_draws)):
-            sub = np.sort(rng.choice(m, size=members.size, replace=False))
+            sub = subsample(m, members.size, rng=rng).rows  # a random subset the size of the class
             draws.append(_entropy_bits(_dse_eigenvalues(D2[np.ix_(sub, sub)], s), t))
         dse_r = float(np.mean(draws))
         out.append({"class": c, "n": int(members.size), "dse_class": dse_c, "dse_random": dse_r,
@@ -406,10 +400,9 @@ def _feature_maps(X_image, X_text, kernel: str, sigma: float, n_features: int, s
     params: dict = {}
     if kernel == "linear":
         return _unit_rows, _unit_rows, params
-    if kernel != "rff":
-        raise EmbedLensInputError(f"kernel={kernel!r} must be 'linear' or 'rff'", source="kernel")
-    if not (np.isfinite(sigma) and sigma > 0) or int(n_features) < 1:
-        raise EmbedLensInputError(f"sigma={sigma} must be > 0 and n_features={n_features} >= 1", source="sigma")
+    check_param("kernel", kernel, StrOptions({"linear", "rff"}))
+    check_param("sigma", sigma, Interval(Real, 0, np.inf, closed="neither"))
+    check_param("n_features", n_features, Interval(Integral, 1, None, whole_floats=True))
     rng = np.random.default_rng(seed)
     dI, dT = X_image.shape[1], X_text.shape[1]
     W_I = rng.standard_normal((dI, int(n_features))) / sigma
@@ -427,15 +420,10 @@ def _feature_maps(X_image, X_text, kernel: str, sigma: float, n_features: int, s
 
 
 def _check_regularization(regularization, kernel: str) -> float:
-    if isinstance(regularization, str):
-        if regularization != "auto":
-            raise EmbedLensInputError(f"regularization={regularization!r} must be 'auto' or a number >= 0",
-                                      source="regularization")
+    value = check_param("regularization", regularization, StrOptions({"auto"}),
+                        Interval(Real, 0, np.inf, closed="left"), hint="0: the exact pseudo-inverse")
+    if value == "auto":
         return 1.0 if kernel == "rff" else 0.0
-    value = float(regularization)
-    if not (np.isfinite(value) and value >= 0):
-        raise EmbedLensInputError(f"regularization={regularization} must be 'auto' or a number >= 0 "
-                                  "(0: the exact pseudo-inverse)", source="regularization")
     return value
 
 

@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._numerics import pow2_scale, unit_rows
-from ._validation import EmbedLensInputError, check_embeddings
+from ._numerics import metric_rows, pow2_scale, unit_rows
+from ._sampling import subsample
+from numbers import Integral, Real
+
+from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
+                          invalid_message)
 from .health import equal_row_groups
 from .neighbors import METRICS, NeighborGraph, knn_graph
 
@@ -206,18 +210,12 @@ def _check_common(X, metric: str | None, graph: NeighborGraph | None) -> tuple[n
     X = check_embeddings(X, name="X", min_rows=3)
     if metric is None:
         metric = graph.metric if graph is not None else "euclidean"
-    if metric not in METRICS:
-        raise EmbedLensInputError(f"metric={metric!r}; expected one of {list(METRICS)}")
+    check_param("metric", metric, StrOptions(METRICS, order=METRICS))
     return X, metric
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < lo or (
-        hi is not None and value > hi
-    ):
-        bound = f"{lo} <= {name}" + (f" <= {hi}" if hi is not None else "")
-        raise EmbedLensInputError(f"{name}={value!r} must be an integer with {bound}")
-    return int(value)
+    return check_param(name, value, Interval(Integral, lo, hi))
 
 
 # --------------------------------------------------------------------------- estimators
@@ -277,12 +275,12 @@ def _mle(r: np.ndarray, k_range: tuple[int, int], n_bootstrap: int, seed: int) -
     return value, error, {"per_k": per_k.tolist()}
 
 
-def _pca_k(eigenvalues: np.ndarray, variance: float) -> int:
-    lam = np.clip(np.sort(eigenvalues)[::-1], 0, None)
-    total = lam.sum()
-    if total <= 0:
-        return 0
-    return int(np.searchsorted(np.cumsum(lam) / total, variance - 1e-12) + 1)
+def _pca_k(s, variance: float) -> int:
+    """:func:`core.spectra.pca_k` (the one PCA-k rule); 0 for a degenerate spectrum."""
+    from .spectra import pca_k
+
+    k = pca_k(s, share=variance)
+    return 0 if isinstance(k, float) else k
 
 
 _PCA_MAX_BOOTSTRAP = 30
@@ -291,39 +289,27 @@ _PCA_BOOTSTRAP_ROWS = 5000
 rows (on fewer rows than N the spread is larger: a conservative error bar)."""
 
 
-def _rows64(X: np.ndarray, rows: np.ndarray, metric: str, scale: float = 1.0) -> np.ndarray:
-    """float64 rows: unit rows (cosine, :func:`core._numerics.unit_rows`) or rows divided by
-    ``scale`` (an exact power of two, so the covariance neither overflows nor underflows)."""
-    if metric == "cosine":
-        return unit_rows(X[rows], dtype=np.float64)[0]
-    return np.asarray(X[rows], dtype=np.float64) / scale
-
-
 def _pca(X: np.ndarray, rows: np.ndarray, metric: str, variance: float, n_bootstrap: int, seed: int,
          max_bootstrap_rows: int) -> tuple[float, float, dict]:
-    """PCA-k of ``X[rows]``: the covariance is accumulated over row blocks (two passes, float64:
-    the mean is subtracted in float64 before any product, so a large mean costs no accuracy)."""
-    d = X.shape[1]
+    """PCA-k of ``X[rows]`` read off the shared :func:`core.spectra.spectrum` (the covariance of
+    :func:`core._numerics.metric_rows`; float64 moments), with a bootstrap error."""
+    from .spectra import Spectrum, spectrum
+
     scale = pow2_scale(X[rows]) if metric == "euclidean" else 1.0
-    mean = np.zeros(d)
-    for s in range(0, len(rows), _HASH_ROWS):
-        mean += _rows64(X, rows[s : s + _HASH_ROWS], metric, scale).sum(axis=0)
-    mean /= len(rows)
-    C = np.zeros((d, d))
-    for s in range(0, len(rows), _HASH_ROWS):
-        A = _rows64(X, rows[s : s + _HASH_ROWS], metric, scale) - mean
-        C += A.T @ A
-    value = _pca_k(np.linalg.eigvalsh(C / len(rows)), variance)
+    # unit rows (cosine) or the rows divided by an exact power of two (PCA-k is scale-free; the
+    # moments of float64 data at 1e-200 would underflow): the covariance of metric_rows
+    s = spectrum(metric_rows(X[rows], metric, scale=scale), kernel="linear", center=True, precision="float64")
+    value = _pca_k(s, variance)
     rng = np.random.default_rng(seed)
-    sub = rows if len(rows) <= max_bootstrap_rows else np.sort(rng.choice(rows, max_bootstrap_rows, replace=False))
-    B = _rows64(X, sub, metric, scale)
+    sub = subsample(rows, max_bootstrap_rows, seed=seed, rng=rng).rows
+    B = metric_rows(X[sub], metric, scale=scale)
     B -= B.mean(axis=0)
     boots = np.empty(n_bootstrap)
     for b in range(n_bootstrap):
         w = np.bincount(rng.integers(0, len(B), len(B)), minlength=len(B)).astype(np.float64)
         m = w @ B / w.sum()
         Cb = (B * w[:, None]).T @ B / w.sum() - np.outer(m, m)
-        boots[b] = _pca_k(np.linalg.eigvalsh(Cb), variance)
+        boots[b] = _pca_k(Spectrum.from_eigenvalues(np.linalg.eigvalsh(Cb)), variance)
     error = float(boots.std(ddof=1)) if n_bootstrap > 1 else float("nan")
     return float(value), error, {"bootstrap_rows": len(B)}
 
@@ -427,21 +413,18 @@ def intrinsic_dimension(
     3.0 ± 0.1
     """
     X, metric = _check_common(X, metric, graph)
-    if method not in ID_METHODS:
-        raise EmbedLensInputError(f"method={method!r}; expected one of {list(ID_METHODS)}")
+    check_param("method", method, StrOptions(ID_METHODS, order=ID_METHODS))
     n_bootstrap = _check_int("n_bootstrap", n_bootstrap, 0)
     params: dict = {"metric": metric, "n_bootstrap": n_bootstrap, "seed": seed}
     if method == "pca":
-        if not 0 < variance <= 1:
-            raise EmbedLensInputError(f"variance={variance!r} must be in (0, 1], e.g. 0.95")
+        check_param("variance", variance, Interval(Real, 0, 1, closed="right"), hint="e.g. 0.95")
         info = _distinct(X, metric)
         n_boot = min(n_bootstrap, _PCA_MAX_BOOTSTRAP)
         value, error, extra = _pca(X, info.reps, metric, variance, n_boot, seed, _PCA_BOOTSTRAP_ROWS)
         params.update(variance=variance, n_bootstrap=n_boot, **extra)
         return IntrinsicDimension(value, error, method, len(info.reps), info.n_duplicates, info.n_zero, params)
     if method == "twonn":
-        if not 0 <= discard_fraction < 1:
-            raise EmbedLensInputError(f"discard_fraction={discard_fraction!r} must be in [0, 1), e.g. 0.1")
+        check_param("discard_fraction", discard_fraction, Interval(Real, 0, 1, closed="left"), hint="e.g. 0.1")
         K = 2
         params["discard_fraction"] = discard_fraction
     else:
@@ -463,7 +446,8 @@ def _check_k_range(k_range) -> tuple[int, int]:
     try:
         k1, k2 = k_range
     except (TypeError, ValueError):
-        raise EmbedLensInputError(f"k_range={k_range!r} must be a pair (k1, k2), e.g. (5, 20)") from None
+        raise EmbedLensInputError(invalid_message("k_range", k_range, expected="a pair (k1, k2)",
+                                                  hint="e.g. (5, 20)")) from None
     k1 = _check_int("k_range[0]", k1, 2)
     k2 = _check_int("k_range[1]", k2, k1)
     return k1, k2
@@ -614,7 +598,7 @@ def id_scale_curve(
     """
     X, metric = _check_common(X, metric, graph)
     if method not in ("twonn", "mle"):
-        raise EmbedLensInputError(f"method={method!r}; expected 'twonn' or 'mle'")
+        raise EmbedLensInputError(invalid_message("method", method, StrOptions({}, order=("twonn", "mle"))))
     n_bootstrap = _check_int("n_bootstrap", n_bootstrap, 0)
     params: dict = {"metric": metric, "seed": seed}
     if method == "mle":

@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._numerics import pow2_scale, unit_rows
-from ._validation import EmbedLensInputError, check_embeddings
+from ._numerics import cosine_distances, metric_rows, pow2_scale
+from ._sampling import subsample
+from .tables import encode_labels
+from numbers import Integral
+
+from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param
 from .intrinsic_dim import _distinct
 from .neighbors import METRICS, NeighborGraph, knn_graph
 
@@ -38,51 +42,6 @@ PINV_RTOL = 1e-10
 # --------------------------------------------------------------------------- labels
 
 
-def encode_labels(labels, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, classes): ``codes[i]`` indexes ``classes`` (sorted), or is -1 for a missing label.
-
-    Accepts any 1-D sequence of numbers or strings; NaN / None mark unlabelled items.
-
-    Parameters
-    ----------
-    labels : array-like or pandas.Series of shape (n,)
-    n : int
-        Rows of the data the labels belong to.
-
-    Returns
-    -------
-    codes : ndarray of shape (n,), int64
-        Index into ``classes``, -1 for a missing label.
-    classes : ndarray of shape (K,)
-        The distinct labels, sorted (:func:`pandas.factorize` with ``sort=True``).
-
-    Raises
-    ------
-    EmbedLensInputError
-        ``len(labels) != n``.
-    ValueError
-        From :class:`pandas.Series` when ``labels`` is not 1-D (e.g. an (n, 2) array): the
-        ``ndim`` check never sees it, so the message is pandas', not EmbedLens'.
-    TypeError
-        From :func:`pandas.factorize` when the labels mix types that do not sort even with
-        pandas' mixed-type ordering (e.g. dates and numbers; numbers and strings do sort);
-        :func:`core.diversity.class_codes` falls back to unsorted, this does not.
-
-    Examples
-    --------
-    >>> codes, classes = encode_labels(["b", "a", None, "b"], 4)
-    >>> codes.tolist(), classes.tolist()
-    ([1, 0, -1, 1], ['a', 'b'])
-    """
-    arr = pd.Series(np.asarray(labels, dtype=object) if not isinstance(labels, pd.Series) else labels.to_numpy())
-    if arr.ndim != 1 or len(arr) != n:
-        raise EmbedLensInputError(
-            f"labels have {len(arr)} entries but X has {n} rows; pass one label per row", source="labels"
-        )
-    codes, classes = pd.factorize(arr, sort=True, use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64), np.asarray(classes)
-
-
 def _labelled(X: np.ndarray, labels, min_classes: int = 2):
     codes, classes = encode_labels(labels, len(X))
     present = np.bincount(codes[codes >= 0], minlength=len(classes))
@@ -97,8 +56,7 @@ def _labelled(X: np.ndarray, labels, min_classes: int = 2):
 
 def _resolve_metric(metric: str | None, graph: NeighborGraph | None, default: str) -> str:
     resolved = metric if metric is not None else (graph.metric if graph is not None else default)
-    if resolved not in METRICS:
-        raise EmbedLensInputError(f"metric={resolved!r}; expected one of {list(METRICS)}")
+    check_param("metric", resolved, StrOptions(METRICS, order=METRICS))
     if graph is not None and graph.metric != resolved:
         raise EmbedLensInputError(
             f"the graph uses metric={graph.metric!r} but metric={resolved!r} was asked for; "
@@ -110,20 +68,23 @@ def _resolve_metric(metric: str | None, graph: NeighborGraph | None, default: st
 def _graph_for(X: np.ndarray, k: int, metric: str, graph: NeighborGraph | None, seed: int = 0) -> NeighborGraph:
     """``graph`` restricted to k neighbours, or a new one; checks that it belongs to X."""
     if graph is None:
-        if not 1 <= k < len(X):
-            raise EmbedLensInputError(f"k={k} must satisfy 1 <= k < n = {len(X)}; lower k or load more points")
+        k = check_param("k", k, Interval(Integral, 1, len(X), closed="left", whole_floats=True),
+                        hint=f"n = {len(X)} rows; lower k or load more points")
         return knn_graph(X, k=k, metric=metric, seed=seed)
     graph.check(len(X), k=k)
     return graph.restrict(k) if graph.k > k else graph
 
 
-def _geometry(X: np.ndarray, metric: str, scale: float = 1.0) -> np.ndarray:
-    """float64 rows in which Euclidean distance is the metric's: cosine -> normalised rows
-    (:func:`core._numerics.unit_rows`, zero rows stay zero), euclidean -> rows divided by
-    ``scale`` (an exact power of two from :func:`_scale`, so squares stay in range)."""
+def _silhouette(X: np.ndarray, labels: np.ndarray, metric: str, scale: float) -> float:
+    """Mean silhouette (scikit-learn) in the metric: cosine on the precomputed
+    :func:`core._numerics.cosine_distances`, Euclidean on the rows divided by ``scale``."""
+    from sklearn.metrics import silhouette_score
+
     if metric == "cosine":
-        return unit_rows(X, dtype=np.float64)[0]
-    return np.asarray(X, dtype=np.float64) / scale
+        D = cosine_distances(X, X)
+        np.fill_diagonal(D, 0.0)
+        return silhouette_score(D, labels, metric="precomputed")
+    return silhouette_score(metric_rows(X, metric, scale=scale), labels, metric="euclidean")
 
 
 def _scale(X: np.ndarray, metric: str) -> float:
@@ -158,7 +119,7 @@ def _class_moments(X: np.ndarray, rows: np.ndarray, y: np.ndarray, K: int, metri
     d = X.shape[1]
     sums = np.zeros((K, d))
     for s in range(0, len(rows), _BLOCK_ROWS):
-        A = _geometry(X[rows[s : s + _BLOCK_ROWS]], metric, scale)
+        A = metric_rows(X[rows[s : s + _BLOCK_ROWS]], metric, scale=scale)
         yb = y[s : s + _BLOCK_ROWS]
         sums += csr_matrix((np.ones(len(yb)), (yb, np.arange(len(yb)))), shape=(K, len(yb))) @ A
     counts = np.bincount(y, minlength=K)
@@ -169,7 +130,7 @@ def _class_moments(X: np.ndarray, rows: np.ndarray, y: np.ndarray, K: int, metri
     CtC = np.zeros((K, K)) if gram else None
     for s in range(0, len(rows), _BLOCK_ROWS):
         yb = y[s : s + _BLOCK_ROWS]
-        R = _geometry(X[rows[s : s + _BLOCK_ROWS]], metric, scale) - means[yb]
+        R = metric_rows(X[rows[s : s + _BLOCK_ROWS]], metric, scale=scale) - means[yb]
         ss += np.bincount(yb, weights=np.einsum("ij,ij->i", R, R), minlength=K)
         if gram:
             C = R @ M
@@ -374,8 +335,7 @@ def knn_purity(graph: NeighborGraph, labels, /, *, k: int | None = None) -> np.n
     if not isinstance(graph, NeighborGraph):
         raise EmbedLensInputError(f"graph must be a NeighborGraph (from knn_graph), not {type(graph).__name__}")
     k = graph.k if k is None else k
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= graph.k:
-        raise EmbedLensInputError(f"k={k!r} must be between 1 and the graph's k={graph.k}")
+    k = check_param("k", k, Interval(Integral, 1, graph.k), hint=f"between 1 and the graph's k={graph.k}")
     graph.check_indices()
     codes, _ = encode_labels(labels, graph.n)
     return _purity(graph, codes, k)
@@ -632,10 +592,10 @@ def separability(
     info = _distinct(X, metric)
     reps = info.reps
     rng = np.random.default_rng(seed)
-    subsampled = len(reps) > max_points
-    used = np.sort(rng.choice(reps, max_points, replace=False)) if subsampled else reps
+    sample = subsample(reps, max_points, seed=seed, rng=rng)
+    subsampled, used = sample.sampled, sample.rows
     scale = _scale(X, metric)
-    bars = _mst_bars(_geometry(X[used], metric, scale)) * scale  # back in the data's units
+    bars = _mst_bars(metric_rows(X[used], metric, scale=scale)) * scale  # back in the data's units
     total = bars.sum()
     params: dict = {"metric": metric, "n_used": len(used), "subsampled": subsampled,
                     "n_duplicates": info.n_duplicates, "n_zero": info.n_zero, "max_points": max_points,
@@ -648,7 +608,7 @@ def separability(
         K_default = 2
     K = int(n_clusters) if n_clusters is not None else K_default
     if K < 2:
-        raise EmbedLensInputError(f"n_clusters={n_clusters!r} must be at least 2")
+        check_param("n_clusters", n_clusters, Interval(Integral, 2, None, whole_floats=True))
     if total > 0 and len(bars) > 0:
         p = bars[bars > 0] / total
         pe = float(-(p * np.log(p)).sum())
@@ -661,7 +621,6 @@ def separability(
                   top_share=top, gap_ratio=gap)
     if codes is None:
         return Separability(**result, params=params)
-    from sklearn.metrics import silhouette_score
 
     g = _graph_for(X, int(k), metric, graph, seed)
     lab = codes >= 0
@@ -671,13 +630,11 @@ def separability(
     mom = _class_moments(X, rows, codes[rows], len(classes), metric, gram=False, scale=scale)
     tr_B = float((mom.counts * ((mom.means - mom.mu_G) ** 2).sum(axis=1)).sum() / len(rows))
     tr_W = float(mom.ss.sum() / len(rows))
-    sil_rows = np.flatnonzero(lab)
-    if len(sil_rows) > max_points:
-        sil_rows = np.sort(rng.choice(sil_rows, max_points, replace=False))
+    sil_rows = subsample(np.flatnonzero(lab), max_points, seed=seed, rng=rng).rows
     ys = codes[sil_rows]
-    # the silhouette labelled with a metric uses that metric: cosine distance 1 - cos (on unit
-    # rows, so the scale never matters), or Euclidean distance
-    sil = (float(silhouette_score(_geometry(X[sil_rows], metric, scale), ys, metric=metric))
+    # the silhouette labelled with a metric uses that metric: cosine distance 1 - cos (from
+    # core._numerics.cosine_distances: exact for near-duplicates, any scale), or Euclidean distance
+    sil = (float(_silhouette(X[sil_rows], ys, metric, scale))
            if 2 <= len(np.unique(ys)) <= len(sil_rows) - 1 else float("nan"))
     params.update(k=g.k, graph=f"{g.method}, k={g.k}", n_unlabelled=int((~lab).sum()),
                   silhouette_points=len(sil_rows))

@@ -10,13 +10,15 @@ resolves visibly in ``NeighborGraph.method``. The graph excludes each point itse
 from __future__ import annotations
 
 from collections.abc import Callable
+from numbers import Integral
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._numerics import pow2_scale, unit_rows
+from ._numerics import cosine_distances, pow2_scale, unit_rows
+from ._sampling import subsample
 from .health import equal_row_groups
-from ._validation import EmbedLensInputError, check_embeddings, first_items
+from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, first_items
 
 __all__ = ["NeighborGraph", "knn_graph", "sampled_recall", "EXACT_MAX_N", "METRICS"]
 
@@ -121,8 +123,7 @@ class NeighborGraph:
 
     def restrict(self, k: int) -> NeighborGraph:
         """The same graph with only the ``k`` nearest neighbours (no recomputation)."""
-        if not 1 <= k <= self.k:
-            raise EmbedLensInputError(f"k={k} must be between 1 and the graph's k={self.k}")
+        k = check_param("k", k, Interval(Integral, 1, self.k), hint=f"between 1 and the graph's k={self.k}")
         self.check_indices()
         return NeighborGraph(self.indices[:, :k], self.distances[:, :k], self.metric, self.method,
                              {**self.params, "k": k})
@@ -309,10 +310,7 @@ def _pair_distances(X: np.ndarray, pr: np.ndarray, pc: np.ndarray, metric: str, 
     for s in range(0, len(pr), step):
         a, c = X[pr[s : s + step]], X[pc[s : s + step]]
         if metric == "cosine":
-            a, na = _unit64(a)
-            c, nc = _unit64(c)
-            diff = c - a
-            out[s : s + step] = np.where((na == 0) | (nc == 0), 1.0, 0.5 * np.einsum("ij,ij->i", diff, diff))
+            out[s : s + step] = cosine_distances(a, c, paired=True)
         else:
             diff = np.asarray(c, dtype=np.float64) / scale - np.asarray(a, dtype=np.float64) / scale
             out[s : s + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff)) * scale
@@ -342,16 +340,6 @@ def _exact_rows(X: np.ndarray, A: np.ndarray, bias: np.ndarray, rows: np.ndarray
     return idx[:, :k], dist[:, :k]
 
 
-def _unit64(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float64 unit rows and norms: float32 rows widened once (their squares always fit in
-    float64), wider rows through :func:`core._numerics.unit_rows`."""
-    if a.dtype.kind == "f" and a.dtype.itemsize <= 4:
-        b = a.astype(np.float64)
-        norms = np.sqrt(np.einsum("ij,ij->i", b, b))
-        return b / np.where(norms > 0, norms, 1.0)[:, None], norms
-    return unit_rows(a, dtype=np.float64)
-
-
 def _distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str, scale: float) -> np.ndarray:
     """float64 distances from each of ``rows`` to its ``cols`` (shape (len(rows), m)), in blocks.
 
@@ -366,13 +354,8 @@ def _distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str, s
         c = X[cols[s : s + step]]
         if metric == "cosine":
             # 1 - cos = |u - v|^2 / 2 on unit rows, without the cancellation of 1 - u.v;
-            # a zero row is at distance 1 from everything.
-            a, na = _unit64(a)
-            cu, nc = _unit64(c.reshape(-1, c.shape[2]))
-            c = cu.reshape(c.shape)
-            has_zero = (na == 0)[:, None] | (nc == 0).reshape(c.shape[:2])
-            diff = c - a[:, None, :]
-            dist[s : s + step] = np.where(has_zero, 1.0, 0.5 * np.einsum("ijk,ijk->ij", diff, diff))
+            # a zero row is at distance 1 from everything (core._numerics.cosine_distances).
+            dist[s : s + step] = cosine_distances(a[:, None, :], c, paired=True)
         else:
             a, c = np.asarray(a, dtype=np.float64), np.asarray(c, dtype=np.float64)
             diff = c / scale - (a / scale)[:, None, :]
@@ -497,8 +480,7 @@ def sampled_recall(X, graph: NeighborGraph, /, *, n_queries: int = 256, seed: in
     """
     X = check_embeddings(X, name="X", min_rows=2)
     graph.check(X.shape[0])
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(graph.n, size=min(n_queries, graph.n), replace=False))
+    rows = subsample(graph.n, n_queries, seed=seed).rows
     scale = pow2_scale(X)
     A, bias = _prepare(X, graph.metric, scale)
     _, exact_dist = _exact_rows(X, A, bias, rows, graph.k, graph.metric, scale)
@@ -598,12 +580,10 @@ def knn_graph(
     """
     X = check_embeddings(X, name="X", min_rows=2)
     n = X.shape[0]
-    if metric not in METRICS:
-        raise EmbedLensInputError(f"metric={metric!r}; expected one of {list(METRICS)}")
-    if method not in {"auto", "exact", "approximate"}:
-        raise EmbedLensInputError(f"method={method!r}; expected 'auto', 'exact' or 'approximate'")
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k < n:
-        raise EmbedLensInputError(f"k={k!r} must be an integer with 1 <= k < n = {n}; lower k or load more points")
+    check_param("metric", metric, StrOptions(METRICS, order=METRICS))
+    check_param("method", method, StrOptions({}, order=("auto", "exact", "approximate")))
+    k = check_param("k", k, Interval(Integral, 1, n, closed="left"),
+                    hint=f"n = {n} rows; lower k or load more points")
     resolved = method if method != "auto" else ("exact" if n <= EXACT_MAX_N else "approximate")
     scale = pow2_scale(X)
     if resolved == "exact":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._validation import EmbedLensInputError
+from ._validation import StrOptions, check_param
 from .diversity import HillCurve, coding_rate, hill_curve, vendi_score
 from .spectra import (
     PowerLawFit,
@@ -137,8 +137,7 @@ def spectral_profile(X, /, *, kernel: str = "cosine", q: float = 1.0, eps2: floa
     >>> print(round(p.vendi, 6), p.pca_95)
     4.0 3
     """
-    if kernel not in ("cosine", "rbf"):
-        raise EmbedLensInputError(f"kernel={kernel!r}: the Vendi score needs 'cosine' or 'rbf'", source="kernel")
+    check_param("kernel", kernel, StrOptions({"cosine", "rbf"}), hint="the kernels of the Vendi score")
     cov = spectrum(X)
     if kernel == "cosine":
         ker = spectrum(X, kernel="cosine", center=False)

@@ -20,8 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._numerics import pow2_scale, row_norms, unit_rows
-from ._validation import EmbedLensInputError, check_embeddings
+from ._numerics import cosine_distances, pow2_scale, row_norms, unit_rows
+from ._sampling import subsample
+from numbers import Integral
+
+from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param
 from .tables import text_values
 
 __all__ = [
@@ -327,8 +330,7 @@ def stratified_sample(strata, size: int, /, *, seed: int = 0) -> np.ndarray:
     """
     strata = np.asarray(strata)
     n = len(strata)
-    if not isinstance(size, (int, np.integer)) or size < 0:
-        raise EmbedLensInputError(f"size={size!r} must be a non-negative integer")
+    size = check_param("size", size, Interval(Integral, 0, None))
     if size >= n:
         return np.arange(n)
     codes, _levels = pd.factorize(pd.Series(strata), use_na_sentinel=False)
@@ -397,8 +399,7 @@ def _check_groups(X, mask, metric: str) -> tuple[np.ndarray, np.ndarray]:
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != (X.shape[0],):
         raise EmbedLensInputError(f"mask has shape {mask.shape}; expected ({X.shape[0]},), one flag per row")
-    if metric not in ("cosine", "euclidean"):
-        raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
+    check_param("metric", metric, StrOptions({"cosine", "euclidean"}))
     return X, mask
 
 
@@ -471,8 +472,7 @@ def compare_groups(X, mask, /, *, metric: str = "cosine", block: int = 65_536) -
         if metric == "euclidean":
             dist = float(row_norms((a - b)[None, :])[0])
         else:
-            (ua, ub), (na, nb) = unit_rows(np.vstack([a, b]), dtype=np.float64)
-            dist = 1.0 - float(ua @ ub) if na > 0 and nb > 0 else 1.0
+            dist = float(cosine_distances(a[None, :], b[None, :])[0, 0])
     else:
         dist = float("nan")
     return GroupComparison(sizes[0], sizes[1], mean_norm[0], mean_norm[1], dist, cos[0], cos[1], metric)
@@ -568,13 +568,13 @@ def group_diversity(X, mask, /, *, metric: str = "cosine", vendi_max: int = 20_0
     rng = np.random.default_rng(seed)
     vendi, ids, errs, n_vendi, n_id = [], [], [], [], []
     for rows in (np.flatnonzero(mask), np.flatnonzero(~mask)):
-        v_rows = np.sort(rng.choice(rows, vendi_max, replace=False)) if len(rows) > vendi_max else rows
+        v_rows = subsample(rows, vendi_max, seed=seed, rng=rng).rows
         try:
             vendi.append(vendi_score(X[v_rows]) if len(v_rows) else float("nan"))
         except EmbedLensInputError:  # only zero rows: the cosine kernel is undefined
             vendi.append(float("nan"))
         n_vendi.append(len(v_rows))
-        i_rows = np.sort(rng.choice(rows, id_max, replace=False)) if len(rows) > id_max else rows
+        i_rows = subsample(rows, id_max, seed=seed, rng=rng).rows
         n_id.append(len(i_rows))
         est = None
         if len(i_rows) >= min_id_rows:
@@ -646,18 +646,14 @@ def item_neighbors(X, row: int, /, *, k: int = 10, metric: str = "cosine",
     """
     X = check_embeddings(X, name="X", min_rows=2)
     n = X.shape[0]
-    if not isinstance(row, (int, np.integer)) or not 0 <= row < n:
-        raise EmbedLensInputError(f"row={row!r} must be between 0 and {n - 1}")
-    if metric not in ("cosine", "euclidean"):
-        raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
+    row = check_param("row", row, Interval(Integral, 0, n, closed="left"))
+    check_param("metric", metric, StrOptions({"cosine", "euclidean"}))
     from .neighbors import _as_reported
 
     k = int(min(k, n - 1))
     scale = pow2_scale(X) if metric == "euclidean" else 1.0
     q = X[row].astype(np.float64)[None, :]
-    if metric == "cosine":
-        q, qn = unit_rows(q, dtype=np.float64)
-    else:
+    if metric == "euclidean":
         q = q / scale
     dist = np.empty(n, dtype=np.float64)
     for start in range(0, n, block):
@@ -666,8 +662,7 @@ def item_neighbors(X, row: int, /, *, k: int = 10, metric: str = "cosine",
             diff = B / scale - q
             dist[start:start + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff)) * scale
         else:
-            U, bn = unit_rows(B, dtype=np.float64)
-            dist[start:start + block] = np.where((bn > 0) & (qn[0] > 0), 1.0 - U @ q[0], 1.0)
+            dist[start:start + block] = cosine_distances(B, q)[:, 0]
     dist[row] = np.inf
     kth = np.partition(dist, k - 1)[k - 1]
     cand = np.flatnonzero(dist <= kth)  # every row tied with the k-th, so the lowest rows win

@@ -36,8 +36,12 @@ from types import MappingProxyType
 import numpy as np
 import scipy.linalg
 
-from ._numerics import pow2_scale, rescaled, row_norms, unit_rows
-from ._validation import EmbedLensInputError, check_embeddings, first_items, nonfinite_rows
+from ._numerics import median_pairwise_distance, pow2_scale, rescaled, row_norms, unit_rows
+from ._sampling import subsample
+from numbers import Integral, Real
+
+from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, first_items,
+                          invalid_message, nonfinite_rows)
 
 __all__ = [
     "Spectrum",
@@ -354,13 +358,9 @@ def spectrum(
     >>> print(s.form, s.eigenvalues.round(3).tolist())
     dual [0.5, 0.5]
     """
-    if kernel not in KERNELS:
-        raise EmbedLensInputError(f"kernel={kernel!r} is not one of {list(KERNELS)}", source="kernel")
-    if precision not in ("auto", "float64", "float32"):
-        raise EmbedLensInputError(f"precision={precision!r} must be 'auto', 'float64' or 'float32'",
-                                  source="precision")
-    if int(block_rows) < 1:
-        raise EmbedLensInputError(f"block_rows={block_rows} must be >= 1", source="block_rows")
+    check_param("kernel", kernel, StrOptions(KERNELS, order=KERNELS))
+    check_param("precision", precision, StrOptions({}, order=("auto", "float64", "float32")))
+    check_param("block_rows", block_rows, Interval(Integral, 1, None, whole_floats=True))
     normalize = bool(normalize) or kernel == "cosine"
     # NaN / inf are found from the result (they poison the moments), so X is read only once.
     X = check_embeddings(X, allow_nonfinite=True)
@@ -369,11 +369,10 @@ def spectrum(
         return _rbf_spectrum(X, center=center, normalize=normalize, form=form, bandwidth=bandwidth,
                              max_n=max_n, approx=approx, n_features=n_features, seed=seed,
                              block_rows=block_rows)
+    check_param("form", form, StrOptions({}, order=("auto", "dual", "primal")),
+                hint=f"the forms of the {kernel} kernel")
     if form == "auto":
         form = "dual" if d < n else "primal"
-    if form not in ("dual", "primal"):
-        raise EmbedLensInputError(f"form={form!r}: the {kernel} kernel has forms 'auto', 'dual', 'primal'",
-                                  source="form")
     if form == "dual":
         mean, cov, used, pass_params = _feature_moments(X, normalize=normalize, precision=precision,
                                                         block_rows=int(block_rows))
@@ -656,16 +655,9 @@ def _moment_pass(X, dtype, b, normalize, transform, dim, shift, views, name, *, 
 
 
 def _median_distance(X: np.ndarray, seed: int, *, sample: int = 1000, normalize: bool = False) -> float:
-    from scipy.spatial.distance import pdist
-
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(len(X), size=min(sample, len(X)), replace=False))
+    idx = subsample(len(X), sample, seed=seed).rows
     Z, _ = _rows(X[idx], normalize)
-    if len(Z) < 2:
-        return 1.0
-    dist = pdist(Z)
-    positive = dist[dist > 0]
-    return float(np.median(positive)) if positive.size else 1.0
+    return median_pairwise_distance(Z)
 
 
 def _rbf_gram(Z: np.ndarray, bandwidth: float) -> np.ndarray:
@@ -678,22 +670,18 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
                   block_rows) -> Spectrum:
     n, d = X.shape
     _raise_nonfinite(X)
-    if approx not in ("subsample", "rff"):
-        raise EmbedLensInputError(f"approx={approx!r} must be 'subsample' or 'rff'", source="approx")
-    if int(max_n) < 2:
-        raise EmbedLensInputError(f"max_n={max_n} must be >= 2", source="max_n")
+    check_param("approx", approx, StrOptions({"subsample", "rff"}))
+    check_param("max_n", max_n, Interval(Integral, 2, None, whole_floats=True))
+    check_param("form", form, StrOptions({}, order=("auto", "primal", "subsample", "rff")),
+                hint="the forms of the rbf kernel")
     if form == "auto":
         form = "primal" if n <= max_n else approx
-    if form not in ("primal", "subsample", "rff"):
-        raise EmbedLensInputError(
-            f"form={form!r}: the rbf kernel has forms 'auto', 'primal', 'subsample', 'rff'", source="form")
     if bandwidth is None:
         bandwidth = _median_distance(X, seed, normalize=normalize)
         rule = "median pairwise distance"
     else:
         rule = "given"
-    if not (np.isfinite(bandwidth) and bandwidth > 0):
-        raise EmbedLensInputError(f"bandwidth={bandwidth} must be a positive number", source="bandwidth")
+    check_param("bandwidth", bandwidth, Interval(Real, 0, np.inf, closed="neither"))
     params = {"n_input": n, "bandwidth": float(bandwidth), "bandwidth_rule": rule, "seed": int(seed)}
     if rule != "given":  # the median is taken over a seeded sample of rows
         params["bandwidth_sample"] = min(1000, n)
@@ -721,7 +709,7 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
                         form="rff", params=params, moments=("dual", mean, cov))
     rows = X
     if form == "subsample" and n > max_n:
-        idx = np.sort(np.random.default_rng(seed).choice(n, size=int(max_n), replace=False))
+        idx = subsample(n, int(max_n), seed=seed).rows
         rows = X[idx]
         params["subsample"] = int(max_n)
     Z, used = _rows(rows, normalize)
@@ -923,8 +911,7 @@ def pca_k(X, /, *, share: float = 0.90) -> int:
     >>> print(pca_k(Spectrum.from_eigenvalues([5.0, 3.0, 1.0, 1.0]), share=0.9))
     3
     """
-    if not (0 < share <= 1):
-        raise EmbedLensInputError(f"share={share} must be in (0, 1], e.g. 0.9 or 0.95", source="share")
+    check_param("share", share, Interval(Real, 0, 1, closed="right"), hint="e.g. 0.9 or 0.95")
     s = as_spectrum(X)
     if s.degenerate:
         return float("nan")
@@ -988,9 +975,9 @@ def powerlaw_alpha(X, /, *, fit_range: tuple[int, int] | None = None, share: flo
     else:
         start, stop = (int(v) for v in fit_range)
         if not (1 <= start <= stop <= values.size):
-            raise EmbedLensInputError(
-                f"fit_range={fit_range} must satisfy 1 <= start <= stop <= {values.size} (1-based, "
-                "inclusive)", source="fit_range")
+            raise EmbedLensInputError(invalid_message(
+                "fit_range", fit_range, expected=f"a pair (start, stop) with 1 <= start <= stop <= {values.size}",
+                hint="1-based, inclusive"))
         stop = min(stop, positive)
     if stop - start + 1 < 3:
         return PowerLawFit(float("nan"), float("nan"), float("nan"), start, max(stop, start - 1))

@@ -14,6 +14,7 @@ __all__ = [
     "label_columns",
     "label_choices",
     "LABEL_MAX_LEVELS",
+    "encode_labels",
 ]
 
 MISSING_TEXT = "(missing)"
@@ -265,3 +266,52 @@ def label_choices(meta: pd.DataFrame, *, id_column: str | None = None) -> list[s
     first = label_columns(meta, id_column=id_column)
     images = set(image_columns(meta))
     return first + [c for c in meta.columns if c not in first and c != id_column and c not in images]
+
+
+def encode_labels(labels, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, classes): ``codes[i]`` indexes ``classes`` (sorted), or is -1 for a missing label.
+
+    The one label encoding of :mod:`core` (class metrics, DSMI, rate reduction, neural
+    collapse). Accepts any 1-D sequence or Series of numbers or strings. Missing is what
+    :func:`text_values` calls missing (``pd.isna``: None, NaN, pd.NA, NaT); those rows get -1.
+    Classes that do not sort together (mixed types) keep their order of first appearance.
+
+    Parameters
+    ----------
+    labels : 1-D array-like or pandas Series, length n
+    n : int
+        The number of rows of the embeddings the labels belong to.
+
+    Returns
+    -------
+    codes : ndarray of int64, shape (n,)
+    classes : ndarray, shape (K,)
+
+    Raises
+    ------
+    EmbedLensInputError
+        When ``labels`` is not 1-D or does not hold ``n`` entries.
+
+    Examples
+    --------
+    >>> codes, classes = encode_labels(["b", "a", None, "b"], 4)
+    >>> codes.tolist(), classes.tolist()
+    ([1, 0, -1, 1], ['a', 'b'])
+    """
+    from ._validation import EmbedLensInputError
+
+    values = labels.to_numpy() if isinstance(labels, pd.Series) else np.asarray(labels, dtype=object)
+    if values.ndim != 1 or len(values) != n:
+        size = len(values) if values.ndim == 1 else f"shape {values.shape} of"
+        raise EmbedLensInputError(
+            f"labels have {size} entries but X has {n} rows; pass one label per row", source="labels"
+        )
+    series = pd.Series(values, dtype=object)
+    isna = np.asarray(pd.isna(series), dtype=bool)
+    try:
+        codes, classes = pd.factorize(series[~isna], sort=True)
+    except TypeError:  # mixed types that do not sort
+        codes, classes = pd.factorize(series[~isna], sort=False)
+    out = np.full(n, -1, dtype=np.int64)
+    out[~isna] = codes
+    return out, np.asarray(classes)

@@ -125,7 +125,7 @@ def test_scale_curves_on_a_plane():
 def test_bad_input_says_what_to_do(small_matrix):
     with pytest.raises(EmbedLensInputError, match="method='lpca'"):
         intrinsic_dimension(small_matrix, method="lpca")
-    with pytest.raises(EmbedLensInputError, match=r"k_range\[1\]=3 must be an integer with 5 <= k_range\[1\]"):
+    with pytest.raises(EmbedLensInputError, match=r"k_range\[1\]=3 is invalid: expected an integer >= 5"):
         intrinsic_dimension(small_matrix, method="mle", k_range=(5, 3))
     with pytest.raises(EmbedLensInputError, match="too few for 20 neighbours"):
         intrinsic_dimension(np.repeat(small_matrix[:10], 3, axis=0), method="mle")

@@ -114,7 +114,7 @@ def test_nan_rows_are_named_in_the_error(small_matrix):
 
 
 def test_bad_options_say_what_to_do(small_matrix):
-    with pytest.raises(EmbedLensInputError, match="kernel='poly' is not one of"):
+    with pytest.raises(EmbedLensInputError, match="kernel='poly' is invalid: expected one of"):
         spectrum(small_matrix, kernel="poly")
     with pytest.raises(EmbedLensInputError, match="form='rff'"):
         spectrum(small_matrix, form="rff")
