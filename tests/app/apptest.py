@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
+from urllib import parse as _parse
 
-from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import AppTest, app_test
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+
+def _query_params(query_string: str) -> dict:
+    """A query string as AppTest >= 1.58 reads it back: one value -> str, repeated -> list."""
+    out = {}
+    for key, values in _parse.parse_qs(query_string, keep_blank_values=True).items():
+        out[key] = values[0] if len(values) == 1 else values
+    return out
+
+
+if not hasattr(app_test, "_query_params_from_query_string"):
+    # AppTest before 1.58 (the declared lower bound is 1.56) reads the app's query parameters
+    # back with urllib's parse_qs, a list for every key; give the tests one shape on every version.
+    app_test.parse = types.SimpleNamespace(**{**vars(_parse), "parse_qs": _query_params})
 
 
 def run_app(query: dict | None = None, *, page: str | None = None, timeout: float = 180) -> AppTest:
