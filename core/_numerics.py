@@ -187,14 +187,31 @@ def cosine_distances(A, B, *, paired: bool = False) -> np.ndarray:
     Parameters
     ----------
     A : array-like, shape (n, d), or (..., d) when ``paired``
+        Any real dtype, any scale (the norms cancel). Not validated: a row holding NaN or inf
+        gives NaN distances, a complex array loses its imaginary part (numpy ComplexWarning).
     B : array-like, shape (m, d), or (..., d) broadcastable against A when ``paired``
+        Same last axis d as ``A``; same rules.
     paired : bool, default=False
         False: all pairs, an (n, m) matrix. True: row against row (numpy broadcasting over
         the leading axes), e.g. A (n, 1, d) against B (n, k, d) gives (n, k).
 
     Returns
     -------
-    ndarray of float64, in [0, 2]
+    ndarray of float64
+        Dimensionless, 1.0 wherever either row is zero. Not paired: shape (n, m),
+        ``D[i, j] = d(A_i, B_j)`` clipped to [0, 2] (n x m float64 in memory). Paired: the
+        broadcast leading shape of A and B, not clipped, so antipodal rows can give a few ulp
+        above 2 (e.g. 2.0000000000000013).
+
+    Raises
+    ------
+    ValueError
+        From numpy: the last axes of ``A`` and ``B`` differ (``matmul``), or, when ``paired``,
+        the leading shapes do not broadcast; not ``paired`` and ``A`` or ``B`` not 2-D; d == 0
+        (the reshape of an empty last axis); non-numeric input (the float64 cast of strings).
+    IndexError
+        From :func:`row_norms` via ``_units``, for 0-d input. Nothing is validated here: callers
+        pass matrices from :func:`core.check_embeddings`.
 
     Examples
     --------
@@ -230,15 +247,36 @@ def median_pairwise_distance(Z=None, *, sq_distances=None) -> float:
     Parameters
     ----------
     Z : array-like, shape (m, d), optional
-        The rows; distances by ``scipy.spatial.distance.pdist`` on the rows divided by
-        :func:`pow2_scale` (exact), so any scale works.
-    sq_distances : ndarray, shape (m, m), optional
-        Instead of ``Z``: an already computed matrix of squared distances (its upper triangle
-        is used).
+        The rows, cast to float64; distances by ``scipy.spatial.distance.pdist`` on the rows
+        divided by :func:`pow2_scale` (exact) and multiplied back, so any finite scale works.
+        ``pdist`` holds all m (m - 1) / 2 distances (O(m^2) memory): callers subsample first.
+        Not validated: pairs with a NaN row give NaN distances, which are left out silently
+        like the zero ones; an inf entry gives inf (or NaN) distances.
+    sq_distances : array-like, shape (m, m), optional
+        Instead of ``Z``: an already computed matrix of squared Euclidean distances (data
+        units squared). Only its strict upper triangle is read (no symmetry check, no
+        rescaling); negative round-off entries become NaN under ``sqrt`` (numpy
+        RuntimeWarning) and are left out. When given, ``Z`` is ignored.
 
     Returns
     -------
     float
+        The median of the positive distances, in the units of ``Z`` (square root of the units
+        of ``sq_distances``). 1.0 -- a fixed value, not a distance of the data, and not
+        flagged to the caller -- when there are fewer than 2 rows, d == 0, or every pair is at
+        distance 0 (or NaN).
+
+    Raises
+    ------
+    TypeError
+        When neither ``Z`` nor ``sq_distances`` is given (``len()`` of the 0-d array made from
+        None), or either is 0-d.
+    ValueError
+        From ``pdist`` when ``Z`` has at least 2 rows but is not 2-D; from the float64 cast
+        when ``Z`` is not numeric.
+    IndexError
+        When ``sq_distances`` is 1-D, or has more rows than columns (a wide matrix is read on
+        its first m columns only).
 
     Examples
     --------
@@ -271,13 +309,28 @@ def metric_rows(X: np.ndarray, metric: str, *, scale: float = 1.0) -> np.ndarray
     Parameters
     ----------
     X : array-like, shape (n, d)
+        Any real dtype; not validated (NaN rows stay NaN). A new float64 array is returned,
+        never ``X`` itself.
     metric : {"cosine", "euclidean"}
+        Not checked: any value other than ``"cosine"`` is treated as ``"euclidean"``.
     scale : float, default=1.0
-        Used for euclidean only.
+        Used for euclidean only: a positive number in the data's units, ideally an exact power
+        of two (:func:`pow2_scale`) so the division is exact. Not checked: 0 gives inf / NaN
+        rows (numpy RuntimeWarning).
 
     Returns
     -------
     ndarray, shape (n, d), float64
+        cosine: unit rows (norm 1, dimensionless); a zero row stays zero, so it lies at
+        ``|0 - v|^2 / 2 = 0.5`` from every unit row (not at the 1 that :func:`cosine_distances`
+        gives). euclidean: ``X / scale`` (data units / ``scale``); 1-D input comes back 1-D.
+
+    Raises
+    ------
+    IndexError
+        From :func:`row_norms`, for ``"cosine"`` when ``X`` is 0-d or 1-D.
+    ValueError
+        From the float64 cast, when ``X`` is not numeric (strings).
     """
     if metric == "cosine":
         return unit_rows(X, dtype=np.float64)[0]

@@ -64,19 +64,37 @@ def subsample(pool, max_n: int, *, seed: int | None = None, rng: np.random.Gener
     Parameters
     ----------
     pool : int or 1-D array of int
-        ``n`` (rows ``0 .. n-1``) or the row numbers to choose from (ascending).
+        ``n`` (rows ``0 .. n-1``; converted with ``int()``, so 10.7 counts as 10 and a
+        negative n as 0) or the row numbers to choose from (cast to int64, floats truncated).
+        Expected ascending and distinct, not checked: when every row is kept they come back
+        in the order given, and a repeated row number can be drawn more than once.
     max_n : int
         The most rows kept; nothing is drawn (and ``rng`` is not advanced) when the pool is
-        no larger.
+        no larger. Not checked: a float is truncated for the draw, 0 gives an empty sample.
     seed : int, optional
-        Seeds ``numpy.random.default_rng`` when ``rng`` is not given; recorded in the result.
+        Non-negative. Seeds ``numpy.random.default_rng`` when ``rng`` is not given; recorded
+        in the result as ``int(seed)`` -- also when ``rng`` is given, although the rows then
+        come from ``rng``'s current state, not from this seed.
     rng : numpy.random.Generator, optional
         Draw from this generator instead (for a caller that draws several samples in turn).
 
     Returns
     -------
     Sample
-        ``rows`` = ``np.sort(rng.choice(pool, max_n, replace=False))`` when the pool is larger.
+        ``rows``: int64, shape ``(min(n, max_n),)``; ``n_input``: n; ``seed``: ``int(seed)`` or
+        None; ``method``: :data:`SAMPLE_METHOD` when drawn, ``"all rows"`` otherwise. When the
+        pool is larger, ``rows`` = ``np.sort(rng.choice(pool, max_n, replace=False))``.
+
+    Raises
+    ------
+    ValueError
+        ``pool`` or ``seed`` that ``int()`` cannot convert (e.g. ``"a"``); from numpy, when a
+        draw happens with a negative ``max_n`` or a negative ``seed``.
+    TypeError
+        ``max_n`` that cannot be compared with an int (e.g. None); from
+        ``numpy.random.default_rng``, when a draw happens with a non-integer ``seed`` (1.5).
+        Nothing is validated here: callers check ``max_n`` and ``seed`` with
+        :func:`core._validation.check_param`.
 
     Examples
     --------

@@ -394,11 +394,35 @@ def _num_text(v) -> str:
 def check_param(name: str, value, *constraints, hint: str = ""):
     """``value`` converted (int, float or str) when one of ``constraints`` accepts it.
 
+    Parameters
+    ----------
+    name : str
+        The parameter's name, as shown in the message.
+    value : object
+        What the caller passed.
+    *constraints : Interval or StrOptions
+        Tried in order; the first that accepts ``value`` converts it. With none, every value
+        is rejected (and the message ends in ``"expected "``).
+    hint : str, default=""
+        Appended to the message after ``"; "`` (e.g. the fix).
+
+    Returns
+    -------
+    int, float or str
+        From the first accepting constraint: ``Interval(Integral)`` -> int (a whole float only
+        with ``whole_floats``), ``Interval(Real)`` -> float (``np.int64(2)`` -> 2.0; a numpy
+        complex scalar passes as its real part, with a ComplexWarning), ``StrOptions`` -> str.
+
     Raises
     ------
     EmbedLensInputError
         ``"<name>=<value> is invalid: expected <constraint>[ or <constraint>][; <hint>]"`` when
         none accepts it -- the one wording every parameter check of :mod:`core` uses.
+    AttributeError
+        When a constraint has no ``accepts`` (e.g. a tuple or list of constraints passed as
+        one argument).
+    OverflowError
+        From ``Interval(Real)``, for an int too large for a float (e.g. ``10**400``).
 
     Examples
     --------
@@ -419,8 +443,31 @@ def check_param(name: str, value, *constraints, hint: str = ""):
 def check_params(constraints: dict, /, **values) -> dict:
     """:func:`check_param` on each keyword: ``{name: constraint or tuple of constraints}``.
 
-    Returns the converted values, by name.
+    Parameters
+    ----------
+    constraints : dict, positional-only
+        ``{name: constraint or tuple of constraints}``. Names without a keyword are neither
+        checked nor in the result; a list is not unpacked (AttributeError).
+    **values
+        The parameters to check, by name. No ``hint`` can be given here.
 
+    Returns
+    -------
+    dict
+        ``{name: converted value}`` (see :func:`check_param`), in keyword order.
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`check_param`, for the first keyword (in the order given) that no
+        constraint accepts; the later ones are not checked.
+    KeyError
+        When a keyword has no entry in ``constraints``.
+    AttributeError, OverflowError
+        From :func:`check_param` (a non-constraint, a huge int for ``Interval(Real)``).
+
+    Examples
+    --------
     >>> from numbers import Integral
     >>> check_params({"n_draws": Interval(Integral, 1, None)}, n_draws=5)
     {'n_draws': 5}
@@ -433,7 +480,34 @@ def check_params(constraints: dict, /, **values) -> dict:
 
 
 def invalid_message(name: str, value, *constraints, hint: str = "", expected: str | None = None) -> str:
-    """The one wording of a rejected parameter: ``"k=0 is invalid: expected an integer >= 1"``."""
+    """The one wording of a rejected parameter: ``"k=0 is invalid: expected an integer >= 1"``.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name.
+    value : object
+        Shown as ``repr(plain(value))``: ``np.int64(0)`` as 0, a float as a float (0.0 stays
+        0.0), a string quoted, an array as a list.
+    *constraints : Interval or StrOptions
+        Their ``describe()`` texts joined with ``" or "``; ignored when ``expected`` is given.
+    hint : str, default=""
+        Appended after ``"; "``.
+    expected : str, optional
+        The expectation itself, for a check no constraint describes (``"a pair (k1, k2)"``).
+
+    Returns
+    -------
+    str
+        ``"<name>=<value> is invalid: expected <...>[; <hint>]"``; with neither constraints
+        nor ``expected`` it ends in ``"expected "``.
+
+    Raises
+    ------
+    AttributeError
+        When ``expected`` is None and a constraint has no ``describe``. Nothing else of its
+        own (an exception from ``value``'s ``repr`` propagates).
+    """
     want = expected if expected is not None else " or ".join(c.describe() for c in constraints)
     shown = plain(value)  # as the caller wrote it: q=0, not q=0.0 or np.int64(0)
     text = f"{name}={shown!r} is invalid: expected {want}"

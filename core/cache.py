@@ -121,7 +121,28 @@ def cache_key(**parts) -> str:
 
 def library_versions(*packages: str) -> dict[str, str]:
     """``{distribution: version}`` of ``packages`` as installed ("absent" if not), plus this
-    package's own version ("embedlens"), so a cached result is not reused across upgrades."""
+    package's own version ("embedlens"), so a cached result is not reused across upgrades.
+
+    Parameters
+    ----------
+    *packages : str
+        Distribution names as pip knows them (``"scikit-learn"``, not ``"sklearn"``).
+
+    Returns
+    -------
+    dict of str to str
+        ``"embedlens"`` first, then ``packages`` in order (a repeat keeps one entry), each
+        mapped to its :func:`importlib.metadata.version` or ``"absent"``. The embedlens version
+        is the declared one (pyproject's ``version``): code changes without a version bump
+        keep the same value.
+
+    Raises
+    ------
+    ValueError
+        From :func:`importlib.metadata.version`, for an empty name (``""`` or None).
+    TypeError
+        For a name that is not a string (e.g. an int).
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -140,6 +161,38 @@ def metric_key(fingerprint: str, metric: str, params: Mapping, *,
     Made of the view's ``fingerprint``, the ``metric`` name, every parameter that changes the
     value (``params``: bandwidth, steps, sample size, seed, labels, ...) and the versions of
     ``packages`` and of EmbedLens (:func:`library_versions`).
+
+    Parameters
+    ----------
+    fingerprint : str
+        The view's data fingerprint (:func:`core.readers.fingerprint.fingerprint_array`).
+    metric : str
+        The metric's name, e.g. ``"dse"``.
+    params : Mapping
+        Anything ``dict()`` accepts (a mapping or ``(name, value)`` pairs); values must be
+        JSON values (see :func:`cache_key`), and keys are converted with ``str`` (so ``{1: x}``
+        and ``{"1": x}`` give the same key). The order does not matter.
+    packages : tuple of str, default=("numpy", "scipy")
+        Distributions whose versions are part of the key. A bare string is unpacked into its
+        characters (``packages="numpy"`` looks up ``"n"``, ``"u"``, ... -- all ``"absent"``).
+
+    Returns
+    -------
+    str
+        40 lower-case hex digits: ``cache_key(kind="metric", fingerprint=..., metric=...,
+        params=..., versions=library_versions(*packages))``.
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`cache_key`, when ``fingerprint``, ``metric`` or a ``params`` value (at any
+        depth) is not a JSON value (an array, bytes, a set, a Path, ...).
+    TypeError
+        When ``params`` is None or not convertible by ``dict()``; from
+        :func:`library_versions`, for a package name that is not a string.
+    ValueError
+        From ``dict()``, for pairs of the wrong length; from :func:`library_versions`, for an
+        empty package name.
 
     Examples
     --------
