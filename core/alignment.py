@@ -14,11 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from numbers import Integral
 
 import numpy as np
 
 from ._umap_compat import aligned_umap_layout
-from ._validation import EmbedLensInputError, check_embeddings
+from ._validation import EmbedLensInputError, Interval, check_embeddings, check_param
 from .projection import (
     GraphSource,
     Progress,
@@ -173,8 +174,8 @@ def align_projections(
         if p["parallel"]:
             raise EmbedLensInputError("parallel=True is not available for aligned UMAP maps (their joint "
                                       "layout is seeded and single-threaded); leave parallel unset")
-        if n_components not in (2, 3):
-            raise EmbedLensInputError(f"n_components={n_components!r}; maps have 2 or 3 dimensions")
+        n_components = check_param("n_components", n_components, Interval(Integral, 2, 3, closed="both"),
+                                   hint="maps have 2 or 3 dimensions")
         start = time.perf_counter()
         k = graph_k(method, n, **params)
         gs = [_get_graph(X, g, k, p["metric"], seed) for X, g in zip(Xs, graphs, strict=True)]

@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from numbers import Integral, Real
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
@@ -30,7 +31,14 @@ from types import MappingProxyType
 import numpy as np
 
 from ._numerics import rescaled, row_norms
-from ._validation import EmbedLensInputError, check_embeddings
+from ._validation import (
+    EmbedLensInputError,
+    Interval,
+    StrOptions,
+    check_embeddings,
+    check_param,
+    invalid_message,
+)
 from .cache import DiskCache, cache_key
 from .neighbors import NeighborGraph, knn_graph
 from ._umap_compat import import_umap
@@ -147,8 +155,7 @@ class Projection:
 
 
 def _resolve_params(method: str, n: int, params: Mapping) -> dict:
-    if method not in METHODS:
-        raise EmbedLensInputError(f"method={method!r}; expected one of {list(METHODS)}")
+    method = check_param("method", method, StrOptions(METHODS, order=METHODS))
     allowed = DEFAULTS[method]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
@@ -156,37 +163,27 @@ def _resolve_params(method: str, n: int, params: Mapping) -> dict:
             f"{method} does not take {unknown}; its parameters are {sorted(allowed)}"
         )
     p = {**allowed, **{k: v for k, v in params.items() if v is not None or allowed[k] is None}}
-    if "metric" in p and p["metric"] not in ("cosine", "euclidean"):
-        raise EmbedLensInputError(f"metric={p['metric']!r}; expected 'cosine' or 'euclidean'")
+    if "metric" in p:
+        p["metric"] = check_param("metric", p["metric"], StrOptions({"cosine", "euclidean"}))
     if method == "pca":
-        if p["solver"] not in ("auto", "full", "covariance_eigh", "randomized"):
-            raise EmbedLensInputError(
-                f"solver={p['solver']!r}; expected 'auto', 'full', 'covariance_eigh' or 'randomized'"
-            )
-        fr = p["fit_rows"]
-        if fr is not None and (not isinstance(fr, (int, np.integer)) or isinstance(fr, bool) or fr < 2):
-            raise EmbedLensInputError(f"fit_rows={fr!r} must be an integer >= 2, or None to fit on every row")
+        p["solver"] = check_param("solver", p["solver"], StrOptions(
+            ("auto", "full", "covariance_eigh", "randomized"), order=("auto", "full", "covariance_eigh", "randomized")))
+        if p["fit_rows"] is not None:
+            p["fit_rows"] = check_param("fit_rows", p["fit_rows"], Interval(Integral, 2, None, closed="left"),
+                                        hint="or None to fit on every row")
     elif method == "umap":
-        k = p["n_neighbors"]
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 2:
-            raise EmbedLensInputError(f"n_neighbors={k!r} must be an integer >= 2")
+        k = check_param("n_neighbors", p["n_neighbors"], Interval(Integral, 2, None, closed="left"))
         p["n_neighbors"] = int(min(k, n - 1))
-        md = float(p["min_dist"])
-        if not 0.0 <= md <= 1.0:
-            raise EmbedLensInputError(f"min_dist={md} must be between 0 and 1")
-        p["min_dist"] = md
+        p["min_dist"] = check_param("min_dist", p["min_dist"], Interval(Real, 0, 1, closed="both"))
         if p["n_epochs"] is None:
             p["n_epochs"] = 500 if n <= 10_000 else 200  # umap-learn's own rule
-        if int(p["n_epochs"]) < 1:
-            raise EmbedLensInputError(f"n_epochs={p['n_epochs']} must be >= 1")
-        p["n_epochs"] = int(p["n_epochs"])
+        p["n_epochs"] = check_param("n_epochs", p["n_epochs"],
+                                    Interval(Integral, 1, None, closed="left", whole_floats=True))
         if not isinstance(p["parallel"], (bool, np.bool_)):
-            raise EmbedLensInputError(f"parallel={p['parallel']!r} must be True or False")
+            raise EmbedLensInputError(invalid_message("parallel", p["parallel"], expected="True or False"))
         p["parallel"] = bool(p["parallel"])
     else:
-        perp = float(p["perplexity"])
-        if not perp > 0:
-            raise EmbedLensInputError(f"perplexity={perp} must be > 0")
+        perp = check_param("perplexity", p["perplexity"], Interval(Real, 0, None, closed="neither"))
         p["perplexity"] = float(min(perp, (n - 1) / 3.0))
         for key in ("n_iter", "early_exaggeration_iter"):
             if int(p[key]) < 0:
@@ -473,11 +470,9 @@ def project(
     """
     X = check_embeddings(X, name="X", min_rows=3)
     n = X.shape[0]
-    if n_components not in (2, 3):
-        raise EmbedLensInputError(f"n_components={n_components!r}; maps have 2 or 3 dimensions")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise EmbedLensInputError(f"seed={seed!r} must be a non-negative integer")
-    seed = int(seed)
+    n_components = check_param("n_components", n_components, Interval(Integral, 2, 3, closed="both"),
+                               hint="maps have 2 or 3 dimensions")
+    seed = check_param("seed", seed, Interval(Integral, 0, None, closed="left"))
     p = _resolve_params(method, n, params)
     if method != "pca" and n < 5:
         raise EmbedLensInputError(f"{method} needs at least 5 points; X has {n}")

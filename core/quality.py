@@ -19,12 +19,21 @@ and :func:`core.alignment.align_projections` call it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
 
 from ._numerics import pow2_scale
-from ._validation import EmbedLensInputError, check_embeddings, check_paired, first_items
+from ._validation import (
+    EmbedLensInputError,
+    Interval,
+    StrOptions,
+    check_embeddings,
+    check_paired,
+    check_param,
+    first_items,
+)
 
 __all__ = [
     "QUALITY_K",
@@ -143,10 +152,8 @@ def trustworthiness(
     from sklearn.manifold import trustworthiness as sk_trustworthiness
 
     X, Y = check_paired(X, Y, names=("X", "Y"), min_rows=4)  # float32 kept: the sample is widened below
-    if metric not in ("cosine", "euclidean"):
-        raise EmbedLensInputError(f"metric={metric!r}; expected 'cosine' or 'euclidean'")
-    if not isinstance(sample, (int, np.integer)) or sample < 4:
-        raise EmbedLensInputError(f"sample={sample!r} must be an integer >= 4")
+    metric = check_param("metric", metric, StrOptions({"cosine", "euclidean"}))
+    sample = check_param("sample", sample, Interval(Integral, 4, None, closed="left"))
     n = X.shape[0]
     sampled = n > sample
     if sampled:
@@ -158,9 +165,7 @@ def trustworthiness(
     X = X.astype(np.float64) / pow2_scale(X)
     Y = Y.astype(np.float64) / pow2_scale(Y)
     m = X.shape[0]
-    k = int(n_neighbors)
-    if k < 1:
-        raise EmbedLensInputError(f"n_neighbors={n_neighbors!r} must be >= 1")
+    k = check_param("n_neighbors", n_neighbors, Interval(Integral, 1, None, closed="left", whole_floats=True))
     k = min(k, (m - 1) // 2)
     value = float(sk_trustworthiness(X, Y, n_neighbors=k, metric=metric))
     return Trustworthiness(value=value, n_neighbors=k, metric=metric, n_used=m, sampled=sampled,

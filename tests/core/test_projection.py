@@ -135,19 +135,30 @@ def test_progress_is_reported_up_to_done(blobs):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"method": "mds"}, "method='mds'; expected one of"),
+        ({"method": "mds"}, "method='mds' is invalid: expected one of 'pca', 'umap', 'tsne'"),
         ({"method": "pca", "n_neighbors": 5}, r"pca does not take \['n_neighbors'\]"),
-        ({"method": "umap", "min_dist": 2.0}, "min_dist=2.0 must be between 0 and 1"),
-        ({"method": "tsne", "perplexity": -1}, "perplexity=-1.0 must be > 0"),
-        ({"n_components": 4}, "n_components=4; maps have 2 or 3 dimensions"),
-        ({"seed": -1}, "seed=-1 must be a non-negative integer"),
+        ({"method": "umap", "min_dist": 2.0}, r"min_dist=2.0 is invalid: expected a number in \[0, 1\]"),
+        ({"method": "tsne", "perplexity": -1}, "perplexity=-1 is invalid: expected a number > 0"),
+        ({"n_components": 4}, r"n_components=4 is invalid: expected an integer in \[2, 3\]; maps have 2 or 3 dimensions"),
+        ({"seed": -1}, "seed=-1 is invalid: expected an integer >= 0"),
         ({"method": "umap", "metric": "manhattan"}, "metric='manhattan'"),
-        ({"method": "umap", "parallel": "yes"}, "parallel='yes' must be True or False"),
+        ({"method": "umap", "parallel": "yes"}, "parallel='yes' is invalid: expected True or False"),
     ],
 )
 def test_bad_parameters_say_what_to_do(blobs, kwargs, message):
     with pytest.raises(EmbedLensInputError, match=message):
         project(blobs, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"n_components": np.int64(4)}, {"seed": np.int64(-1)},
+                                    {"method": "umap", "n_neighbors": np.int64(1)},
+                                    {"method": "pca", "fit_rows": np.int64(1)}])
+def test_kind_plain_numbers_in_messages_projection(blobs, kwargs):
+    """A numpy integer in a message reads as people write it (4, not np.int64(4))."""
+    with pytest.raises(EmbedLensInputError) as info:
+        project(blobs, **kwargs)
+    name, value = next(iter((k, v) for k, v in kwargs.items() if k != "method"))
+    assert f"{name}={int(value)} is invalid" in str(info.value) and "np." not in str(info.value)
 
 
 def test_defaults_list_every_parameter():
