@@ -14,12 +14,12 @@ __all__ = ["knn", "intrinsic_dimension", "id_scale_curves", "local_intrinsic_dim
 
 
 def knn(fingerprint: str, X, *, k: int, metric: str) -> core.NeighborGraph:
-    """:func:`view_graph` with a spinner: call it before the wrappers below (they reuse the graph).
+    """:func:`~dashboard.data.view_graph` with a spinner: call it before the wrappers below (they reuse the graph).
 
     Parameters
     ----------
     fingerprint, X, k, metric
-        As :func:`view_graph`.
+        As :func:`~dashboard.data.view_graph`.
 
     Returns
     -------
@@ -28,7 +28,7 @@ def knn(fingerprint: str, X, *, k: int, metric: str) -> core.NeighborGraph:
     Raises
     ------
     EmbedLensInputError
-        As :func:`view_graph`.
+        As :func:`~dashboard.data.view_graph`.
     """
     k = min(k, X.shape[0] - 1)
     with st.spinner(f"Finding the {k} nearest neighbours of {X.shape[0]:,} points ({metric}) ..."):
@@ -48,7 +48,7 @@ def intrinsic_dimension(fingerprint: str, _X, method: str, metric: str, graph_k:
     method : {"twonn", "mle", "pca"}
     metric : {"cosine", "euclidean"}
     graph_k : int
-        Neighbours of the shared graph (:func:`view_graph`).
+        Neighbours of the shared graph (:func:`~dashboard.data.view_graph`).
 
     Returns
     -------
@@ -71,13 +71,13 @@ def id_scale_curves(fingerprint: str, _X, metric: str, graph_k: int) -> tuple[co
     Parameters
     ----------
     fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
         subset): the cache key standing for ``_X``.
     _X : ndarray of shape (n, d)
         The view's matrix; left out of the cache key (leading underscore).
     metric : {"cosine", "euclidean"}
     graph_k : int
-        Neighbours of the shared graph (:func:`view_graph`); part of the key.
+        Neighbours of the shared graph (:func:`~dashboard.data.view_graph`); part of the key.
 
     Returns
     -------
@@ -101,7 +101,7 @@ def local_intrinsic_dimension(fingerprint: str, _X, k: int, metric: str, graph_k
     Parameters
     ----------
     fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
         subset): the cache key standing for ``_X``.
     _X : ndarray of shape (n, d)
         The view's matrix; left out of the cache key (leading underscore).
@@ -109,7 +109,7 @@ def local_intrinsic_dimension(fingerprint: str, _X, k: int, metric: str, graph_k
         Neighbours per point (>= 3).
     metric : {"cosine", "euclidean"}
     graph_k : int
-        Neighbours of the shared graph (:func:`view_graph`); part of the key.
+        Neighbours of the shared graph (:func:`~dashboard.data.view_graph`); part of the key.
 
     Returns
     -------
@@ -139,7 +139,7 @@ def hubness(fingerprint: str, _X, k: int, metric: str, graph_k: int) -> core.Hub
         Neighbours counted, ``1 <= k <= graph_k``.
     metric : {"cosine", "euclidean"}
     graph_k : int
-        Neighbours of the shared graph (:func:`view_graph`).
+        Neighbours of the shared graph (:func:`~dashboard.data.view_graph`).
 
     Returns
     -------
@@ -160,7 +160,7 @@ def neural_collapse(fingerprint: str, _X, labels_key: str, _labels) -> core.Neur
     Parameters
     ----------
     fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
         subset): the cache key standing for ``_X``.
     _X : ndarray of shape (n, d)
         The view's matrix; left out of the cache key (leading underscore).
@@ -223,7 +223,7 @@ def knn_purity(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: s
     Parameters
     ----------
     fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
         subset): the cache key standing for ``_X``.
     _X : ndarray of shape (n, d)
         The view's matrix; left out of the cache key (leading underscore).
@@ -235,7 +235,7 @@ def knn_purity(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: s
         Neighbours used, ``1 <= k <= graph_k``.
     metric : {"cosine", "euclidean"}
     graph_k : int
-        Neighbours of the shared graph (:func:`view_graph`); part of the key.
+        Neighbours of the shared graph (:func:`~dashboard.data.view_graph`); part of the key.
 
     Returns
     -------

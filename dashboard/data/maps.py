@@ -191,7 +191,7 @@ def map_preservation(view: View, projection: Projection, rows: np.ndarray | None
     Raises
     ------
     EmbedLensInputError
-        From :func:`view_graph` / :func:`core.knn_preservation` (a map with another row count,
+        From :func:`~dashboard.data.view_graph` / :func:`core.knn_preservation` (a map with another row count,
         fewer than 16 points). Not cached when raised.
     """
     X = view.X if rows is None else view.X[rows]

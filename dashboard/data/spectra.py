@@ -30,7 +30,7 @@ def spectral_profile(fingerprint: str, _X, *, kernel: str, q: float, eps2: float
     Parameters
     ----------
     fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
         subset): the cache key standing for ``_X``.
     _X : ndarray of shape (n, d)
         The view's matrix; left out of the cache key (leading underscore).
@@ -57,7 +57,7 @@ def diffusion_entropy(fingerprint: str, _X, *, sigma: float | str, t: int, max_n
     Parameters
     ----------
     fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
         subset): the cache key standing for ``_X``.
     _X : ndarray of shape (n, d)
         The view's matrix; left out of the cache key (leading underscore).
@@ -84,7 +84,7 @@ def diffusion_mutual_info(fingerprint: str, labels_key: str, _X, _labels, *, sig
     Parameters
     ----------
     fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
         subset): the cache key standing for ``_X``.
     _X : ndarray of shape (n, d)
         The view's matrix; left out of the cache key (leading underscore).
@@ -116,7 +116,7 @@ def class_diversity(fingerprint: str, labels_key: str, _X, _labels, *, kernel: s
     Parameters
     ----------
     fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
         subset): the cache key standing for ``_X``.
     _X : ndarray of shape (n, d)
         The view's matrix; left out of the cache key (leading underscore).
@@ -147,7 +147,7 @@ def rate_reduction(fingerprint: str, labels_key: str, _X, _labels, *, eps2: floa
     Parameters
     ----------
     fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
+        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
         subset): the cache key standing for ``_X``.
     _X : ndarray of shape (n, d)
         The view's matrix; left out of the cache key (leading underscore).
