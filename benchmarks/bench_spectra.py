@@ -218,7 +218,7 @@ def case_dse(n: int, d: int, max_n: int, repeats: int) -> dict:
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     import core
-    from dashboard import data
+    from dashboard.data import spectra as data
 
     X = _make_data(n, d)
     times, value = _timed(lambda: core.diffusion_spectral_entropy(X, max_n=max_n), repeats)
@@ -378,7 +378,7 @@ def dse_case(args, reps: int, d: int, quick: bool) -> None:
     dse = run_case(args, "dse", n=20000, d=d, max_n=max_n, repeats=max(1, reps // 2 + 1))
     print(f"   core.diffusion_spectral_entropy: {med(dse['times']):.3f} s (median of {len(dse['times'])}; "
           f"{dse['n_used']:,} rows, DSE = {dse['value']:.4f} bits)")
-    print(f"   dashboard.data.diffusion_entropy: first call {dse['miss']:.3f} s, cache hit "
+    print(f"   dashboard.data.spectra.diffusion_entropy: first call {dse['miss']:.3f} s, cache hit "
           f"{med(dse['hits']) * 1e3:.2f} ms (median of {len(dse['hits'])})")
 
 

@@ -6,7 +6,7 @@ the job, a Stop button. Jobs with the same key are computed once, whoever asked.
 runs at a time (these computations use every core); a session that asks for something new
 cancels what it alone was waiting for, so dragging a slider does not queue ten UMAPs.
 
-No Streamlit here: :func:`dashboard.data.map_jobs` holds the one registry per server.
+No Streamlit here: :func:`dashboard.data.map_jobs` and ``metric_jobs`` hold one registry each per server.
 """
 
 from __future__ import annotations

@@ -15,11 +15,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import Dataset, View
+from core.metric_text import metric_help, metric_title
 from core.projection import Projection
 from core.selection import parse_filter
 from core.tables import MISSING_TEXT, image_columns, text_values
 
 from . import data, map_view
+from .data import maps as maps_data
 from . import state as vs
 from .figures.projection import ProjectionInfo, projection_figure
 
@@ -226,9 +228,9 @@ def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown:
               key="map_clear_selection", width="stretch")
     mask = np.zeros(n, dtype=bool)
     mask[selected] = True
-    g = data.map_compare_groups(view.fingerprint, vs.current().map_selection, view.X, mask, metric)
+    g = maps_data.map_compare_groups(view.fingerprint, vs.current().map_selection, view.X, mask, metric)
     st.markdown(f"**Selection vs the rest** ({g.n_in:,} vs {g.n_out:,} items, {view.label})")
-    div = data.map_group_diversity(view.fingerprint, vs.current().map_selection, view.X, mask, metric)
+    div = maps_data.map_group_diversity(view.fingerprint, vs.current().map_selection, view.X, mask, metric)
     table = pd.DataFrame(
         {
             "selection": [_fmt(g.mean_norm_in), _fmt(g.cosine_in), _fmt(div.vendi_in),
@@ -243,10 +245,7 @@ def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown:
                f"{div.seed})" for name, used in (("Vendi", div.n_vendi), ("TwoNN", div.n_id))
                if used[0] < g.n_in or used[1] < g.n_out]
     st.caption(
-        f"Centroid distance ({g.metric}): **{_fmt(g.centroid_distance)}**. Mean cosine within a group = "
-        "(‖Σ u_i‖² − Σ‖u_i‖²) / (m(m−1)) over unit rows u_i: high means a tight, one-directional "
-        "group. Vendi score (Friedman & Dieng 2023): the effective number of distinct items. TwoNN "
-        "(Facco et al. 2017) on distinct rows, ± bootstrap standard error; — below 20 usable rows."
+        f"Centroid distance ({g.metric}): **{_fmt(g.centroid_distance)}**. " + metric_help("selection_groups")
         + (" Rows used: " + "; ".join(sampled) + "." if sampled else "")
     )
     rows = selected[:TABLE_ROWS]
@@ -325,12 +324,11 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
         st.markdown(f"**{p.label}** — {v.label}")
         cols = st.columns(3)
         if p.trust is not None:
-            cols[0].metric("Trustworthiness", f"{p.trust.value:.3f}", help=p.trust.label +
-                           ". Venna & Kaski 2001 (scikit-learn): 1 − penalty for map neighbours that are "
-                           "not embedding neighbours, weighted by their embedding rank.")
+            cols[0].metric(metric_title("trustworthiness"), f"{p.trust.value:.3f}",
+                           help=f"{p.trust.label}. {metric_help('trustworthiness')}")
         if p.mean_preservation is not None:
-            cols[1].metric(f"kNN preservation (k={p.preservation_k})", f"{p.mean_preservation:.3f}",
-                           help="Mean over items of |N_X(i) ∩ N_Y(i)| / k; colour by it to see where.")
+            cols[1].metric(metric_title("knn_preservation", k=p.preservation_k), f"{p.mean_preservation:.3f}",
+                           help=metric_help("knn_preservation"))
         cols[2].metric("Computed in", f"{p.seconds:.1f} s",
                        help="from the disk cache" if p.from_cache else None)
         if p.preservation is None:

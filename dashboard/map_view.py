@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass, fields
 
 import numpy as np
-import pandas as pd
 
 from core import Dataset, EmbedLensInputError
 from core.selection import filter_mask, parse_filter, points_in_box, points_in_polygon
-from core.tables import categorical_columns, image_columns
+from core.tables import image_columns
 
 from . import point_metrics
+from .data import column_kinds
 from .figures.projection import MapColor
 from .state import ViewState, decode_selection
 
@@ -27,7 +27,6 @@ __all__ = [
     "auto_color",
     "color_label",
     "resolve_color",
-    "column_kinds",
     "shown_rows",
     "sanitize",
     "map_params",
@@ -95,18 +94,6 @@ def selection_from_event(event, coords: np.ndarray, rows: np.ndarray, *,
 
 
 # --------------------------------------------------------------------------- colour
-
-
-def column_kinds(meta: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """(categorical, numeric) metadata columns that can colour or filter a map (images and ids left out).
-
-    Costs a ``nunique`` per column: the page calls it through a cached wrapper and passes ``kinds``.
-    """
-    images = set(image_columns(meta))
-    cats = [c for c in categorical_columns(meta) if c not in images]
-    nums = [c for c in meta.columns if c not in images and c not in cats
-            and pd.api.types.is_numeric_dtype(meta[c]) and not pd.api.types.is_bool_dtype(meta[c])]
-    return cats, nums
 
 
 def many_level_columns(ds: Dataset, *, kinds=None) -> list[str]:

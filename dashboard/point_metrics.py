@@ -3,7 +3,8 @@
 A :class:`PointMetric` names a number per item (its label names the variant, its help gives
 the formula and reference) and says how to get it for a view: ``compute(ctx)`` returns an
 array of shape (n,) for the dataset's n items (NaN where undefined). Computations go through
-the cached wrappers of :mod:`dashboard.data`, so colouring twice costs nothing.
+the cached wrappers of :mod:`dashboard.data` (its ``geometry``, ``health`` and ``maps``
+modules), so colouring twice costs nothing.
 
 Registered here: the row norm, local intrinsic dimension, hubness (k-occurrence) and kNN
 purity (the Geometry page's metrics, on the same cached kNN graph, so a map coloured by them
@@ -12,6 +13,8 @@ metric is added with::
 
     from dashboard.point_metrics import PointMetric, register
     register(PointMetric("key", "Label (variant)", "formula, reference, cost", compute))
+
+The labels and help texts of the metrics registered here come from :mod:`core.metric_text`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from core import Dataset, View
+from core.metric_text import metric_help, metric_title
 from core.projection import Projection
+from dashboard import data
+from dashboard.data import geometry as geometry_data
+from dashboard.data import health as health_data
+from dashboard.data import maps as maps_data
 
 __all__ = ["MetricContext", "PointMetric", "REGISTRY", "register", "available", "PREFIX"]
 
@@ -96,91 +104,51 @@ def _graph_k(ctx: MetricContext) -> int:
 
 
 def _local_id(ctx: MetricContext) -> np.ndarray:
-    from dashboard import data
-
     v, gk = ctx.view, _graph_k(ctx)
-    data.knn(v.fingerprint, v.X, k=gk, metric=ctx.metric)  # with a spinner, once
-    return data.local_intrinsic_dimension(v.fingerprint, v.X, min(LID_K, gk), ctx.metric, gk)
+    geometry_data.knn(v.fingerprint, v.X, k=gk, metric=ctx.metric)  # with a spinner, once
+    return geometry_data.local_intrinsic_dimension(v.fingerprint, v.X, min(LID_K, gk), ctx.metric, gk)
 
 
 def _k_occurrence(ctx: MetricContext) -> np.ndarray:
-    from dashboard import data
-
     v, gk = ctx.view, _graph_k(ctx)
-    data.knn(v.fingerprint, v.X, k=gk, metric=ctx.metric)
-    return data.hubness(v.fingerprint, v.X, min(HUB_K, gk), ctx.metric, gk).k_occurrence.astype(np.float64)
+    geometry_data.knn(v.fingerprint, v.X, k=gk, metric=ctx.metric)
+    return geometry_data.hubness(v.fingerprint, v.X, min(HUB_K, gk), ctx.metric, gk).k_occurrence.astype(np.float64)
 
 
 def purity_column(ds: Dataset) -> str | None:
     """The label column kNN purity uses: "label" if present, else the first label-like column."""
-    from dashboard import data
-
     columns = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
     return columns[0] if columns else None
 
 
 def _purity(ctx: MetricContext) -> np.ndarray:
-    from dashboard import data
-
     ds, v, gk = ctx.dataset, ctx.view, _graph_k(ctx)
     column = purity_column(ds)
-    data.knn(v.fingerprint, v.X, k=gk, metric=ctx.metric)
+    geometry_data.knn(v.fingerprint, v.X, k=gk, metric=ctx.metric)
     labels = ds.metadata[column].to_numpy()
-    return data.knn_purity(v.fingerprint, v.X, f"{ds.fingerprint}:{column}", labels, min(PURITY_K, gk),
+    return geometry_data.knn_purity(v.fingerprint, v.X, f"{ds.fingerprint}:{column}", labels, min(PURITY_K, gk),
                            ctx.metric, gk)
 
 
 def _row_norm(ctx: MetricContext) -> np.ndarray:
-    from dashboard import data
-
-    return data.view_health(ctx.view.fingerprint, ctx.view.X).norms  # the Data page's, cached
+    return health_data.view_health(ctx.view.fingerprint, ctx.view.X).norms  # the Data page's, cached
 
 
 def _preservation(ctx: MetricContext) -> np.ndarray:
-    from dashboard import data
-
     p = ctx.projection
     if p is not None and p.preservation is not None:
         values = p.preservation
     else:
-        values = data.map_preservation(ctx.view, p, ctx.rows)
+        values = maps_data.map_preservation(ctx.view, p, ctx.rows)
     out = np.full(ctx.dataset.n, np.nan, dtype=np.float32)
     out[ctx.rows if ctx.rows is not None else slice(None)] = values
     return out
 
 
-register(PointMetric(
-    "norm", "Row norm (L2)",
-    "||x_i||_2, the Euclidean length of the item's embedding. Cost O(n d).",
-    _row_norm,
-))
-register(PointMetric(
-    "lid", f"Local intrinsic dimension (MLE, k={LID_K})",
-    f"[1/(k-1) Σ_j log(r_k/r_j)]⁻¹ over the item's k={LID_K} nearest neighbours, in the map's metric "
-    "(Levina & Bickel 2004). High: the item sits where the data spreads in many directions; NaN for "
-    "zero rows under cosine. Cost: the kNN graph, then O(n k).",
-    _local_id,
-))
-register(PointMetric(
-    "hub", f"k-occurrence (hubness, k={HUB_K})",
-    f"N_k(i): how many items have this one among their k={HUB_K} nearest neighbours (mean k). Hubs "
-    "(large N_k) are everyone's neighbour, anti-hubs (0) nobody's (Radovanović et al. 2010). "
-    "Cost: the kNN graph, then O(n k).",
-    _k_occurrence,
-))
-register(PointMetric(
-    "purity", f"kNN purity (k={PURITY_K})",
-    f"Share of the item's k={PURITY_K} nearest neighbours that carry its label, in the column named "
-    "'label' or else the first label-like metadata column. Low: the item sits among another class. "
-    "Cost: the kNN graph, then O(n k).",
-    _purity,
-    applies=lambda ds: purity_column(ds) is not None,
-))
-register(PointMetric(
-    "knn_preservation", "kNN preservation (k=15)",
-    "Share of the item's 15 nearest neighbours in the embedding (the shared kNN graph, in the "
-    "map's metric) that are also among its 15 nearest in the map: |N_X(i) ∩ N_Y(i)| / 15. "
-    "Low values mark items the map misplaces (Lee & Verleysen 2009). Cost O(n log n) given the graph.",
-    _preservation,
-    needs_projection=True,
-))
+register(PointMetric("norm", metric_title("point_norm"), metric_help("point_norm"), _row_norm))
+register(PointMetric("lid", metric_title("point_lid", k=LID_K), metric_help("point_lid", k=LID_K), _local_id))
+register(PointMetric("hub", metric_title("point_hub", k=HUB_K), metric_help("point_hub", k=HUB_K), _k_occurrence))
+register(PointMetric("purity", metric_title("point_purity", k=PURITY_K), metric_help("point_purity", k=PURITY_K),
+                     _purity, applies=lambda ds: purity_column(ds) is not None))
+register(PointMetric("knn_preservation", metric_title("point_knn_preservation", k=15),
+                     metric_help("point_knn_preservation", k=15), _preservation, needs_projection=True))

@@ -2,58 +2,35 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 import core
 from core.tables import image_columns, search_rows, text_values
-from dashboard import context, data
+from dashboard import context
 from dashboard import state as vs
+from dashboard.data import health as health_data
 from dashboard.errors import user_errors
 from dashboard.figures import norm_histogram_figure, norm_histogram_info
+from dashboard.views import data as view_data
 
 UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "arrow", "csv", "tsv", "txt", "toml"]
-
-
-def _open_upload(files) -> None:
-    try:
-        entry = data.save_upload([(f.name, f.getvalue()) for f in files])
-    except (core.EmbedLensInputError, OSError) as exc:
-        st.session_state["embedlens.upload_error"] = f"Upload refused, nothing was kept: {exc}"
-        return
-    vs.update(dataset=entry.name)  # resets the old dataset's settings (vs.rescope)
-    st.session_state["embedlens.uploaded"] = entry.name
-
-
-_CONFIRM = "embedlens.remove_upload"
-
-
-def _remove_upload(name: str) -> None:
-    st.session_state.pop(_CONFIRM, None)
-    try:
-        data.remove_upload(name)
-    except (core.EmbedLensInputError, OSError) as exc:
-        st.session_state["embedlens.remove_error"] = str(exc)
-        return
-    vs.update(dataset="")  # the first dataset opens next (context.resolve)
-    st.session_state["embedlens.removed"] = name
 
 
 def remove_section(entry: core.CatalogEntry) -> None:
     """For an upload: a button that asks for confirmation, then deletes it from the uploads folder."""
     if not entry.is_upload:
         return
-    if st.session_state.get(_CONFIRM) != entry.name:
+    if st.session_state.get(view_data.CONFIRM) != entry.name:
         st.button("Remove this upload", icon=":material/delete:", key="remove_upload",
-                  on_click=lambda: st.session_state.__setitem__(_CONFIRM, entry.name),
+                  on_click=lambda: st.session_state.__setitem__(view_data.CONFIRM, entry.name),
                   help="Deletes its files from the uploads folder (after you confirm).")
         return
     st.warning(f"Remove {entry.name}? Its files are deleted from {entry.path}; links to it stop working.",
                icon=":material/delete:")
     c1, c2 = st.columns(2)
-    c1.button("Yes, remove it", type="primary", key="remove_upload_confirm", on_click=_remove_upload,
+    c1.button("Yes, remove it", type="primary", key="remove_upload_confirm", on_click=view_data.remove_upload,
               args=(entry.name,))
-    c2.button("Cancel", key="remove_upload_cancel", on_click=lambda: st.session_state.pop(_CONFIRM, None))
+    c2.button("Cancel", key="remove_upload_cancel", on_click=lambda: st.session_state.pop(view_data.CONFIRM, None))
 
 
 def upload_section() -> None:
@@ -67,7 +44,7 @@ def upload_section() -> None:
             "Embedding files", type=UPLOAD_TYPES, accept_multiple_files=True, label_visibility="collapsed"
         )
         st.button(
-            "Open as a dataset", disabled=not files, on_click=_open_upload, args=(files,), type="primary"
+            "Open as a dataset", disabled=not files, on_click=view_data.open_upload, args=(files,), type="primary"
         )
         error = st.session_state.pop("embedlens.upload_error", None)
         if error:
@@ -107,7 +84,7 @@ def views_section(ds: core.Dataset) -> None:
 
 def health_section(ds: core.Dataset, view: core.View) -> None:
     st.subheader(f"Health of {view.label}")
-    health = data.view_health(view.fingerprint, view.X)
+    health = health_data.view_health(view.fingerprint, view.X)
     cols = st.columns(5)
     cols[0].metric("Rows with NaN / inf", f"{len(ds.dropped_rows):,}" if len(ds.dropped_rows) else "0",
                    help="Rows left out for this session" if len(ds.dropped_rows) else None)
@@ -123,16 +100,7 @@ def health_section(ds: core.Dataset, view: core.View) -> None:
         st.success("No NaN / inf, zero vectors, duplicates or dead dimensions.", icon=":material/check_circle:")
     st.plotly_chart(norm_histogram_figure(norm_histogram_info(health.norms)), key="norms")
     if len(ds.views) > 1 and st.toggle("Check every view", key="health_all"):
-        rows = []
-        progress = st.progress(0.0, text="Checking views ...")
-        for i, v in enumerate(ds.views):
-            h = data.view_health(v.fingerprint, v.X)
-            rows.append({"view": v.name, "zero vectors": len(h.zero_rows),
-                         "duplicates": len(h.duplicate_rows), "dead dims": len(h.dead_dims),
-                         "median norm": float(pd.Series(h.norms).median())})
-            progress.progress((i + 1) / len(ds.views), text=f"Checked {v.name}")
-        progress.empty()
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(view_data.health_table(ds), hide_index=True, width="stretch")
 
 
 def metadata_section(ds: core.Dataset) -> None:

@@ -5,23 +5,18 @@ from __future__ import annotations
 import streamlit as st
 
 from core import EmbedLensInputError
+from core.metric_text import metric_help
 from core.tables import image_columns
 from dashboard import context, data
 from dashboard import state as vs
+from dashboard.data import geometry as geometry_data
 from dashboard.errors import user_errors
 from dashboard.figures import geometry as fg
+from dashboard.views import geometry as view_geometry
 
 ID_NAMES = {"twonn": "TwoNN", "mle": "MLE (Levina-Bickel)", "pca": "PCA (95% variance)"}
-HELP = {
-    "id": "TwoNN (Facco et al. 2017): slope of -log(1-F(μ)) against log μ, μ = r₂/r₁. MLE (Levina & "
-          "Bickel 2004): [mean log(r_k/r_j)]⁻¹, averaged over k = 5..20. PCA: components holding 95% of "
-          "the variance. ± is the bootstrap standard error; duplicates are left out.",
-    "hub": "Skewness of N_k, how often each point is among others' k nearest neighbours (Radovanović "
-           "et al. 2010). Near 0: even; large: a few hubs are everyone's neighbours.",
-    "purity": "Mean share of each point's k nearest neighbours that carry its label.",
-    "nc1": "NC1 = tr(Σ_W Σ_B⁺)/K (Papyan et al. 2020): within-class spread relative to the spread of "
-           "the class means; 0 at full collapse. Computed exactly via the K×K Gram of the class means.",
-}
+HELP = {"id": "intrinsic_dimension", "hub": "hubness", "purity": "knn_purity", "nc1": "nc1"}
+"""Card -> its entry in :data:`core.metric_text.METRICS`."""
 
 
 def controls(columns: list[str], default: str) -> None:
@@ -47,27 +42,27 @@ def controls(columns: list[str], default: str) -> None:
                           **vs.widget_key("geo_label", options=options))
 
 
-def cards(view, s, graph_k, sep) -> None:
+def cards(view, s, graph_k, sep, labels) -> None:
     X, fp = view.X, view.fingerprint
-    est = data.intrinsic_dimension(fp, X, s.geo_id_method, s.geo_metric, graph_k)
-    hub = data.hubness(fp, X, min(s.geo_hub_k, graph_k), s.geo_metric, graph_k)
+    est = geometry_data.intrinsic_dimension(fp, X, s.geo_id_method, s.geo_metric, graph_k)
+    hub = geometry_data.hubness(fp, X, min(s.geo_hub_k, graph_k), s.geo_metric, graph_k)
     cols = st.columns(4)
-    cols[0].metric(f"ID · {ID_NAMES[s.geo_id_method]}", f"{est.value:.2f} ± {est.error:.2f}", help=HELP["id"])
-    cols[1].metric(f"Hubness skew (k={hub.k}, {s.geo_metric})", f"{hub.skewness:.2f}", help=HELP["hub"])
+    cols[0].metric(f"ID · {ID_NAMES[s.geo_id_method]}", f"{est.value:.2f} ± {est.error:.2f}", help=metric_help(HELP["id"]))
+    cols[1].metric(f"Hubness skew (k={hub.k}, {s.geo_metric})", f"{hub.skewness:.2f}", help=metric_help(HELP["hub"]))
     if sep.thornton is None:
-        cols[2].metric("kNN purity", "n/a", help=LABEL_REASON)
-        cols[3].metric("NC1", "n/a", help=LABEL_REASON)
-        st.caption(f"kNN purity and NC1 not computed: {LABEL_REASON}")
+        cols[2].metric("kNN purity", "n/a", help=labels.reason)
+        cols[3].metric("NC1", "n/a", help=labels.reason)
+        st.caption(f"kNN purity and NC1 not computed: {labels.reason}")
     else:
         cols[2].metric(f"kNN purity (k={sep.params['k']}, {s.geo_metric})", f"{sep.knn_purity:.3f}",
-                       help=HELP["purity"])
+                       help=metric_help(HELP["purity"]))
         try:
-            nc = data.neural_collapse(fp, X, *LABELS)
+            nc = geometry_data.neural_collapse(fp, X, *labels.args)
         except EmbedLensInputError as exc:
             cols[3].metric("NC1", "n/a", help=str(exc))
             st.caption(f"NC1 not computed: {exc}")
         else:
-            cols[3].metric(f"NC1 ({len(nc.classes)} classes)", f"{nc.nc1:.3g}", help=HELP["nc1"])
+            cols[3].metric(f"NC1 ({len(nc.classes)} classes)", f"{nc.nc1:.3g}", help=metric_help(HELP["nc1"]))
     st.caption(f"{est.label}: {est.n_used:,} distinct points ({est.n_duplicates:,} duplicates, "
                f"{est.n_zero:,} zero rows left out); neighbours: {est.params.get('graph', 'not used')}; "
                f"{est.params['n_bootstrap']} bootstrap resamples.")
@@ -78,8 +73,8 @@ def scale_and_barcode(view, s, graph_k, sep) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Intrinsic dimension against scale")
-        curves = data.id_scale_curves(fp, X, s.geo_metric, graph_k)
-        est = data.intrinsic_dimension(fp, X, s.geo_id_method, s.geo_metric, graph_k)
+        curves = geometry_data.id_scale_curves(fp, X, s.geo_metric, graph_k)
+        est = geometry_data.intrinsic_dimension(fp, X, s.geo_id_method, s.geo_metric, graph_k)
         st.plotly_chart(fg.id_scale_figure(fg.id_scale_info(curves, est)), key="geo_scale")
         st.caption("A plateau is the dimension worth reporting; a rise at small scales is noise, a fall "
                    "at large scales curvature or the data's extent.")
@@ -94,9 +89,9 @@ def scale_and_barcode(view, s, graph_k, sep) -> None:
         st.caption(text)
 
 
-def classes(view, label: str) -> None:
-    nc = data.neural_collapse(view.fingerprint, view.X, *LABELS)
-    st.subheader(f"Classes of {label!r}")
+def classes(view, labels) -> None:
+    nc = geometry_data.neural_collapse(view.fingerprint, view.X, *labels.args)
+    st.subheader(f"Classes of {labels.column!r}")
     st.caption(f"Trace ratio tr Σ_W / tr Σ_B {nc.trace_ratio:.3g} · NC2 equinorm (CV of mean norms) "
                f"{nc.equinorm:.3f} · equiangularity {nc.equiangularity:.3f} · mean CDNV {nc.cdnv_mean:.3g}"
                + (f" · {nc.n_unlabelled:,} unlabelled rows left out" if nc.n_unlabelled else ""))
@@ -105,24 +100,18 @@ def classes(view, label: str) -> None:
     right.plotly_chart(fg.class_heatmap_figure(fg.class_heatmap_info(nc, "cosine")), key="geo_cos")
 
 
-def depthwise(ds) -> None:
+def depthwise(ds, labels) -> None:
     st.subheader("Depthwise collapse")
     views = [v for v in ds.views if v.layer or v.step is not None]
     if len(views) < 2:
         st.caption("This dataset's views carry no layer or step labels, so there is no trajectory to show.")
         return
-    progress = st.progress(0.0, text="NC1 of every view ...")
-    rows = []
-    for i, v in enumerate(views):
-        nc = data.neural_collapse(v.fingerprint, v.X, *LABELS)
-        rows.append({"run": v.run, "layer": v.layer, "step": v.step, "nc1": nc.nc1})
-        progress.progress((i + 1) / len(views), text=f"NC1 of {v.label}")
-    progress.empty()
+    rows = view_geometry.depthwise_rows(views, labels)
     st.plotly_chart(fg.collapse_trajectory_figure(fg.collapse_trajectory_info(rows)), key="geo_depth")
 
 
 def hubs(ds, view, s, graph_k) -> None:
-    hub = data.hubness(view.fingerprint, view.X, min(s.geo_hub_k, graph_k), s.geo_metric, graph_k)
+    hub = geometry_data.hubness(view.fingerprint, view.X, min(s.geo_hub_k, graph_k), s.geo_metric, graph_k)
     st.subheader(f"Top hubs (k={hub.k})")
     st.caption(f"Anti-hubs (nobody's neighbour): {hub.antihub_share:.1%} of points.")
     table = fg.hubs_table(hub.k_occurrence, hub.top, ds.ids, ds.metadata)
@@ -139,26 +128,14 @@ controls(columns, suggested[0] if suggested else "")
 s = vs.current()
 graph_k = min(max(s.geo_neighbors, s.geo_hub_k, 20), view.n - 1)
 label = s.geo_label if s.geo_label in columns else ""
-LABELS = (f"{ds.fingerprint}:{label}", ds.metadata[label].to_numpy() if label else None)
-LABEL_REASON = ("this dataset has no metadata column to use as class labels" if not columns else
-                "no label column is chosen (none looks like class labels: 2 to 100 classes, or named classes "
-                "of 5+ items); pick one under Label column")
 with user_errors():
-    graph = data.knn(view.fingerprint, view.X, k=graph_k, metric=s.geo_metric)
-    try:
-        sep = data.separability(view.fingerprint, view.X, *LABELS, min(s.geo_neighbors, graph_k), s.geo_metric,
-                                graph_k)
-    except EmbedLensInputError as exc:
-        if not label:
-            raise
-        LABEL_REASON = f"the label column {label!r} cannot serve as labels: {exc}"
-        label, LABELS = "", (f"{ds.fingerprint}:", None)
-        sep = data.separability(view.fingerprint, view.X, *LABELS, min(s.geo_neighbors, graph_k), s.geo_metric,
-                                graph_k)
+    graph = geometry_data.knn(view.fingerprint, view.X, k=graph_k, metric=s.geo_metric)
+    labels, sep = view_geometry.labels_and_separability(ds, view, label, columns, k=min(s.geo_neighbors, graph_k),
+                                                        metric=s.geo_metric, graph_k=graph_k)
     st.caption(f"kNN graph: {graph.method} ({graph.params['library']}), k={graph.k}, {graph.metric}"
                + (f", sampled recall {graph.params['recall_estimate']:.3f}" if "recall_estimate" in graph.params else ""))
-    sections = [lambda: cards(view, s, graph_k, sep), lambda: scale_and_barcode(view, s, graph_k, sep)]
-    sections += [lambda: classes(view, label), lambda: depthwise(ds)] if label else []
+    sections = [lambda: cards(view, s, graph_k, sep, labels), lambda: scale_and_barcode(view, s, graph_k, sep)]
+    sections += [lambda: classes(view, labels), lambda: depthwise(ds, labels)] if labels.column else []
     for show in [*sections, lambda: hubs(ds, view, s, graph_k)]:
         with user_errors():  # one section's bad input leaves the others on the page
             show()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 
 import numpy as np
@@ -11,9 +10,9 @@ import streamlit as st
 from dashboard import context, data, map_panels, map_view
 from dashboard import state as vs
 from dashboard.errors import user_errors
-from dashboard.figures.projection import MAX_POINTS, projection_info
+from dashboard.figures.projection import MAX_POINTS
 from dashboard.jobs import Job
-from dashboard.point_metrics import MetricContext
+from dashboard.views import map as view_map
 
 METHODS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 
@@ -75,66 +74,6 @@ def controls(ds, view) -> None:
             **vs.widget_key("map_render"))
 
 
-def _views(ds, view, state):
-    v2 = ds.view(state.map_view2) if state.map_view2 else None
-    return [view] + ([v2] if v2 is not None else [])
-
-
-def compute_maps(ds, views, state, prow):
-    """Projections per view (aligned when two), or the running job and a PCA preview."""
-    owner = st.session_state.setdefault("embedlens.map.session", uuid.uuid4().hex)
-    retry = st.session_state.pop("embedlens.map.retry", False)
-    rows = None if len(prow) == ds.n else prow
-    kw = dict(dims=state.map_dims, seed=state.map_seed, params=map_view.map_params(state), rows=rows,
-              retry=retry)
-    if state.map_method == "umap" and len(views) == 2:
-        result = data.map_aligned_umap(views, owner=owner + ":pair", **kw)
-        return (None, result) if isinstance(result, Job) else (result, None)
-    maps, job = [], None
-    for i, v in enumerate(views):
-        r = data.map_projection(v, method=state.map_method, owner=f"{owner}:{i}", metric=state.map_metric, **kw)
-        if isinstance(r, Job):
-            job = job or r
-        maps.append(r)
-    if job is not None:
-        return None, job
-    if len(maps) == 2:
-        maps[1] = data.map_procrustes(maps[1], maps[0])
-    return maps, None
-
-
-def draw(ds, views, maps, state, prow, shown, cols):
-    """One chart per map, in ``cols``; returns the figure infos."""
-    selected = vs.decode_selection(state.map_selection, ds.n) if state.map_selection else None
-    item = state.map_item if state.map_item >= 0 else None
-    nbrs = (np.empty(0, np.int64), np.empty(0)) if item is None else \
-        data.map_item_neighbors(views[0].fingerprint, views[0].X, item, 10, state.map_metric)
-    keep = np.isin(prow, shown)
-    hover = data.map_hover_texts(ds.fingerprint, ds.metadata) if len(shown) <= 20_000 else None
-    infos = []
-    for slot, (col, v, p) in enumerate(zip(cols, views, maps, strict=True)):
-        ctx = MetricContext(ds, v, p, None if len(prow) == ds.n else prow, metric=state.map_metric)
-        color = map_view.resolve_color(state.map_color, ctx, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
-        coords, rows = p.coords[keep], prow[keep]
-        signature = (map_panels.digest(coords), state.map_color, state.map_render, state.map_seed, item,
-                     tuple(nbrs[0].tolist()), len(maps))
-
-        def build(selected_rows, coords=coords, rows=rows, color=color, p=p, v=v):
-            return projection_info(coords, rows, color=color, hover=hover, selected_rows=selected_rows,
-                                   item=item, neighbor_rows=nbrs[0], render=state.map_render, seed=state.map_seed,
-                                   title=f"{p.label} · {v.label}" if len(maps) > 1 else "")
-
-        info, fig = map_panels.map_chart(col, str(slot), build, signature, coords, rows, ds.n, selected,
-                                         height=640 if len(maps) == 1 else 520)
-        col.caption(f"{info.sample_note}" + (f" · {len(shown):,} of {ds.n:,} items pass the filter"
-                                              if len(shown) < ds.n else "") + (" · " + " ".join(info.notes)
-                                                                               if info.notes else ""))
-        if color.help:
-            col.caption(f"Colour: {color.title} — {color.help}")
-        infos.append((info, fig))
-    return infos, nbrs
-
-
 ds, view = context.require_dataset()
 state = vs.current()
 changes, warnings = map_view.sanitize(state, ds, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
@@ -152,8 +91,8 @@ with user_errors():
     if len(prow) < 5:
         st.warning(f"Only {len(prow)} items pass the filter; a map needs at least 5.")
         st.stop()
-    views = _views(ds, view, state)
-    maps, job = compute_maps(ds, views, state, prow)
+    views = view_map.views_of(ds, view, state)
+    maps, job = view_map.compute_maps(ds, views, state, prow)
     if job is not None:
         if job.active:
             _job_progress(job)
@@ -161,14 +100,14 @@ with user_errors():
             st.error(f"{job.label} {job.state}: {job.error or job.message}", icon=":material/error:")
             st.button("Run again", on_click=_retry, icon=":material/refresh:")
         preview = replace(state, map_method="pca")
-        maps, _ = compute_maps(ds, views, preview, prow)
+        maps, _ = view_map.compute_maps(ds, views, preview, prow)
         st.caption("Showing PCA while the map is computed; it replaces this one when ready.")
     if len(maps) == 1:
         map_col, panel = st.columns([3, 2], gap="medium")
         cols = [map_col]
     else:
         cols, panel = st.columns(2), st.container()
-    infos, nbrs = draw(ds, views, maps, state, prow, shown, cols)
+    infos, nbrs = view_map.draw(ds, views, maps, state, prow, shown, cols)
     if state.map_dims == 3:
         cols[0].caption("Box, lasso and click selection work on 2-D maps; in 3-D, inspect items by id "
                         "(Item tab).")

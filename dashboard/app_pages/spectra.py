@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-
 import streamlit as st
 
 from core.tables import categorical_columns
-from dashboard import context, data
+from core.metric_text import metric_help, metric_title
+from dashboard import context
 from dashboard import state as vs
+from dashboard.data import spectra as spectra_data
 from dashboard.errors import user_errors
 from dashboard.figures import spectra as figs
+from dashboard.views import spectra as view_spectra
 
 PANELS = {"class": "Per class", "training": "Over training", "paired": "Paired views"}
 TRAJECTORY = ["dse", "dsmi", "vendi", "coding_rate", "rate_reduction", "participation_ratio",
@@ -52,10 +53,10 @@ def parameters(view) -> vs.ViewState:
 
 def overview(view, s, sigma) -> None:
     with st.spinner("Computing the covariance and kernel spectra ..."):
-        profile = data.spectral_profile(view.fingerprint, view.X, kernel=s.spectra_kernel, q=s.spectra_q,
-                                        eps2=s.spectra_eps2, max_n=s.spectra_sample)
+        profile = spectra_data.spectral_profile(view.fingerprint, view.X, kernel=s.spectra_kernel, q=s.spectra_q,
+                                                eps2=s.spectra_eps2, max_n=s.spectra_sample)
     with st.spinner(f"Diffusion spectral entropy on {min(view.n, s.spectra_sample):,} rows ..."):
-        dse = data.diffusion_entropy(view.fingerprint, view.X, sigma=sigma, t=s.spectra_t, max_n=s.spectra_sample)
+        dse = spectra_data.diffusion_entropy(view.fingerprint, view.X, sigma=sigma, t=s.spectra_t, max_n=s.spectra_sample)
     cards = figs.metric_cards(profile, dse, sigma_rule=s.spectra_sigma_rule)
     if profile.message:
         st.info(f"Participation ratio, effective rank, PCA-k and α are undefined: {profile.message}.",
@@ -88,15 +89,15 @@ def class_panel(ds, view, s, sigma) -> None:
     column = class_column(ds)
     labels, key = ds.metadata[column], f"{ds.fingerprint}:{column}"
     with st.spinner(f"Per-class spectra and DSMI with {column!r} ..."):
-        table = data.class_diversity(view.fingerprint, key, view.X, labels, kernel=s.spectra_kernel, q=s.spectra_q,
-                                     eps2=s.spectra_eps2, max_n=s.spectra_sample)
-        rr = data.rate_reduction(view.fingerprint, key, view.X, labels, eps2=s.spectra_eps2)
-        mi = data.diffusion_mutual_info(view.fingerprint, key, view.X, labels, sigma=sigma, t=s.spectra_t,
-                                        max_n=s.spectra_sample)
+        table = spectra_data.class_diversity(view.fingerprint, key, view.X, labels, kernel=s.spectra_kernel,
+                                             q=s.spectra_q, eps2=s.spectra_eps2, max_n=s.spectra_sample)
+        rr = spectra_data.rate_reduction(view.fingerprint, key, view.X, labels, eps2=s.spectra_eps2)
+        mi = spectra_data.diffusion_mutual_info(view.fingerprint, key, view.X, labels, sigma=sigma, t=s.spectra_t,
+                                                max_n=s.spectra_sample)
     c = st.columns(4)
     c[0].metric(figs.metric_label("rate_reduction", eps2=rr.eps2), figs.fmt(rr.delta_r), help=figs.metric_help("rate_reduction"))
-    c[1].metric("Coding rate R (all)", figs.fmt(rr.r), help="R(Z) of every labelled row (nats)")
-    c[2].metric("Class-conditional Rc", figs.fmt(rr.rc), help="Σⱼ (nⱼ/n) R(Zⱼ) (nats)")
+    c[1].metric(metric_title("coding_rate_all"), figs.fmt(rr.r), help=metric_help("coding_rate_all"))
+    c[2].metric(metric_title("class_conditional_rate"), figs.fmt(rr.rc), help=metric_help("class_conditional_rate"))
     c[3].metric(figs.metric_label("dsmi", sigma=mi.sigma, t=mi.t, sigma_rule=s.spectra_sigma_rule),
                 figs.fmt(mi.value), help=figs.metric_help("dsmi") + f"\n\nAt most log₂ {len(mi.table)} bits here")
     st.plotly_chart(figs.class_bars_figure(figs.class_bars_info(
@@ -123,59 +124,7 @@ def training_panel(ds, s, sigma) -> None:
         labels, key = ds.metadata[column], f"{ds.fingerprint}:{column}"
     label = figs.metric_label(metric, kernel=s.spectra_kernel, q=s.spectra_q, eps2=s.spectra_eps2, sigma=s.spectra_sigma,
                               t=s.spectra_t, sigma_rule=s.spectra_sigma_rule)
-    views = [v for v in ds.views if v.step is not None]
-    if metric in data.EXPENSIVE_METRICS:
-        owner = st.session_state.setdefault("embedlens.spectra.session", uuid.uuid4().hex)
-        kw = dict(labels=labels, labels_key=key or "", sigma=sigma, t=s.spectra_t, max_n=s.spectra_sample,
-                  owner=owner, label=label)
-        values, job = data.trajectory_values(metric, views, **kw)
-        if job is None:
-            _trajectory_chart(views, values, label, metric)
-        else:
-            _cheap_trajectory(views, metric)
-            _expensive_trajectory(metric, views, kw, label)
-        sampled = [v for v in views if v.n > s.spectra_sample]
-        if sampled:
-            st.caption(f"{figs.METRICS[metric].title}: {s.spectra_sample:,} rows of each of the {len(sampled)} views "
-                       f"with more (uniform sample without replacement, seed 0); every row of the others.")
-        return
-    bar, rows = st.progress(0.0, text=f"{label} for {len(views)} views ..."), []
-    for i, v in enumerate(views):
-        value = data.view_metric(metric, v, labels=labels, labels_key=key or "", kernel=s.spectra_kernel,
-                                 q=s.spectra_q, eps2=s.spectra_eps2, sigma=sigma, t=s.spectra_t, max_n=s.spectra_sample)
-        rows.append({"run": v.run, "layer": v.layer, "step": v.step, "value": value})
-        bar.progress((i + 1) / len(views), text=f"{label}: {v.label}")
-    bar.empty()
-    _trajectory_chart(views, {v.name: r["value"] for v, r in zip(views, rows, strict=True)}, label, metric)
-
-
-def _trajectory_chart(views, values: dict, label: str, metric: str, key: str = "trajectory") -> None:
-    """One line per layer and run; views without a value yet are gaps (NaN)."""
-    rows = [{"run": v.run, "layer": v.layer, "step": v.step, "value": values.get(v.name, float("nan"))}
-            for v in views]
-    st.plotly_chart(figs.trajectory_figure(figs.trajectory_info(rows, label=label)), key=key)
-    st.caption("One line per layer (colour) and run (dash). " + figs.metric_help(metric).replace("\n\n", " — "))
-
-
-def _cheap_trajectory(views, metric: str) -> None:
-    cheap = data.CHEAP_METRIC
-    values = {v.name: data.cheap_metric(v.fingerprint, v.X, cheap) for v in views}
-    st.caption(f"{figs.METRICS[metric].title} needs an n × n kernel per view: it is computed in the background "
-               f"and kept on disk; meanwhile, {figs.METRICS[cheap].title} (from the covariance spectrum):")
-    _trajectory_chart(views, values, figs.metric_label(cheap), cheap, key="trajectory_cheap")
-
-
-@st.fragment(run_every=1.0)
-def _expensive_trajectory(metric: str, views, kw: dict, label: str) -> None:
-    values, job = data.trajectory_values(metric, views, **kw)
-    if job is None or not job.active:
-        if job is not None and job.state == "failed":
-            st.error(f"{job.label} failed: {job.error}", icon=":material/error:")
-            return
-        st.rerun()
-    st.progress(job.fraction, text=f"{job.label}: {job.message} · {job.elapsed:.0f} s "
-                                   f"({len(values)} of {len(views)} views done)")
-    _trajectory_chart(views, values, label, metric)
+    view_spectra.trajectory(ds, metric, label, s, sigma, labels=labels, key=key)
 
 
 def paired_panel(ds, view, s) -> None:
@@ -188,30 +137,16 @@ def paired_panel(ds, view, s) -> None:
                         help=f"rff: Gaussian random Fourier features, σ = 3.5, {SCE_FEATURES} frequencies (paper: 2,500)")
     other = ds.view(pair)
     with st.spinner(f"Schur complement of {view.label} given {other.label} ..."):
-        sce, cleaned, before, after = data.schur_entropy(view.fingerprint, other.fingerprint, view.X, other.X,
-                                                         kernel=kernel, n_features=SCE_FEATURES, q=s.spectra_q)
-    c = st.columns(4)
+        sce, cleaned, before, after = spectra_data.schur_entropy(
+            view.fingerprint, other.fingerprint, view.X, other.X, kernel=kernel, n_features=SCE_FEATURES, q=s.spectra_q)
     given = other.modality  # the paired view's own modality names its part (not always "text")
-    c[0].metric(f"{figs.metric_label('sce', kernel=kernel)} of {view.label} | {other.label}", figs.fmt(sce.score),
-                help=figs.metric_help("sce") + f"\n\nHere I = {view.label} (this view), T = {other.label} (given)")
-    c[1].metric("tr S (not explained)", figs.fmt(sce.trace_s),
-                help=f"Share of {view.label}'s variance that {other.label} does not explain")
-    c[2].metric(f"{given.capitalize()}-part score", figs.fmt(sce.text_score),
-                help=f"The SCE formula on D = C_TIᵀ C_TT⁺ C_TI: the part of {view.label} explained by {other.label}")
-    c[3].metric(f"{figs.metric_label('vendi', kernel='cosine', q=s.spectra_q)}, {given} removed", figs.fmt(after),
-                delta=f"{after - before:+.3g} vs {figs.fmt(before)}", delta_color="off",
-                help=f"Of the defocused embeddings φ_I(x) − φ_T(t) A*, A* = C_TT⁺ C_TI: {view.label} with its "
-                     f"{given}-explained part removed")
-    st.caption(f"{sce.params['n']:,} pairs · {given} inverse: {sce.params.get('inverse', 'exact pseudo-inverse')}"
-               + (f" · {sce.params['n_features']:,} random Fourier frequencies (seed {sce.params['seed']})"
-                  if kernel == "rff" else ""))
-    if sce.params.get("warning"):
-        st.warning(sce.params["warning"], icon=":material/warning:")
+    view_spectra.schur_cards(view, other, sce, before, after, kernel=kernel, q=s.spectra_q)
     st.plotly_chart(figs.schur_figure(figs.schur_info(sce, title=f"Spectra of S and D ({kernel})", given=given)),
                     key="schur")
     st.download_button(f"{given.capitalize()}-removed embeddings (.npy)",
-                       data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
+                       spectra_data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
                        file_name=f"{view.name}-given-{pair}-defocused.npy".replace("/", "_"), icon=":material/download:")
+
 
 ds, view = context.require_dataset()
 st.title("Spectra")

@@ -1,8 +1,9 @@
 """Spectra page figures: eigen-spectrum with its power-law fit, cumulative explained variance,
 Hill curve, per-class bars, metric trajectories over training, and the Schur-complement spectra.
 
-Also the metric catalogue (label naming the variant, formula, reference) the page's cards and
-expander show. Everything here is pure: ``*_info`` returns plain data, ``*_figure`` a Figure.
+Also the labels naming each metric's variant; the titles, formulas and references the page's
+cards and expander show come from :mod:`core.metric_text`. Everything here is pure: ``*_info``
+returns plain data, ``*_figure`` a Figure.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core import metric_text
+from core.metric_text import metric_help
+
 from .theme import ACCENT, OKABE_ITO, TEMPLATE, log_axis
 
 __all__ = [
@@ -21,6 +25,7 @@ __all__ = [
     "Card",
     "metric_cards",
     "metric_label",
+    "metric_help",
     "parameters_used",
     "fmt",
     "SpectrumInfo",
@@ -44,56 +49,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class MetricText:
-    title: str
-    formula: str
-    reference: str
-
-
-METRICS: dict[str, MetricText] = {
-    "participation_ratio": MetricText(
-        "Participation ratio (covariance)", "PR = (Σ λᵢ)² / Σ λᵢ², λ = eigenvalues of the centred covariance",
-        "Gao et al., 'A theory of multineuronal dimensionality, dynamics and measurement', 2017"),
-    "effective_rank": MetricText(
-        "Effective rank (singular values)",
-        "exp(−Σ pᵢ log pᵢ), pᵢ = sᵢ / Σ s, s = singular values of the centred X (∝ √λ; Vendi uses λ)",
-        "Roy & Vetterli, 'The effective rank: a measure of effective dimensionality', EUSIPCO 2007"),
-    "rankme": MetricText(
-        "RankMe (uncentred, ε=1e-7)", "exp(−Σ pₖ log pₖ), pₖ = σₖ / ‖σ‖₁ + ε, σ = singular values of the uncentred X",
-        "Garrido et al., 'RankMe: Assessing the downstream performance of pretrained self-supervised "
-        "representations by their rank', ICML 2023"),
-    "pca_95": MetricText(
-        "PCA-k (95%)", "smallest k with Σᵢ≤ₖ λᵢ / Σ λ ≥ 0.95 (and 0.90)", "Principal component analysis"),
-    "pca_90": MetricText(
-        "PCA-k (90%)", "smallest k with Σᵢ≤ₖ λᵢ / Σ λ ≥ 0.90", "Principal component analysis"),
-    "alpha": MetricText(
-        "Power-law α", "least-squares slope of log λᵢ = c − α log i over i = 1 … PCA-99 index (λ > 1e-12 λ₁)",
-        "Agrawal et al., 'α-ReQ: Assessing representation quality in self-supervised learning by "
-        "measuring eigenspectrum decay', NeurIPS 2022"),
-    "vendi": MetricText(
-        "Vendi", "VS_q = exp(H_q(λ(K/n))), K = kernel matrix with k(x, x) = 1; H_1 = −Σ λ log λ, "
-        "H_q = log(Σ λ^q)/(1−q), H_∞ = −log max λ",
-        "Friedman & Dieng, 'The Vendi Score: A Diversity Evaluation Metric for Machine Learning', TMLR 2023"),
-    "coding_rate": MetricText(
-        "Coding rate", "R = ½ log det(I + d/(n ε²) Z Zᵀ) = ½ Σ log(1 + d λᵢ/ε²), Z = unit-length rows (nats)",
-        "Yu et al., 'Learning Diverse and Discriminative Representations via the Principle of Maximal "
-        "Coding Rate Reduction', NeurIPS 2020"),
-    "rate_reduction": MetricText(
-        "Rate reduction ΔR", "ΔR = R(Z) − Σⱼ (nⱼ/n) R(Zⱼ) over the classes j (nats)",
-        "Yu et al., NeurIPS 2020 (MCR²)"),
-    "dse": MetricText(
-        "DSE", "G = exp(−‖xᵢ−xⱼ‖²/2σ²), K = D^−½ G D^−½, aᵢ = |λᵢ|ᵗ / Σ|λ|ᵗ, DSE = −Σ aᵢ log₂ aᵢ (bits)",
-        "Liao, Liu et al., 'Assessing Neural Network Representations During Training Using "
-        "Noise-Resilient Diffusion Spectral Entropy', 2023"),
-    "dsmi": MetricText(
-        "DSMI with the label", "Σ_c p(c) [DSE(random subset of n_c) − DSE(Z | Y = c)] (bits; 5 draws)",
-        "Liao, Liu et al., 2023 (diffusion spectral mutual information)"),
-    "sce": MetricText(
-        "SCE", "S = C_II − C_TIᵀ C_TT⁺ C_TI; SCE = exp(−Σ λᵢ log(λᵢ / tr S)), λ = eig(S) ≥ 1e-10",
-        "Ospanov, Jalali & Farnia, 'Dissecting CLIP: Decomposition with a Schur Complement-based "
-        "Approach', 2024"),
-}
+METRICS: dict[str, metric_text.MetricText] = {
+    k: metric_text.METRICS[k] for k in ("participation_ratio", "effective_rank", "rankme", "pca_95", "pca_90", "alpha",
+                                        "vendi", "coding_rate", "rate_reduction", "dse", "dsmi", "sce")}
+"""The Spectra page's metrics (cards, trajectories, paired views): entries of :data:`core.metric_text.METRICS`."""
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -122,11 +81,6 @@ def metric_label(name: str, **params) -> str:
     if name == "sce":
         return f"SCE ({params.get('kernel', 'linear')})"
     return title
-
-
-def metric_help(name: str) -> str:
-    text = METRICS[name]
-    return f"{text.formula}\n\n{text.reference}"
 
 
 @dataclass(frozen=True)

@@ -107,8 +107,8 @@ def test_data_without_metadata_duplicates_and_zero_rows(isolated_env):
 
 
 def test_per_point_wrappers_for_the_map_page(sample_env, digits):
-    """data.knn_purity / data.local_intrinsic_dimension (the Map page colours points by them)."""
-    from dashboard import data
+    """dashboard.data.geometry.knn_purity / local_intrinsic_dimension (the Map page colours points by them)."""
+    from dashboard.data import geometry as data
 
     view = digits.views[0]
     labels = digits.metadata["label"].to_numpy()

@@ -48,7 +48,7 @@ def test_kind_map_metric_control_sets_knn_preservation_metric_pca(map_env):
     from core.neighbors import knn_graph
     from core.projection import project, projection_key
     from core.quality import knn_preservation
-    from dashboard import data
+    from dashboard.data import maps as data
 
     ds = core.load(core.sample_data_dir() / "digits-mlp")
     view = ds.view(VIEW)

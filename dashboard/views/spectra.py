@@ -1,0 +1,97 @@
+"""The Spectra page's logic: trajectories over training (one value per view, drawn as it comes
+in) and the cards of the paired-views panel.
+
+Cheap metrics are computed in the script run, one view after another, with a progress bar;
+DSE and DSMI (an n x n kernel per view) come from a background job and the disk cache
+(:func:`dashboard.data.spectra.trajectory_values`), with a covariance metric drawn at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from core.metric_text import metric_help, metric_title
+from dashboard.data import spectra as spectra_data
+from dashboard.figures import spectra as figs
+
+__all__ = ["trajectory", "schur_cards"]
+
+
+def trajectory(ds, metric: str, label: str, s, sigma, labels=None, key: str | None = None) -> None:
+    """Draw ``metric`` for every view with a training step (``s``: the view state)."""
+    views = [v for v in ds.views if v.step is not None]
+    if metric in spectra_data.EXPENSIVE_METRICS:
+        owner = st.session_state.setdefault("embedlens.spectra.session", uuid.uuid4().hex)
+        kw = dict(labels=labels, labels_key=key or "", sigma=sigma, t=s.spectra_t, max_n=s.spectra_sample,
+                  owner=owner, label=label)
+        values, job = spectra_data.trajectory_values(metric, views, **kw)
+        if job is None:
+            _chart(views, values, label, metric)
+        else:
+            _cheap(views, metric)
+            _expensive(metric, views, kw, label)
+        sampled = [v for v in views if v.n > s.spectra_sample]
+        if sampled:
+            st.caption(f"{figs.METRICS[metric].title}: {s.spectra_sample:,} rows of each of the {len(sampled)} views "
+                       f"with more (uniform sample without replacement, seed 0); every row of the others.")
+        return
+    bar, rows = st.progress(0.0, text=f"{label} for {len(views)} views ..."), []
+    for i, v in enumerate(views):
+        value = spectra_data.view_metric(metric, v, labels=labels, labels_key=key or "", kernel=s.spectra_kernel,
+                                         q=s.spectra_q, eps2=s.spectra_eps2, sigma=sigma, t=s.spectra_t,
+                                         max_n=s.spectra_sample)
+        rows.append({"run": v.run, "layer": v.layer, "step": v.step, "value": value})
+        bar.progress((i + 1) / len(views), text=f"{label}: {v.label}")
+    bar.empty()
+    _chart(views, {v.name: r["value"] for v, r in zip(views, rows, strict=True)}, label, metric)
+
+
+def _chart(views, values: dict, label: str, metric: str, key: str = "trajectory") -> None:
+    """One line per layer and run; views without a value yet are gaps (NaN)."""
+    rows = [{"run": v.run, "layer": v.layer, "step": v.step, "value": values.get(v.name, float("nan"))}
+            for v in views]
+    st.plotly_chart(figs.trajectory_figure(figs.trajectory_info(rows, label=label)), key=key)
+    st.caption("One line per layer (colour) and run (dash). " + figs.metric_help(metric).replace("\n\n", " — "))
+
+
+def _cheap(views, metric: str) -> None:
+    cheap = spectra_data.CHEAP_METRIC
+    values = {v.name: spectra_data.cheap_metric(v.fingerprint, v.X, cheap) for v in views}
+    st.caption(f"{figs.METRICS[metric].title} needs an n × n kernel per view: it is computed in the background "
+               f"and kept on disk; meanwhile, {figs.METRICS[cheap].title} (from the covariance spectrum):")
+    _chart(views, values, figs.metric_label(cheap), cheap, key="trajectory_cheap")
+
+
+@st.fragment(run_every=1.0)
+def _expensive(metric: str, views, kw: dict, label: str) -> None:
+    values, job = spectra_data.trajectory_values(metric, views, **kw)
+    if job is None or not job.active:
+        if job is not None and job.state == "failed":
+            st.error(f"{job.label} failed: {job.error}", icon=":material/error:")
+            return
+        st.rerun()
+    st.progress(job.fraction, text=f"{job.label}: {job.message} · {job.elapsed:.0f} s "
+                                   f"({len(values)} of {len(views)} views done)")
+    _chart(views, values, label, metric)
+
+
+def schur_cards(view, other, sce, before, after, *, kernel: str, q: float) -> None:
+    """The four cards of ``view`` given ``other`` (SCE, unexplained trace, explained part, defocused Vendi)."""
+    c = st.columns(4)
+    given = other.modality  # the paired view's own modality names its part (not always "text")
+    names = dict(view=view.label, other=other.label, given=given)
+    c[0].metric(f"{figs.metric_label('sce', kernel=kernel)} of {view.label} | {other.label}", figs.fmt(sce.score),
+                help=figs.metric_help("sce") + f"\n\nHere I = {view.label} (this view), T = {other.label} (given)")
+    c[1].metric(metric_title("sce_unexplained"), figs.fmt(sce.trace_s), help=metric_help("sce_unexplained", **names))
+    c[2].metric(metric_title("sce_explained", given=given.capitalize()), figs.fmt(sce.text_score),
+                help=metric_help("sce_explained", **names))
+    c[3].metric(f"{figs.metric_label('vendi', kernel='cosine', q=q)}, {given} removed", figs.fmt(after),
+                delta=f"{after - before:+.3g} vs {figs.fmt(before)}", delta_color="off",
+                help=metric_help("defocused_vendi", **names))
+    st.caption(f"{sce.params['n']:,} pairs · {given} inverse: {sce.params.get('inverse', 'exact pseudo-inverse')}"
+               + (f" · {sce.params['n_features']:,} random Fourier frequencies (seed {sce.params['seed']})"
+                  if kernel == "rff" else ""))
+    if sce.params.get("warning"):
+        st.warning(sce.params["warning"], icon=":material/warning:")
