@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.tables import categorical_columns
 from core.metric_text import metric_help, metric_title
-from dashboard import context
+from dashboard import context, data
 from dashboard import state as vs
 from dashboard.data import spectra as spectra_data
 from dashboard.errors import user_errors
@@ -77,11 +76,20 @@ def overview(view, s, sigma) -> None:
     c[0].plotly_chart(figs.hill_figure(figs.hill_info(profile.hill, profile.q, profile.vendi)), key="hill")
 
 
+def class_columns(ds) -> list[str]:
+    """Every column that can be picked as classes, the suggested ones first (the rule the
+    Geometry page and the Map use: core.tables.label_columns / label_choices)."""
+    suggested = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
+    rest = [c for c in data.label_choices(ds.fingerprint, ds.metadata, ds.id_column) if c not in suggested]
+    return suggested + rest
+
+
 def class_column(ds) -> str | None:
-    columns = categorical_columns(ds.metadata)
+    columns = class_columns(ds)
     if not columns:
         return None
-    return st.selectbox("Class column", columns, help="Any categorical metadata column",
+    return st.selectbox("Class column", columns, help="Any metadata column but the ids and images; the "
+                        "suggested label columns (2-100 classes, or a few rows per class) come first",
                         **vs.widget_key("spectra_class", options=columns))
 
 
@@ -114,7 +122,7 @@ def class_panel(ds, view, s, sigma) -> None:
 
 def training_panel(ds, s, sigma) -> None:
     c = st.columns(2)
-    options = [m for m in TRAJECTORY if categorical_columns(ds.metadata) or m not in ("dsmi", "rate_reduction")]
+    options = [m for m in TRAJECTORY if class_columns(ds) or m not in ("dsmi", "rate_reduction")]
     metric = c[0].selectbox("Metric", options, format_func=lambda m: figs.METRICS[m].title,
                             **vs.widget_key("spectra_metric", options=options))
     labels = key = None
@@ -156,7 +164,7 @@ state = parameters(view)
 sigma = "median" if state.spectra_sigma_rule == "median" else state.spectra_sigma
 with user_errors():
     overview(view, state, sigma)
-    panels = [p for p, ok in (("class", bool(categorical_columns(ds.metadata))),
+    panels = [p for p, ok in (("class", bool(class_columns(ds))),
                               ("training", sum(v.step is not None for v in ds.views) > 1),
                               ("paired", any(v.modality and v.modality != view.modality for v in ds.views)
                                and bool(view.modality))) if ok]

@@ -252,3 +252,18 @@ def test_kind_expensive_trajectory_draws_cheap_first_and_reads_disk_cache(mlp, m
     assert second.keys() == first.keys()
     for line in first:
         np.testing.assert_array_equal(second[line][1], first[line][1])
+
+
+def test_kind_many_classes_spectra_class_column_is_offered(isolated_env):
+    """A 200-class label column (over the old 50-level rule) is the Spectra page's class column,
+    as on Geometry and the Map; the rate reduction it shows equals core's on those labels."""
+    import core
+    from tests.metadata_cases import write_many_classes
+
+    X, labels = write_many_classes(isolated_env / "many")
+    at = run_app({"sp": "class"}, page="app_pages/spectra.py")
+    assert not at.error, [e.value for e in at.error]
+    box = at.selectbox(key="w.spectra_class")
+    assert box.options[0] == "label" and box.value == "label"
+    rr = core.rate_reduction(X, labels, eps2=0.5)
+    assert metric(at, [m.label for m in at.metric if m.label.startswith("Rate reduction")][0]) == fmt(rr.delta_r)
