@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from ._numerics import cosine_distances, metric_rows, pow2_scale
 from ._sampling import subsample

@@ -12,7 +12,7 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 
 from dashboard import context, sidebar  # noqa: E402
 from dashboard import data  # noqa: E402  (map, issue 6)
-from dashboard import state as vs  # noqa: E402
+from dashboard import session as vs  # noqa: E402
 
 st.set_page_config(page_title="EmbedLens", page_icon=":material/scatter_plot:", layout="wide")
 

@@ -18,7 +18,7 @@ import streamlit as st
 from core import CatalogEntry, Dataset, EmbedLensInputError, View
 
 from . import data
-from . import state as vs
+from . import session as vs
 
 __all__ = ["Context", "resolve", "get", "require_dataset"]
 
@@ -89,23 +89,24 @@ def resolve() -> Context:
 
 
 def check_link(ds: Dataset) -> list[str]:
-    """Check the state's dataset-scoped values against ``ds``: each one out of range goes back to
-    its default with a warning (shown by ``app.py`` on every page). Returns the warnings."""
+    """Check the whole state against ``ds``, whichever page is open (:func:`dashboard.state.validate`:
+    types, choices, bounds, and the values naming rows, columns and views of ``ds``): each value that
+    does not hold goes back to its default with a warning (shown by ``app.py`` on every page). The
+    lists only the app's caches know (colours, label and class columns) are passed in. Returns the
+    warnings."""
+    from core.tables import categorical_columns
+
     from . import map_view
 
     state = vs.current()
-    changes, warnings = map_view.sanitize(state, ds, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
-    bounded, more = state.with_valid_bounds(prefix="spectra_")  # the other numeric ranges (the map's: sanitize)
-    changes.update({k: getattr(bounded, k) for k in vars(state) if getattr(bounded, k) != getattr(state, k)})
-    warnings += more
-    default_label = vs.ViewState().geo_label
-    if state.geo_label != default_label:
-        choices = data.label_choices(ds.fingerprint, ds.metadata, ds.id_column)
-        if state.geo_label not in choices:
-            suggested = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
-            fallback = suggested[0] if suggested else "none"
-            changes["geo_label"] = default_label
-            warnings.append(f"This dataset has no label column {state.geo_label!r}; using {fallback!r}.")
+    kinds = data.map_column_kinds(ds.fingerprint, ds.metadata)
+    options = {"map_color": map_view.color_options(ds, kinds=kinds),
+               "geo_label": data.label_choices(ds.fingerprint, ds.metadata, ds.id_column),
+               "spectra_class": categorical_columns(ds.metadata)}
+    suggested = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
+    checked, warnings = vs.validate(state, ds, options=options,
+                                    fallbacks={"geo_label": suggested[0] if suggested else "none"})
+    changes = {k: getattr(checked, k) for k in vars(state) if getattr(checked, k) != getattr(state, k)}
     if changes:
         vs.update(**changes)
     for w in warnings:

@@ -20,17 +20,17 @@ from core.projection import Projection
 from core.selection import parse_filter
 from core.tables import MISSING_TEXT, image_columns, text_values
 
-from . import data, map_view
+from . import data
+from . import session as vs
 from .data import maps as maps_data
-from . import state as vs
 from .figures.projection import ProjectionInfo, projection_figure
+from .selection_state import ChartMemory, on_draw, on_event
 
 _FILTER = "w.mf."
 _FILTER_MISSING = "w.mf.missing."  # a numeric column's "only missing values" box (under _FILTER: reset with it)
 _POINTS = "embedlens.map.points."  # (coords, rows, n) of each chart, for its selection callback
-_FIGURE = "embedlens.map.figure."  # (signature, info, figure) last drawn in each chart
-_OWN = "embedlens.map.own."  # the selection each chart's own last box / lasso / clear produced
-_SHAPES = "embedlens.map.shapes."  # the boxes / lassos of each chart's last event
+_FIGURE = "embedlens.map.figure."  # (info, figure) last drawn in each chart
+_MEMORY = "embedlens.map.memory."  # each chart's selection_state.ChartMemory (what it drew, its own selection)
 
 
 def digest(a: np.ndarray) -> str:
@@ -39,15 +39,10 @@ def digest(a: np.ndarray) -> str:
 
 def _on_select(slot: str) -> None:
     coords, rows, n = st.session_state[_POINTS + slot]
-    ev = map_view.selection_from_event(st.session_state.get(f"map_{slot}"), coords, rows,
-                                       previous_shapes=st.session_state.get(_SHAPES + slot, ""))
-    st.session_state[_SHAPES + slot] = ev.shapes
-    if ev.kind == "click":
-        vs.update(map_item=int(ev.rows[0]))
-        return
-    text = vs.encode_selection(ev.rows, n) if ev.kind == "region" else ""
-    st.session_state[_OWN + slot] = text
-    vs.update(map_selection=text)
+    memory, changes = on_event(st.session_state.get(_MEMORY + slot, ChartMemory()),
+                               st.session_state.get(f"map_{slot}"), coords, rows, n)
+    st.session_state[_MEMORY + slot] = memory
+    vs.update(**changes)
 
 
 def map_chart(col, slot: str, build, signature: tuple, coords: np.ndarray, rows: np.ndarray, n: int,
@@ -57,20 +52,19 @@ def map_chart(col, slot: str, build, signature: tuple, coords: np.ndarray, rows:
     A selection made in this very chart is already on screen: if nothing else about the
     chart changed, the previous figure is sent again unchanged, so Streamlit keeps the chart
     (and plotly's own selection) instead of redrawing it; any other change redraws it with
-    the selection from the view state.
+    the selection from the view state (:func:`dashboard.selection_state.on_draw`).
     """
     st.session_state[_POINTS + slot] = (coords[:, :2], rows, n)
-    previous = st.session_state.get(_FIGURE + slot)
-    own = st.session_state.get(_OWN + slot)
-    selection = vs.current().map_selection
-    if previous is not None and previous[0] == signature and own is not None and own == selection:
-        info, fig = previous[1], previous[2]
-    else:
+    memory, redraw = on_draw(st.session_state.get(_MEMORY + slot, ChartMemory()), signature,
+                             vs.current().map_selection)
+    if redraw or _FIGURE + slot not in st.session_state:
         info = build(selected)
         fig = projection_figure(info, height=height)
-        st.session_state[_FIGURE + slot] = (signature, info, fig)
-        st.session_state.pop(_OWN + slot, None)
-        st.session_state.pop(_SHAPES + slot, None)  # a redrawn chart shows no outline
+        st.session_state[_FIGURE + slot] = (info, fig)
+        memory = ChartMemory(signature=signature)
+    else:
+        info, fig = st.session_state[_FIGURE + slot]
+    st.session_state[_MEMORY + slot] = memory
     if info.title:
         col.markdown(f"**{info.title}**")
     col.plotly_chart(fig, key=f"map_{slot}", on_select=partial(_on_select, slot),

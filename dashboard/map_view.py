@@ -6,13 +6,12 @@ unit-tested directly; :mod:`dashboard.app_pages.map` only wires them to widgets.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import numpy as np
 
 from core import Dataset, EmbedLensInputError
-from core.selection import filter_mask, parse_filter, points_in_box, points_in_polygon
+from core.selection import filter_mask, parse_filter
 from core.tables import image_columns
 
 from . import point_metrics
@@ -32,65 +31,7 @@ __all__ = [
     "map_params",
 ]
 
-@dataclass(frozen=True)
-class SelectionEvent:
-    """What a chart event means: ``kind`` "region" (box / lasso), "click" (one point), "clear".
-
-    ``shapes`` are the event's boxes and lassos, to recognise them in the chart's next event.
-    """
-
-    kind: str
-    rows: np.ndarray
-    shapes: str = ""
-
-
-def _selection_dict(event) -> dict:
-    if event is None:
-        return {}
-    sel = event["selection"] if isinstance(event, dict) else getattr(event, "selection", None)
-    if sel is None:
-        return {}
-    return {k: sel[k] if isinstance(sel, dict) else getattr(sel, k, []) for k in ("points", "box", "lasso")}
-
-
-def selection_from_event(event, coords: np.ndarray, rows: np.ndarray, *,
-                         previous_shapes: str = "") -> SelectionEvent:
-    """Turn a ``st.plotly_chart`` selection event into dataset rows.
-
-    Box and lasso shapes (several with shift) are re-applied to *every* point of the map
-    (``coords``, whose dataset rows are ``rows``), not only to the points the browser drew,
-    so a region on a density image selects all the items under it. One clicked point is a
-    "click", also when the chart still shows the shapes of the previous event
-    (``previous_shapes``: plotly keeps the outline and repeats it); an event with nothing is
-    "clear" (double-click).
-    """
-    sel = _selection_dict(event)
-    boxes, lassos, points = sel.get("box") or [], sel.get("lasso") or [], sel.get("points") or []
-    shapes = json.dumps([boxes, lassos], sort_keys=True, default=str) if boxes or lassos else ""
-    if shapes and shapes == previous_shapes and len(points) == 1:
-        boxes, lassos = [], []  # the old outline, and one clicked point
-    if boxes or lassos:
-        mask = np.zeros(len(rows), dtype=bool)
-        for b in boxes:
-            if len(b.get("x", [])) >= 2 and len(b.get("y", [])) >= 2:
-                mask |= points_in_box(coords, b["x"][:2], b["y"][:2])
-        for lasso in lassos:
-            poly = np.column_stack([lasso.get("x", []), lasso.get("y", [])]).astype(float)
-            if len(poly) >= 3:
-                mask |= points_in_polygon(coords, poly)
-        return SelectionEvent("region", np.asarray(rows, dtype=np.int64)[mask], shapes)
-    ids = []
-    for p in points:
-        cd = p.get("customdata") if isinstance(p, dict) else None
-        if isinstance(cd, (list, tuple)):
-            cd = cd[0] if cd else None
-        if cd is not None:
-            ids.append(int(cd))
-    if len(set(ids)) == 1:
-        return SelectionEvent("click", np.array(ids[:1], dtype=np.int64), shapes)
-    if ids:
-        return SelectionEvent("region", np.unique(np.array(ids, dtype=np.int64)), shapes)
-    return SelectionEvent("clear", np.empty(0, dtype=np.int64))
+from dashboard.selection_state import SelectionEvent, selection_from_event  # noqa: E402,F401  (moved)
 
 
 # --------------------------------------------------------------------------- colour

@@ -6,7 +6,7 @@ import html
 
 import streamlit as st
 
-from . import state as vs
+from . import session as vs
 from .context import Context
 
 __all__ = ["render"]

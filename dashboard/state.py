@@ -5,10 +5,10 @@ writes the non-default fields, ``from_query`` reads them back and turns anything
 malformed into the default plus a warning (never an exception). The page is the URL's
 path (Streamlit's navigation owns it); :func:`share_url` joins path and query.
 
-The session keeps one canonical ``ViewState`` (widgets come and go with pages, and Streamlit
-forgets a widget's value when it is not drawn); widgets are seeded from it and write back
-to it from their ``on_change`` callbacks, and the app writes it to the URL on every run, so
-the address bar always holds the current view.
+Pure: no Streamlit here (``import dashboard.state`` works without it). :func:`validate` checks
+every field (type, choices, bounds, and with a dataset the values that name its rows, columns and
+views), once per session for the whole link. The session glue (the canonical state in
+``st.session_state``, widget binding, the address bar) is :mod:`dashboard.session`.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from urllib.parse import quote, unquote, urlencode
 __all__ = [
     "ViewState",
     "VERSION",
-    "share_url",
-    "current",
-    "init",
-    "update",
     "SCOPES",
+    "PAGES",
+    "share_url",
     "rescope",
-    "widget_key",
-    "sync_url",
-    "link_warnings",
+    "rescope_note",
+    "validate",
+    "page_fields",
+    "encode_selection",
+    "decode_selection",
 ]
 
 VERSION = 1
@@ -43,114 +43,110 @@ dataset- and view-scoped field goes back to its default; when the view changes, 
 view-scoped one (:func:`rescope`)."""
 
 
-def _key(name: str, *, scope: str, **extra) -> dict:
+PAGES = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_"}
+"""The page a field belongs to, and the prefix every field of that page's name carries ("": shared by
+every page: the dataset, the view, the page itself). The Compare and Rashomon pages add their own."""
+
+
+def _key(name: str, *, page: str, scope: str, **extra) -> dict:
     if scope not in SCOPES:
         raise ValueError(f"scope {scope!r} is not one of {SCOPES}")
-    return {"key": name, "scope": scope, **extra}
+    if page not in PAGES:
+        raise ValueError(f"page {page!r} is not one of {list(PAGES)}")
+    return {"key": name, "page": page, "scope": scope, **extra}
 
 
 @dataclass(frozen=True)
 class ViewState:
-    """Everything that defines a view. Field metadata: ``key`` (URL parameter), ``scope`` (see
-    :data:`SCOPES`), and optionally ``choices``, ``bounds``, ``label``."""
+    """Everything that defines a view. Field metadata: ``key`` (URL parameter), ``page`` (see
+    :data:`PAGES`; the field's name starts with that page's prefix), ``scope`` (see :data:`SCOPES`),
+    and optionally ``choices``, ``bounds``, ``label``. :func:`validate` checks them all."""
 
-    dataset: str = field(default="", metadata=_key("ds", scope="app"))
-    view: str = field(default="", metadata=_key("view", scope="dataset"))
-    fingerprint: str = field(default="", metadata=_key("fp", scope="dataset"))
+    dataset: str = field(default="", metadata=_key("ds", page="", scope="app"))
+    view: str = field(default="", metadata=_key("view", page="", scope="dataset"))
+    fingerprint: str = field(default="", metadata=_key("fp", page="", scope="dataset"))
     """The first 8 hex digits of the dataset's fingerprint when the link was made."""
-    drop_nonfinite: bool = field(default=False, metadata=_key("nf", scope="dataset"))
+    drop_nonfinite: bool = field(default=False, metadata=_key("nf", page="", scope="dataset"))
     """Leave out rows holding NaN / inf for this view (the files are never changed)."""
-    search: str = field(default="", metadata=_key("q", scope="dataset"))
-    """Data page: text filter on the metadata table."""
-    page: str = field(default="", metadata=_key("", scope="app", path=True))
+    data_search: str = field(default="", metadata=_key("q", page="data", scope="dataset"))
+    """Data page: text filter on the metadata table (URL key ``q``, as before the page prefix)."""
+    page: str = field(default="", metadata=_key("", page="", scope="app", path=True))
     """The page's URL path (e.g. ``"data"``); lives in the URL path, not the query."""
 
     # --- spectra ---
-    spectra_panel: str = field(default="class", metadata=_key("sp", scope="app", choices=("class", "training", "paired")))
+    spectra_panel: str = field(default="class", metadata=_key("sp", page="spectra", scope="app", choices=("class", "training", "paired")))
     """Spectra page: the lower panel shown (per class, over training, paired views)."""
-    spectra_kernel: str = field(default="cosine", metadata=_key("sk", scope="app", choices=("cosine", "rbf")))
+    spectra_kernel: str = field(default="cosine", metadata=_key("sk", page="spectra", scope="app", choices=("cosine", "rbf")))
     """Spectra page: kernel of the Vendi score and the Hill curve."""
-    spectra_q: float = field(default=1.0, metadata=_key("sq", scope="app", bounds=(0.01, 1000.0)))
+    spectra_q: float = field(default=1.0, metadata=_key("sq", page="spectra", scope="app", bounds=(0.01, 1000.0)))
     """Spectra page: order q of the Vendi score."""
-    spectra_eps2: float = field(default=0.5, metadata=_key("se", scope="app", bounds=(1e-6, 1e6)))
+    spectra_eps2: float = field(default=0.5, metadata=_key("se", page="spectra", scope="app", bounds=(1e-6, 1e6)))
     """Spectra page: eps^2 of the coding rate and rate reduction."""
-    spectra_sigma: float = field(default=10.0, metadata=_key("ssig", scope="app", bounds=(1e-6, 1e6)))
+    spectra_sigma: float = field(default=10.0, metadata=_key("ssig", page="spectra", scope="app", bounds=(1e-6, 1e6)))
     """Spectra page: DSE / DSMI bandwidth (the paper's default 10) when the rule is "fixed"."""
-    spectra_sigma_rule: str = field(default="fixed", metadata=_key("ssr", scope="app", choices=("fixed", "median")))
+    spectra_sigma_rule: str = field(default="fixed", metadata=_key("ssr", page="spectra", scope="app", choices=("fixed", "median")))
     """Spectra page: DSE bandwidth rule; "median" (median pairwise distance) deviates from the paper."""
-    spectra_t: int = field(default=1, metadata=_key("st", scope="app", bounds=(1, 64)))
+    spectra_t: int = field(default=1, metadata=_key("st", page="spectra", scope="app", bounds=(1, 64)))
     """Spectra page: DSE diffusion steps t."""
-    spectra_sample: int = field(default=3000, metadata=_key("sn", scope="app", bounds=(50, 10000)))
+    spectra_sample: int = field(default=3000, metadata=_key("sn", page="spectra", scope="app", bounds=(50, 10000)))
     """Spectra page: largest sample for the n x n computations (DSE, DSMI, RBF Vendi)."""
-    spectra_class: str = field(default="", metadata=_key("sc", scope="dataset"))
+    spectra_class: str = field(default="", metadata=_key("sc", page="spectra", scope="dataset"))
     """Spectra page: the categorical metadata column used as the class ("" = the first one)."""
-    spectra_metric: str = field(default="dse", metadata=_key("sm", scope="app", choices=(
+    spectra_metric: str = field(default="dse", metadata=_key("sm", page="spectra", scope="app", choices=(
         "dse", "dsmi", "vendi", "coding_rate", "rate_reduction", "participation_ratio",
         "effective_rank", "rankme", "pca_95", "alpha")))
     """Spectra page: the metric drawn over training steps."""
-    spectra_pair: str = field(default="", metadata=_key("spv", scope="view"))
+    spectra_pair: str = field(default="", metadata=_key("spv", page="spectra", scope="view"))
     """Spectra page: the view paired with the current one for SCE ("" = the first other modality)."""
-    spectra_sce_kernel: str = field(default="linear", metadata=_key("ssk", scope="app", choices=("linear", "rff")))
+    spectra_sce_kernel: str = field(default="linear", metadata=_key("ssk", page="spectra", scope="app", choices=("linear", "rff")))
     """Spectra page: SCE feature map."""
 
-    def with_valid_bounds(self, *, prefix: str = "") -> tuple[ViewState, list[str]]:
-        """Fields (named ``prefix...``) outside their metadata ``bounds`` (inclusive) reset to the
-        default, with a warning each, naming the field by its metadata ``label`` or URL key.
-
-        ``from_query`` checks types and choices; numbers in range are checked here (pages call it).
-        """
-        changes, warnings = {}, []
-        for f in fields(self):
-            bounds = f.metadata.get("bounds")
-            value = getattr(self, f.name)
-            if bounds is None or not f.name.startswith(prefix) or bounds[0] <= value <= bounds[1]:
-                continue
-            changes[f.name] = f.default
-            label = f.metadata.get("label")
-            subject, what = (label, "it") if label else (f.metadata["key"], f.name.replace("_", " "))
-            warnings.append(f"Ignored {subject}={_encode(value)}: {what} must be between {_num(bounds[0])} "
-                            f"and {_num(bounds[1])}; using {_num(f.default)}.")
-        return (replace(self, **changes) if changes else self), warnings
     # --- geometry ---
-    geo_metric: str = field(default="cosine", metadata=_key("gm", scope="app", choices=("cosine", "euclidean")))
+    geo_metric: str = field(default="cosine", metadata=_key("gm", page="geometry", scope="app", choices=("cosine", "euclidean")))
     """Geometry page: the metric of the shared kNN graph and of every geometry metric."""
-    geo_neighbors: int = field(default=15, metadata=_key("gk", scope="app", choices=(5, 10, 15, 20, 30, 50)))
+    geo_neighbors: int = field(default=15, metadata=_key("gk", page="geometry", scope="app", choices=(5, 10, 15, 20, 30, 50)))
     """Geometry page: neighbours per point for kNN purity."""
-    geo_id_method: str = field(default="twonn", metadata=_key("gid", scope="app", choices=("twonn", "mle", "pca")))
+    geo_id_method: str = field(default="twonn", metadata=_key("gid", page="geometry", scope="app", choices=("twonn", "mle", "pca")))
     """Geometry page: the intrinsic-dimension estimator on the card."""
-    geo_hub_k: int = field(default=10, metadata=_key("gh", scope="app", choices=(5, 10, 20, 50)))
+    geo_hub_k: int = field(default=10, metadata=_key("gh", page="geometry", scope="app", choices=(5, 10, 20, 50)))
     """Geometry page: k of the k-occurrence (hubness)."""
-    geo_label: str = field(default="label", metadata=_key("gl", scope="dataset"))
+    geo_label: str = field(default="label", metadata=_key("gl", page="geometry", scope="dataset"))
     """Geometry page: the metadata column holding class labels (without one: the first usable)."""
     # --- map ---
-    map_method: str = field(default="pca", metadata=_key("mm", scope="app", choices=("pca", "umap", "tsne")))
+    map_method: str = field(default="pca", metadata=_key("mm", page="map", scope="app", choices=("pca", "umap", "tsne")))
     """Map page: projection method."""
-    map_dims: int = field(default=2, metadata=_key("md", scope="app", choices=(2, 3)))
-    map_metric: str = field(default="cosine", metadata=_key("mx", scope="app", choices=("cosine", "euclidean")))
+    map_dims: int = field(default=2, metadata=_key("md", page="map", scope="app", choices=(2, 3)))
+    map_metric: str = field(default="cosine", metadata=_key("mx", page="map", scope="app", choices=("cosine", "euclidean")))
     """Distance of the kNN graph behind UMAP / t-SNE and of the quality scores."""
-    map_neighbors: int = field(default=15, metadata=_key("mk", scope="app", bounds=(2, 200), label="UMAP n_neighbors"))
+    map_neighbors: int = field(default=15, metadata=_key("mk", page="map", scope="app", bounds=(2, 200), label="UMAP n_neighbors"))
     """UMAP n_neighbors."""
-    map_min_dist: float = field(default=0.1, metadata=_key("mmd", scope="app", bounds=(0.0, 1.0), label="UMAP min_dist"))
+    map_min_dist: float = field(default=0.1, metadata=_key("mmd", page="map", scope="app", bounds=(0.0, 1.0), label="UMAP min_dist"))
     """UMAP min_dist."""
-    map_perplexity: float = field(default=30.0, metadata=_key("mp", scope="app", bounds=(2.0, 200.0), label="t-SNE perplexity"))
+    map_perplexity: float = field(default=30.0, metadata=_key("mp", page="map", scope="app", bounds=(2.0, 200.0), label="t-SNE perplexity"))
     """t-SNE perplexity."""
-    map_seed: int = field(default=0, metadata=_key("ms", scope="app", bounds=(0, 2**31 - 1), label="seed"))
-    map_parallel: bool = field(default=False, metadata=_key("mpl", scope="app"))
+    map_seed: int = field(default=0, metadata=_key("ms", page="map", scope="app", bounds=(0, 2**31 - 1), label="seed"))
+    map_parallel: bool = field(default=False, metadata=_key("mpl", page="map", scope="app"))
     """UMAP on every core, the seed ignored (faster; a recomputation gives another map)."""
-    map_color: str = field(default="", metadata=_key("mc", scope="dataset"))
+    map_color: str = field(default="", metadata=_key("mc", page="map", scope="dataset"))
     """"" (automatic), "none", a metadata column, or "metric:<key>" (a per-point metric)."""
-    map_filter: tuple[str, ...] = field(default=(), metadata=_key("mf", scope="dataset"))
+    map_filter: tuple[str, ...] = field(default=(), metadata=_key("mf", page="map", scope="dataset"))
     """Metadata filter clauses: "label=3" (alternatives within a column), "ink>=100"."""
-    map_filter_mode: str = field(default="display", metadata=_key("mfm", scope="app", choices=("display", "project")))
+    map_filter_mode: str = field(default="display", metadata=_key("mfm", page="map", scope="app", choices=("display", "project")))
     """Filter only what is drawn ("display") or project only the kept items ("project")."""
-    map_selection: str = field(default="", metadata=_key("msel", scope="dataset"))
+    map_selection: str = field(default="", metadata=_key("msel", page="map", scope="dataset"))
     """Selected items (dataset row numbers), encoded by :func:`encode_selection`."""
-    map_item: int = field(default=-1, metadata=_key("mi", scope="dataset"))
+    map_item: int = field(default=-1, metadata=_key("mi", page="map", scope="dataset"))
     """The inspected (clicked) item's row number; -1 for none."""
-    map_view2: str = field(default="", metadata=_key("mv2", scope="view"))
+    map_view2: str = field(default="", metadata=_key("mv2", page="map", scope="view"))
     """Side by side: the second view's name ("" for one map)."""
-    map_render: str = field(default="auto", metadata=_key("mr", scope="app", choices=("auto", "points", "density")))
+    map_render: str = field(default="auto", metadata=_key("mr", page="map", scope="app", choices=("auto", "points", "density")))
     """Draw every point, or a density image with a declared sample on top ("auto": by size)."""
+
+    def with_valid_bounds(self, *, prefix: str = "") -> tuple[ViewState, list[str]]:
+        """Fields (named ``prefix...``) outside their metadata ``bounds`` reset to the default, with a
+        warning each. Part of :func:`validate`, which the app runs once per session for every field;
+        kept for callers that check one page's numbers."""
+        return _check_fields(self, [f for f in fields(self) if f.name.startswith(prefix)], types=False)
 
     # ------------------------------------------------------------------ encoding
 
@@ -255,7 +251,7 @@ def _decode(raw: str, typ) -> object:
 
 
 _WHAT = {
-    "drop_nonfinite": "rows with NaN / inf left out", "search": "the metadata search",
+    "drop_nonfinite": "rows with NaN / inf left out", "data_search": "the metadata search",
     "spectra_class": "the class column", "spectra_pair": "the paired view", "geo_label": "the label column",
     "map_color": "the map colour", "map_filter": "the map filter", "map_selection": "the map selection",
     "map_item": "the inspected item", "map_view2": "the second map view",
@@ -325,111 +321,117 @@ def share_url(state: ViewState, base: str | None = None) -> str:
     return f"{root}{path}?{urlencode(state.to_query())}"
 
 
-# --------------------------------------------------------------------------- session glue
-# Everything below needs a running Streamlit script; the dataclass above does not.
-
-_STATE = "embedlens.state"
-_WARNINGS = "embedlens.link_warnings"
-_WIDGET = "w."
+# --------------------------------------------------------------------------- validation
 
 
-def init(page: str) -> ViewState:
-    """Read the URL once per session into the canonical state; afterwards keep it, set the page."""
-    import streamlit as st
-
-    if _STATE not in st.session_state:
-        query = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
-        state, warnings = ViewState.from_query(query, page=page)
-        st.session_state[_STATE] = state
-        st.session_state[_WARNINGS] = warnings
-    elif st.session_state[_STATE].page != page:
-        st.session_state[_STATE] = replace(st.session_state[_STATE], page=page)
-    return st.session_state[_STATE]
+def page_fields(page: str) -> list[str]:
+    """Names of the fields of ``page`` (a key of :data:`PAGES`; "" for the shared ones), in order."""
+    return [f.name for f in fields(ViewState) if f.metadata["page"] == page]
 
 
-def current() -> ViewState:
-    import streamlit as st
-
-    return st.session_state[_STATE]
-
-
-def link_warnings() -> list[str]:
-    """Warnings about the link this session was opened with (shown until the view changes)."""
-    import streamlit as st
-
-    return st.session_state.get(_WARNINGS, [])
-
-
-def add_warning(message: str) -> None:
-    import streamlit as st
-
-    st.session_state.setdefault(_WARNINGS, []).append(message)
+def _type_ok(value, typ) -> bool:
+    if typ is bool:
+        return isinstance(value, bool)
+    if typ is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if typ is float:
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and value == value and value not in (float("inf"), float("-inf")))
+    if typing.get_origin(typ) is tuple:
+        (inner, *_rest) = typing.get_args(typ)
+        return isinstance(value, tuple) and all(_type_ok(v, inner) for v in value)
+    return isinstance(value, typ)
 
 
-def update(**changes) -> ViewState:
-    """Change fields of the canonical state; mirrors them into any widget bound to them.
+def _check_fields(state: ViewState, fs, *, types: bool = True) -> tuple[ViewState, list[str]]:
+    """Fields of ``fs`` of the wrong type, outside their ``choices`` or their ``bounds`` (inclusive),
+    back to the default, with a warning each (naming the field by its ``label`` or URL key)."""
+    changes, warnings = {}, []
+    hints = typing.get_type_hints(ViewState)
+    for f in fs:
+        value, key, name = getattr(state, f.name), f.metadata["key"], f.name.replace("_", " ")
+        if types and not _type_ok(value, hints[f.name]):
+            changes[f.name] = f.default
+            warnings.append(f"Ignored {key}={_short(str(value))!r}: not a valid {name}.")
+            continue
+        choices, bounds = f.metadata.get("choices"), f.metadata.get("bounds")
+        if types and choices is not None and value not in choices:
+            changes[f.name] = f.default
+            warnings.append(f"Ignored {key}={_encode(value)!r}: {name} must be one of {list(choices)}.")
+        elif bounds is not None and not bounds[0] <= value <= bounds[1]:
+            changes[f.name] = f.default
+            label = f.metadata.get("label")
+            subject, what = (label, "it") if label else (key, name)
+            warnings.append(f"Ignored {subject}={_encode(value)}: {what} must be between {_num(bounds[0])} "
+                            f"and {_num(bounds[1])}; using {_num(f.default)}.")
+    return (replace(state, **changes) if changes else state), warnings
 
-    Call from widget callbacks or before the bound widgets are drawn in this run.
-    A change of dataset (or of view) also resets the fields scoped to the old one
-    (:func:`rescope`), with a note among the link warnings naming what was dropped.
+
+def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Collection] | None = None,
+             fallbacks: Mapping[str, str] | None = None) -> tuple[ViewState, list[str]]:
+    """``state`` with every value that does not hold back at its default, and one warning per value dropped.
+
+    Without ``dataset``: each field's type, ``choices`` and ``bounds`` (field metadata). With a
+    :class:`core.Dataset` also what names its rows, columns and views: the map's selection
+    (:func:`decode_selection` for ``dataset.n`` rows), inspected item (``-1 <= map_item < n``),
+    filter (parsed and applied to the metadata), second view, the paired view of the Spectra page, and
+    UMAP / t-SNE on fewer than 5 items. ``options`` gives, per field name, the values the dataset
+    allows that only the caller can list (the map colours, label and class columns: their lists go
+    through the app's caches); ``fallbacks`` names, for the message, what a page shows instead (the
+    label column used when the linked one is missing). The app runs this once per session for the
+    whole link, whatever the page (``dashboard.context.check_link``). Never raises on bad values.
+
+    >>> validate(ViewState(spectra_q=-1.0))[1]
+    ['Ignored sq=-1.0: spectra q must be between 0.01 and 1000; using 1.']
     """
-    import streamlit as st
+    state, warnings = _check_fields(state, fields(state))
+    if dataset is None:
+        return state, warnings
+    from core import EmbedLensInputError
+    from core.selection import filter_mask, parse_filter
 
-    old = st.session_state[_STATE]
-    state, dropped = rescope(old, replace(old, **changes))
-    st.session_state[_STATE] = state
-    changed = {f.name: getattr(state, f.name) for f in fields(state)
-               if f.name in changes or getattr(state, f.name) != getattr(old, f.name)}
-    for name, value in changed.items():
-        key = _WIDGET + name
-        if key in st.session_state and st.session_state[key] != value:
-            st.session_state[key] = value
-    for name in dropped:  # widgets that hold parts of a reset field (the map filter's, "w.mf.<column>")
-        prefix = _WIDGET + _field(name).metadata["key"] + "."
-        for key in [k for k in st.session_state if str(k).startswith(prefix)]:
-            del st.session_state[key]
-    if dropped:
-        add_warning(rescope_note(old, state, dropped))
-    return state
-
-
-def _on_widget_change(name: str, then) -> None:
-    import streamlit as st
-
-    st.session_state[_WARNINGS] = []  # the user changed the view: the link's warnings are stale
-    update(**{name: st.session_state[_WIDGET + name]})  # (after: its own note, if any, stays)
-    if then is not None:
-        then()
-
-
-def widget_key(name: str, *, options=None, then=None) -> dict:
-    """Keyword arguments binding a widget to state field ``name``: ``key`` and ``on_change``.
-
-    The widget's value is seeded from the state when the widget is (re)drawn; its changes
-    go back to the state, after which ``then()`` runs (e.g. to reset dependent fields).
-    ``options``: when given and the state's value is not among them, the first option is
-    used instead (the caller decides whether that deserves a warning).
-    """
-    import streamlit as st
-
-    key = _WIDGET + name
-    value = getattr(current(), name)
-    if options is not None and value not in options and len(options):
-        value = options[0]
-        update(**{name: value})
-    if key not in st.session_state:
-        st.session_state[key] = value
-    return {"key": key, "on_change": _on_widget_change, "args": (name, then)}
-
-
-def sync_url() -> None:
-    """Write the canonical state to the address bar (only when it differs)."""
-    import streamlit as st
-
-    wanted = current().to_query()
-    have = {k: st.query_params.get(k) for k in st.query_params.keys()}
-    if have != wanted:
-        st.query_params.from_dict(wanted)
+    options, fallbacks = options or {}, fallbacks or {}
+    ds, changes = dataset, {}
+    if "map_color" in options and state.map_color and state.map_color not in options["map_color"]:
+        changes["map_color"] = ""
+        warnings.append(f"Ignored colour {state.map_color!r}: this dataset has no such column or metric.")
+    if state.map_filter:
+        try:
+            parse_filter(state.map_filter)
+            filter_mask(ds.metadata, state.map_filter)
+        except EmbedLensInputError as exc:
+            changes["map_filter"] = ()
+            warnings.append(f"Ignored the link's filter: {exc}")
+    if state.map_selection:
+        try:
+            decode_selection(state.map_selection, ds.n)
+        except ValueError as exc:
+            changes["map_selection"] = ""
+            warnings.append(f"Ignored the link's selection: {exc}.")
+    if not -1 <= state.map_item < ds.n:
+        changes["map_item"] = -1
+        warnings.append(f"Ignored inspected item {state.map_item}: this dataset has rows 0 to {ds.n - 1}.")
+    if state.map_view2 and (state.map_view2 not in ds.view_names or state.map_view2 == state.view):
+        changes["map_view2"] = ""
+        if state.map_view2 not in ds.view_names:
+            warnings.append(f"Ignored the second view {state.map_view2!r}: dataset {ds.name!r} has no "
+                            "such view.")
+    if state.map_method != "pca" and ds.n < 5:
+        changes["map_method"] = "pca"
+        warnings.append(f"{state.map_method.upper()} needs at least 5 items; showing PCA.")
+    if state.spectra_pair and state.spectra_pair not in ds.view_names:
+        changes["spectra_pair"] = ""
+        warnings.append(f"Ignored the paired view {state.spectra_pair!r}: dataset {ds.name!r} has no such view.")
+    if "spectra_class" in options and state.spectra_class and state.spectra_class not in options["spectra_class"]:
+        changes["spectra_class"] = ""
+        warnings.append(f"Ignored the class column {state.spectra_class!r}: dataset {ds.name!r} has no such "
+                        "categorical column.")
+    default_label = _field("geo_label").default
+    if "geo_label" in options and state.geo_label != default_label and state.geo_label not in options["geo_label"]:
+        changes["geo_label"] = default_label
+        warnings.append(f"This dataset has no label column {state.geo_label!r}; using "
+                        f"{fallbacks.get('geo_label', 'none')!r}.")
+    return (replace(state, **changes) if changes else state), warnings
 
 
 # --- map ---

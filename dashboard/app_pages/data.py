@@ -7,7 +7,7 @@ import streamlit as st
 import core
 from core.tables import image_columns, search_rows, text_values
 from dashboard import context
-from dashboard import state as vs
+from dashboard import session as vs
 from dashboard.data import health as health_data
 from dashboard.errors import user_errors
 from dashboard.figures import norm_histogram_figure, norm_histogram_info
@@ -111,7 +111,7 @@ def metadata_section(ds: core.Dataset) -> None:
         return
     images = image_columns(meta)
     query = st.text_input(
-        "Search", placeholder="words that must all occur, e.g. 7 test", **vs.widget_key("search")
+        "Search", placeholder="words that must all occur, e.g. 7 test", **vs.widget_key("data_search")
     )
     mask = search_rows(meta, query, skip=tuple(images))
     shown = meta.loc[mask]

@@ -8,7 +8,7 @@ from core import EmbedLensInputError
 from core.metric_text import metric_help
 from core.tables import image_columns
 from dashboard import context, data
-from dashboard import state as vs
+from dashboard import session as vs
 from dashboard.data import geometry as geometry_data
 from dashboard.errors import user_errors
 from dashboard.figures import geometry as fg
@@ -24,10 +24,7 @@ def controls(columns: list[str], default: str) -> None:
     when the state names none of them ("" for none)."""
     state = vs.current()
     if state.geo_label not in columns and state.geo_label != "":
-        if state.geo_label != vs.ViewState().geo_label:
-            st.warning(f"This dataset has no label column {state.geo_label!r}; using {default or 'none'!r}.",
-                       icon=":material/link_off:")
-        vs.update(geo_label=default)
+        vs.update(geo_label=default)  # a link's unknown column was reported at session start
     cols = st.columns(5)
     cols[0].selectbox("Metric", ["cosine", "euclidean"], **vs.widget_key("geo_metric"),
                       help="For the kNN graph and every metric here; cosine = Euclidean on normalised rows.")

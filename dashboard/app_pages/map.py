@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import context, data, map_panels, map_view
-from dashboard import state as vs
+from dashboard import session as vs
 from dashboard.errors import user_errors
 from dashboard.figures.projection import MAX_POINTS
 from dashboard.jobs import Job
@@ -75,14 +75,7 @@ def controls(ds, view) -> None:
 
 
 ds, view = context.require_dataset()
-state = vs.current()
-changes, warnings = map_view.sanitize(state, ds, kinds=data.map_column_kinds(ds.fingerprint, ds.metadata))
-if changes:
-    state = vs.update(**changes)
-for w in warnings:
-    vs.add_warning(w)
-    st.warning(w, icon=":material/link_off:")
-st.title("Map")
+st.title("Map")  # the link was validated once, at session start (context.check_link)
 controls(ds, view)
 state = vs.current()
 with user_errors():

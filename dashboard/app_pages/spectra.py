@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.metric_text import metric_help, metric_title
 from dashboard import context, data
-from dashboard import state as vs
+from dashboard import session as vs
 from dashboard.data import spectra as spectra_data
 from dashboard.errors import user_errors
 from dashboard.figures import spectra as figs
@@ -16,16 +16,6 @@ PANELS = {"class": "Per class", "training": "Over training", "paired": "Paired v
 TRAJECTORY = ["dse", "dsmi", "vendi", "coding_rate", "rate_reduction", "participation_ratio",
               "effective_rank", "rankme", "pca_95", "alpha"]
 SCE_FEATURES = 256  # RFF frequencies on this page (the paper's 2,500 need a 10,000^2 moment matrix)
-
-
-def check_link_numbers() -> vs.ViewState:
-    state, warnings = vs.current().with_valid_bounds(prefix="spectra_")
-    if warnings:
-        vs.update(**{k: v for k, v in vars(state).items() if k.startswith("spectra_")})
-        for message in warnings:
-            vs.add_warning(message)
-            st.warning(message, icon=":material/link_off:")
-    return vs.current()
 
 
 def parameters(view) -> vs.ViewState:
@@ -159,7 +149,7 @@ def paired_panel(ds, view, s) -> None:
 ds, view = context.require_dataset()
 st.title("Spectra")
 st.caption(f"{view.label}: {view.n:,} items × {view.d:,} dims")
-state = check_link_numbers()
+state = vs.current()  # the link was validated once, at session start (context.check_link)
 state = parameters(view)
 sigma = "median" if state.spectra_sigma_rule == "median" else state.spectra_sigma
 with user_errors():

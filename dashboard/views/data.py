@@ -7,7 +7,7 @@ import streamlit as st
 
 import core
 from dashboard import data
-from dashboard import state as vs
+from dashboard import session as vs
 from dashboard.data import health as health_data
 
 __all__ = ["open_upload", "remove_upload", "CONFIRM", "health_table"]

@@ -12,7 +12,7 @@ import streamlit as st
 from core import Dataset
 from core.tables import image_columns
 from dashboard import data, map_panels, map_view
-from dashboard import state as vs
+from dashboard import session as vs
 from dashboard.data import maps as maps_data
 from dashboard.figures.projection import hover_texts, projection_info
 from dashboard.jobs import Job

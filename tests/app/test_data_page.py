@@ -36,7 +36,7 @@ def test_data_page_shows_digits_mlp_with_all_views(sample_env):
 def test_a_share_link_opens_that_dataset_and_view(sample_env):
     at = run_app({"ds": "digits-mlp", "view": "seed1/hidden2/epoch100", "q": "3 test"})
     assert at.selectbox(key="w.view").value == "seed1/hidden2/epoch100"
-    assert at.text_input(key="w.search").value == "3 test"
+    assert at.text_input(key="w.data_search").value == "3 test"
     ds = core.load(core.sample_data_dir() / "digits-mlp")
     health = core.health_report(ds.view("seed1/hidden2/epoch100").X)
     assert metric(at, "Dead dimensions") == f"{len(health.dead_dims)} / 32"

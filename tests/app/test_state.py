@@ -83,7 +83,7 @@ def test_kind_dataset_scoped_fields_every_field_declares_a_scope():
     scopes = {f.name: f.metadata.get("scope") for f in dataclasses.fields(ViewState)}
     assert set(scopes.values()) <= set(SCOPES), scopes
     # what names rows, columns or views of one dataset is scoped to it
-    for name in ("view", "fingerprint", "drop_nonfinite", "search", "map_selection", "map_item", "map_filter",
+    for name in ("view", "fingerprint", "drop_nonfinite", "data_search", "map_selection", "map_item", "map_filter",
                  "map_color", "geo_label", "spectra_class"):
         assert scopes[name] == "dataset", name
     assert scopes["map_view2"] == scopes["spectra_pair"] == "view"
@@ -173,3 +173,122 @@ def test_kind_dataset_scoped_fields_are_checked_at_session_start(monkeypatch, tm
     assert any(n.startswith("Ignored the link's selection") for n in notes), notes
     assert any(n.startswith("Ignored inspected item 5000") for n in notes), notes
     assert "msel" not in at.query_params and "mi" not in at.query_params and "sq" not in at.query_params
+
+
+# --------------------------------------------------------------------------- kind: pure state, validated once
+
+
+def test_kind_pure_state_imports_without_streamlit():
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = "import sys; sys.modules['streamlit'] = None; import dashboard.state as s; print(s.ViewState().to_query())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "{'v': '1'}", out.stderr
+    # no Streamlit anywhere in the file, not even imported lazily inside a function: the glue is session.py
+    tree = ast.parse((root / "dashboard" / "state.py").read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert "streamlit" not in imported and "dashboard" not in imported
+
+
+def test_kind_pure_state_session_reexports_what_pages_use():
+    from dashboard import session, state
+
+    for name in ("ViewState", "share_url", "encode_selection", "decode_selection", "validate", "rescope"):
+        assert getattr(session, name) is getattr(state, name), name
+    for name in ("init", "current", "update", "widget_key", "sync_url", "link_warnings", "add_warning"):
+        assert callable(getattr(session, name)) and not hasattr(state, name), name
+
+
+_PREFIX = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_"}
+
+
+def test_kind_state_validated_once_fields_grouped_per_page_with_unique_keys():
+    from dashboard.state import PAGES, SCOPES, page_fields
+
+    assert PAGES == _PREFIX
+    fs = dataclasses.fields(ViewState)
+    for f in fs:
+        assert f.metadata.get("scope") in SCOPES, f.name
+        assert f.metadata.get("page") in _PREFIX, f.name
+        page = f.metadata["page"]
+        if page:
+            assert f.name.startswith(_PREFIX[page]), f.name
+        else:  # shared by every page: not named like any page's field
+            assert not any(f.name.startswith(p) for p in _PREFIX.values() if p), f.name
+    assert sorted(f.name for f in fs if not f.metadata["page"]) == [
+        "dataset", "drop_nonfinite", "fingerprint", "page", "view"]
+    keys = [f.metadata["key"] for f in fs if not f.metadata.get("path")]
+    assert len(keys) == len(set(keys)) and "v" not in keys  # "v" is the link version
+    assert sum(len(page_fields(p)) for p in _PREFIX) == len(fs)
+    # the rename kept the link: the Data page search is still "q"
+    assert ViewState.from_query({"q": "3 test"})[0].data_search == "3 test"
+
+
+def test_kind_state_validated_once_types_choices_bounds():
+    from dashboard.state import validate
+
+    hints = typing.get_type_hints(ViewState)
+    bad, good = {}, {}
+    for f in dataclasses.fields(ViewState):
+        if f.metadata.get("bounds"):
+            lo, hi = f.metadata["bounds"]
+            bad[f.name] = hi + 1 if hints[f.name] is int else hi * 2 + 1
+            good[f.name] = lo
+        elif f.metadata.get("choices"):
+            bad[f.name] = "no such choice" if hints[f.name] is str else 999
+            good[f.name] = f.metadata["choices"][-1]
+    bad["data_search"] = 3  # wrong type (made in code, not from a link)
+    bad["drop_nonfinite"] = "yes"
+    state, warnings = validate(ViewState(**bad))
+    assert state == ViewState()  # every bad value back at its default
+    assert len(warnings) == len(bad), warnings  # one warning per dropped value
+    assert "Ignored sq=2001.0: spectra q must be between 0.01 and 1000; using 1." in warnings
+    assert "Ignored UMAP n_neighbors=201: it must be between 2 and 200; using 15." in warnings
+    assert "Ignored mm='no such choice': map method must be one of ['pca', 'umap', 'tsne']." in warnings
+    assert "Ignored q='3': not a valid data search." in warnings
+    ok = ViewState(**good)
+    assert validate(ok) == (ok, [])
+
+
+def test_kind_state_validated_once_dataset_values():
+    import core
+    from dashboard.state import encode_selection, validate
+
+    ds = core.load(core.sample_data_dir() / "digits-mlp")
+    state = ViewState(view="seed0/hidden1/epoch001", map_neighbors=1, map_seed=-3, map_color="nope",
+                      map_filter=("shape=round",), map_selection="r5.99999", map_item=5000, map_view2="missing",
+                      spectra_pair="gone", spectra_class="nope", geo_label="nope", spectra_q=-1.0)
+    options = {"map_color": ["none", "label"], "geo_label": ["label", "split"], "spectra_class": ["label"]}
+    checked, warnings = validate(state, ds, options=options, fallbacks={"geo_label": "label"})
+    changed = {f.name for f in dataclasses.fields(ViewState) if getattr(checked, f.name) != getattr(state, f.name)}
+    assert changed == {"map_neighbors", "map_seed", "map_color", "map_filter", "map_selection", "map_item",
+                       "map_view2", "spectra_pair", "spectra_class", "geo_label", "spectra_q"}
+    assert all(getattr(checked, n) == getattr(ViewState(), n) for n in changed)
+    assert len(warnings) == len(changed), warnings
+    assert "This dataset has no label column 'nope'; using 'label'." in warnings
+    assert "Ignored inspected item 5000: this dataset has rows 0 to 1796." in warnings
+    assert any(w.startswith("Ignored the link's filter:") and "shape" in w for w in warnings), warnings
+    assert "Ignored the paired view 'gone': dataset 'digits-mlp' has no such view." in warnings
+    ok = ViewState(view="seed0/hidden1/epoch001", map_selection=encode_selection([1, 2], ds.n), map_item=3,
+                   map_filter=("label=3",), map_color="label", geo_label="split", spectra_class="label")
+    assert validate(ok, ds, options=options) == (ok, [])
+
+
+def test_kind_state_validated_once_on_any_page_with_one_warning_each(monkeypatch, tmp_path):
+    from .apptest import run_app
+
+    _app_env(monkeypatch, tmp_path)
+    query = {"ds": "digits-mlp", "sq": "-1", "mk": "1", "sc": "nope", "spv": "gone", "gm": "manhattan"}
+    for page in (None, "app_pages/map.py", "app_pages/spectra.py"):
+        at = run_app(query, page=page)
+        notes = [w.value for w in at.warning]
+        for start in ("Ignored sq=-1.0", "Ignored UMAP n_neighbors=1", "Ignored the class column 'nope'",
+                      "Ignored the paired view 'gone'", "Ignored gm='manhattan'"):
+            assert sum(n.startswith(start) for n in notes) == 1, (page, start, notes)
+        for key in ("sq", "mk", "sc", "spv", "gm"):  # gone (a page may write its own resolved default)
+            assert at.query_params.get(key) != query[key], (page, key)
