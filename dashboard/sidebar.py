@@ -103,6 +103,6 @@ def render(ctx: Context) -> None:
         st.html(copy_link_button(url) + WRAP_METRIC_LABELS, unsafe_allow_javascript=True)  # one click: on the clipboard
         with st.popover("Show link", icon=":material/visibility:", width="stretch"):
             st.caption("This link reopens exactly this view: dataset, view, page and settings."
-                       + (f" Its fp= is the dataset fingerprint `{ctx.dataset.fingerprint[:8]}`."
+                       + (f" Its fp= is the dataset fingerprint {ctx.dataset.fingerprint[:8]}."
                           if ctx.dataset is not None else ""))
             st.code(url, language=None, wrap_lines=True)

@@ -367,5 +367,5 @@ def test_kind_fingerprint_labels_say_view_or_dataset(monkeypatch, tmp_path):
     at = run_app({"ds": "digits-paired"})
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert f"view fingerprint `{ds.view('image').fingerprint[:8]}`" in captions, captions
-    assert f"dataset fingerprint `{ds.fingerprint[:8]}`" in captions, captions
+    assert f"dataset fingerprint {ds.fingerprint[:8]}" in captions, captions
     assert at.query_params["fp"] == ds.fingerprint[:8]
