@@ -80,7 +80,7 @@ def views_section(ds: core.Dataset) -> None:
     st.subheader(f"Views ({len(ds.views)})")
     table = ds.views_table()
     empty = [c for c in table.columns if (text_values(table[c], missing="") == "").all()]  # NaN or ""
-    table = table.drop(columns=empty)
+    table = view_data.metadata_display(table.drop(columns=empty))  # a missing step reads (missing), not None
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320))
 
 
