@@ -24,6 +24,7 @@ __all__ = [
     "check_paired",
     "first_items",
     "plain",
+    "plural",
 ]
 
 
@@ -96,6 +97,40 @@ def plain(value):
     if isinstance(value, dict):
         return {plain(k): plain(v) for k, v in value.items()}
     return value
+
+
+def plural(n, noun: str, many: str | None = None, *, thousands: bool = False) -> str:
+    """``"1 group"`` / ``"2 groups"``: a count and its noun in agreement, for messages.
+
+    Parameters
+    ----------
+    n : int or numpy integer
+        The count (cast to ``int``, so ``np.int64(2)`` reads ``2``).
+    noun : str
+        The singular noun.
+    many : str, optional
+        The plural noun (default: ``noun + "s"``).
+    thousands : bool, default=False
+        Write the count with thousands separators (``1,797``).
+
+    Returns
+    -------
+    str
+        The count, a space and the singular or plural noun.
+
+    Raises
+    ------
+    TypeError, ValueError
+        From ``int(n)`` when ``n`` is not a number. Nothing else.
+
+    Examples
+    --------
+    >>> plural(1, "group"), plural(2, "group"), plural(1, "entry", "entries")
+    ('1 group', '2 groups', '1 entry')
+    """
+    n = int(n)
+    word = noun if n == 1 else (many if many is not None else noun + "s")
+    return f"{n:,} {word}" if thousands else f"{n} {word}"
 
 
 def first_items(values: Sequence | np.ndarray, k: int = 5) -> str:

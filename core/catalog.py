@@ -261,6 +261,18 @@ def resolve(name: str, data_dir: str | os.PathLike | None = None) -> CatalogEntr
     raise EmbedLensInputError(f"there is no dataset {name!r} in the data folder")
 
 
+def _upload_error(exc: EmbedLensInputError, prefixes) -> EmbedLensInputError:
+    """``exc`` with the never-kept upload folder (its name or temporary path) cut out of its text."""
+    text, source = str(exc), exc.source
+    for prefix in prefixes:
+        text = text.replace(prefix, "" if prefix.endswith(("/", os.sep)) else "the upload")
+        if source is not None:
+            source = source.replace(prefix, "" if prefix.endswith(("/", os.sep)) else "the upload")
+    out = EmbedLensInputError(text)
+    out.source, out.row, out.column = source, getattr(exc, "row", None), getattr(exc, "column", None)
+    return out
+
+
 def save_upload(
     files: Iterable[tuple[str, bytes]], data_dir: str | os.PathLike | None = None, *, check: bool = True
 ) -> CatalogEntry:
@@ -335,7 +347,11 @@ def save_upload(
         for clean, data in safe:
             (tmp / clean).write_bytes(data)
         if check:
-            load(tmp, name=f"{UPLOADS}/{folder_name}", nonfinite="drop")  # raises on anything unreadable
+            try:
+                load(tmp, name=f"{UPLOADS}/{folder_name}", nonfinite="drop")  # raises on anything unreadable
+            except EmbedLensInputError as exc:  # name the uploaded file, not a folder that is not kept
+                raise _upload_error(exc, (f"{UPLOADS}/{folder_name}/", f"{tmp}{os.sep}", f"{tmp}/",
+                                          f"{UPLOADS}/{folder_name}", str(tmp))) from None
         try:
             tmp.rename(target)
         except OSError:  # another session stored the same upload meanwhile

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._numerics import row_norms
-from ._validation import EmbedLensInputError, first_items, nonfinite_rows
+from ._validation import EmbedLensInputError, first_items, nonfinite_rows, plural
 
 __all__ = ["ViewHealth", "health_report", "duplicate_groups", "equal_row_groups"]
 
@@ -42,24 +42,31 @@ class ViewHealth:
         """One sentence per problem found, empty when the view is clean."""
         out = []
         if len(self.nonfinite_rows):
+            n = len(self.nonfinite_rows)
             out.append(
-                f"{len(self.nonfinite_rows)} rows hold NaN or inf (rows {first_items(self.nonfinite_rows)})."
+                f"{plural(n, 'row')} {'holds' if n == 1 else 'hold'} NaN or inf "
+                f"({'row' if n == 1 else 'rows'} {first_items(self.nonfinite_rows)})."
             )
         if len(self.zero_rows):
+            n = len(self.zero_rows)
             out.append(
-                f"{len(self.zero_rows)} rows are zero vectors (rows {first_items(self.zero_rows)}); "
-                "cosine similarity is undefined for them."
+                f"{plural(n, 'row')} {'is a zero vector' if n == 1 else 'are zero vectors'} "
+                f"({'row' if n == 1 else 'rows'} {first_items(self.zero_rows)}); "
+                f"cosine similarity is undefined for {'it' if n == 1 else 'them'}."
             )
         if len(self.duplicate_rows):
+            n = len(self.duplicate_rows)
             out.append(
-                f"{len(self.duplicate_rows)} rows exactly repeat an earlier row "
-                f"({self.n_duplicate_groups} groups; rows {first_items(self.duplicate_rows)}); "
-                "nearest-neighbour estimators see zero distances."
+                f"{plural(n, 'row')} exactly {'repeats' if n == 1 else 'repeat'} an earlier row "
+                f"({plural(self.n_duplicate_groups, 'group')}; {'row' if n == 1 else 'rows'} "
+                f"{first_items(self.duplicate_rows)}); nearest-neighbour estimators see zero distances."
             )
         if len(self.dead_dims):
+            n = len(self.dead_dims)
             out.append(
-                f"{len(self.dead_dims)} of {self.d} dimensions are constant (dims "
-                f"{first_items(self.dead_dims)}); they carry no information."
+                f"{n} of {plural(self.d, 'dimension')} {'is' if n == 1 else 'are'} constant "
+                f"({'dim' if n == 1 else 'dims'} {first_items(self.dead_dims)}); "
+                f"{'it carries' if n == 1 else 'they carry'} no information."
             )
         return out
 

@@ -3,7 +3,7 @@
 ``resolve()`` runs once per script run in ``app.py``, before any widget: it reconciles the
 state with the data folder (a dataset or view that is not there falls back to the first,
 with a warning, and the link's settings that belonged to it are dropped with a note; a
-changed fingerprint is reported), loads the dataset through the cache and keeps a load
+changed fingerprint is reported and the link's row numbers are dropped), loads the dataset through the cache and keeps a load
 error instead of raising it, so each page decides how to show it. The first time a dataset
 loads in a session, every link value scoped to it is checked against it
 (:func:`check_link`), whichever page the link opens.
@@ -19,6 +19,7 @@ from core import CatalogEntry, Dataset, EmbedLensInputError, View
 
 from . import data
 from . import session as vs
+from .state import drop_row_fields
 
 __all__ = ["Context", "resolve", "get", "require_dataset"]
 
@@ -74,11 +75,15 @@ def resolve() -> Context:
         state = vs.update(view=ds.view_names[0])
     fp = ds.fingerprint[:8]
     if state.fingerprint and state.fingerprint != fp:
+        kept, dropped = drop_row_fields(state)
         vs.add_warning(
-            f"The data of {ds.name!r} changed since this link was made (fingerprint "
+            f"The data of {ds.name!r} changed since this link was made (dataset fingerprint "
             f"{state.fingerprint} then, {fp} now): what you see may differ from what was shared."
+            + (f" {dropped}" if dropped else "")
         )
-    if state.fingerprint != fp:
+        if kept != state:
+            vs.update(**{k: getattr(kept, k) for k in vars(kept) if getattr(kept, k) != getattr(state, k)})
+    if vs.current().fingerprint != fp:
         vs.update(fingerprint=fp)
     if not st.session_state.get(_CHECKED):
         st.session_state[_CHECKED] = True

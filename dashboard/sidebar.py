@@ -97,9 +97,12 @@ def render(ctx: Context) -> None:
                 **vs.widget_key("view", options=ds.view_names),
             )
             v = ctx.view
-            st.caption(f"{v.n:,} items × {v.d:,} dims · fingerprint `{v.fingerprint[:8]}`")
+            st.caption(f"{v.n:,} items × {v.d:,} dims · view fingerprint `{v.fingerprint[:8]}`",
+                       help="Of this view's matrix. The link's fp= is the dataset fingerprint (all its files).")
         url = vs.share_url(vs.current(), _page_base_url())
         st.html(copy_link_button(url) + WRAP_METRIC_LABELS, unsafe_allow_javascript=True)  # one click: on the clipboard
         with st.popover("Show link", icon=":material/visibility:", width="stretch"):
-            st.caption("This link reopens exactly this view: dataset, view, page and settings.")
+            st.caption("This link reopens exactly this view: dataset, view, page and settings."
+                       + (f" Its fp= is the dataset fingerprint {ctx.dataset.fingerprint[:8]}."
+                          if ctx.dataset is not None else ""))
             st.code(url, language=None, wrap_lines=True)

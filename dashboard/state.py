@@ -28,6 +28,8 @@ __all__ = [
     "rescope",
     "rescope_note",
     "validate",
+    "drop_row_fields",
+    "spectra_panels",
     "page_fields",
     "encode_selection",
     "decode_selection",
@@ -133,9 +135,9 @@ class ViewState:
     """Metadata filter clauses: "label=3" (alternatives within a column), "ink>=100"."""
     map_filter_mode: str = field(default="display", metadata=_key("mfm", page="map", scope="app", choices=("display", "project")))
     """Filter only what is drawn ("display") or project only the kept items ("project")."""
-    map_selection: str = field(default="", metadata=_key("msel", page="map", scope="dataset"))
+    map_selection: str = field(default="", metadata=_key("msel", page="map", scope="dataset", rows=True))
     """Selected items (dataset row numbers), encoded by :func:`encode_selection`."""
-    map_item: int = field(default=-1, metadata=_key("mi", page="map", scope="dataset"))
+    map_item: int = field(default=-1, metadata=_key("mi", page="map", scope="dataset", rows=True))
     """The inspected (clicked) item's row number; -1 for none."""
     map_view2: str = field(default="", metadata=_key("mv2", page="map", scope="view"))
     """Side by side: the second view's name ("" for one map)."""
@@ -374,7 +376,8 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
     Without ``dataset``: each field's type, ``choices`` and ``bounds`` (field metadata). With a
     :class:`core.Dataset` also what names its rows, columns and views: the map's selection
     (:func:`decode_selection` for ``dataset.n`` rows), inspected item (``-1 <= map_item < n``),
-    filter (parsed and applied to the metadata), second view, the paired view of the Spectra page, and
+    filter (parsed and applied to the metadata), second view, the paired view and the panel
+    (:func:`spectra_panels`) of the Spectra page, and
     UMAP / t-SNE on fewer than 5 items. ``options`` gives, per field name, the values the dataset
     allows that only the caller can list (the map colours, label and class columns: their lists go
     through the app's caches); ``fallbacks`` names, for the message, what a page shows instead (the
@@ -422,6 +425,12 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
     if state.spectra_pair and state.spectra_pair not in ds.view_names:
         changes["spectra_pair"] = ""
         warnings.append(f"Ignored the paired view {state.spectra_pair!r}: dataset {ds.name!r} has no such view.")
+    if state.spectra_panel != "class":
+        view = ds.view(state.view) if state.view in ds.view_names else ds.views[0]
+        if not spectra_panels(ds, view).get(state.spectra_panel, True):
+            changes["spectra_panel"] = "class"
+            warnings.append(f"Ignored sp={state.spectra_panel!r}: view {view.name!r} of dataset {ds.name!r} "
+                            f"has no {_PANEL_NEEDS[state.spectra_panel]}; showing the per-class panel.")
     if "spectra_class" in options and state.spectra_class and state.spectra_class not in options["spectra_class"]:
         changes["spectra_class"] = ""
         warnings.append(f"Ignored the class column {state.spectra_class!r}: dataset {ds.name!r} has no such "
@@ -432,6 +441,40 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
         warnings.append(f"This dataset has no label column {state.geo_label!r}; using "
                         f"{fallbacks.get('geo_label', 'none')!r}.")
     return (replace(state, **changes) if changes else state), warnings
+
+
+def drop_row_fields(state: ViewState) -> tuple[ViewState, str]:
+    """``state`` without the values that name dataset row numbers (field metadata ``rows``: the map
+    selection, the inspected item), and a note naming what was dropped ("" when nothing was set).
+
+    Used when the link's dataset fingerprint differs from the data's: the same row numbers may name
+    other items now. The other settings are kept.
+
+    >>> drop_row_fields(ViewState(map_selection="r3.17", map_method="umap"))[0].map_method
+    'umap'
+    """
+    reset = {f.name: f.default for f in fields(state)
+             if f.metadata.get("rows") and getattr(state, f.name) != f.default}
+    if not reset:
+        return state, ""
+    what = ", ".join(f"{_WHAT.get(n, n.replace('_', ' '))} ({_field(n).metadata['key']}="
+                     f"{_short(_encode(getattr(state, n)))})" for n in reset)
+    return replace(state, **reset), (f"Dropped {what}: row numbers of changed data may name other items. "
+                                     "The other settings are kept.")
+
+
+def spectra_panels(ds, view=None) -> dict[str, bool]:
+    """Which lower panels of the Spectra page ``ds`` (a :class:`core.Dataset`) offers for ``view`` (its
+    first view by default): "training" needs more than one view with a step, "paired" a modality on
+    ``view`` and another view of another modality. "class" is listed as True (its class columns are the
+    page's to check). The Spectra page uses the same rule."""
+    view = ds.views[0] if view is None else view
+    return {"class": True,
+            "training": sum(v.step is not None for v in ds.views) > 1,
+            "paired": bool(view.modality) and any(v.modality and v.modality != view.modality for v in ds.views)}
+
+
+_PANEL_NEEDS = {"training": "views at more than one training step", "paired": "a second view of another modality"}
 
 
 # --- map ---

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import core
+from core._validation import plural
 from core.tables import image_columns, search_rows, text_values
 from dashboard import context
 from dashboard import session as vs
@@ -41,7 +42,8 @@ def upload_section() -> None:
             "under the data folder's uploads/ by content hash, so links to them keep working."
         )
         files = st.file_uploader(
-            "Embedding files", type=UPLOAD_TYPES, accept_multiple_files=True, label_visibility="collapsed"
+            "Embedding files", type=UPLOAD_TYPES, accept_multiple_files=True, label_visibility="collapsed",
+            key=view_data.uploader_key(),  # a new key after a refusal: the refused files are not sent again
         )
         st.button(
             "Open as a dataset", disabled=not files, on_click=view_data.open_upload, args=(files,), type="primary"
@@ -56,7 +58,7 @@ def load_error(ctx: context.Context) -> None:
     if isinstance(ctx.error, core.NonFiniteRowsError):
         n = len(ctx.error.rows)
         st.button(
-            f"Leave out these {n:,} rows for this session",
+            f"Leave out {'this row' if n == 1 else f'these {n:,} rows'} for this session",
             on_click=vs.update,
             kwargs={"drop_nonfinite": True},
             help="The rows are left out of every view and the metadata; your files are not changed.",
@@ -78,7 +80,7 @@ def views_section(ds: core.Dataset) -> None:
     st.subheader(f"Views ({len(ds.views)})")
     table = ds.views_table()
     empty = [c for c in table.columns if (text_values(table[c], missing="") == "").all()]  # NaN or ""
-    table = table.drop(columns=empty)
+    table = view_data.metadata_display(table.drop(columns=empty))  # a missing step reads (missing), not None
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320))
 
 
@@ -105,7 +107,7 @@ def health_section(ds: core.Dataset, view: core.View) -> None:
 
 def metadata_section(ds: core.Dataset) -> None:
     meta = ds.metadata
-    st.subheader(f"Metadata ({len(meta.columns)} columns)")
+    st.subheader(f"Metadata ({plural(len(meta.columns), 'column', thousands=True)})")
     if meta.empty and not len(meta.columns):
         st.caption("This dataset has no metadata: items are identified by row number.")
         return
@@ -115,9 +117,10 @@ def metadata_section(ds: core.Dataset) -> None:
     )
     mask = search_rows(meta, query, skip=tuple(images))
     shown = meta.loc[mask]
-    st.caption(f"{mask.sum():,} of {len(meta):,} rows" + (f" match {query!r}" if query else ""))
+    st.caption(f"{int(mask.sum()):,} of {plural(len(meta), 'row', thousands=True)}"
+               + (f" {'matches' if int(mask.sum()) == 1 else 'match'} {query!r}" if query else ""))
     config = {c: st.column_config.ImageColumn(c, width="small") for c in images}
-    st.dataframe(shown, width="stretch", hide_index=False, column_config=config, key="meta_table")
+    st.dataframe(view_data.metadata_display(shown, skip=images), width="stretch", hide_index=False, column_config=config, key="meta_table")
 
 
 ctx = context.get()
@@ -144,8 +147,9 @@ elif ctx.dataset is not None:
     ds, view = ctx.dataset, ctx.view
     if len(ds.dropped_rows):
         st.info(
-            f"{len(ds.dropped_rows):,} rows holding NaN or inf are left out of every view for this "
-            f"session (file rows {', '.join(map(str, ds.dropped_rows[:8]))}"
+            f"{plural(len(ds.dropped_rows), 'row', thousands=True)} holding NaN or inf "
+            f"{'is' if len(ds.dropped_rows) == 1 else 'are'} left out of every view for this "
+            f"session ({'file row' if len(ds.dropped_rows) == 1 else 'file rows'} {', '.join(map(str, ds.dropped_rows[:8]))}"
             f"{', ...' if len(ds.dropped_rows) > 8 else ''}). Your files are unchanged.",
             icon=":material/info:",
         )

@@ -10,7 +10,9 @@ from dashboard import data
 from dashboard import session as vs
 from dashboard.data import health as health_data
 
-__all__ = ["open_upload", "remove_upload", "CONFIRM", "health_table"]
+__all__ = ["open_upload", "remove_upload", "CONFIRM", "health_table", "uploader_key", "metadata_display"]
+
+UPLOADER = "embedlens.uploader_round"
 
 
 def open_upload(files) -> None:
@@ -19,9 +21,28 @@ def open_upload(files) -> None:
         entry = data.save_upload([(f.name, f.getvalue()) for f in files])
     except (core.EmbedLensInputError, OSError) as exc:
         st.session_state["embedlens.upload_error"] = f"Upload refused, nothing was kept: {exc}"
+        st.session_state[UPLOADER] = st.session_state.get(UPLOADER, 0) + 1  # an empty uploader: no resend
         return
     vs.update(dataset=entry.name)  # resets the old dataset's settings (vs.rescope)
     st.session_state["embedlens.uploaded"] = entry.name
+
+
+def uploader_key() -> str:
+    """The file uploader's widget key; a new one after a refused upload empties the uploader."""
+    return f"upload_files_{st.session_state.get(UPLOADER, 0)}"
+
+
+def metadata_display(meta: pd.DataFrame, *, skip=()) -> pd.DataFrame:
+    """``meta`` for the metadata table: every missing cell (None, NaN, pd.NA, NaT, any dtype) reads
+    :data:`core.tables.MISSING_TEXT`, as on the Map. Columns with a missing cell become text (their
+    values as :func:`core.tables.text_values` writes them); the others and ``skip`` (images) are kept."""
+    from core.tables import MISSING_TEXT, text_values
+
+    out = meta.copy(deep=False)
+    for c in meta.columns:
+        if c not in skip and meta[c].isna().any():
+            out[c] = pd.Series(text_values(meta[c], missing=MISSING_TEXT), index=meta.index, dtype=object)
+    return out
 
 
 CONFIRM = "embedlens.remove_upload"

@@ -182,3 +182,57 @@ def test_kind_missing_metadata_values_search(isolated_env):
     assert at.dataframe[-1].value.shape[0] == 1  # row 1, missing in every column
     at = run_app({"q": "a x"})
     assert at.dataframe[-1].value.shape[0] == 2
+
+
+# --------------------------------------------------------------------------- kind: missing values read one way
+
+
+def test_kind_missing_metadata_values_table_read_the_same(isolated_env):
+    from core.tables import MISSING_TEXT
+
+    folder = isolated_env / "gaps"
+    folder.mkdir()
+    np.save(folder / "x.npy", np.ones((3, 2), np.float32) * np.arange(1, 4)[:, None])
+    meta = pd.DataFrame({"score": [0.5, np.nan, 2.0], "flag": pd.array([True, None, False], dtype="boolean"),
+                         "word": ["a", None, "c"], "n": pd.array([1, None, 3], dtype="Int64")})
+    meta.to_parquet(folder / "metadata.parquet", index=False)
+    at = run_app()
+    table = at.dataframe[-1].value
+    # row 1 is missing in every column (the literal file): each cell reads the Map's text
+    assert table.iloc[1].tolist() == [MISSING_TEXT] * 4, table.iloc[1].tolist()
+    assert table.iloc[0].tolist() == ["0.5", "True", "a", "1"]
+
+
+# --------------------------------------------------------------------------- kind: refused uploads (resend, path)
+
+
+def test_kind_refused_uploads_clear_the_uploader_and_name_the_file(isolated_env):
+    at = run_app()
+    at.file_uploader[0].set_value([("fake.npy", b"plain text renamed to .npy\n", "application/octet-stream")]).run()
+    at.button[0].click().run()
+    errors = [e.value for e in at.error if e.value.startswith("Upload refused")]
+    assert errors == ["Upload refused, nothing was kept: fake.npy: is not a NumPy .npy file "
+                      "(it lacks the NumPy header)"], errors
+    assert "uploads/" not in errors[0]
+    assert not at.file_uploader[0].value  # emptied: the refused file is not sent again
+    assert at.button[0].disabled
+    buf = io.BytesIO()
+    np.save(buf, np.eye(6, dtype=np.float32))
+    at.file_uploader[0].set_value([("vectors.npy", buf.getvalue(), "application/octet-stream")]).run()
+    at.button[0].click().run()
+    assert not [e.value for e in at.error], [e.value for e in at.error]
+    assert at.selectbox(key="w.dataset").value.startswith("uploads/vectors-")
+
+
+# --------------------------------------------------------------------------- kind: counts and nouns agree
+
+
+def test_kind_plural_counts_agree_on_the_data_page(isolated_env):
+    folder = isolated_env / "one"
+    folder.mkdir()
+    np.save(folder / "x.npy", np.ones((1, 2), np.float32))
+    pd.DataFrame({"label": ["a"]}).to_csv(folder / "metadata.csv", index=False)
+    at = run_app()
+    heads = [s.value for s in at.subheader]
+    assert "Metadata (1 column)" in heads, heads
+    assert "1 of 1 row" in [c.value for c in at.caption], [c.value for c in at.caption]

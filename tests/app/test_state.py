@@ -292,3 +292,80 @@ def test_kind_state_validated_once_on_any_page_with_one_warning_each(monkeypatch
             assert sum(n.startswith(start) for n in notes) == 1, (page, start, notes)
         for key in ("sq", "mk", "sc", "spv", "gm"):  # gone (a page may write its own resolved default)
             assert at.query_params.get(key) != query[key], (page, key)
+
+
+# --------------------------------------------------------------------------- kind: row numbers of changed data
+
+
+def test_kind_row_numbers_of_changed_data_dropped_pure():
+    from dashboard.state import drop_row_fields
+
+    state = ViewState(dataset="digits-paired", map_selection="r3.17.40", map_item=48, map_method="umap",
+                      spectra_q=2.0, map_filter=("label=3",))
+    kept, note = drop_row_fields(state)
+    # every field naming row numbers (URL keys msel, mi), by the literal field list
+    assert {f.metadata["key"] for f in dataclasses.fields(ViewState) if f.metadata.get("rows")} == {"msel", "mi"}
+    assert (kept.map_selection, kept.map_item) == ("", -1)
+    assert (kept.map_method, kept.spectra_q, kept.map_filter) == ("umap", 2.0, ("label=3",))
+    assert "msel=r3.17.40" in note and "mi=48" in note
+    assert drop_row_fields(ViewState(map_method="umap")) == (ViewState(map_method="umap"), "")
+
+
+def test_kind_row_numbers_of_changed_data_dropped_from_a_link(monkeypatch, tmp_path):
+    from .apptest import run_app
+
+    _app_env(monkeypatch, tmp_path)
+    # a1cd4acc is digits-mlp's fingerprint, not digits-paired's (80da42d3)
+    at = run_app({"ds": "digits-paired", "fp": "a1cd4acc", "msel": "r3.17.40", "mi": "40", "sk": "rbf"})
+    notes = [w.value for w in at.warning]
+    changed = [n for n in notes if "changed since this link was made" in n]
+    assert len(changed) == 1, notes
+    assert "dataset fingerprint a1cd4acc then" in changed[0] and "msel=r3.17.40" in changed[0], changed
+    assert "mi=40" in changed[0], changed
+    assert "msel" not in at.query_params and "mi" not in at.query_params
+    assert at.query_params["sk"] == "rbf" and at.query_params["fp"] == "80da42d3"
+
+
+# --------------------------------------------------------------------------- kind: panels a dataset lacks
+
+
+def test_kind_unavailable_panel_warned_pure():
+    import core
+    from dashboard.state import validate
+
+    mlp = core.load(core.sample_data_dir() / "digits-mlp")  # steps, no modalities
+    paired = core.load(core.sample_data_dir() / "digits-paired")  # image + text, no steps
+    checked, warnings = validate(ViewState(view=mlp.view_names[0], spectra_panel="paired"), mlp)
+    assert checked.spectra_panel == "class" and len(warnings) == 1 and warnings[0].startswith("Ignored sp='paired'")
+    checked, warnings = validate(ViewState(view="image", spectra_panel="training"), paired)
+    assert checked.spectra_panel == "class" and len(warnings) == 1 and warnings[0].startswith("Ignored sp='training'")
+    for ds, panel in ((mlp, "training"), (paired, "paired")):  # panels that exist are kept
+        ok = ViewState(view=ds.view_names[0], spectra_panel=panel)
+        assert validate(ok, ds) == (ok, [])
+
+
+def test_kind_unavailable_panel_warned_from_a_link(monkeypatch, tmp_path):
+    from .apptest import run_app
+
+    _app_env(monkeypatch, tmp_path)
+    at = run_app({"ds": "digits-mlp", "sp": "paired"})
+    notes = [w.value for w in at.warning]
+    assert sum(n.startswith("Ignored sp='paired'") for n in notes) == 1, notes
+    assert "sp" not in at.query_params
+
+
+# --------------------------------------------------------------------------- kind: which fingerprint
+
+
+def test_kind_fingerprint_labels_say_view_or_dataset(monkeypatch, tmp_path):
+    import core
+
+    from .apptest import run_app
+
+    _app_env(monkeypatch, tmp_path)
+    ds = core.load(core.sample_data_dir() / "digits-paired")
+    at = run_app({"ds": "digits-paired"})
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert f"view fingerprint `{ds.view('image').fingerprint[:8]}`" in captions, captions
+    assert f"dataset fingerprint {ds.fingerprint[:8]}" in captions, captions
+    assert at.query_params["fp"] == ds.fingerprint[:8]

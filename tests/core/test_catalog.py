@@ -170,3 +170,13 @@ def test_kind_encoding_catalog_description_reads_like_the_loader(tmp_path, encod
     (folder / "embedlens.toml").write_bytes('description = "Café naïve embeddings"\n'.encode(encoding))
     entry = core.list_datasets(tmp_path)[0]
     assert entry.description == "Café naïve embeddings"
+
+
+def test_kind_refused_uploads_name_the_uploaded_file_not_a_folder(tmp_path):
+    import core as _core
+
+    with pytest.raises(_core.EmbedLensInputError) as info:
+        _core.save_upload([("fake.npy", b"not numpy at all")], tmp_path)
+    assert str(info.value) == "fake.npy: is not a NumPy .npy file (it lacks the NumPy header)"
+    assert info.value.source == "fake.npy"
+    assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").rglob("*"))

@@ -26,10 +26,10 @@ def test_every_problem_is_found(small_matrix):
     assert np.isnan(h.norms[11]) and h.norms[3] == 0.0
     np.testing.assert_allclose(h.norms[0], np.linalg.norm(X[0].astype(np.float64)))
     text = " ".join(h.warnings())
-    assert "1 rows hold NaN or inf (rows 11)" in text
-    assert "1 rows are zero vectors (rows 3)" in text
-    assert "2 rows exactly repeat an earlier row (1 groups; rows 7, 30)" in text
-    assert "1 of 6 dimensions are constant (dims 4)" in text
+    assert "1 row holds NaN or inf (row 11)" in text  # counts and nouns agree (was "1 rows hold")
+    assert "1 row is a zero vector (row 3)" in text
+    assert "2 rows exactly repeat an earlier row (1 group; rows 7, 30)" in text
+    assert "1 of 6 dimensions is constant (dim 4)" in text
 
 
 def test_duplicate_groups_agree_with_numpy_unique(rng):
@@ -84,3 +84,22 @@ def test_kind_scale_invariance_health_norms():
         np.testing.assert_allclose(h.norms / s, ref, rtol=1e-12)
         assert len(h.zero_rows) == 0
     assert h.norms.dtype == np.float64
+
+
+def test_kind_plural_counts_agree_in_health_messages():
+    from core._validation import plural
+
+    assert [plural(n, "group") for n in (0, 1, 2)] == ["0 groups", "1 group", "2 groups"]
+    assert plural(1797, "row", thousands=True) == "1,797 rows" and plural(np.int64(1), "entry", "entries") == "1 entry"
+    X = np.arange(1, 41, dtype=np.float64).reshape(10, 4)
+    X[:, 1] = 0.0  # two dead dimensions
+    X[:, 2] = 0.0
+    X[5], X[6] = X[0], X[1]  # two groups
+    X[8] = 0.0
+    X[9] = 0.0  # two zero vectors (one group of duplicates more)
+    text = " ".join(health_report(X).warnings())
+    assert "2 rows are zero vectors (rows 8, 9); cosine similarity is undefined for them." in text, text
+    assert "3 rows exactly repeat an earlier row (3 groups; rows 5, 6, 9)" in text, text
+    assert "2 of 4 dimensions are constant (dims 1, 2); they carry no information." in text, text
+    for bad in ("1 rows", "1 groups", "1 dims", "1 dimensions are"):
+        assert bad not in text
