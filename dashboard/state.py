@@ -434,7 +434,7 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
     if "spectra_class" in options and state.spectra_class and state.spectra_class not in options["spectra_class"]:
         changes["spectra_class"] = ""
         warnings.append(f"Ignored the class column {state.spectra_class!r}: dataset {ds.name!r} has no such "
-                        "categorical column.")
+                        "column that can serve as classes.")
     default_label = _field("geo_label").default
     if "geo_label" in options and state.geo_label != default_label and state.geo_label not in options["geo_label"]:
         changes["geo_label"] = default_label
@@ -474,7 +474,7 @@ def spectra_panels(ds, view=None) -> dict[str, bool]:
             "paired": bool(view.modality) and any(v.modality and v.modality != view.modality for v in ds.views)}
 
 
-_PANEL_NEEDS = {"training": "views at more than one training step", "paired": "a second view of another modality"}
+_PANEL_NEEDS = {"training": "views at more than one training step", "paired": "second view of another modality"}
 
 
 # --- map ---
