@@ -185,6 +185,25 @@ def sigma_warning(sigma: float, rule: str, D2: np.ndarray) -> str | None:
     distances). Far below it every row is its own island (DSE -> log2 n); far above it all
     rows merge (DSE -> 0): the value then says nothing about the data. None for the median
     rule, or when no pair of rows is apart (all rows identical).
+
+    Parameters
+    ----------
+    sigma : float
+        The bandwidth used, in the data's units.
+    rule : str
+        How it was chosen (a value of the module's sigma rules: "given" is judged, "median" not).
+    D2 : ndarray of shape (m, m)
+        Squared Euclidean distances of the rows used (data units squared).
+
+    Returns
+    -------
+    str or None
+        The message (sigma, the median, which side, and the fix: the "median" rule), or None.
+
+    Raises
+    ------
+    IndexError
+        When ``D2`` is 1-D (from :func:`core._numerics.median_pairwise_distance`).
     """
     if rule != _SIGMA_RULES["given"] or D2.size == 0 or not (D2 > 0).any():
         return None
