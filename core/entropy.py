@@ -62,6 +62,8 @@ class DiffusionEntropy:
     n_used: int
     seed: int
     eigenvalues: np.ndarray
+    warning: str | None = None
+    """Set when a given ``sigma`` is far off the sample's scale (see :func:`sigma_warning`)."""
 
     def __float__(self) -> float:
         return float(self.value)
@@ -88,6 +90,8 @@ class DiffusionMutualInfo:
     seed: int
     binned: bool
     """Whether ``y`` was continuous and cut into equal-width bins."""
+    warning: str | None = None
+    """Set when a given ``sigma`` is far off the sample's scale (see :func:`sigma_warning`)."""
 
     def __float__(self) -> float:
         return float(self.value)
@@ -170,6 +174,49 @@ def _resolve_sigma(sigma, D2: np.ndarray) -> tuple[float, str]:
     return float(sigma), _SIGMA_RULES["given"]
 
 
+SIGMA_SCALE_RANGE = 100.0
+"""A given ``sigma`` more than this factor away from the median pairwise distance is warned about."""
+
+
+def sigma_warning(sigma: float, rule: str, D2: np.ndarray) -> str | None:
+    """A message when a given ``sigma`` is outside ``[median / 100, median * 100]``.
+
+    ``median`` is the median positive pairwise distance of the rows used (``D2``: squared
+    distances). Far below it every row is its own island (DSE -> log2 n); far above it all
+    rows merge (DSE -> 0): the value then says nothing about the data. None for the median
+    rule, or when no pair of rows is apart (all rows identical).
+
+    Parameters
+    ----------
+    sigma : float
+        The bandwidth used, in the data's units.
+    rule : str
+        How it was chosen (a value of the module's sigma rules: "given" is judged, "median" not).
+    D2 : ndarray of shape (m, m)
+        Squared Euclidean distances of the rows used (data units squared).
+
+    Returns
+    -------
+    str or None
+        The message (sigma, the median, which side, and the fix: the "median" rule), or None.
+
+    Raises
+    ------
+    IndexError
+        When ``D2`` is 1-D (from :func:`core._numerics.median_pairwise_distance`).
+    """
+    if rule != _SIGMA_RULES["given"] or D2.size == 0 or not (D2 > 0).any():
+        return None
+    median = median_pairwise_distance(sq_distances=D2)
+    if median / SIGMA_SCALE_RANGE <= sigma <= median * SIGMA_SCALE_RANGE:
+        return None
+    side = "below" if sigma < median else "above"
+    return (f"σ = {float(sigma):.4g} is far {side} the median pairwise distance of the rows used "
+            f"({float(median):.4g}; outside [median / {SIGMA_SCALE_RANGE:g}, median × {SIGMA_SCALE_RANGE:g}]), so the "
+            f"value mostly reflects σ ({'every row its own cluster: near log2 n' if side == 'below' else 'all rows merged: near 0'}); "
+            f"use the \"median\" bandwidth rule (sigma=\"median\") or a σ on the data's scale")
+
+
 def _dse_eigenvalues(D2: np.ndarray, sigma: float) -> np.ndarray:
     """|eigenvalues| of ``K = D^-1/2 G D^-1/2``, ``G = exp(-D2 / (2 sigma^2))``, descending."""
     G = np.exp(D2 * (-0.5 / sigma**2))
@@ -183,12 +230,21 @@ def _dse_eigenvalues(D2: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _entropy_bits(eigenvalues: np.ndarray, t: int) -> float:
-    a = eigenvalues.astype(np.float64) ** int(t)
+    """Shannon entropy (bits) of ``|l|^t / sum |l|^t``.
+
+    Eigenvalues below ``m * eps * max|l|`` (m eigenvalues, eps of float64) are rounding noise
+    of the eigensolver and count as 0: identical rows (one eigenvalue 1, the rest exactly 0)
+    give exactly 0 bits instead of ~1e-13.
+    """
+    a = np.abs(eigenvalues.astype(np.float64))
+    if a.size:
+        a[a < a.size * np.finfo(np.float64).eps * a.max()] = 0.0
+    a = a ** int(t)
     total = a.sum()
     if total <= 0:
         return 0.0
     p = a[a > 0] / total
-    return float(-(p * np.log2(p)).sum())
+    return float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0: no "-0" for a single eigenvalue
 
 
 def diffusion_spectral_entropy(X, /, *, sigma: float | str = DSE_PAPER_SIGMA, t: int = 1,
@@ -202,8 +258,9 @@ def diffusion_spectral_entropy(X, /, *, sigma: float | str = DSE_PAPER_SIGMA, t:
         \mathrm{DSE} = -\sum_i a_i \log_2 a_i
 
     ``K`` has the spectrum of the diffusion operator ``D^-1 G``; the trivial eigenvalue 1 is
-    kept (as in the current reference code). ``0 <= DSE <= log2 n``: ~0 for identical
-    points, ``log2 k`` for k far-apart clumps, ``log2 n`` as sigma -> 0.
+    kept (as in the current reference code). ``0 <= DSE <= log2 n``: exactly 0 for identical
+    points (eigenvalues below ``m eps max|l|`` are eigensolver rounding noise, counted as 0),
+    ``log2 k`` for k far-apart clumps, ``log2 n`` as sigma -> 0.
 
     Parameters
     ----------
@@ -222,8 +279,9 @@ def diffusion_spectral_entropy(X, /, *, sigma: float | str = DSE_PAPER_SIGMA, t:
     -------
     DiffusionEntropy
         ``value`` in bits, ``0 <= value <= log2(n_used)``; the ``sigma`` and ``sigma_rule``
-        used, ``t``, ``n`` (rows given), ``n_used`` and ``seed`` of the subsample, and the
-        ``|eigenvalues|``.
+        used, ``t``, ``n`` (rows given), ``n_used`` and ``seed`` of the subsample, the
+        ``|eigenvalues|``, and ``warning`` when a given ``sigma`` is outside
+        ``[median / 100, median * 100]`` of the median pairwise distance (:func:`sigma_warning`).
 
     Raises
     ------
@@ -264,7 +322,8 @@ def diffusion_spectral_entropy(X, /, *, sigma: float | str = DSE_PAPER_SIGMA, t:
     D2 = _sq_distances(Z)
     s, rule = _resolve_sigma(sigma, D2)
     values = _dse_eigenvalues(D2, s)
-    return DiffusionEntropy(_entropy_bits(values, t), s, rule, int(t), n, len(Z), int(seed), values)
+    return DiffusionEntropy(_entropy_bits(values, t), s, rule, int(t), n, len(Z), int(seed), values,
+                            sigma_warning(s, rule, D2))
 
 
 def _label_bins(y, n: int, bins: int, y_kind: str) -> tuple[np.ndarray, tuple, bool]:
@@ -384,7 +443,7 @@ def diffusion_spectral_mutual_info(X, y, /, *, sigma: float | str = DSE_PAPER_SI
                     "term": members.size / m * (dse_r - dse_c)})
     table = pd.DataFrame(out, columns=["class", "n", "dse_class", "dse_random", "term"])
     return DiffusionMutualInfo(float(table["term"].sum()), table, s, rule, int(t), n, m, int(n_draws),
-                               int(seed), binned)
+                               int(seed), binned, sigma_warning(s, rule, D2))
 
 
 # --------------------------------------------------------------------------- SCE

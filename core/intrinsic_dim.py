@@ -159,6 +159,26 @@ def _euclidean(dist: np.ndarray, metric: str) -> np.ndarray:
     return np.sqrt(2.0 * dist) if metric == "cosine" else dist
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _too_few_message(n_u: int, n: int, info: _Distinct, K: int, metric: str) -> str:
+    """Why ``K`` neighbours per distinct point cannot be had, and the fix: more rows when the
+    rows are too few anyway; dropping duplicates / zero rows when they are the cause."""
+    head = (f"{_count(n_u, 'distinct point')} (of {_count(n, 'row')}: {_count(info.n_duplicates, 'duplicate')}, "
+            f"{_count(info.n_zero, 'zero row')}) {'is' if n_u == 1 else 'are'} too few for {K} neighbours each")
+    if n < K + 1:
+        return f"{head}; load more points"
+    causes = " and ".join(w for w, c in (("duplicate rows", info.n_duplicates),
+                                         (f"zero rows (no direction under {metric})", info.n_zero)) if c)
+    if n_u == 1 and info.n_zero == 0:
+        return (f"{head}: all {n:,} rows are identical (duplicate rows, not too few rows), so there is no "
+                f"geometry to measure; the Data page's health report lists the duplicates")
+    return (f"{head}: the cause is {causes}, not too few rows; drop them (the Data page's health report "
+            f"lists them) to measure the intrinsic dimension")
+
+
 def _neighbour_distances(
     X: np.ndarray, metric: str, K: int, graph: NeighborGraph | None, seed: int
 ) -> tuple[np.ndarray, _Distinct, str]:
@@ -171,10 +191,7 @@ def _neighbour_distances(
     info = _distinct(X, metric)
     n_u = len(info.reps)
     if n_u < K + 1:
-        raise EmbedLensInputError(
-            f"{n_u} distinct points (of {len(X)} rows: {info.n_duplicates} duplicates, "
-            f"{info.n_zero} zero rows) are too few for {K} neighbours each; load more points"
-        )
+        raise EmbedLensInputError(_too_few_message(n_u, len(X), info, K, metric))
     if graph is not None:
         graph.check(X.shape[0], metric=metric)
         if info.n_duplicates == 0 and info.n_zero == 0 and graph.k >= K:

@@ -70,9 +70,13 @@ def scale_and_barcode(view, s, graph_k, sep) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Intrinsic dimension against scale")
-        curves = geometry_data.id_scale_curves(fp, X, s.geo_metric, graph_k)
-        est = geometry_data.intrinsic_dimension(fp, X, s.geo_id_method, s.geo_metric, graph_k)
-        st.plotly_chart(fg.id_scale_figure(fg.id_scale_info(curves, est)), key="geo_scale")
+        try:
+            curves = geometry_data.id_scale_curves(fp, X, s.geo_metric, graph_k)
+            est = geometry_data.intrinsic_dimension(fp, X, s.geo_id_method, s.geo_metric, graph_k)
+        except EmbedLensInputError:  # the cards above show the message once
+            st.caption("Not drawn: see the intrinsic-dimension message above.")
+        else:
+            st.plotly_chart(fg.id_scale_figure(fg.id_scale_info(curves, est)), key="geo_scale")
         st.caption("A plateau is the dimension worth reporting; a rise at small scales is noise, a fall "
                    "at large scales curvature or the data's extent.")
     with right:
@@ -110,6 +114,11 @@ def depthwise(ds, labels) -> None:
 def hubs(ds, view, s, graph_k) -> None:
     hub = geometry_data.hubness(view.fingerprint, view.X, min(s.geo_hub_k, graph_k), s.geo_metric, graph_k)
     st.subheader(f"Top hubs (k={hub.k})")
+    tied, warning = view_geometry.hub_ties(view.fingerprint, view.X, hub.k, s.geo_metric, graph_k)
+    if warning:
+        st.warning(warning, icon=":material/warning:")
+    if tied == view.n:
+        return
     st.caption(f"Anti-hubs (nobody's neighbour): {hub.antihub_share:.1%} of points.")
     table = fg.hubs_table(hub.k_occurrence, hub.top, ds.ids, ds.metadata)
     st.dataframe(table, hide_index=True, width="stretch", key="geo_hubs",

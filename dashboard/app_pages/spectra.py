@@ -54,6 +54,8 @@ def overview(view, s, sigma) -> None:
     for i, card in enumerate(cards):
         cols[i % 4].metric(card.label, card.value, help=card.help)
     st.caption(figs.parameters_used(profile, dse))
+    if dse.warning:
+        st.warning(f"DSE: {dse.warning}", icon=":material/warning:")
     with st.expander("Formulas and references", icon=":material/functions:"):
         for card in cards:
             st.markdown(f"**{card.label}** — {card.help.replace(chr(10) * 2, ' — ')}")
@@ -106,8 +108,13 @@ def class_panel(ds, view, s, sigma) -> None:
                + ("; rows with a missing label left out" if rr.n_unlabelled else "")
                + "".join(f"; Vendi of {r['class']}: {int(r['n']):,} of {int(r['n_class']):,} rows, "
                          f"{r['vendi_method']} (seed {int(r['seed'])})" for _, r in sampled.iterrows()))
-    st.dataframe(table.merge(mi.table[["class", "dse_class", "dse_random", "term"]], on="class", how="left"),
-                 hide_index=True, width="stretch", key="class_table")
+    if mi.warning:
+        st.warning(f"DSMI: {mi.warning}", icon=":material/warning:")
+    shown, texts = view_spectra.class_table(
+        table, mi.table, column=column, vendi_label=figs.metric_label("vendi", kernel=s.spectra_kernel, q=s.spectra_q),
+        coding_label=figs.metric_label("coding_rate", eps2=s.spectra_eps2))
+    st.dataframe(shown, hide_index=True, width="stretch", key="class_table",
+                 column_config=view_spectra.class_table_config(texts))
 
 
 def training_panel(ds, s, sigma) -> None:

@@ -31,6 +31,8 @@ __all__ = [
     "SpectrumInfo",
     "spectrum_info",
     "spectrum_figure",
+    "alpha_label",
+    "empty_note",
     "CumulativeInfo",
     "cumulative_info",
     "cumulative_figure",
@@ -113,8 +115,9 @@ def metric_cards(profile, dse=None, *, sigma_rule: str = "fixed") -> list[Card]:
         Card("rankme", metric_label("rankme"), fmt(profile.rankme), metric_help("rankme")),
         Card("pca_95", "PCA-k (90% / 95%)",
              value(f"{fmt(profile.pca_90)} / {fmt(profile.pca_95)}", cov_undefined), help_("pca_95", cov_undefined)),
-        Card("alpha", f"Power-law α (i = {fit.start}–{fit.stop})", value(fmt(fit.alpha), cov_undefined),
-             help_("alpha", cov_undefined, f"\n\nR² = {fmt(fit.r2)} over {fit.n_points} eigenvalues")),
+        Card("alpha", alpha_label(fit), value(fmt(fit.alpha), cov_undefined),
+             help_("alpha", cov_undefined, f"\n\nR² = {fmt(fit.r2)} over {fit.n_points} eigenvalues"
+                   if fit.n_points else "")),
         Card("vendi", metric_label("vendi", kernel=profile.kernel_spectrum.kernel, q=profile.q), fmt(profile.vendi),
              metric_help("vendi") + f"\n\nSpectrum: {profile.kernel_spectrum.label}"
              + (f" — {profile.vendi.n:,} of {profile.vendi.n_input:,} rows, {profile.vendi.method}, seed "
@@ -123,10 +126,38 @@ def metric_cards(profile, dse=None, *, sigma_rule: str = "fixed") -> list[Card]:
              metric_help("coding_rate")),
     ]
     if dse is not None:
+        warning = getattr(dse, "warning", None)
         cards.append(Card("dse", metric_label("dse", sigma=dse.sigma, t=dse.t, sigma_rule=sigma_rule),
                           fmt(dse.value), metric_help("dse") + f"\n\nσ = {dse.sigma:.4g} ({dse.sigma_rule}); "
-                          f"{dse.n_used:,} of {dse.n:,} rows; at most log₂ n = {dse.max_value:.3g} bits"))
+                          f"{dse.n_used:,} of {dse.n:,} rows; at most log₂ n = {dse.max_value:.3g} bits"
+                          + (f"\n\nWarning: {warning}" if warning else "")))
     return cards
+
+
+def alpha_label(fit) -> str:
+    """The α card's label: its fit range only when the range holds eigenvalues (not "i = 1–0")."""
+    return f"Power-law α (i = {fit.start}–{fit.stop})" if fit.n_points else "Power-law α"
+
+
+def empty_note(spec) -> str:
+    """Why a spectrum chart has nothing to draw ("" when it has): a degenerate spectrum's message
+    (e.g. "all rows are identical: nothing to plot"), or no eigenvalue above the rank tolerance."""
+    message = getattr(spec, "message", None)
+    if message:
+        head = message.split(":")[0] if ":" in message else message.split(",")[0]
+        return f"{head}: nothing to plot"
+    if not len(spec.nonzero):
+        return "no eigenvalue above the rounding tolerance: nothing to plot"
+    return ""
+
+
+def _note_only(fig: go.Figure, note: str) -> go.Figure:
+    """``fig`` with its axes hidden and ``note`` written in the middle (an empty chart says why)."""
+    fig.add_annotation(text=note, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=14, color="#555"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
 
 
 def parameters_used(profile, dse=None) -> str:
@@ -164,6 +195,8 @@ class SpectrumInfo:
     alpha: float
     r2: float
     title: str
+    note: str = ""
+    """Why nothing is drawn (a degenerate spectrum), shown on the chart; "" when there is a spectrum."""
 
 
 def spectrum_info(spec, fit, *, title: str = "") -> SpectrumInfo:
@@ -174,8 +207,11 @@ def spectrum_info(spec, fit, *, title: str = "") -> SpectrumInfo:
         fit_values = np.exp(fit.intercept) * fit_rank.astype(float) ** (-fit.alpha)
     else:
         fit_rank, fit_values = np.empty(0, int), np.empty(0)
+    note = empty_note(spec)
+    if note:
+        rank, values = np.empty(0, int), np.empty(0)
     return SpectrumInfo(rank, values, fit_rank, fit_values, fit.start, fit.stop, fit.alpha, fit.r2,
-                        title or f"Eigen-spectrum ({spec.kernel}{', centred' if spec.center else ''})")
+                        title or f"Eigen-spectrum ({spec.kernel}{', centred' if spec.center else ''})", note)
 
 
 def spectrum_figure(info: SpectrumInfo) -> go.Figure:
@@ -192,7 +228,7 @@ def spectrum_figure(info: SpectrumInfo) -> go.Figure:
         fig.add_vrect(x0=info.start, x1=info.stop, fillcolor=OKABE_ITO[3], opacity=0.07, line_width=0)
     fig.update_layout(template=TEMPLATE, title=info.title, height=380, legend=_BELOW,
                       xaxis=log_axis(info.rank, title="rank i"), yaxis=log_axis(info.values, title="eigenvalue λᵢ"))
-    return fig
+    return _note_only(fig, info.note) if info.note else fig
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,6 +237,8 @@ class CumulativeInfo:
     cumulative: np.ndarray
     k90: int
     k95: int
+    note: str = ""
+    """Why nothing is drawn (a degenerate spectrum); "" when there is a curve."""
 
 
 def cumulative_info(spec, k90: int, k95: int) -> CumulativeInfo:
@@ -208,6 +246,9 @@ def cumulative_info(spec, k90: int, k95: int) -> CumulativeInfo:
     def count(k) -> int:  # NaN (a degenerate spectrum): no PCA-k marker
         return int(k) if k == k else 0
 
+    note = empty_note(spec)
+    if note:
+        return CumulativeInfo(np.empty(0, int), np.empty(0), 0, 0, note)
     return CumulativeInfo(np.arange(1, len(cum) + 1), cum, count(k90), count(k95))
 
 
@@ -225,7 +266,7 @@ def cumulative_figure(info: CumulativeInfo) -> go.Figure:
                       xaxis_title="principal components k", yaxis=dict(title="share of variance", tickformat=".0%",
                                                                        range=[0, 1.02]),
                       legend=dict(x=0.6, y=0.1))
-    return fig
+    return _note_only(fig, info.note) if info.note else fig
 
 
 @dataclass(frozen=True, eq=False)
@@ -381,4 +422,6 @@ def schur_figure(info: SchurInfo) -> go.Figure:
     fig.update_layout(template=TEMPLATE, title=info.title, height=380,
                       xaxis=log_axis(*[np.arange(1, len(v) + 1) for v in shown], title="rank i"),
                       yaxis=log_axis(*shown, title="eigenvalue"), legend=_BELOW)
+    if not any(len(v) for v in shown):
+        return _note_only(fig, "no eigenvalue of S or D above 1e-10: nothing to plot")
     return fig

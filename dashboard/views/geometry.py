@@ -9,8 +9,9 @@ import streamlit as st
 
 from core import EmbedLensInputError
 from dashboard.data import geometry as geometry_data
+from dashboard.data import view_graph
 
-__all__ = ["Labels", "labels_and_separability", "depthwise_rows"]
+__all__ = ["Labels", "labels_and_separability", "depthwise_rows", "hub_ties"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,27 @@ def depthwise_rows(views, labels: Labels) -> list[dict]:
         progress.progress((i + 1) / len(views), text=f"NC1 of {v.label}")
     progress.empty()
     return rows
+
+
+def hub_ties(fingerprint: str, X, k: int, metric: str, graph_k: int) -> tuple[int, str | None]:
+    """Rows whose ``k`` nearest neighbours are all at distance 0 (duplicates) in the shared graph,
+    and the warning to show (None when there are none).
+
+    Such a row's neighbour list is picked by tie-breaking among equal rows, so the N_k counts,
+    the hubs and the anti-hub share built on it say nothing about the data's geometry.
+
+    Returns
+    -------
+    (int, str or None)
+        The number of tied rows and the message naming it and the fix.
+    """
+    graph = view_graph(fingerprint, X, graph_k, metric)  # cached: the graph hubness used
+    tied = int((np.asarray(graph.distances)[:, :k] == 0).all(axis=1).sum())
+    if not tied:
+        return 0, None
+    n = len(graph.distances)
+    who = f"all {n:,} rows" if tied == n else f"{tied:,} of {n:,} rows"
+    return tied, (f"{who} have all {k} nearest neighbours at distance 0 (duplicate rows): their neighbours are "
+                  f"picked by tie-breaking among equal rows, so the N_k counts, hubs and anti-hubs "
+                  f"{'below mean nothing' if tied == n else 'of those rows are arbitrary'}; drop the duplicates "
+                  f"(the Data page's health report lists them)")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 
+import pandas as pd
 import streamlit as st
 
 from core.metric_text import metric_help, metric_title
 from dashboard.data import spectra as spectra_data
 from dashboard.figures import spectra as figs
 
-__all__ = ["trajectory", "schur_cards"]
+__all__ = ["trajectory", "schur_cards", "class_table", "class_table_config"]
 
 
 def trajectory(ds, metric: str, label: str, s, sigma, labels=None, key: str | None = None) -> None:
@@ -95,3 +96,49 @@ def schur_cards(view, other, sce, before, after, *, kernel: str, q: float) -> No
                   if kernel == "rff" else ""))
     if sce.params.get("warning"):
         st.warning(sce.params["warning"], icon=":material/warning:")
+
+
+def class_table(table: pd.DataFrame, mi_table: pd.DataFrame, *, column: str, vendi_label: str,
+                coding_label: str) -> tuple[pd.DataFrame, dict[str, tuple[str, str]]]:
+    """The per-class table as shown: :func:`core.class_diversity`'s ``table`` joined with the DSMI
+    terms, less the columns that say nothing here, and a readable header + help for each column.
+
+    ``seed`` is left out when no class was sampled (all None), ``n_class`` when it equals ``n``
+    in every row (then ``n`` is the class size); the values themselves are not changed.
+
+    Returns
+    -------
+    (DataFrame, {column: (header, help)})
+    """
+    out = table.merge(mi_table[["class", "dse_class", "dse_random", "term"]], on="class", how="left")
+    sampled = out["seed"].notna().any()
+    if not sampled:
+        out = out.drop(columns="seed")
+    if (out["n"] == out["n_class"]).all():
+        out = out.drop(columns="n_class")
+        n_text = ("Rows", "Rows of the class")
+    else:
+        n_text = ("Rows used (Vendi)", "Rows the Vendi score used: a seeded sample of a larger class "
+                                       "(see the caption above), else every row")
+    texts = {
+        "class": (column, f"The class: a value of the column {column!r}"),
+        "n": n_text,
+        "n_class": ("Rows in class", "Rows of the class (the coding rate uses every non-zero one)"),
+        "vendi": (vendi_label, "Vendi score of the class's rows: the effective number of distinct items "
+                               "(1 = all alike, n = all orthogonal)"),
+        "coding_rate": (coding_label, "Coding rate of the class's rows: the bits to encode them up to "
+                                      "distortion ε² (larger = more spread)"),
+        "vendi_method": ("Vendi spectrum", "How the class's kernel spectrum was computed"),
+        "seed": ("Sample seed", "Seed of the rows drawn for the Vendi score (empty: every row used)"),
+        "dse_class": ("DSE of the class (bits)", "Diffusion spectral entropy of the class's rows"),
+        "dse_random": ("DSE of random rows (bits)", "Mean DSE of random subsets of the class's size, "
+                                                    "drawn from all rows (the DSMI baseline)"),
+        "term": ("DSMI term (bits)", "p(class) × [DSE of random rows − DSE of the class]; the terms add up "
+                                     "to the DSMI card"),
+    }
+    return out, {c: texts[c] for c in out.columns if c in texts}
+
+
+def class_table_config(texts: dict[str, tuple[str, str]]) -> dict:
+    """``st.dataframe`` column_config from :func:`class_table`'s headers and help texts."""
+    return {c: st.column_config.Column(label, help=help_) for c, (label, help_) in texts.items()}

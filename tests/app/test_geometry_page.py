@@ -128,7 +128,7 @@ def test_too_few_points_for_mle_leaves_the_other_sections(isolated_env):
     np.save(folder / "x.npy", X)
     pd.DataFrame({"label": [0, 1, 2, 3] * 4}).to_csv(folder / "metadata.csv", index=False)
     at = run_app({"gid": "mle"}, page=PAGE)
-    assert at.error[0].value == ("14 distinct points (of 16 rows: 1 duplicates, 1 zero rows) are too few for "
+    assert at.error[0].value == ("14 distinct points (of 16 rows: 1 duplicate, 1 zero row) are too few for "
                                  "20 neighbours each; load more points")
     assert len(at.dataframe[0].value) == 10  # the hubs table still shows
     assert len(at.get("plotly_chart")) >= 2  # class heatmaps
@@ -165,3 +165,37 @@ def test_kind_many_classes_a_column_that_cannot_be_labels_says_why(isolated_env)
     assert metric(at, "kNN purity") == "n/a"
     assert any(c.value.startswith("kNN purity and NC1 not computed: the label column 'batch' cannot serve as "
                                   "labels: ") and "1 class(es)" in c.value for c in at.caption)
+
+
+# --------------------------------------------------------------------------- kinds (fresh-eyes review)
+
+
+@pytest.mark.parametrize("metric_name", ["cosine", "euclidean"])
+def test_kind_wrong_advice_geometry_identical_rows(isolated_env, metric_name):
+    """50 identical rows: one error (not the same one twice), naming the duplicates, not "load
+    more points"; the hubs are declared tie-breaking (all 50 rows have all-zero neighbour
+    distances) instead of a top-hubs table with N_k = 49 and "78% anti-hubs"."""
+    np.save(isolated_env / "constant.npy", np.ones((50, 8), dtype=np.float32) * 3)
+    at = run_app({"ds": "constant.npy", "gm": metric_name}, page=PAGE)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "duplicate" in errors[0] and "load more points" not in errors[0]
+    assert "1 distinct points" not in errors[0]
+    warnings = [w.value for w in at.warning if "distance 0" in w.value]
+    assert len(warnings) == 1 and warnings[0].startswith("all 50 rows have all 10 nearest neighbours at distance 0")
+    assert not at.dataframe  # no hubs table built on ties
+    assert not any("Anti-hubs" in c.value for c in at.caption)
+
+
+def test_kind_wrong_advice_geometry_some_duplicates_declared(isolated_env):
+    """A few duplicated rows among distinct ones: the hubs table stays, with a warning naming
+    how many rows have all-zero neighbour distances (counted here by hand from the rows)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 6)).astype(np.float32)
+    X[:12] = X[0]  # 12 copies of one row: each has >= 10 neighbours at distance 0
+    np.save(isolated_env / "dups.npy", X)
+    at = run_app({"ds": "dups.npy", "gm": "euclidean"}, page=PAGE)
+    expected = sum(int((np.all(X == X[i], axis=1).sum() - 1) >= 10) for i in range(80))
+    assert expected == 12
+    warnings = [w.value for w in at.warning if "distance 0" in w.value]
+    assert len(warnings) == 1 and warnings[0].startswith(f"{expected} of 80 rows have all 10 nearest neighbours")
+    assert len(at.dataframe[0].value) == 10

@@ -267,3 +267,61 @@ def test_kind_many_classes_spectra_class_column_is_offered(isolated_env):
     assert box.options[0] == "label" and box.value == "label"
     rr = core.rate_reduction(X, labels, eps2=0.5)
     assert metric(at, [m.label for m in at.metric if m.label.startswith("Rate reduction")][0]) == fmt(rr.delta_r)
+
+
+# --------------------------------------------------------------------------- kinds (fresh-eyes review)
+
+
+def _odd_folder(root, rng):
+    """The fresh-eyes reviewer's data folder: each .npy its own dataset (named after the file)."""
+    Z = np.random.default_rng(0).standard_normal((60, 16))
+    np.save(root / "constant.npy", np.ones((50, 8), dtype=np.float32) * 3)
+    np.save(root / "big.npy", (Z * 1e20).astype(np.float32))
+    np.save(root / "unit.npy", Z.astype(np.float32))
+    return root
+
+
+def test_kind_degenerate_input_label_spectra_page_identical_rows(isolated_env, rng):
+    """50 identical rows: α "undefined" under a label with no empty range, DSE exactly 0, and
+    the empty spectrum charts say "all rows are identical: nothing to plot"."""
+    _odd_folder(isolated_env, rng)
+    at = run_app({"ds": "constant.npy"}, page=PAGE)
+    assert metric(at, "Power-law α") == "undefined"
+    assert not any("i = 1–0" in m.label for m in at.metric)
+    assert metric(at, "DSE (σ=10, t=1)") == "0"
+    for i in (0, 1):
+        notes = [a["text"] for a in _chart(at, i)["layout"].get("annotations", [])]
+        assert notes == ["all rows are identical: nothing to plot"]
+    assert not [w for w in at.warning if "DSE" in w.value]  # no pair apart: no bandwidth to judge
+
+
+@pytest.mark.parametrize(("view", "warned"), [("big", True), ("unit", False)])
+def test_kind_scale_dependent_bandwidth_spectra_page_warning(isolated_env, rng, view, warned):
+    """sigma = 10 against a median pairwise distance of ~5e20: warned, naming the median rule;
+    at unit scale no warning."""
+    _odd_folder(isolated_env, rng)
+    at = run_app({"ds": f"{view}.npy"}, page=PAGE)
+    shown = [w.value for w in at.warning if w.value.startswith("DSE: ")]
+    assert bool(shown) == warned
+    if warned:
+        assert "median" in shown[0] and "far below" in shown[0]
+
+
+def test_kind_raw_column_names_spectra_class_table(mlp):
+    """The per-class table has readable headers with help texts, and no column without information
+    (seed: nothing sampled; n_class: equal to n); the values stay core.class_diversity's."""
+    at = run_app({"ds": "digits-mlp", "sn": "300"}, page=PAGE)
+    df = at.dataframe[0]
+    assert list(df.value.columns) == ["class", "n", "vendi", "coding_rate", "vendi_method", "dse_class",
+                                      "dse_random", "term"]
+    X, labels = mlp.views[0].X, mlp.metadata["label"]
+    expected = core.class_diversity(X, labels)
+    assert expected["seed"].isna().all() and (expected["n"] == expected["n_class"]).all()  # why they are dropped
+    np.testing.assert_allclose(df.value["vendi"], expected["vendi"], rtol=1e-12)
+    config = {c: v for c, v in json.loads(df.proto.columns).items() if c != "_index"}
+    headers = {c: config[c]["label"] for c in config}
+    assert headers == {"class": "label", "n": "Rows", "vendi": "Vendi (cosine, q=1)",
+                       "coding_rate": "Coding rate (ε²=0.5)", "vendi_method": "Vendi spectrum",
+                       "dse_class": "DSE of the class (bits)", "dse_random": "DSE of random rows (bits)",
+                       "term": "DSMI term (bits)"}
+    assert all(config[c].get("help") for c in config)

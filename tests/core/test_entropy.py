@@ -251,3 +251,33 @@ def test_kind_scale_invariance_sce_unit_rows(rng):
     for f in (1e20, 1e-24):
         scaled = schur_complement_entropy((I * f).astype(np.float32), (T * f).astype(np.float32))
         assert scaled.score == pytest.approx(base.score, rel=1e-5)
+
+
+# --------------------------------------------------------------------------- kinds (fresh-eyes review)
+
+
+@pytest.mark.parametrize("n, d, value", [(50, 8, 3.0), (7, 2, -1e6), (200, 3, 1e-20)])
+def test_kind_degenerate_input_exact_value_dse_identical_rows(n, d, value):
+    """Identical rows: one diffusion eigenvalue 1, the rest exactly 0 -> DSE is 0 bits exactly
+    (not the ~1e-13 the eigensolver's rounding noise gave), for DSE and the DSMI class terms."""
+    X = np.full((n, d), value, dtype=np.float32)
+    res = diffusion_spectral_entropy(X)
+    assert res.value == 0.0 and str(res.value) == "0.0"
+    mi = diffusion_spectral_mutual_info(X, np.arange(n) % 2)
+    assert (mi.table["dse_class"] == 0.0).all() and (mi.table["dse_random"] == 0.0).all()
+
+
+@pytest.mark.parametrize("scale, warned", [(1e20, "below"), (1e-30, "above"), (1.0, None)])
+def test_kind_scale_dependent_bandwidth_dse_sigma_warning(scale, warned):
+    """A fixed sigma = 10 on data whose median pairwise distance is 1e20 (or 1e-30) is warned
+    about, naming the median rule; on unit-scale data it is not."""
+    Z = np.random.default_rng(0).standard_normal((60, 16))
+    X = (Z * scale).astype(np.float32)
+    median = np.median(pairwise_distances(X.astype(np.float64))[np.triu_indices(60, 1)])  # independent: sklearn
+    assert (median / 100 <= 10 <= median * 100) == (warned is None)
+    for res in (diffusion_spectral_entropy(X), diffusion_spectral_mutual_info(X, np.arange(60) % 3)):
+        if warned is None:
+            assert res.warning is None
+        else:
+            assert warned in res.warning and "median" in res.warning and f"{median:.4g}" in res.warning
+    assert diffusion_spectral_entropy(X, sigma="median").warning is None

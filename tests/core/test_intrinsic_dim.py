@@ -179,3 +179,24 @@ def test_kind_large_mean_pca_dimension():
     lam = np.linalg.eigvalsh(np.cov(X.astype(np.float64) - 1e4, rowvar=False, bias=True))[::-1]
     ref = int(np.searchsorted(np.cumsum(lam) / lam.sum(), 0.95 - 1e-12) + 1)
     assert intrinsic_dimension(X, method="pca", metric="euclidean", n_bootstrap=2).value == ref
+
+
+# --------------------------------------------------------------------------- kinds (fresh-eyes review)
+
+
+@pytest.mark.parametrize("method", ["twonn", "mle"])
+def test_kind_wrong_advice_duplicates_named_as_the_cause(method):
+    """50 identical rows: the message names the duplicates (not "load more points"), in
+    singular grammar; 16 distinct rows under k = 20 still ask for more points."""
+    with pytest.raises(EmbedLensInputError) as err:
+        intrinsic_dimension(np.ones((50, 8), dtype=np.float32) * 3, method=method)
+    text = str(err.value)
+    assert "load more points" not in text and "1 distinct points" not in text
+    assert text.startswith("1 distinct point (of 50 rows: 49 duplicates, 0 zero rows) is too few")
+    assert "identical" in text and "duplicate" in text and "health report" in text
+    X = np.repeat(np.random.default_rng(0).standard_normal((3, 4)), 15, axis=0)  # 3 points, 45 rows
+    text = str(pytest.raises(EmbedLensInputError, intrinsic_dimension, X, method="mle").value)
+    assert "cause is duplicate rows" in text and "load more points" not in text
+    text = str(pytest.raises(EmbedLensInputError, intrinsic_dimension,
+                             np.random.default_rng(0).standard_normal((16, 4)), method="mle").value)
+    assert text.endswith("load more points") and "0 duplicates, 0 zero rows" in text

@@ -102,3 +102,44 @@ def test_schur_figure(rng):
     fig = figs.schur_figure(info)
     assert len(fig.data) == 2 and fig.data[0].name.startswith("S: not explained")
     assert len(fig.data[1].x) == int((sce.text_eigenvalues > 1e-10).sum())
+
+
+# --------------------------------------------------------------------------- kinds (fresh-eyes review)
+
+
+def _identical_rows():
+    return np.ones((50, 8), dtype=np.float32) * 3
+
+
+def test_kind_degenerate_input_label_alpha_card_identical_rows():
+    """Identical rows: α is NaN, its card reads "undefined" with the spectrum's message, and the
+    label names no empty fit range ("i = 1–0" was shown)."""
+    profile = core.spectral_profile(_identical_rows())
+    assert np.isnan(profile.powerlaw.alpha) and profile.powerlaw.n_points == 0
+    assert profile.message == "all rows are identical: the covariance is zero, so ratios are undefined"
+    card = {c.name: c for c in figs.metric_cards(profile)}["alpha"]
+    assert card.label == "Power-law α" and card.value == "undefined"
+    assert f"Undefined: {profile.message}" in card.help and "over 0 eigenvalues" not in card.help
+
+
+def test_kind_empty_figure_note_degenerate_spectrum():
+    """The eigen-spectrum and cumulative charts of identical rows say why they are empty instead
+    of showing bare axes (the log axes ran to 10^4)."""
+    profile = core.spectral_profile(_identical_rows())
+    note = "all rows are identical: nothing to plot"
+    for fig in (figs.spectrum_figure(figs.spectrum_info(profile.covariance, profile.powerlaw)),
+                figs.cumulative_figure(figs.cumulative_info(profile.covariance, profile.pca_90, profile.pca_95))):
+        assert [a.text for a in fig.layout.annotations] == [note]
+        assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
+        assert all(len(t.x) == 0 for t in fig.data)
+    # a spectrum with values carries no note
+    spec = core.Spectrum.from_eigenvalues(np.arange(1, 11, dtype=float) ** -1.0)
+    assert not figs.spectrum_figure(figs.spectrum_info(spec, core.powerlaw_alpha(spec))).layout.annotations
+
+
+def test_kind_scale_dependent_bandwidth_dse_card_warning():
+    """The DSE card's help carries the result's bandwidth warning (data at scale 1e20, sigma = 10)."""
+    X = (np.random.default_rng(0).standard_normal((60, 16)) * 1e20).astype(np.float32)
+    profile, dse = core.spectral_profile(X), core.diffusion_spectral_entropy(X)
+    card = {c.name: c for c in figs.metric_cards(profile, dse)}["dse"]
+    assert dse.warning and f"Warning: {dse.warning}" in card.help
