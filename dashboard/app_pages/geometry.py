@@ -16,7 +16,7 @@ from dashboard.views import geometry as view_geometry
 
 ID_NAMES = {"twonn": "TwoNN", "mle": "MLE (Levina-Bickel)", "pca": "PCA (95% variance)"}
 HELP = {"id": "intrinsic_dimension", "hub": "hubness", "purity": "knn_purity", "nc1": "nc1"}
-"""Card -> its entry in :data:`core.metric_text.METRICS`."""
+# card -> its entry in core.metric_text.METRICS
 
 
 def controls(columns: list[str], default: str) -> None:

@@ -123,3 +123,20 @@ def test_kind_pages_only_wire_well_under_200_lines():
         if names:
             late[p.name] = names
     assert late == {}
+
+
+def test_kind_magic_output_no_bare_strings_in_page_scripts():
+    """Streamlit's "magic" writes a bare expression of a page script onto the page: a string
+    meant as an attribute docstring (``HELP = {...}`` then ``\"\"\"...\"\"\"``) showed at the top of
+    the Geometry page. Only the module docstring may be a bare string."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "dashboard"
+    found = []
+    for path in [*sorted((root / "app_pages").glob("*.py")), root / "app.py"]:
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        for node in body[1:]:
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                found.append(f"{path.name}:{node.lineno}")
+    assert found == []
