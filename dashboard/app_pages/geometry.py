@@ -15,8 +15,8 @@ from dashboard.figures import geometry as fg
 from dashboard.views import geometry as view_geometry
 
 ID_NAMES = {"twonn": "TwoNN", "mle": "MLE (Levina-Bickel)", "pca": "PCA (95% variance)"}
+# card -> its entry in core.metric_text.METRICS (a comment: Streamlit's magic drew a string here on the page)
 HELP = {"id": "intrinsic_dimension", "hub": "hubness", "purity": "knn_purity", "nc1": "nc1"}
-# card -> its entry in core.metric_text.METRICS
 
 
 def controls(columns: list[str], default: str) -> None:
@@ -44,7 +44,9 @@ def cards(view, s, graph_k, sep, labels) -> None:
     est = geometry_data.intrinsic_dimension(fp, X, s.geo_id_method, s.geo_metric, graph_k)
     hub = geometry_data.hubness(fp, X, min(s.geo_hub_k, graph_k), s.geo_metric, graph_k)
     cols = st.columns(4)
-    cols[0].metric(f"ID · {ID_NAMES[s.geo_id_method]}", f"{est.value:.2f} ± {est.error:.2f}", help=metric_help(HELP["id"]))
+    # the ± as the (arrow-less, grey) delta: in the value, "7.56 ± 0.19" was cut off at 1000 px
+    cols[0].metric(f"ID · {ID_NAMES[s.geo_id_method]}", f"{est.value:.2f}", f"± {est.error:.2f}", delta_color="off",
+                   delta_arrow="off", help=metric_help(HELP["id"]))
     cols[1].metric(f"Hubness skew (k={hub.k}, {s.geo_metric})", f"{hub.skewness:.2f}", help=metric_help(HELP["hub"]))
     if sep.thornton is None:
         cols[2].metric("kNN purity", "n/a", help=labels.reason)

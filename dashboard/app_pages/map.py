@@ -30,7 +30,9 @@ def _job_progress(job: Job) -> None:
 
 
 def controls(ds, view) -> None:
-    c = st.columns([2, 1, 2, 2])
+    # two rows of two: in one row of four, at 1000 px t-SNE and 3-D were cut off behind a scroll
+    # arrow and "Dimensions" broke in two (tests/browser/test_layout_1000.py)
+    c = [*st.columns(2), *st.columns(2)]
     c[0].segmented_control("Method", list(METHODS), format_func=METHODS.get, required=True,
                            **vs.widget_key("map_method"))
     c[1].segmented_control("Dimensions", [2, 3], format_func=lambda d: f"{d}-D", required=True,
@@ -104,7 +106,8 @@ with user_errors():
     if state.map_dims == 3:
         cols[0].caption("Box, lasso and click selection work on 2-D maps; in 3-D, inspect items by id "
                         "(Item tab).")
-    tabs = panel.tabs(["Selection", "Item and neighbours", "Map details and export"])
+    # short names: longer ones went behind a scroll arrow in the 2/5 panel at 1000 px
+    tabs = panel.tabs(["Selection", "Item", "Details"])
     selected = vs.decode_selection(state.map_selection, ds.n) if state.map_selection else None
     with tabs[0]:
         map_panels.selection_panel(ds, view, selected, shown, state.map_metric)

@@ -78,8 +78,8 @@ def id_scale_figure(info: IDScaleInfo) -> go.Figure:
                                  hovertemplate=f"{info.estimate_label} = {info.estimate:.3g}<extra></extra>"))
     unit = "distance (unit sphere)" if info.metric == "cosine" else "Euclidean distance"
     fig.update_layout(template=TEMPLATE, height=340, xaxis=log_axis(*scales),
-                      xaxis_title=f"median neighbour {unit}",
-                      yaxis_title="intrinsic dimension", legend=dict(orientation="h", y=-0.25))
+                      xaxis_title=wrap(f"median neighbour {unit}", 28),  # 38 characters lost their end at 1000 px
+                      yaxis_title="intrinsic dimension", legend=dict(orientation="h", y=-0.45))  # below the 2-line title
     return fig
 
 

@@ -298,7 +298,25 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
             text=info.hover[idx] if info.hover is not None else None,
             showlegend=len(info.traces) > 1 or t.name != "points",
         )
-        if three_d:
+        if three_d and sel_mask is not None:
+            # Scatter3d has no selected / unselected styles (and one opacity per trace): the
+            # unselected points go in a faded trace of their own, the selected ones on top, as 2-D
+            on = sel_mask[idx]
+            parts = [(p, o) for p, o in ((idx[~on], 0.12), (idx[on], 1.0)) if len(p)]
+            for k, (part, opacity) in enumerate(parts):
+                last = k == len(parts) - 1  # one legend entry and one colour bar per group
+                show = common["showlegend"] and last
+                mk = dict(marker, opacity=opacity)
+                if is_scale:
+                    mk["color"] = info.continuous[part]
+                    if not last:
+                        mk.pop("colorbar", None)
+                xyz = info.coords[part]
+                fig.add_trace(go.Scatter3d(
+                    x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], **dict(
+                        common, marker=mk, customdata=info.rows[part].astype(np.int32), showlegend=show,
+                        legendgroup=t.name, text=info.hover[part] if info.hover is not None else None)))
+        elif three_d:
             xyz = info.coords[idx]
             fig.add_trace(go.Scatter3d(x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], **common))
         else:
@@ -334,7 +352,9 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
         margin=dict(l=8, r=8, t=40, b=8), uirevision="map",
     )
     if three_d:
-        fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="data"))
+        # no axis titles, as in 2-D: plotly's default x / y / z sat at the scene's edge, z cut off
+        axis3 = dict(axis, title=dict(text=""))
+        fig.update_layout(scene=dict(xaxis=axis3, yaxis=axis3, zaxis=axis3, aspectmode="data"))
     else:
         # no dragmode / clickmode here: Streamlit then lets a click select one point (pan by default);
         # setting dragmode makes it force clickmode="event", and clicks stop reaching the app

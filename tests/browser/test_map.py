@@ -102,5 +102,5 @@ def test_lasso_then_click_inspects_an_item_and_keeps_the_selection(map_server, p
     wait_idle(page)
     assert _query(page.url)["mi"] == str(row)
     assert _selected(page) == selected  # a click inspects; it does not replace the selection
-    page.get_by_role("tab", name="Item and neighbours").click()
+    page.get_by_role("tab", name="Item", exact=True).click()
     assert page.get_by_text(f"Row {row}", exact=False).first.is_visible()

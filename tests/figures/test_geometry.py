@@ -27,7 +27,7 @@ def test_id_scale_info_and_figure(rng):
     fig = fg.id_scale_figure(info)
     assert [t.name.replace("<br>", " ") for t in fig.data] == [*names, f"card: {est.label} = {est.value:.2f}"]
     assert fig.layout.xaxis.type == "log"
-    assert "Euclidean distance" in fig.layout.xaxis.title.text
+    assert "Euclidean distance" in fig.layout.xaxis.title.text.replace("<br>", " ")  # wrapped to fit
 
 
 def test_barcode_info_highlights_k_minus_one(rng):

@@ -180,3 +180,44 @@ def test_kind_missing_metadata_values_legend(column):
     assert "(missing)" in {t.name for t in dense.traces}
     fig = projection_figure(info)
     assert "(missing) (1)" in [t.name for t in fig.data]
+
+
+def _opacity_of_rows(fig) -> dict[int, float]:
+    """Drawn opacity per dataset row, from the figure alone (2-D: selected / unselected styles)."""
+    out: dict[int, float] = {}
+    for t in fig.data:
+        if t.name in ("item", "neighbours"):
+            continue
+        rows = np.asarray(t.customdata).tolist()
+        base = float(t.marker.opacity)
+        sel = set(t.selectedpoints) if getattr(t, "selectedpoints", None) is not None else None
+        for i, r in enumerate(rows):
+            if sel is None:
+                out[r] = base
+            else:
+                out[r] = float(t.selected.marker.opacity if i in sel else t.unselected.marker.opacity)
+    return out
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("kind", ["categorical", "continuous", "none"])
+def test_kind_selection_visible_in_every_map(rng, dims, kind):
+    """A selection dims every unselected point, on 2-D and 3-D maps alike (3-D used to draw all at full colour)."""
+    coords = rng.standard_normal((60, dims)).astype(np.float32)
+    rows = np.arange(100, 160)
+    values = {"categorical": _labels(160, 3), "continuous": rng.standard_normal(160), "none": None}[kind]
+    color = MapColor(kind, "c", values) if values is not None else None
+    chosen = {100, 117, 140, 159}
+    fig = projection_figure(projection_info(coords, rows, color=color, selected_rows=np.array(sorted(chosen))))
+    opacity = _opacity_of_rows(fig)
+    assert sorted(opacity) == rows.tolist()  # every point drawn exactly once
+    assert all(opacity[r] >= 0.85 for r in chosen)
+    assert all(opacity[r] <= 0.2 for r in opacity if r not in chosen)
+
+
+def test_kind_axis_titles_inside_the_chart_3d(rng):
+    """3-D scene axes carry no title text (the 2-D map has none either): plotly's default x / y / z
+    titles sat at the scene's edge and the z one was cut off at 1000-1400 px."""
+    fig = projection_figure(projection_info(rng.standard_normal((30, 3)), np.arange(30)))
+    for ax in (fig.layout.scene.xaxis, fig.layout.scene.yaxis, fig.layout.scene.zaxis):
+        assert ax.title.text == ""
