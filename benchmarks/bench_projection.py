@@ -210,12 +210,14 @@ def _row(name: str, n: int, ours: dict, lib: dict | None, lib_name: str = "") ->
               flush=True)
 
 
-def compute(quick: bool, only: str | None = None) -> None:
+def compute(quick: bool, only: str | None = None, max_n: int | None = None) -> None:
     sizes = {"pca": [5_000, 20_000] if quick else [10_000, 100_000, 1_000_000],
              "umap": [3_000] if quick else [10_000, 100_000],
              "tsne": [2_000] if quick else [5_000, 10_000]}
     if only:
         sizes = {k: (v if k == only else []) for k, v in sizes.items()}
+    if max_n:
+        sizes = {k: [n for n in v if n <= max_n] for k, v in sizes.items()}
     reps = {"pca": 3 if quick else 5, "umap": 1 if quick else 2, "tsne": 1 if quick else 2}
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
@@ -260,6 +262,8 @@ def compute(quick: bool, only: str | None = None) -> None:
             if n < 10_000:  # scikit-learn has no FFT gradient: compared only where both are Barnes-Hut
                 sk = _sub(["--case", "tsne_sklearn", "--data", paths[n], "--repeats", "1"])
                 _row("t-SNE (Barnes-Hut)", n, ours, sk, "sklearn TSNE(barnes_hut)")
+    if only:  # a section was asked for: skip the cache and figure timings
+        return
     print("== disk cache hit (coordinates + per-point preservation, checksums verified)")
     for n in [100_000] if quick else [100_000, 1_000_000]:
         _row("cache hit", n, _sub(["--io", "cache_hit", "--n", str(n), "--repeats", "5"]), None)
@@ -406,6 +410,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--make")
     ap.add_argument("--only", choices=["pca", "umap", "tsne"], help="run one section of the compute cases")
+    ap.add_argument("--max-n", type=int, help="skip the compute sizes above this many points")
     ap.add_argument("--sizes", help="--browser: comma-separated point counts (default 2k ... 1M)")
     ap.add_argument("--no-umap", action="store_true", help="--browser: skip the first-UMAP-after-start part")
     a = ap.parse_args()
@@ -426,7 +431,7 @@ def main() -> None:
     if a.browser:
         _browser(a.quick, a.sizes, not a.no_umap)
     else:
-        compute(a.quick, a.only)
+        compute(a.quick, a.only, a.max_n)
 
 
 if __name__ == "__main__":

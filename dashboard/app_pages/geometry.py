@@ -84,8 +84,7 @@ def scale_and_barcode(view, s, graph_k, sep) -> None:
     with right:
         st.subheader("Separability (H0 persistence)")
         st.plotly_chart(fg.barcode_figure(fg.barcode_info(sep)), key="geo_barcode")
-        text = (f"Persistent entropy {sep.persistent_entropy_normalized:.3f} (normalised) · share of "
-                f"persistence in the top {sep.n_clusters - 1} bars {sep.top_share:.3f}")
+        text = fg.persistence_caption(sep)
         if sep.thornton is not None:
             text += (f" · Thornton {sep.thornton:.3f} · Fisher ratio {sep.fisher_ratio:.3g}"
                      f" · silhouette {sep.silhouette:.3f} ({s.geo_metric})")

@@ -9,6 +9,7 @@ from dashboard import context, data
 from dashboard import session as vs
 from dashboard.data import spectra as spectra_data
 from dashboard.errors import user_errors
+from dashboard.state import spectra_panels
 from dashboard.figures import spectra as figs
 from dashboard.views import spectra as view_spectra
 
@@ -161,10 +162,8 @@ state = parameters(view)
 sigma = "median" if state.spectra_sigma_rule == "median" else state.spectra_sigma
 with user_errors():
     overview(view, state, sigma)
-    panels = [p for p, ok in (("class", bool(class_columns(ds))),
-                              ("training", sum(v.step is not None for v in ds.views) > 1),
-                              ("paired", any(v.modality and v.modality != view.modality for v in ds.views)
-                               and bool(view.modality))) if ok]
+    available = {**spectra_panels(ds, view), "class": bool(class_columns(ds))}  # the rule links are checked by
+    panels = [p for p in PANELS if available[p]]
     if panels:
         panel = st.radio("Panel", panels, format_func=PANELS.get, horizontal=True, label_visibility="collapsed",
                          **vs.widget_key("spectra_panel", options=panels))

@@ -102,9 +102,22 @@ def barcode_info(sep: Separability, *, max_bars: int = 60) -> BarcodeInfo:
     bars = sep.bars
     scale = float(bars[0]) if len(bars) and bars[0] > 0 else 1.0
     shown = bars[:max_bars] / scale
-    title = (f"H0 barcode: the {len(shown)} longest of {len(bars):,} bars"
-             + (f" ({sep.params['n_used']:,}-point seeded sample)" if sep.params.get("subsampled") else ""))
+    sample = f" ({sep.params['n_used']:,}-point seeded sample)" if sep.params.get("subsampled") else ""
+    if not len(bars) or bars[0] <= 0:  # every point coincides with another: no persistence to draw
+        return BarcodeInfo(np.zeros(0), 0, len(bars), 1.0, "H0 barcode: no bar longer than 0 (the points "
+                           "coincide: duplicates only)" + sample)
+    title = f"H0 barcode: the {len(shown)} longest of {len(bars):,} bar{'s' if len(bars) != 1 else ''}" + sample
     return BarcodeInfo(shown, min(sep.n_clusters - 1, len(shown)), len(bars), scale, title)
+
+
+def persistence_caption(sep: Separability) -> str:
+    """The barcode's summary line; "undefined" (with why) where a value is NaN, e.g. no persistence."""
+    def num(v: float) -> str:
+        return "undefined (no bar has a length)" if not np.isfinite(v) else f"{v:.3f}"
+
+    top = sep.n_clusters - 1
+    return (f"Persistent entropy {num(sep.persistent_entropy_normalized)} (normalised) · share of persistence "
+            f"in the top {top} bar{'s' if top != 1 else ''} {num(sep.top_share)}")
 
 
 def barcode_figure(info: BarcodeInfo) -> go.Figure:
@@ -117,6 +130,11 @@ def barcode_figure(info: BarcodeInfo) -> go.Figure:
         hovertemplate="bar %{y}<br>dies at %{customdata:.3g} (%{x:.2f} of the longest)<extra></extra>",
     ))
     title = wrap(info.title)
+    if not len(info.deaths):
+        fig.add_annotation(text="nothing to draw: no bar has a length", showarrow=False, xref="paper", yref="paper",
+                           x=0.5, y=0.5, font=dict(size=14, color="#555"))
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
     fig.update_layout(template=TEMPLATE, title=title, height=340, showlegend=False,
                       margin_t=40 + 20 * title.count("<br>"),
                       xaxis_title="death time / longest bar",

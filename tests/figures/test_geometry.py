@@ -87,3 +87,18 @@ def test_hubs_table_joins_metadata():
                                      "label": [2, 3]}
     bare = fg.hubs_table(np.array([3, 1]), np.array([0, 1]), np.arange(2), pd.DataFrame(index=range(2)))
     assert bare.columns.tolist() == ["rank", "row", "id", "N_k"]
+
+
+def test_kind_empty_figure_note_barcode_of_identical_rows():
+    """50 identical rows: every H0 bar has length 0. The barcode says so instead of "the 0 longest
+    of 0 bars" on empty axes, and the caption says "undefined" instead of "nan"."""
+    import core
+    from dashboard.figures import geometry as fg
+
+    sep = core.separability(np.full((50, 4), 3.0, np.float32))
+    info = fg.barcode_info(sep)
+    assert len(info.deaths) == 0 and "no bar longer than 0" in info.title
+    fig = fg.barcode_figure(info)
+    assert any("nothing to draw" in a.text for a in fig.layout.annotations)
+    caption = fg.persistence_caption(sep)
+    assert "nan" not in caption and "undefined" in caption
