@@ -55,6 +55,11 @@ METRICS: dict[str, MetricText] = {
         "Participation ratio (covariance)", "PR = (Σ λᵢ)² / Σ λᵢ², λ = eigenvalues of the centred covariance",
         "Gao et al., 'A theory of multineuronal dimensionality, dynamics and measurement', 2017",
         function="core.participation_ratio"),
+    "stable_rank": MetricText(
+        "Stable rank (covariance)", "srank = Σ λᵢ / λ₁ = ‖X_c‖_F² / ‖X_c‖₂², λ = eigenvalues of the centred covariance",
+        "Rudelson & Vershynin, 'Sampling from large matrices: an approach through geometric functional "
+        "analysis', 2007",
+        function="core.stable_rank"),
     "effective_rank": MetricText(
         "Effective rank (singular values)",
         "exp(−Σ pᵢ log pᵢ), pᵢ = sᵢ / Σ s, s = singular values of the centred X (∝ √λ; Vendi uses λ)",

@@ -17,6 +17,7 @@ from .spectra import (
     Spectrum,
     effective_rank,
     participation_ratio,
+    stable_rank,
     pca_k,
     powerlaw_alpha,
     rankme,
@@ -38,7 +39,7 @@ class SpectralProfile:
         The Vendi kernel (cosine or RBF), uncentred.
     coding_spectrum : Spectrum
         Cosine, uncentred (the same object as ``kernel_spectrum`` for the cosine kernel).
-    participation_ratio, effective_rank, rankme : float
+    participation_ratio, stable_rank, effective_rank, rankme : float
         NaN when the covariance is degenerate (see :attr:`message`).
     pca_90, pca_95 : int
         NaN (a float) when the covariance is degenerate.
@@ -56,6 +57,7 @@ class SpectralProfile:
     kernel_spectrum: Spectrum
     coding_spectrum: Spectrum
     participation_ratio: float
+    stable_rank: float
     effective_rank: float
     rankme: float
     pca_90: int
@@ -76,6 +78,7 @@ class SpectralProfile:
         """The scalar summaries by name (the names of the Spectra page's trajectory metrics)."""
         return {
             "participation_ratio": self.participation_ratio,
+            "stable_rank": self.stable_rank,
             "effective_rank": self.effective_rank,
             "rankme": self.rankme,
             "pca_90": float(self.pca_90),
@@ -151,6 +154,7 @@ def spectral_profile(X, /, *, kernel: str = "cosine", q: float = 1.0, eps2: floa
         kernel_spectrum=ker,
         coding_spectrum=coding,
         participation_ratio=participation_ratio(cov),
+        stable_rank=stable_rank(cov),
         effective_rank=effective_rank(cov),
         rankme=rankme(cov),
         pca_90=pca_k(cov, share=0.90),

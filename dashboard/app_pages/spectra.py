@@ -49,11 +49,11 @@ def overview(view, s, sigma) -> None:
         dse = spectra_data.diffusion_entropy(view.fingerprint, view.X, sigma=sigma, t=s.spectra_t, max_n=s.spectra_sample)
     cards = figs.metric_cards(profile, dse, sigma_rule=s.spectra_sigma_rule)
     if profile.message:
-        st.info(f"Participation ratio, effective rank, PCA-k and α are undefined: {profile.message}.",
+        st.info(f"Participation ratio, stable rank, effective rank, PCA-k and α are undefined: {profile.message}.",
                 icon=":material/info:")
-    cols = st.columns(4)
+    cols = st.columns(5)
     for i, card in enumerate(cards):
-        cols[i % 4].metric(card.label, card.value, help=card.help)
+        cols[i % 5].metric(card.label, card.value, help=card.help)
     st.caption(figs.parameters_used(profile, dse))
     if dse.warning:
         st.warning(f"DSE: {dse.warning}", icon=":material/warning:")

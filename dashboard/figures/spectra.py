@@ -52,8 +52,8 @@ __all__ = [
 
 
 METRICS: dict[str, metric_text.MetricText] = {
-    k: metric_text.METRICS[k] for k in ("participation_ratio", "effective_rank", "rankme", "pca_95", "pca_90", "alpha",
-                                        "vendi", "coding_rate", "rate_reduction", "dse", "dsmi", "sce")}
+    k: metric_text.METRICS[k] for k in ("participation_ratio", "stable_rank", "effective_rank", "rankme", "pca_95",
+                                        "pca_90", "alpha", "vendi", "coding_rate", "rate_reduction", "dse", "dsmi", "sce")}
 """The Spectra page's metrics (cards, trajectories, paired views): entries of :data:`core.metric_text.METRICS`."""
 
 
@@ -110,6 +110,8 @@ def metric_cards(profile, dse=None, *, sigma_rule: str = "fixed") -> list[Card]:
     cards = [
         Card("participation_ratio", metric_label("participation_ratio"),
              value(fmt(profile.participation_ratio), cov_undefined), help_("participation_ratio", cov_undefined)),
+        Card("stable_rank", metric_label("stable_rank"), value(fmt(profile.stable_rank), cov_undefined),
+             help_("stable_rank", cov_undefined)),
         Card("effective_rank", metric_label("effective_rank"), value(fmt(profile.effective_rank), cov_undefined),
              help_("effective_rank", cov_undefined)),
         Card("rankme", metric_label("rankme"), fmt(profile.rankme), metric_help("rankme")),

@@ -11,6 +11,7 @@ import core
 def test_profile_equals_each_metric_computed_on_its_own(small_matrix):
     p = core.spectral_profile(small_matrix, q=2.0, eps2=0.3)
     assert p.participation_ratio == pytest.approx(core.participation_ratio(small_matrix), rel=1e-12)
+    assert p.stable_rank == pytest.approx(core.stable_rank(small_matrix), rel=1e-12)
     assert p.effective_rank == pytest.approx(core.effective_rank(small_matrix), rel=1e-12)
     assert p.rankme == pytest.approx(core.rankme(small_matrix), rel=1e-9)
     assert (p.pca_90, p.pca_95) == (core.pca_k(small_matrix, share=0.9), core.pca_k(small_matrix, share=0.95))
@@ -19,8 +20,8 @@ def test_profile_equals_each_metric_computed_on_its_own(small_matrix):
     assert p.coding_rate == pytest.approx(core.coding_rate(small_matrix, eps2=0.3), rel=1e-12)
     assert p.hill.at(2.0) == pytest.approx(p.vendi, rel=1e-12)
     assert p.coding_spectrum is p.kernel_spectrum and p.covariance.center and not p.kernel_spectrum.center
-    assert set(p.values()) == {"participation_ratio", "effective_rank", "rankme", "pca_90", "pca_95", "alpha",
-                               "vendi", "coding_rate"}
+    assert set(p.values()) == {"participation_ratio", "stable_rank", "effective_rank", "rankme", "pca_90",
+                               "pca_95", "alpha", "vendi", "coding_rate"}
 
 
 def test_rbf_profile_keeps_the_cosine_coding_rate(small_matrix):

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+import core
+
 from core import (
     EmbedLensInputError,
     Spectrum,
@@ -281,3 +283,25 @@ def test_kind_scale_invariance_explained_variance_ratio(precision, factor):
     np.testing.assert_allclose(s.explained_variance_ratio, ref / ref.sum(), rtol=2e-3 if factor < 1e-30 else 1e-5,
                                atol=1e-7)
     assert participation_ratio(s) == pytest.approx(ref.sum() ** 2 / (ref**2).sum(), rel=2e-3)
+
+
+# --------------------------------------------------------------------------- stable rank
+
+
+def test_stable_rank_closed_forms_and_a_direct_float64_norm_ratio():
+    """Flat spectrum of rank k -> k; rank one -> 1; any data -> ||Xc||_F^2 / ||Xc||_2^2 computed
+    directly with numpy in float64; never above the participation ratio; identical rows NaN."""
+    assert core.stable_rank(np.diag(np.ones(5))) == pytest.approx(4.0)  # 5 centred basis vectors: rank 4, flat
+    rng = np.random.default_rng(3)
+    line = rng.standard_normal((200, 1)) @ rng.standard_normal((1, 12))
+    assert core.stable_rank(line) == pytest.approx(1.0, rel=1e-9)
+    X = (rng.standard_normal((500, 24)) * np.linspace(0.2, 3.0, 24)).astype(np.float32)
+    Xc = X.astype(np.float64) - X.astype(np.float64).mean(0)
+    direct = np.linalg.norm(Xc, "fro") ** 2 / np.linalg.norm(Xc, 2) ** 2
+    assert core.stable_rank(X) == pytest.approx(direct, rel=1e-6)
+    assert core.stable_rank(core.spectrum(X)) == core.stable_rank(X)
+    assert core.stable_rank(X) <= core.participation_ratio(X)
+    assert np.isnan(core.stable_rank(np.full((30, 4), 2.0, np.float32)))
+    Z = rng.standard_normal((300, 8)).astype(np.float32)
+    for s in (np.float32(1e-30), np.float32(1e30)):  # scale invariance over the float32 range
+        assert core.stable_rank(Z * s) == pytest.approx(core.stable_rank(Z), rel=1e-5)

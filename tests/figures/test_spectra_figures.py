@@ -31,7 +31,8 @@ def test_metric_cards_carry_values_formulas_and_references(small_matrix):
     dse = core.diffusion_spectral_entropy(small_matrix, sigma="median")
     cards = figs.metric_cards(profile, dse, sigma_rule="median")
     by_name = {c.name: c for c in cards}
-    assert len(cards) == 8
+    assert len(cards) == 9
+    assert by_name["stable_rank"].value == figs.fmt(core.stable_rank(small_matrix))
     assert by_name["vendi"].label == "Vendi (cosine, q=1)" and by_name["vendi"].value == figs.fmt(profile.vendi)
     assert by_name["pca_95"].value == f"{profile.pca_90} / {profile.pca_95}"
     assert by_name["dse"].label == "DSE (σ=median, t=1)" and "deviation from the paper" in by_name["dse"].help
