@@ -11,13 +11,13 @@ from dataclasses import fields
 import numpy as np
 
 from core import Dataset, EmbedLensInputError
-from core.selection import filter_mask, parse_filter
+from core.selection import filter_mask
 from core.tables import image_columns
 
 from . import point_metrics
 from .data import column_kinds
 from .figures.projection import MapColor
-from .state import ViewState, decode_selection
+from .state import ViewState, validate
 
 __all__ = [
     "SelectionEvent",
@@ -110,37 +110,12 @@ def shown_rows(ds: Dataset, clauses: tuple[str, ...]) -> np.ndarray:
 
 
 def sanitize(state: ViewState, ds: Dataset, *, kinds=None) -> tuple[dict, list[str]]:
-    """Changes that bring a (linked) state back into range for ``ds``, and a warning for each."""
-    bounded, warnings = state.with_valid_bounds(prefix="map_")  # numeric ranges (state.py)
-    changes = {f.name: getattr(bounded, f.name) for f in fields(state)
-               if getattr(bounded, f.name) != getattr(state, f.name)}
-    if state.map_color and state.map_color not in color_options(ds, kinds=kinds):
-        changes["map_color"] = ""
-        warnings.append(f"Ignored colour {state.map_color!r}: this dataset has no such column or metric.")
-    if state.map_filter:
-        try:
-            parse_filter(state.map_filter)
-            filter_mask(ds.metadata, state.map_filter)
-        except EmbedLensInputError as exc:
-            changes["map_filter"] = ()
-            warnings.append(f"Ignored the link's filter: {exc}")
-    if state.map_selection:
-        try:
-            decode_selection(state.map_selection, ds.n)
-        except ValueError as exc:
-            changes["map_selection"] = ""
-            warnings.append(f"Ignored the link's selection: {exc}.")
-    if not -1 <= state.map_item < ds.n:
-        changes["map_item"] = -1
-        warnings.append(f"Ignored inspected item {state.map_item}: this dataset has rows 0 to {ds.n - 1}.")
-    if state.map_view2 and (state.map_view2 not in ds.view_names or state.map_view2 == state.view):
-        changes["map_view2"] = ""
-        if state.map_view2 not in ds.view_names:
-            warnings.append(f"Ignored the second view {state.map_view2!r}: dataset {ds.name!r} has no "
-                            "such view.")
-    if state.map_method != "pca" and ds.n < 5:
-        changes["map_method"] = "pca"
-        warnings.append(f"{state.map_method.upper()} needs at least 5 items; showing PCA.")
+    """Changes that bring a (linked) state back into range for ``ds``, and a warning for each:
+    :func:`dashboard.state.validate` (the one check the app runs at session start) with the map's
+    colour options, as a dict of the fields it changed."""
+    fixed, warnings = validate(state, ds, options={"map_color": color_options(ds, kinds=kinds)})
+    changes = {f.name: getattr(fixed, f.name) for f in fields(state)
+               if getattr(fixed, f.name) != getattr(state, f.name)}
     return changes, warnings
 
 

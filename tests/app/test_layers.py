@@ -1,5 +1,5 @@
-"""How the dashboard is layered (issue 11, item 1): no import cycles, lazy imports included; the
-cached core calls live in the dashboard/data/ package only, without presentation; pages only wire."""
+"""How the dashboard is layered (issue 11, item 1): the cached core calls live in the dashboard/data/
+package only, without presentation; pages only wire (no import cycles: tests/test_architecture.py)."""
 
 from __future__ import annotations
 
@@ -10,87 +10,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "dashboard"
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in DASHBOARD.rglob("*.py") if "app_pages" not in p.parts}
-
-
 def import_graph() -> dict[str, set[str]]:
-    """Every import of every dashboard module -- at the top or inside a function -- as an edge to
-    the dashboard module it loads (``from pkg import name`` loads ``pkg.name`` when that is a module)."""
-    modules = _modules()
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        edges = set()
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            targets = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")
-                    anchor = anchor[: len(anchor) - node.level + 1]
-                    base = ".".join([*anchor, base] if base else anchor)
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
-            for t in targets:
-                while t and t not in modules:  # a name inside a module: the module
-                    t = t.rpartition(".")[0]
-                if t and t != name:
-                    edges.add(t)
-        graph[name] = edges
-    return graph
+    """The project's import graph (function-level imports included): tests/test_architecture.py's,
+    which also asserts it has no cycle."""
+    from tests.test_architecture import _import_graph
 
-
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan)."""
-    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
-
-    def visit(v):
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in graph.get(v, ()):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return out
-
-
-def test_kind_no_import_cycles_in_dashboard_lazy_imports_included():
-    graph = import_graph()
-    assert "dashboard.point_metrics" in graph and graph["dashboard.point_metrics"]  # the walk sees imports
-    assert cycles(graph) == []
-
-
-def test_cycle_finder_sees_a_cycle_through_a_function_local_import():
-    """The finder itself: the unfixed layering (data -> map_view -> point_metrics -> data, the last
-    edge inside a function) is a cycle."""
-    graph = {"dashboard.data": {"dashboard.map_view"}, "dashboard.map_view": {"dashboard.point_metrics"},
-             "dashboard.point_metrics": {"dashboard.data"}, "dashboard.jobs": set()}
-    assert cycles(graph) == [["dashboard.data", "dashboard.map_view", "dashboard.point_metrics"]]
+    return _import_graph()
 
 
 PRESENTATION = ("dashboard.figures", "dashboard.views", "dashboard.map_view", "dashboard.map_panels",
