@@ -2,7 +2,8 @@
 
 - :func:`project` makes one map. PCA is scikit-learn's; UMAP is umap-learn's, fed the
   shared kNN graph (:func:`core.neighbors.knn_graph`) through ``precomputed_knn`` so the
-  neighbour search is done once per view; t-SNE is openTSNE's FFT-accelerated t-SNE, fed
+  neighbour search is done once per view; t-SNE is openTSNE's (Barnes-Hut below 10,000 points,
+  FFT interpolation above in 2-D), fed
   the same graph (chosen over scikit-learn's Barnes-Hut t-SNE on a measured benchmark:
   ``benchmarks/bench_projection.py``). The same seed gives the same coordinates, so a
   share link reopens the same map.
@@ -422,7 +423,8 @@ def project(
           SGD updates race, so they cannot be reproduced); ``parallel=True`` uses every core
           and ignores the seed: 1.3-1.7x faster on 2 cores (10k-100k points), more on more, but a
           recomputation gives another map (``params["reproducible"]`` says which).
-        - ``"tsne"``: openTSNE, FFT gradients in 2-D (Barnes-Hut in 3-D), PCA
+        - ``"tsne"``: openTSNE, Barnes-Hut gradients below 10,000 points and in 3-D, FFT
+          interpolation from 10,000 points in 2-D (openTSNE's own rule), PCA
           initialisation, parameters ``perplexity`` (30, clipped to (n - 1) / 3),
           ``metric``, ``n_iter`` (500), ``early_exaggeration_iter`` (250).
     n_components : {2, 3}, default=2

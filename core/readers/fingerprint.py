@@ -17,8 +17,9 @@ _HASH_CHUNK_BYTES = 32 << 20
 def fingerprint_array(X: np.ndarray) -> str:
     """Content hash of a matrix as float32: shape and bytes, independent of file format.
 
-    SHA-256 over 32 MiB row blocks hashed on two threads, then over the block digests
-    (a two-level tree, so large views hash at about twice single-stream speed).
+    SHA-256 over 32 MiB row blocks hashed on up to 4 threads (no more than the cores), then over
+    the block digests (a two-level tree, so large views hash at about twice single-stream speed
+    on 2 cores).
 
     Cost: O(n d), one read of the matrix.
 
