@@ -51,9 +51,9 @@ def overview(view, s, sigma) -> None:
     if profile.message:
         st.info(f"Participation ratio, stable rank, effective rank, PCA-k and α are undefined: {profile.message}.",
                 icon=":material/info:")
-    cols = st.columns(5)
+    cols = st.columns(4)
     for i, card in enumerate(cards):
-        cols[i % 5].metric(card.label, card.value, help=card.help)
+        cols[i % 4].metric(card.label, card.value, help=card.help)
     st.caption(figs.parameters_used(profile, dse))
     if dse.warning:
         st.warning(f"DSE: {dse.warning}", icon=":material/warning:")
