@@ -69,8 +69,26 @@ def fingerprint_array(X: np.ndarray) -> str:
     return h.hexdigest()[:32]
 
 
+def _stable_column(s: pd.Series) -> tuple[str, pd.Series]:
+    """``(kind, values)`` of a column, the same on every pandas version: pandas 3 reads text as its
+    ``str`` dtype and pandas 2 as ``object`` (and nullable ``string`` is a third spelling), so the
+    dtype's name would make the same file hash differently on two servers. Text-like columns
+    become an object column of Python ``str`` with ``None`` for a missing cell."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category", s
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool", s
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime", s
+    if pd.api.types.is_numeric_dtype(dtype):
+        return ("int" if pd.api.types.is_integer_dtype(dtype) else "float"), s
+    values = s.astype(object)
+    return "text", values.where(values.notna(), None)
+
+
 def fingerprint_metadata(meta: pd.DataFrame) -> str:
-    """Content hash of a metadata table: column names, dtypes and values.
+    """Content hash of a metadata table: column names, kinds and values (the same on every pandas version).
 
     Parameters
     ----------
@@ -87,11 +105,12 @@ def fingerprint_metadata(meta: pd.DataFrame) -> str:
     AttributeError
         When ``meta`` is not a DataFrame. Nothing else of its own.
     """
-    h = hashlib.sha256(b"embedlens-meta-v1:")
+    h = hashlib.sha256(b"embedlens-meta-v2:")
     h.update(str(len(meta)).encode())
     for col in meta.columns:
         s = meta[col]
-        h.update(f"|{col}:{s.dtype}|".encode())
+        kind, s = _stable_column(s)
+        h.update(f"|{col}:{kind}|".encode())
         try:
             values = pd.util.hash_pandas_object(s, index=False).to_numpy()
         except TypeError:  # unhashable cells (lists, dicts): hash their text form

@@ -527,3 +527,17 @@ def test_float64_parquet_is_converted_and_its_dtype_recorded(tmp_path, X):
     v = core.load(tmp_path / "d.parquet").views[0]
     assert v.source_dtype == "float64" and v.X.dtype == np.float32
     np.testing.assert_array_equal(v.X, X)
+
+
+def test_kind_fingerprint_same_on_every_pandas_version():
+    """pandas 3 reads text as its ``str`` dtype, pandas 2 as ``object`` (nullable ``string`` is a
+    third spelling); the metadata fingerprint hashed the dtype's name, so the same file got another
+    fingerprint on a server with another pandas, and its share links warned "the data changed"
+    and dropped their selections. The same cells give the same fingerprint in every spelling."""
+    base = pd.DataFrame({"label": ["a", "b", None], "x": [1.0, np.nan, 2.0], "n": [1, 2, 3],
+                         "flag": [True, False, True]})
+    spellings = [base.assign(label=base["label"].astype(object)),
+                 base.assign(label=base["label"].astype("string")),
+                 base.assign(label=pd.Series(["a", "b", np.nan], dtype=object))]
+    assert len({fingerprint_metadata(m) for m in spellings}) == 1
+    assert fingerprint_metadata(base.assign(label=["a", "b", "c"])) != fingerprint_metadata(base)
