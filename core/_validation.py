@@ -22,6 +22,7 @@ __all__ = [
     "check_params",
     "invalid_message",
     "check_paired",
+    "require_real_matrix",
     "first_items",
     "plain",
     "plural",
@@ -159,6 +160,41 @@ def first_items(values: Sequence | np.ndarray, k: int = 5) -> str:
     return head + (", ..." if len(values) > k else "")
 
 
+def require_real_matrix(arr: np.ndarray, *, source, what: str = "") -> None:
+    """The one check that an array holds a 2-D matrix of real numbers (the loaders and
+    :func:`check_embeddings` share it, so a file and an argument are refused in the same words).
+
+    Parameters
+    ----------
+    arr : ndarray
+    source : str or path-like
+        Named in the message (a file or an argument).
+    what : str, default=""
+        Prefix of the message (e.g. ``"the array"``); the message starts with ``"has ..."`` without it.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    EmbedLensInputError
+        For a non-numeric dtype (objects, strings, structured records), a complex dtype, or an
+        array that is not 2-D.
+    """
+    lead = f"{what} " if what else ""
+    if arr.dtype.fields is not None or arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise EmbedLensInputError(f"{lead}has dtype {arr.dtype}; expected numbers (float or int)", source=source)
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise EmbedLensInputError(f"{lead}has complex dtype {arr.dtype}; expected real numbers", source=source)
+    if arr.ndim != 2:
+        raise EmbedLensInputError(
+            f"{lead}has shape {arr.shape}; expected a 2-D matrix (n items x d dimensions)", source=source
+        )
+
+
 def check_embeddings(
     X,
     *,
@@ -216,18 +252,7 @@ def check_embeddings(
         arr = np.asarray(X)
     except (ValueError, TypeError) as exc:  # ragged nested sequences
         raise EmbedLensInputError(f"cannot be read as a matrix ({exc})", source=name) from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise EmbedLensInputError(
-            f"has dtype {arr.dtype}; expected numbers (float or int)", source=name
-        )
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise EmbedLensInputError(f"has complex dtype {arr.dtype}; expected real numbers", source=name)
-    if arr.ndim != 2:
-        raise EmbedLensInputError(
-            f"has shape {arr.shape}; expected a 2-D matrix (n items x d dimensions)", source=name
-        )
+    require_real_matrix(arr, source=name)
     n, d = arr.shape
     if n < min_rows:
         raise EmbedLensInputError(f"has {n} rows; at least {min_rows} are needed", source=name)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._validation import EmbedLensInputError
+from .._validation import EmbedLensInputError, require_real_matrix
 
 # a numeric dimension column's name: dim_0, emb-1, e2, feature_3 ... (Arrow and text tables)
 _DIM_COLUMN = re.compile(r"^(dim|emb|embedding|e|x|v|f|feat|feature)[_\-]?(\d+)$", re.IGNORECASE)
@@ -77,19 +77,7 @@ def _numeric_matrix(arr: np.ndarray, rel: str, what: str = "the array") -> np.nd
             "Save a numeric array, e.g. np.save(path, X.astype(np.float32))",
             source=rel,
         )
-    if arr.dtype.fields is not None or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise EmbedLensInputError(
-            f"{what} has dtype {arr.dtype}; expected numbers (float or int)", source=rel
-        )
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise EmbedLensInputError(f"{what} has complex dtype {arr.dtype}; expected real numbers", source=rel)
-    if arr.ndim != 2:
-        raise EmbedLensInputError(
-            f"{what} has shape {arr.shape}; expected a 2-D matrix (n items x d dimensions)",
-            source=rel,
-        )
+    require_real_matrix(arr, source=rel, what=what)
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise EmbedLensInputError(f"{what} has shape {arr.shape}; it holds no data", source=rel)
     return arr

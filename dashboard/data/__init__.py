@@ -10,6 +10,11 @@ Datasets are shared by every session through ``st.cache_resource`` (their arrays
 read-only), keyed by path plus a stamp of the files' sizes and modification times, so an
 edited file is read again. Metrics are cached per view fingerprint with ``st.cache_data``;
 the arrays themselves are left out of the key (``_X``).
+
+Every wrapper's ``fingerprint`` is the view's content hash (``View.fingerprint``, or
+:func:`~dashboard.data.maps.map_subset_fingerprint` of a subset) and stands for ``_X``, the
+(n, d) matrix left out of the cache key by its leading underscore. An exception raised by a
+wrapper is not cached: the next script run computes again.
 """
 
 from __future__ import annotations

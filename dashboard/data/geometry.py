@@ -41,10 +41,8 @@ def intrinsic_dimension(fingerprint: str, _X, method: str, metric: str, graph_k:
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash: the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        Left out of the key.
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     method : {"twonn", "mle", "pca"}
     metric : {"cosine", "euclidean"}
     graph_k : int
@@ -70,11 +68,8 @@ def id_scale_curves(fingerprint: str, _X, metric: str, graph_k: int) -> tuple[co
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     metric : {"cosine", "euclidean"}
     graph_k : int
         Neighbours of the shared graph (:func:`~dashboard.data.view_graph`); part of the key.
@@ -100,11 +95,8 @@ def local_intrinsic_dimension(fingerprint: str, _X, k: int, metric: str, graph_k
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     k : int
         Neighbours per point (>= 3).
     metric : {"cosine", "euclidean"}
@@ -131,10 +123,8 @@ def hubness(fingerprint: str, _X, k: int, metric: str, graph_k: int) -> core.Hub
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash: the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        Left out of the key.
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     k : int
         Neighbours counted, ``1 <= k <= graph_k``.
     metric : {"cosine", "euclidean"}
@@ -159,11 +149,8 @@ def neural_collapse(fingerprint: str, _X, labels_key: str, _labels) -> core.Neur
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     labels_key : str
         Names the labels in the cache key (dataset fingerprint + column).
     _labels : array-like of shape (n,)
@@ -189,10 +176,8 @@ def separability(fingerprint: str, _X, labels_key: str, _labels, k: int, metric:
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash: the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        Left out of the key.
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     labels_key : str
         Names the labels in the key (dataset fingerprint + column).
     _labels : array-like of shape (n,)
@@ -222,11 +207,8 @@ def knn_purity(fingerprint: str, _X, labels_key: str, _labels, k: int, metric: s
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     labels_key : str
         Names the labels in the cache key (dataset fingerprint + column).
     _labels : array-like of shape (n,)

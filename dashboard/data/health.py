@@ -16,11 +16,8 @@ def view_health(fingerprint: str, _X) -> ViewHealth:
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
 
     Returns
     -------

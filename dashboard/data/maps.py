@@ -207,11 +207,8 @@ def map_item_neighbors(fingerprint: str, _X, row: int, k: int, metric: str) -> t
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     row : int
     k : int
     metric : {"cosine", "euclidean"}
@@ -235,11 +232,8 @@ def map_compare_groups(fingerprint: str, selection: str, _X, _mask, metric: str)
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     selection : str
         The encoded selection: the key standing for ``_mask``.
     _mask : ndarray of shape (n,), bool
@@ -263,11 +257,8 @@ def map_group_diversity(fingerprint: str, selection: str, _X, _mask, metric: str
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     selection : str
         The encoded selection: the key standing for ``_mask``.
     _mask : ndarray of shape (n,), bool

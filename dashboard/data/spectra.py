@@ -29,11 +29,8 @@ def spectral_profile(fingerprint: str, _X, *, kernel: str, q: float, eps2: float
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     kernel, q, eps2, max_n
         As :func:`core.spectral_profile` (part of the key).
 
@@ -56,11 +53,8 @@ def diffusion_entropy(fingerprint: str, _X, *, sigma: float | str, t: int, max_n
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     sigma, t, max_n
         As :func:`core.diffusion_spectral_entropy` (part of the key).
 
@@ -83,11 +77,8 @@ def diffusion_mutual_info(fingerprint: str, labels_key: str, _X, _labels, *, sig
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     labels_key : str
         Names the labels in the cache key (dataset fingerprint + column).
     _labels : array-like of shape (n,)
@@ -115,11 +106,8 @@ def class_diversity(fingerprint: str, labels_key: str, _X, _labels, *, kernel: s
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     labels_key : str
         Names the labels in the cache key (dataset fingerprint + column).
     _labels : array-like of shape (n,)
@@ -146,11 +134,8 @@ def rate_reduction(fingerprint: str, labels_key: str, _X, _labels, *, eps2: floa
 
     Parameters
     ----------
-    fingerprint : str
-        The view's content hash (``View.fingerprint``, or :func:`~dashboard.data.maps.map_subset_fingerprint` of a
-        subset): the cache key standing for ``_X``.
-    _X : ndarray of shape (n, d)
-        The view's matrix; left out of the cache key (leading underscore).
+    fingerprint, _X
+        The cache key and the view's matrix it stands for (see :mod:`dashboard.data`).
     labels_key : str
         Names the labels in the cache key (dataset fingerprint + column).
     _labels : array-like of shape (n,)

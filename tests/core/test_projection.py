@@ -19,17 +19,6 @@ def digits() -> np.ndarray:
     return ds.view("seed0/hidden2/epoch100").X
 
 
-@pytest.fixture(scope="module")
-def blobs() -> np.ndarray:
-    """300 x 12: five well separated clusters, with a zero row and an exact duplicate."""
-    rng = np.random.default_rng(3)
-    centers = rng.standard_normal((5, 12)) * 6
-    X = (centers[rng.integers(0, 5, 300)] + rng.standard_normal((300, 12))).astype(np.float32)
-    X[10] = 0.0
-    X[11] = X[12]
-    return X
-
-
 def _svd_scores(X: np.ndarray, k: int) -> np.ndarray:
     Xc = X.astype(np.float64) - X.astype(np.float64).mean(axis=0)
     U, S, _ = np.linalg.svd(Xc, full_matrices=False)
