@@ -16,6 +16,7 @@ keeps the folder under a size limit by deleting the least recently used entries.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -143,15 +144,22 @@ def library_versions(*packages: str) -> dict[str, str]:
     TypeError
         For a name that is not a string (e.g. an int).
     """
+    return dict(_installed_versions(("embedlens", *packages)))
+
+
+@functools.lru_cache(maxsize=32)
+def _installed_versions(dists: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The metadata look-ups behind :func:`library_versions`, once per process (they read the
+    installed distributions' files; a key is made per view and metric on every page run)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for dist in ("embedlens", *packages):
+    for dist in dists:
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
             out[dist] = "absent"
-    return out
+    return tuple(out.items())
 
 
 def metric_key(fingerprint: str, metric: str, params: Mapping, *,

@@ -19,14 +19,12 @@ them: importing :mod:`core` stays fast.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
 
 import numpy as np
@@ -40,7 +38,7 @@ from ._validation import (
     check_param,
     invalid_message,
 )
-from .cache import DiskCache, cache_key
+from .cache import DiskCache, cache_key, library_versions
 from .neighbors import NeighborGraph, knn_graph
 from ._umap_compat import import_umap
 from .quality import QUALITY_K, QUALITY_MIN_POINTS, QUALITY_SAMPLE, Trustworthiness, map_quality
@@ -76,15 +74,11 @@ Progress = Callable[[float, str], None]
 GraphSource = NeighborGraph | Callable[[int, str], NeighborGraph] | None
 
 
-@functools.lru_cache(maxsize=1)
-def _library_versions() -> dict[str, str]:
-    out = {}
-    for dist in ("scikit-learn", "umap-learn", "openTSNE", "numpy"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "absent"
-    return MappingProxyType(out)
+def _library_versions() -> MappingProxyType:
+    """The map libraries' versions (:func:`core.cache.library_versions`, without EmbedLens's own:
+    the map cache keys have always held these four)."""
+    versions = library_versions("scikit-learn", "umap-learn", "openTSNE", "numpy")
+    return MappingProxyType({k: v for k, v in versions.items() if k != "embedlens"})
 
 
 @dataclass(frozen=True, eq=False)
