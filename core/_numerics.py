@@ -13,8 +13,10 @@ power-of-two rescaling.
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 
-__all__ = ["BLOCK_ROWS", "cosine_distances", "median_pairwise_distance", "metric_rows", "pow2_scale", "rescaled", "row_norms", "unit_rows"]
+__all__ = ["BLOCK_ROWS", "cosine_distances", "eigvalsh_dc", "median_pairwise_distance", "metric_rows", "pow2_scale",
+           "rescaled", "row_norms", "unit_rows"]
 
 BLOCK_ROWS = 16_384
 
@@ -335,3 +337,29 @@ def metric_rows(X: np.ndarray, metric: str, *, scale: float = 1.0) -> np.ndarray
     if metric == "cosine":
         return unit_rows(X, dtype=np.float64)[0]
     return np.asarray(X, dtype=np.float64) / scale
+
+
+def eigvalsh_dc(A: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
+    """Eigenvalues of a symmetric matrix, ascending, by LAPACK's divide and conquer (``syevd``).
+
+    Written here because scipy before 1.12 refuses a 1 x 1 matrix with that driver (``lwork=1``),
+    and both the spectra and the diffusion entropy use it.
+
+    Parameters
+    ----------
+    A : ndarray of shape (m, m), symmetric, finite
+    overwrite : bool, default=False
+        Let LAPACK overwrite ``A`` (saves a copy of an n x n kernel).
+
+    Returns
+    -------
+    ndarray of shape (m,), ascending
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        From scipy when the decomposition does not converge.
+    """
+    if A.size <= 1:  # a 1 x 1 matrix is its own eigenvalue
+        return np.asarray(A, dtype=np.float64).ravel().copy()
+    return scipy.linalg.eigvalsh(A, check_finite=False, overwrite_a=overwrite, driver="evd")

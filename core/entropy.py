@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from ._numerics import median_pairwise_distance, unit_rows
+from ._numerics import eigvalsh_dc, median_pairwise_distance, unit_rows
 from ._sampling import subsample
 from numbers import Integral, Real
 
@@ -223,9 +223,7 @@ def _dse_eigenvalues(D2: np.ndarray, sigma: float) -> np.ndarray:
     root = 1.0 / np.sqrt(G.sum(axis=1))
     G *= root[:, None]
     G *= root[None, :]
-    # a 1 x 1 matrix is its own eigenvalue (scipy < 1.12's "evd" driver refuses it: lwork=1)
-    values = G.ravel().copy() if G.size <= 1 else scipy.linalg.eigvalsh(
-        G, check_finite=False, overwrite_a=True, driver="evd")
+    values = eigvalsh_dc(G, overwrite=True)
     return np.sort(np.abs(values))[::-1]
 
 

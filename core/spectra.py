@@ -36,7 +36,7 @@ from types import MappingProxyType
 import numpy as np
 import scipy.linalg
 
-from ._numerics import median_pairwise_distance, pow2_scale, rescaled, row_norms, unit_rows
+from ._numerics import eigvalsh_dc, median_pairwise_distance, pow2_scale, rescaled, row_norms, unit_rows
 from ._sampling import subsample
 from numbers import Integral, Real
 
@@ -450,9 +450,7 @@ def _eigvalsh(matrix: np.ndarray, block_dtype: str = "float64") -> np.ndarray:
         values = scipy.linalg.eigvalsh((matrix / unit).astype(np.float32), check_finite=False).astype(np.float64)
         values *= unit
     else:
-        # a 1 x 1 matrix is its own eigenvalue (scipy < 1.12's "evd" driver refuses it: lwork=1)
-        values = matrix.ravel().copy() if matrix.size <= 1 else scipy.linalg.eigvalsh(
-            matrix, check_finite=False, driver="evd")
+        values = eigvalsh_dc(matrix)
     return np.clip(values[::-1], 0.0, None)
 
 
