@@ -14,15 +14,14 @@ the graph cannot see past, which the result's ``params["graph"]`` then says).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 
 from ._numerics import metric_rows, pow2_scale, unit_rows
 from ._sampling import subsample
-from numbers import Integral, Real
-
 from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
-                          invalid_message)
+                          invalid_message, plural)
 from .health import equal_row_groups
 from .neighbors import METRICS, NeighborGraph, knn_graph
 
@@ -159,15 +158,13 @@ def _euclidean(dist: np.ndarray, metric: str) -> np.ndarray:
     return np.sqrt(2.0 * dist) if metric == "cosine" else dist
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
 def _too_few_message(n_u: int, n: int, info: _Distinct, K: int, metric: str) -> str:
     """Why ``K`` neighbours per distinct point cannot be had, and the fix: more rows when the
     rows are too few anyway; dropping duplicates / zero rows when they are the cause."""
-    head = (f"{_count(n_u, 'distinct point')} (of {_count(n, 'row')}: {_count(info.n_duplicates, 'duplicate')}, "
-            f"{_count(info.n_zero, 'zero row')}) {'is' if n_u == 1 else 'are'} too few for {K} neighbours each")
+    head = (f"{plural(n_u, 'distinct point', thousands=True)} (of {plural(n, 'row', thousands=True)}: "
+            f"{plural(info.n_duplicates, 'duplicate', thousands=True)}, "
+            f"{plural(info.n_zero, 'zero row', thousands=True)}) {'is' if n_u == 1 else 'are'} too few for {K} "
+            "neighbours each")
     if n < K + 1:
         return f"{head}; load more points"
     causes = " and ".join(w for w, c in (("duplicate rows", info.n_duplicates),

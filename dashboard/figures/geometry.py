@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core import IDScaleCurve, IntrinsicDimension, NeuralCollapse, Separability
+from core._validation import plural
 
 from .theme import ACCENT, OKABE_ITO, TEMPLATE, log_axis, wrap
 
@@ -106,7 +107,7 @@ def barcode_info(sep: Separability, *, max_bars: int = 60) -> BarcodeInfo:
     if not len(bars) or bars[0] <= 0:  # every point coincides with another: no persistence to draw
         return BarcodeInfo(np.zeros(0), 0, len(bars), 1.0, "H0 barcode: no bar longer than 0 (the points "
                            "coincide: duplicates only)" + sample)
-    title = f"H0 barcode: the {len(shown)} longest of {len(bars):,} bar{'s' if len(bars) != 1 else ''}" + sample
+    title = f"H0 barcode: the {len(shown)} longest of {plural(len(bars), 'bar', thousands=True)}" + sample
     return BarcodeInfo(shown, min(sep.n_clusters - 1, len(shown)), len(bars), scale, title)
 
 
@@ -117,7 +118,7 @@ def persistence_caption(sep: Separability) -> str:
 
     top = sep.n_clusters - 1
     return (f"Persistent entropy {num(sep.persistent_entropy_normalized)} (normalised) · share of persistence "
-            f"in the top {top} bar{'s' if top != 1 else ''} {num(sep.top_share)}")
+            f"in the top {plural(top, 'bar')} {num(sep.top_share)}")
 
 
 def barcode_figure(info: BarcodeInfo) -> go.Figure:
