@@ -51,6 +51,10 @@ def resolve() -> Context:
         return ctx
     names = [e.name for e in entries]
     state = vs.current()
+    if state.dataset and state.dataset not in names:  # added since the catalog was listed (<= 10 s)
+        data.catalog.clear()
+        entries = data.catalog(str(data.data_dir()))
+        names = [e.name for e in entries]
     if not names:
         ctx = Context(entries=[])
         st.session_state[_KEY] = ctx

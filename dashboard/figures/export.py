@@ -15,7 +15,7 @@ import re
 
 import plotly.graph_objects as go
 
-__all__ = ["chart_config", "figure_image", "ExportUnavailable", "IMAGE_FORMATS"]
+__all__ = ["chart_config", "figure_image", "write_images", "ExportUnavailable", "IMAGE_FORMATS"]
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 
@@ -88,3 +88,54 @@ def figure_image(fig: go.Figure, fmt: str = "png", *, scale: float = 2) -> bytes
             f"kaleido could not render the figure ({type(exc).__name__}: {exc}); it needs a Chrome or "
             "Chromium on this machine (Debian: apt-get install chromium; or set BROWSER_PATH)"
         ) from None
+
+
+def write_images(figures: dict, folder, fmt: str = "png", *, scale: float = 2) -> list:
+    """Write each figure of ``figures`` (file stem -> Figure) as ``folder/<stem>.<fmt>`` in one
+    kaleido session (``plotly.io.write_images``: one browser start for all, not one per figure).
+
+    Parameters
+    ----------
+    figures : dict of str to plotly.graph_objects.Figure
+    folder : path-like
+        Created if missing.
+    fmt : {"png", "svg", "pdf"}, default="png"
+    scale : float, default=2
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in the order of ``figures``.
+
+    Raises
+    ------
+    ExportUnavailable
+        As :func:`figure_image`.
+    ValueError
+        ``fmt`` not one of :data:`IMAGE_FORMATS`.
+    """
+    from pathlib import Path
+
+    import plotly.io as pio
+
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(f"format {fmt!r}; expected one of {IMAGE_FORMATS}")
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        raise ExportUnavailable("server-side images need kaleido: pip install 'embedlens[export]'") from None
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{_filename(stem)}.{fmt}" for stem in figures]
+    try:
+        if hasattr(pio, "write_images"):  # plotly >= 6.1
+            pio.write_images(list(figures.values()), paths, format=fmt, scale=scale)
+        else:
+            for fig, path in zip(figures.values(), paths):
+                path.write_bytes(fig.to_image(format=fmt, scale=scale))
+    except Exception as exc:  # noqa: BLE001 - kaleido / choreographer raise their own types
+        raise ExportUnavailable(
+            f"kaleido could not render the figures ({type(exc).__name__}: {exc}); it needs a Chrome or "
+            "Chromium on this machine (Debian: apt-get install chromium; or set BROWSER_PATH)"
+        ) from None
+    return paths
