@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
@@ -162,8 +163,7 @@ def _trajectory_section(ctx: ReportContext) -> list[Block]:
     figures = {}
     for m in ctx.metrics.metrics:
         rows = [{"run": r["run"], "layer": r["layer"], "step": int(r["step"]), "value": r[m]}
-                for r in table.to_dict(orient="records") if r["step"] is not None and r["step"] is not np.nan
-                and not (isinstance(r["step"], float) and np.isnan(r["step"])) and np.isfinite(r[m])]
+                for r in table.to_dict(orient="records") if not pd.isna(r["step"]) and np.isfinite(r[m])]
         if rows:
             figures[f"trajectory-{m}"] = figs.trajectory_figure(figs.trajectory_info(rows, label=REPORT_METRICS[m]))
     return [Block("Over training", figures)] if figures else []
