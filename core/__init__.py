@@ -18,6 +18,7 @@ from .catalog import (
 from .health import ViewHealth, health_report
 from .readers import fingerprint_array, fingerprint_metadata, load
 from .types import Dataset, View
+from .writer import EmbeddingWriter, writer
 
 # --- spectra ---
 from .diversity import (
@@ -87,6 +88,7 @@ __all__ = [
     "NonFiniteRowsError",
     "View",
     "ViewHealth",
+    "EmbeddingWriter",
     "check_embeddings",
     "check_paired",
     "default_data_dir",
@@ -100,6 +102,7 @@ __all__ = [
     "remove_upload",
     "save_upload",
     "uploads_dir",
+    "writer",
     # --- spectra ---
     "DiffusionEntropy",
     "DiffusionMutualInfo",

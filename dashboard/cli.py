@@ -1,4 +1,10 @@
-"""``embedlens [DATA_DIR] [--port N]``: serve the dashboard on a data folder."""
+"""The ``embedlens`` command: ``serve`` the dashboard (the default), compute ``metrics`` without the
+UI, write an HTML ``report``.
+
+``embedlens DATA_DIR`` and ``embedlens --port N`` keep meaning ``embedlens serve ...``: a first
+argument that is not a command name is the data folder (a data folder literally named
+``metrics`` is ``embedlens serve metrics``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-__all__ = ["main", "streamlit_command"]
+__all__ = ["main", "streamlit_command", "COMMANDS"]
+
+COMMANDS = ("serve", "metrics", "report")
 
 _HERE = Path(__file__).resolve().parent
 APP = _HERE / "app.py"
@@ -67,45 +75,233 @@ def streamlit_command(port: int = 8501, address: str | None = None) -> list[str]
     return cmd
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="embedlens",
-        description="Serve EmbedLens on a folder of embedding datasets (default: the bundled samples).",
-    )
-    parser.add_argument(
-        "data_dir",
-        nargs="?",
-        type=Path,
+def _add_serve(sub) -> None:
+    p = sub.add_parser(
+        "serve", prog="embedlens [serve]", help="serve the dashboard (the default command)",
+        description="Serve EmbedLens on a folder of embedding datasets (default: the bundled samples). "
+        "`embedlens DATA_DIR` is the same as `embedlens serve DATA_DIR`.")
+    p.add_argument(
+        "data_dir", nargs="?", type=Path, metavar="DATA_DIR",
         help="folder of datasets: sub-folders with a metadata file + one file per view, or single "
         "embedding files (default: $EMBEDLENS_DATA, else the bundled sample data)",
     )
-    parser.add_argument("--port", type=int, default=8501, help="port to serve on (default: 8501)")
-    parser.add_argument(
+    p.add_argument("--port", type=int, default=8501, help="port to serve on (default: 8501)")
+    p.add_argument(
         "--address",
         help=f"address to bind (default: {DEFAULT_ADDRESS}, this machine only; 0.0.0.0 serves every "
         "interface, so anyone on the network can open the app and upload files)",
     )
-    parser.add_argument(
-        "--max-file-mb",
-        type=float,
+    _add_max_file_mb(p)
+    p.set_defaults(func=_serve, sub_parser=p)
+
+
+def _add_max_file_mb(p) -> None:
+    p.add_argument(
+        "--max-file-mb", type=float,
         help="refuse files larger than this many MB (default: $EMBEDLENS_MAX_FILE_MB, else 8192)",
     )
+
+
+def _add_dataset_options(p) -> None:
+    p.add_argument("path", type=Path, metavar="PATH",
+                   help="one dataset: an embedding file or a dataset folder (TensorBoard log, Hugging "
+                   "Face save_to_disk folder, Lance table, a folder written by core.writer ...)")
+    p.add_argument("--metrics", help="comma-separated metric names (default: all; see the list below)")
+    p.add_argument("--views", help="comma-separated view names (default: every view)")
+    p.add_argument("--label", help="metadata column of class labels for knn_purity and nc1 (default: the "
+                   "first label-like column)")
+    p.add_argument("--k", type=int, default=10, help="neighbours for hubness and kNN purity (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every sampled step (default: 0)")
+    p.add_argument("--drop-nonfinite", action="store_true",
+                   help="leave out rows holding NaN / inf (from every view) instead of refusing them")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    _add_max_file_mb(p)
+
+
+def _metric_list() -> str:
+    from core.report import REPORT_METRICS
+
+    return "metrics: " + "; ".join(f"{k} ({v})" for k, v in REPORT_METRICS.items())
+
+
+def _add_metrics(sub) -> None:
+    p = sub.add_parser(
+        "metrics", prog="embedlens metrics", help="compute metrics for every view, without the UI (JSON or CSV)",
+        description="Compute the chosen metrics for every view of a dataset and write them as JSON "
+        "(one object per view, NaN as null, with the parameters and notes) or CSV (one row per view).",
+        epilog=_metric_list())
+    _add_dataset_options(p)
+    p.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    p.add_argument("--format", choices=("json", "csv"),
+                   help="output format (default: from --out's extension, else json)")
+    p.set_defaults(func=_metrics, sub_parser=p)
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser(
+        "report", prog="embedlens report", help="write a one-page HTML report of a dataset's views (opens without a server)",
+        description="Write one self-contained HTML file (plotly.js inline) with the metrics table, "
+        "metric trajectories over training, and each view's spectrum and map.",
+        epilog=_metric_list())
+    _add_dataset_options(p)
+    p.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    p.add_argument("--map", choices=("pca", "umap", "tsne", "none"), default="pca",
+                   help="the map drawn for each view (default: pca; umap / tsne are slower)")
+    p.add_argument("--images", choices=("png", "svg"),
+                   help="also write every figure as an image beside the report (needs kaleido, the "
+                   "`export` extra, and a Chrome or Chromium on this machine)")
+    p.set_defaults(func=_report, sub_parser=p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``embedlens`` argument parser (a sub-command per :data:`COMMANDS`).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Raises
+    ------
+    Nothing
+        Of its own.
+    """
+    parser = argparse.ArgumentParser(
+        prog="embedlens",
+        usage="embedlens [serve] [DATA_DIR] [options] | embedlens metrics PATH [options] | "
+        "embedlens report PATH --out FILE [options]",
+        description="EmbedLens: look inside embeddings. Without a command, serve the dashboard on "
+        "DATA_DIR (default: $EMBEDLENS_DATA, else the bundled samples). `embedlens COMMAND --help` "
+        "lists every option of a command.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_serve(sub)
+    _add_metrics(sub)
+    _add_report(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv = ["serve", *argv]  # `embedlens DATA_DIR [--port N]`: today's behaviour
+    parser = build_parser()
     args = parser.parse_args(argv)
+    args.func(args, args.sub_parser)
+
+
+def _max_file_mb(args, parser, env: dict) -> None:
+    if args.max_file_mb is not None:
+        if args.max_file_mb <= 0:
+            parser.error("--max-file-mb must be positive")
+        env["EMBEDLENS_MAX_FILE_MB"] = str(args.max_file_mb)
+
+
+def _serve(args, parser) -> None:
     env = dict(os.environ)
     if args.data_dir is not None:
         if not args.data_dir.is_dir():
             parser.error(f"data folder {str(args.data_dir)!r} does not exist or is not a folder")
         env["EMBEDLENS_DATA"] = str(args.data_dir.resolve())
-    if args.max_file_mb is not None:
-        if args.max_file_mb <= 0:
-            parser.error("--max-file-mb must be positive")
-        env["EMBEDLENS_MAX_FILE_MB"] = str(args.max_file_mb)
+    _max_file_mb(args, parser, env)
     cmd = streamlit_command(args.port, args.address)
     host = args.address or DEFAULT_ADDRESS
     where = env.get("EMBEDLENS_DATA", "bundled samples")
     print(f"EmbedLens: http://{'localhost' if host == DEFAULT_ADDRESS else host}:{args.port}  (data: {where})",
           flush=True)
     os.execve(sys.executable, cmd, env)
+
+
+def _split(text: str | None) -> list[str] | None:
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _load_for_command(args, parser):
+    """The dataset at ``args.path`` (errors: a message naming the fix, exit status 1)."""
+    import core
+
+    _max_file_mb(args, parser, os.environ)
+    if not args.path.exists():
+        parser.error(f"{str(args.path)!r} does not exist")
+    if not args.quiet:
+        print(f"Loading {args.path} ...", file=sys.stderr, flush=True)
+    try:
+        return core.load(args.path, nonfinite="drop" if args.drop_nonfinite else "error")
+    except core.EmbedLensInputError as exc:
+        hint = ""
+        if args.path.is_dir():
+            try:
+                names = [e.name for e in core.list_datasets(args.path)]
+            except (core.EmbedLensInputError, OSError):
+                names = []
+            if len(names) > 1:
+                hint = (f"\n{str(args.path)!r} looks like a data folder of {len(names)} datasets "
+                        f"({', '.join(names[:5])}); pass one of them")
+        sys.exit(f"embedlens {args.command_name}: {exc}{hint}")
+
+
+def _compute(args, parser, ds):
+    import time
+
+    from tqdm import tqdm
+
+    import core
+    from core.report import progress_steps, view_metrics
+
+    metrics, views = _split(args.metrics), _split(args.views)
+    start = time.perf_counter()
+    with tqdm(total=progress_steps(ds, metrics, views), file=sys.stderr, disable=args.quiet,
+              desc=ds.name, unit="metric", dynamic_ncols=True) as bar:
+        def step(text: str) -> None:
+            bar.set_postfix_str(text[-40:], refresh=False)
+            bar.update(1)
+
+        try:
+            report = view_metrics(ds, metrics=metrics, views=views, label=args.label, k=args.k,
+                                  seed=args.seed, progress=step)
+        except core.EmbedLensInputError as exc:
+            sys.exit(f"embedlens {args.command_name}: {exc}")
+    return report, time.perf_counter() - start
+
+
+def _metrics(args, parser) -> None:
+    import json
+
+    args.command_name = "metrics"
+    fmt = args.format or ("csv" if args.out is not None and args.out.suffix.lower() == ".csv" else "json")
+    ds = _load_for_command(args, parser)
+    report, seconds = _compute(args, parser, ds)
+    if fmt == "csv":
+        text = report.table.to_csv(index=False)
+    else:
+        text = json.dumps({**report.to_dict(), "path": str(args.path), "seconds": round(seconds, 2)},
+                          indent=2, ensure_ascii=False) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+    if not args.quiet:
+        where = f" to {args.out}" if args.out is not None else ""
+        print(f"{len(report.table)} views x {len(report.metrics)} metrics in {seconds:.1f} s{where}",
+              file=sys.stderr)
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
+
+
+def _report(args, parser) -> None:
+    args.command_name = "report"
+    ds = _load_for_command(args, parser)
+    report, _ = _compute(args, parser, ds)
+    from dashboard.report import ReportError, write_report
+
+    try:
+        written = write_report(ds, args.out, metrics=report, map_method=args.map, images=args.images,
+                               views=_split(args.views), seed=args.seed,
+                               progress=None if args.quiet else lambda t: print(t, file=sys.stderr))
+    except ReportError as exc:
+        sys.exit(f"embedlens report: {exc}")
+    if not args.quiet:
+        print(f"wrote {written[0]}" + (f" and {len(written) - 1} images" if len(written) > 1 else ""),
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

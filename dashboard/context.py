@@ -25,6 +25,7 @@ __all__ = ["Context", "resolve", "get", "require_dataset"]
 
 _KEY = "embedlens.context"
 _CHECKED = "embedlens.link_checked"
+_SEEN = "embedlens.seen_dataset"  # (name, fingerprint, {view: fingerprint}, metadata fingerprint)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ def resolve() -> Context:
         return ctx
     names = [e.name for e in entries]
     state = vs.current()
+    if state.dataset and state.dataset not in names:  # added since the catalog was listed (<= 10 s)
+        data.catalog.clear()
+        entries = data.catalog(str(data.data_dir()))
+        names = [e.name for e in entries]
     if not names:
         ctx = Context(entries=[])
         st.session_state[_KEY] = ctx
@@ -74,7 +79,8 @@ def resolve() -> Context:
             )
         state = vs.update(view=ds.view_names[0])
     fp = ds.fingerprint[:8]
-    if state.fingerprint and state.fingerprint != fp:
+    grew = _grew(state.fingerprint, ds)
+    if state.fingerprint and state.fingerprint != fp and not grew:
         kept, dropped = drop_row_fields(state)
         vs.add_warning(
             f"The data of {ds.name!r} changed since this link was made (dataset fingerprint "
@@ -91,6 +97,23 @@ def resolve() -> Context:
     ctx = Context(entries=entries, entry=entry, dataset=ds)
     st.session_state[_KEY] = ctx
     return ctx
+
+
+def _grew(old_fp: str, ds: Dataset) -> bool:
+    """Whether ``ds`` is the dataset this session showed as ``old_fp`` plus new views (a training
+    run writing checkpoints, :func:`core.writer`): same metadata, every earlier view unchanged.
+    Then the views list simply grows; no "data changed" warning, no row fields dropped."""
+    from core import fingerprint_metadata
+
+    seen = st.session_state.get(_SEEN)
+    if seen is not None and seen[:2] == (ds.name, ds.fingerprint[:8]):
+        return False  # the same data as on the last run (the common case: no hashing)
+    views = {v.name: v.fingerprint for v in ds.views}
+    meta_fp = fingerprint_metadata(ds.metadata)
+    st.session_state[_SEEN] = (ds.name, ds.fingerprint[:8], views, meta_fp)
+    if seen is None or seen[0] != ds.name or seen[1] != old_fp or seen[3] != meta_fp:
+        return False
+    return all(views.get(name) == f for name, f in seen[2].items())
 
 
 def check_link(ds: Dataset) -> list[str]:

@@ -23,6 +23,7 @@ from core.tables import MISSING_TEXT, image_columns, text_values
 from . import data
 from . import session as vs
 from .data import maps as maps_data
+from .figures.export import chart_config
 from .figures.projection import ProjectionInfo, projection_figure
 from .selection_state import ChartMemory, on_draw, on_event
 
@@ -68,7 +69,7 @@ def map_chart(col, slot: str, build, signature: tuple, coords: np.ndarray, rows:
     if info.title:
         col.markdown(f"**{info.title}**")
     col.plotly_chart(fig, key=f"map_{slot}", on_select=partial(_on_select, slot),
-                     selection_mode=("points", "box", "lasso"), config={"displaylogo": False}, theme=None)
+                     selection_mode=("points", "box", "lasso"), config=chart_config(f"map-{slot}"), theme=None)
     return info, fig
 
 __all__ = [

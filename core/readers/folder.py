@@ -12,11 +12,17 @@ from ..types import Dataset, View
 from .arrow_formats import _ARROW_SUFFIXES, _ArrowSource, _read_arrow
 from .contents import _check_size, _count_error, _FileContents, _Matrix
 from .fingerprint import _dataset_fingerprint, fingerprint_array, fingerprint_metadata
+from .hf_datasets import _is_hf_folder, _read_hf
+from .json_formats import _JSON_SUFFIXES, _read_jsonl
+from .lance_tables import LANCE_SUFFIX, _lance_tables, _read_lance
 from .manifest import MANIFEST_NAME, _read_manifest, _ViewSpec
 from .numpy_formats import _NUMPY_SUFFIXES, _read_npy, _read_npz
+from .projector import _projector_logs, _read_projector
 from .text_formats import _TEXT_SUFFIXES, _read_text, _read_text_metadata
 
-SUPPORTED_SUFFIXES = frozenset(_NUMPY_SUFFIXES | _ARROW_SUFFIXES | _TEXT_SUFFIXES)
+# ".lance" (a Lance table's data files) makes the catalog list Lance folders; a table is read whole
+SUPPORTED_SUFFIXES = frozenset(_NUMPY_SUFFIXES | _ARROW_SUFFIXES | _TEXT_SUFFIXES | _JSON_SUFFIXES
+                               | {LANCE_SUFFIX})
 _METADATA_STEMS = {"metadata", "meta", "items"}
 
 
@@ -33,7 +39,12 @@ def _read_view_file(path: Path, rel: str, max_bytes: int) -> _FileContents:
             f"{', '.join(sorted(SUPPORTED_SUFFIXES))}",
             source=rel,
         )
+    if suffix == LANCE_SUFFIX:
+        raise EmbedLensInputError("is a data file of a Lance table; open the table's folder "
+                                  "(<name>.lance) instead", source=rel)
     _check_size(path, max_bytes, rel)
+    if suffix in _JSON_SUFFIXES:
+        return _read_jsonl(path, rel)
     if suffix == ".npy":
         return _read_npy(path, rel)
     if suffix == ".npz":
@@ -253,8 +264,25 @@ def _align_by_ids(contents: _FileContents, ids: pd.Series, id_column: str, rel: 
         m.data = np.asarray(m.data)[pos]
 
 
+def _log_reader(folder: Path):
+    """The reader of a folder that another tool wrote (TensorBoard projector log, Hugging Face
+    ``save_to_disk``, Lance table), or None for a plain folder of view files."""
+    if _projector_logs(folder):
+        return _read_projector
+    if _is_hf_folder(folder):
+        return _read_hf
+    if _lance_tables(folder):
+        return _read_lance
+    return None
+
+
 def _load_folder(folder: Path, name: str, max_bytes: int, nonfinite: str) -> Dataset:
     manifest_path = folder / MANIFEST_NAME
+    reader = None if manifest_path.exists() else _log_reader(folder)
+    if reader is not None:
+        entries, meta, meta_rel, notes = reader(folder, name, max_bytes)
+        return _assemble(name, entries, meta, id_column=None, meta_rel=meta_rel, nonfinite=nonfinite,
+                         description="", path=folder, notes=notes)
     manifest = _read_manifest(manifest_path, f"{name}/{MANIFEST_NAME}") if manifest_path.exists() else {}
     files = _folder_files(folder)
     if manifest.get("metadata"):

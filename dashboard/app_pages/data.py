@@ -12,6 +12,7 @@ from dashboard import session as vs
 from dashboard.data import health as health_data
 from dashboard.errors import user_errors
 from dashboard.figures import norm_histogram_figure, norm_histogram_info
+from dashboard.figures.export import chart_config
 from dashboard.views import data as view_data
 
 UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "arrow", "csv", "tsv", "txt", "toml"]
@@ -100,7 +101,7 @@ def health_section(ds: core.Dataset, view: core.View) -> None:
         st.warning(message, icon=":material/warning:")
     if not health.warnings() and not len(ds.dropped_rows):
         st.success("No NaN / inf, zero vectors, duplicates or dead dimensions.", icon=":material/check_circle:")
-    st.plotly_chart(norm_histogram_figure(norm_histogram_info(health.norms)), key="norms")
+    st.plotly_chart(norm_histogram_figure(norm_histogram_info(health.norms)), key="norms", config=chart_config("row-norms"))
     if len(ds.views) > 1 and st.toggle("Check every view", key="health_all"):
         st.dataframe(view_data.health_table(ds), hide_index=True, width="stretch")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from core import EmbedLensInputError
@@ -12,6 +13,7 @@ from dashboard import session as vs
 from dashboard.data import geometry as geometry_data
 from dashboard.errors import user_errors
 from dashboard.figures import geometry as fg
+from dashboard.figures.export import chart_config
 from dashboard.views import geometry as view_geometry
 
 ID_NAMES = {"twonn": "TwoNN", "mle": "MLE (Levina-Bickel)", "pca": "PCA (95% variance)"}
@@ -43,28 +45,35 @@ def cards(view, s, graph_k, sep, labels) -> None:
     X, fp = view.X, view.fingerprint
     est = geometry_data.intrinsic_dimension(fp, X, s.geo_id_method, s.geo_metric, graph_k)
     hub = geometry_data.hubness(fp, X, min(s.geo_hub_k, graph_k), s.geo_metric, graph_k)
-    cols = st.columns(4)
+    cols, rows = st.columns(4), []
+
+    def card(i, label, value, *args, **kw) -> None:  # a card, and its row of the CSV download
+        rows.append({"view": view.name, "metric": label, "value": value, **({"error": args[0]} if args else {})})
+        cols[i].metric(label, value, *args, **kw)
+
     # the ± as the (arrow-less, grey) delta: in the value, "7.56 ± 0.19" was cut off at 1000 px
-    cols[0].metric(f"ID · {ID_NAMES[s.geo_id_method]}", f"{est.value:.2f}", f"± {est.error:.2f}", delta_color="off",
-                   delta_arrow="off", help=metric_help(HELP["id"]))
-    cols[1].metric(f"Hubness skew (k={hub.k}, {s.geo_metric})", f"{hub.skewness:.2f}", help=metric_help(HELP["hub"]))
+    card(0, f"ID · {ID_NAMES[s.geo_id_method]}", f"{est.value:.2f}", f"± {est.error:.2f}", delta_color="off",
+         delta_arrow="off", help=metric_help(HELP["id"]))
+    card(1, f"Hubness skew (k={hub.k}, {s.geo_metric})", f"{hub.skewness:.2f}", help=metric_help(HELP["hub"]))
     if sep.thornton is None:
-        cols[2].metric("kNN purity", "n/a", help=labels.reason)
-        cols[3].metric("NC1", "n/a", help=labels.reason)
+        card(2, "kNN purity", "n/a", help=labels.reason)
+        card(3, "NC1", "n/a", help=labels.reason)
         st.caption(f"kNN purity and NC1 not computed: {labels.reason}")
     else:
-        cols[2].metric(f"kNN purity (k={sep.params['k']}, {s.geo_metric})", f"{sep.knn_purity:.3f}",
-                       help=metric_help(HELP["purity"]))
+        card(2, f"kNN purity (k={sep.params['k']}, {s.geo_metric})", f"{sep.knn_purity:.3f}",
+             help=metric_help(HELP["purity"]))
         try:
             nc = geometry_data.neural_collapse(fp, X, *labels.args)
         except EmbedLensInputError as exc:
-            cols[3].metric("NC1", "n/a", help=str(exc))
+            card(3, "NC1", "n/a", help=str(exc))
             st.caption(f"NC1 not computed: {exc}")
         else:
-            cols[3].metric(f"NC1 ({len(nc.classes)} classes)", f"{nc.nc1:.3g}", help=metric_help(HELP["nc1"]))
+            card(3, f"NC1 ({len(nc.classes)} classes)", f"{nc.nc1:.3g}", help=metric_help(HELP["nc1"]))
     st.caption(f"{est.label}: {est.n_used:,} distinct points ({est.n_duplicates:,} duplicates, "
                f"{est.n_zero:,} zero rows left out); neighbours: {est.params.get('graph', 'not used')}; "
                f"{est.params['n_bootstrap']} bootstrap resamples.")
+    st.download_button("Metrics (CSV)", pd.DataFrame(rows).to_csv(index=False).encode(),
+                       f"{view.name}-geometry.csv".replace("/", "_"), "text/csv", icon=":material/download:")
 
 
 def scale_and_barcode(view, s, graph_k, sep) -> None:
@@ -78,12 +87,12 @@ def scale_and_barcode(view, s, graph_k, sep) -> None:
         except EmbedLensInputError:  # the cards above show the message once
             st.caption("Not drawn: see the intrinsic-dimension message above.")
         else:
-            st.plotly_chart(fg.id_scale_figure(fg.id_scale_info(curves, est)), key="geo_scale")
+            st.plotly_chart(fg.id_scale_figure(fg.id_scale_info(curves, est)), key="geo_scale", config=chart_config("intrinsic-dimension-vs-scale"))
         st.caption("A plateau is the dimension worth reporting; a rise at small scales is noise, a fall "
                    "at large scales curvature or the data's extent.")
     with right:
         st.subheader("Separability (H0 persistence)")
-        st.plotly_chart(fg.barcode_figure(fg.barcode_info(sep)), key="geo_barcode")
+        st.plotly_chart(fg.barcode_figure(fg.barcode_info(sep)), key="geo_barcode", config=chart_config("h0-barcode"))
         text = fg.persistence_caption(sep)
         if sep.thornton is not None:
             text += (f" · Thornton {sep.thornton:.3f} · Fisher ratio {sep.fisher_ratio:.3g}"
@@ -98,8 +107,8 @@ def classes(view, labels) -> None:
                f"{nc.equinorm:.3f} · equiangularity {nc.equiangularity:.3f} · mean CDNV {nc.cdnv_mean:.3g}"
                + (f" · {nc.n_unlabelled:,} unlabelled rows left out" if nc.n_unlabelled else ""))
     left, right = st.columns(2)
-    left.plotly_chart(fg.class_heatmap_figure(fg.class_heatmap_info(nc, "cdnv")), key="geo_cdnv")
-    right.plotly_chart(fg.class_heatmap_figure(fg.class_heatmap_info(nc, "cosine")), key="geo_cos")
+    left.plotly_chart(fg.class_heatmap_figure(fg.class_heatmap_info(nc, "cdnv")), key="geo_cdnv", config=chart_config("cdnv"))
+    right.plotly_chart(fg.class_heatmap_figure(fg.class_heatmap_info(nc, "cosine")), key="geo_cos", config=chart_config("class-mean-cosines"))
 
 
 def depthwise(ds, labels) -> None:
@@ -109,7 +118,7 @@ def depthwise(ds, labels) -> None:
         st.caption("This dataset's views carry no layer or step labels, so there is no trajectory to show.")
         return
     rows = view_geometry.depthwise_rows(views, labels)
-    st.plotly_chart(fg.collapse_trajectory_figure(fg.collapse_trajectory_info(rows)), key="geo_depth")
+    st.plotly_chart(fg.collapse_trajectory_figure(fg.collapse_trajectory_info(rows)), key="geo_depth", config=chart_config("collapse-over-depth"))
 
 
 def hubs(ds, view, s, graph_k) -> None:

@@ -11,6 +11,7 @@ from dashboard.data import spectra as spectra_data
 from dashboard.errors import user_errors
 from dashboard.state import spectra_panels
 from dashboard.figures import spectra as figs
+from dashboard.figures.export import chart_config
 from dashboard.views import spectra as view_spectra
 
 PANELS = {"class": "Per class", "training": "Over training", "paired": "Paired views"}
@@ -54,7 +55,9 @@ def overview(view, s, sigma) -> None:
     cols = st.columns(4)
     for i, card in enumerate(cards):
         cols[i % 4].metric(card.label, card.value, help=card.help)
-    st.caption(figs.parameters_used(profile, dse))
+    st.caption(used := figs.parameters_used(profile, dse))
+    st.download_button("Metrics (CSV)", view_spectra.cards_csv(view, cards, used), f"{view.name}-spectra.csv".replace("/", "_"),
+                       "text/csv", icon=":material/download:", key="spectra_csv")
     if dse.warning:
         st.warning(f"DSE: {dse.warning}", icon=":material/warning:")
     with st.expander("Formulas and references", icon=":material/functions:"):
@@ -62,11 +65,14 @@ def overview(view, s, sigma) -> None:
             st.markdown(f"**{card.label}** — {card.help.replace(chr(10) * 2, ' — ')}")
     # two charts a row: three were ~180 px wide each on a 1000 px window, titles and ticks cut off
     c = st.columns(2)
-    c[0].plotly_chart(figs.spectrum_figure(figs.spectrum_info(profile.covariance, profile.powerlaw)), key="spectrum")
+    c[0].plotly_chart(figs.spectrum_figure(figs.spectrum_info(profile.covariance, profile.powerlaw)), key="spectrum",
+                      config=chart_config("spectrum"))
     c[1].plotly_chart(figs.cumulative_figure(figs.cumulative_info(profile.covariance, profile.pca_90,
-                                                                  profile.pca_95)), key="cumulative")
+                                                                  profile.pca_95)), key="cumulative",
+                      config=chart_config("cumulative-variance"))
     c = st.columns(2)
-    c[0].plotly_chart(figs.hill_figure(figs.hill_info(profile.hill, profile.q, profile.vendi)), key="hill")
+    c[0].plotly_chart(figs.hill_figure(figs.hill_info(profile.hill, profile.q, profile.vendi)), key="hill",
+                      config=chart_config("hill-curve"))
 
 
 def class_columns(ds) -> list[str]:
@@ -103,7 +109,8 @@ def class_panel(ds, view, s, sigma) -> None:
                 figs.fmt(mi.value), help=figs.metric_help("dsmi") + f"\n\nAt most log₂ {len(mi.table)} bits here")
     st.plotly_chart(figs.class_bars_figure(figs.class_bars_info(
         table, column, vendi_label=figs.metric_label("vendi", kernel=s.spectra_kernel, q=s.spectra_q),
-        coding_label=figs.metric_label("coding_rate", eps2=s.spectra_eps2))), key="class_bars")
+        coding_label=figs.metric_label("coding_rate", eps2=s.spectra_eps2))), key="class_bars",
+        config=chart_config("class-diversity"))
     sampled = table[table["seed"].notna()]
     st.caption(f"DSMI on {mi.n_used:,} of {mi.n:,} rows, {mi.n_draws} random draws per class (seed {mi.seed})"
                + ("; rows with a missing label left out" if rr.n_unlabelled else "")
@@ -148,7 +155,7 @@ def paired_panel(ds, view, s) -> None:
     given = other.modality  # the paired view's own modality names its part (not always "text")
     view_spectra.schur_cards(view, other, sce, before, after, kernel=kernel, q=s.spectra_q)
     st.plotly_chart(figs.schur_figure(figs.schur_info(sce, title=f"Spectra of S and D ({kernel})", given=given)),
-                    key="schur")
+                    key="schur", config=chart_config("schur-complement-spectra"))
     st.download_button(f"{given.capitalize()}-removed embeddings (.npy)",
                        spectra_data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
                        file_name=f"{view.name}-given-{pair}-defocused.npy".replace("/", "_"), icon=":material/download:")

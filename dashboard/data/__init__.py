@@ -137,8 +137,9 @@ def files_stamp(path: Path) -> tuple:
     Raises
     ------
     OSError
-        When ``path`` does not exist (:class:`FileNotFoundError` from ``stat``) or a file vanishes
-        during the walk; an unreadable sub-folder is skipped by :func:`os.walk`.
+        When ``path`` does not exist (:class:`FileNotFoundError` from ``stat``); a file that
+        vanishes during the walk (a :func:`core.writer` temporary file) is left out, and an
+        unreadable sub-folder is skipped by :func:`os.walk`.
     """
     path = Path(path)
     if path.is_file():
@@ -148,7 +149,10 @@ def files_stamp(path: Path) -> tuple:
     for root, _dirs, files in os.walk(path):
         for name in files:
             p = Path(root) / name
-            st_ = p.stat()
+            try:
+                st_ = p.stat()
+            except FileNotFoundError:  # a writer's temporary file, moved into place meanwhile
+                continue
             out.append((str(p.relative_to(path)), st_.st_size, st_.st_mtime_ns))
     return tuple(sorted(out))
 

@@ -16,8 +16,9 @@ import streamlit as st
 from core.metric_text import metric_help, metric_title
 from dashboard.data import spectra as spectra_data
 from dashboard.figures import spectra as figs
+from dashboard.figures.export import chart_config
 
-__all__ = ["trajectory", "schur_cards", "class_table", "class_table_config"]
+__all__ = ["trajectory", "schur_cards", "class_table", "class_table_config", "cards_csv"]
 
 
 def trajectory(ds, metric: str, label: str, s, sigma, labels=None, key: str | None = None) -> None:
@@ -53,7 +54,7 @@ def _chart(views, values: dict, label: str, metric: str, key: str = "trajectory"
     """One line per layer and run; views without a value yet are gaps (NaN)."""
     rows = [{"run": v.run, "layer": v.layer, "step": v.step, "value": values.get(v.name, float("nan"))}
             for v in views]
-    st.plotly_chart(figs.trajectory_figure(figs.trajectory_info(rows, label=label)), key=key)
+    st.plotly_chart(figs.trajectory_figure(figs.trajectory_info(rows, label=label)), key=key, config=chart_config(key))
     st.caption("One line per layer (colour) and run (dash). " + figs.metric_help(metric).replace("\n\n", " — "))
 
 
@@ -142,3 +143,10 @@ def class_table(table: pd.DataFrame, mi_table: pd.DataFrame, *, column: str, ven
 def class_table_config(texts: dict[str, tuple[str, str]]) -> dict:
     """``st.dataframe`` column_config from :func:`class_table`'s headers and help texts."""
     return {c: st.column_config.Column(label, help=help_) for c, (label, help_) in texts.items()}
+
+
+def cards_csv(view, cards, parameters: str) -> bytes:
+    """The metric cards of ``view`` as CSV (one row per card: view, metric, value, parameters), for
+    the page's download button: cards are not a table, so they have no dataframe download."""
+    rows = [{"view": view.name, "metric": c.label, "value": c.value, "parameters": parameters} for c in cards]
+    return pd.DataFrame(rows).to_csv(index=False).encode()

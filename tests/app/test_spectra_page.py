@@ -172,7 +172,8 @@ def test_kind_paired_labels_name_the_views_modality(paired, view, given):
     removed = [lab for lab in labels if lab.endswith("removed")]
     assert removed == [f"Vendi (cosine, q=1), {given} removed"], labels
     assert not any(view in lab.split(" of ")[0] for lab in labels if "part score" in lab or "removed" in lab)
-    assert [b.label for b in at.get("download_button")] == [f"{given.capitalize()}-removed embeddings (.npy)"]
+    assert [b.label for b in at.get("download_button")] == ["Metrics (CSV)",  # the overview's cards
+                                                             f"{given.capitalize()}-removed embeddings (.npy)"]
     names = [t["name"] for t in _chart(at, -1)["data"]]
     assert names[0].startswith(f"S: not explained by {given}") and names[1].startswith(f"D: explained by {given}")
 
