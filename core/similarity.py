@@ -165,6 +165,9 @@ class ProcrustesResult:
     def label(self) -> str:
         return self.value.label
 
+    def __float__(self) -> float:
+        return float(self.value)
+
 
 @dataclass(frozen=True, eq=False)
 class MutualKNN:
@@ -189,6 +192,9 @@ class MutualKNN:
     @property
     def label(self) -> str:
         return self.value.label
+
+    def __float__(self) -> float:
+        return float(self.value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -362,12 +368,12 @@ class _Cross:
         return (t1 + t2 - t3) / (n * (n - 3))
 
 
-def _cross_stats(views: list[_View], n: int, *, progress=None, budget: int = _GRAM_DIMS) -> _Cross:
+def _cross_stats(views: list[_View], n: int, *, progress=None, budget: int | None = None) -> _Cross:
     """All centred cross products of ``views`` from passes over row blocks (one pass when the
     views' total width fits ``budget``; else one per pair of view groups)."""
     m = len(views)
     dims = [v.d for v in views]
-    groups = _groups(dims, budget)
+    groups = _groups(dims, _GRAM_DIMS if budget is None else budget)
     blocks: dict = {}
     aa = np.zeros((m, m))
     za = [np.zeros((d, m)) for d in dims]
