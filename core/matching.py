@@ -92,7 +92,7 @@ def match_units(A, B, /) -> UnitMatch:
         A view that is not a 2-D numeric matrix, holds NaN / inf or has fewer than 2 rows, or
         the row counts differ.
     """
-    A, B = _check_pair(A, B)
+    A, B = _check_pair(A, B, names=("A", "B"))
     n, da = A.shape
     db = B.shape[1]
     va, vb = _prepare(A), _prepare(B)

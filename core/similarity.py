@@ -227,13 +227,14 @@ class PairwiseMatrix:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_pair(X, Y, *, min_rows: int = 2):
-    X = check_embeddings(X, name="X", min_rows=min_rows)
-    Y = check_embeddings(Y, name="Y", min_rows=min_rows)
+def _check_pair(X, Y, *, min_rows: int = 2, names: tuple[str, str] = ("X", "Y")):
+    a, b = names
+    X = check_embeddings(X, name=a, min_rows=min_rows)
+    Y = check_embeddings(Y, name=b, min_rows=min_rows)
     if X.shape[0] != Y.shape[0]:
         raise EmbedLensInputError(
-            f"X has {X.shape[0]:,} rows but Y has {Y.shape[0]:,}; the two views must hold the same items in "
-            "the same order (row i of X and row i of Y the same item)"
+            f"{a} has {X.shape[0]:,} rows but {b} has {Y.shape[0]:,}; the two views must hold the same items "
+            f"in the same order (row i of {a} and row i of {b} the same item)"
         )
     return X, Y
 
