@@ -288,8 +288,13 @@ class _View:
     def d(self) -> int:
         return int(self.X.shape[1])
 
-    def block(self, s: int, e: int) -> np.ndarray:
-        return np.asarray(self.X[s:e], dtype=np.float64) / self.scale - self.mean
+    def block(self, s: int, e: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows s:e centred, float64 (written into ``out``, shape (e - s, d), when given)."""
+        if out is None:
+            out = np.empty((e - s, self.d))
+        np.divide(np.asarray(self.X[s:e]), self.scale, out=out, dtype=np.float64)
+        out -= self.mean
+        return out
 
 
 def _prepare(X: np.ndarray) -> _View:
@@ -388,14 +393,17 @@ def _cross_stats(views: list[_View], n: int, *, progress=None, budget: int | Non
         width = sum(dims[i] for i in members)
         acc = np.zeros((width_a, width if a == b else width - width_a))
         rows = max(16, _BLOCK_ELEMENTS // max(width, 1))
+        off = np.concatenate([[0], np.cumsum([dims[i] for i in members])])
+        buf = np.empty((min(rows, n), width))
         for s in range(0, n, rows):
             e = min(n, s + rows)
-            Z = np.hstack([views[i].block(s, e) for i in members]) if len(members) > 1 else views[members[0]].block(s, e)
+            Z = buf[: e - s]
+            for p, i in enumerate(members):
+                views[i].block(s, e, out=Z[:, off[p] : off[p + 1]])
             if a == b:
                 acc += Z.T @ Z  # symmetric rank-k update (numpy calls syrk for Z.T @ Z)
             else:
                 acc += Z[:, :width_a].T @ Z[:, width_a:]
-            off = np.concatenate([[0], np.cumsum([dims[i] for i in members])])
             A = np.empty((e - s, len(members)))
             for p in range(len(members)):
                 zp = Z[:, off[p] : off[p + 1]]
@@ -981,9 +989,12 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
             if options.get("bandwidth") is not None:
                 raise EmbedLensInputError("bandwidth is only used by kernel='rbf'; leave it out for kernel='linear'")
             c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress)
+            h = c.hsic_unbiased if debiased else c.hsic_biased
+            self_h = [h(i, i) for i in range(m)]
             for i in range(m):
                 for j in range(i, m):
-                    V[i, j] = V[j, i] = _cka_from_cross(c, i, j, debiased)[0]
+                    if self_h[i] > 0 and self_h[j] > 0:
+                        V[i, j] = V[j, i] = h(i, j) / math.sqrt(self_h[i] * self_h[j])
             params = {"kernel": "linear", "debiased": debiased, "n": n, "n_input": n, "seed": None,
                       "method": "feature space"}
             label = _cka_label("linear", debiased)[1]
