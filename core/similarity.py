@@ -455,7 +455,10 @@ def _rbf_kernel(Xs: np.ndarray, fraction: float) -> tuple[np.ndarray, float]:
     v = _prepare(Xs)
     Z = v.block(0, Xs.shape[0])
     sq = np.einsum("ij,ij->i", Z, Z)
-    D2 = sq[:, None] + sq[None, :] - 2.0 * (Z @ Z.T)
+    D2 = Z @ Z.T  # ||zi||^2 + ||zj||^2 - 2 zi.zj, built in place (one m x m buffer)
+    D2 *= -2.0
+    D2 += sq[:, None]
+    D2 += sq[None, :]
     np.maximum(D2, 0.0, out=D2)
     np.fill_diagonal(D2, 0.0)
     med = median_pairwise_distance(sq_distances=D2)
@@ -465,16 +468,17 @@ def _rbf_kernel(Xs: np.ndarray, fraction: float) -> tuple[np.ndarray, float]:
 
 
 def _kernel_repr(K: np.ndarray, debiased: bool):
-    """(matrix M, row sums r, total c) such that HSIC(K, L) is an inner product of the two."""
+    """(matrix M, row sums r, total c) such that HSIC(K, L) is an inner product of the two;
+    overwrites K (debiased: K~, its diagonal set to 0; biased: H K H)."""
     n = K.shape[0]
     if debiased:
-        Kt = K.copy()
-        np.fill_diagonal(Kt, 0.0)
-        r = Kt.sum(axis=1)
-        return Kt, r, float(r.sum())
+        np.fill_diagonal(K, 0.0)
+        r = K.sum(axis=1)
+        return K, r, float(r.sum())
     mu = K.mean(axis=0)
-    Kc = K - mu[None, :] - mu[:, None] + mu.mean()
-    return Kc, np.zeros(n), 0.0
+    K -= mu[None, :]
+    K -= (mu - mu.mean())[:, None]
+    return K, np.zeros(n), 0.0
 
 
 def _kernel_hsic(a, b, n: int, debiased: bool) -> float:
@@ -540,7 +544,10 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
     """
     kernel = check_param("kernel", kernel, StrOptions({"linear", "rbf"}))
     debiased = bool(debiased)
-    X, Y = _check_pair(X, Y, min_rows=4 if debiased else 2)
+    X, Y = _check_pair(X, Y)
+    if debiased and X.shape[0] < 4:
+        raise EmbedLensInputError(f"debiased CKA needs at least 4 rows (the unbiased HSIC divides by n (n - 3)); "
+                                  f"X and Y have {X.shape[0]}: use debiased=False or more rows")
     n = X.shape[0]
     if kernel == "linear":
         if bandwidth is not None:
@@ -808,8 +815,11 @@ def _whitener(G: np.ndarray) -> np.ndarray:
     return U[:, keep] / np.sqrt(lam[keep])
 
 
-def _cca_from_cross(c: _Cross, i: int, j: int, n_components):
-    Wx, Wy = _whitener(c.gram(i, i)), _whitener(c.gram(j, j))
+def _cca_from_cross(c: _Cross, i: int, j: int, n_components, whiteners=None):
+    if whiteners is None:
+        Wx, Wy = _whitener(c.gram(i, i)), _whitener(c.gram(j, j))
+    else:
+        Wx, Wy = whiteners[i], whiteners[j]
     rx, ry = Wx.shape[1], Wy.shape[1]
     if rx == 0 or ry == 0:
         return math.nan, rx, ry, 0, f"{'X' if rx == 0 else 'Y'} has zero variance: CCA is undefined"
@@ -1011,9 +1021,10 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
         if nc is not None:
             nc = check_param("n_components", nc, Interval(Integral, 1, None))
         c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress)
+        whiteners = [_whitener(c.gram(i, i)) for i in range(m)]
         for i in range(m):
             for j in range(i, m):
-                V[i, j] = V[j, i] = _cca_from_cross(c, i, j, nc)[0]
+                V[i, j] = V[j, i] = _cca_from_cross(c, i, j, nc, whiteners)[0]
         params = {"n_components": nc, "n": n, "n_input": n, "seed": None, "method": "feature space"}
         label = "CCA (mean ρ²)"
     elif metric == "mutual_knn":

@@ -450,6 +450,8 @@ def test_bad_options_are_refused(rng):
         cka(X, X, kernel="poly")
     with pytest.raises(EmbedLensInputError, match="only used by kernel='rbf'"):
         cka(X, X, bandwidth=0.3)
+    with pytest.raises(EmbedLensInputError, match="debiased CKA needs at least 4 rows"):
+        cka(X[:3], X[:3], debiased=True)
     with pytest.raises(EmbedLensInputError, match="k=20 is invalid"):
         mutual_knn(X, X, k=20)
     with pytest.raises(EmbedLensInputError, match="metric='spearman' is invalid"):
