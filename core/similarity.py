@@ -449,9 +449,10 @@ def _cka_from_cross(c: _Cross, i: int, j: int, debiased: bool) -> tuple[float, s
     return h(i, j) / math.sqrt(hii * hjj), None
 
 
-def _rbf_kernel(Xs: np.ndarray, fraction: float) -> tuple[np.ndarray, float]:
+def _rbf_kernel(Xs: np.ndarray, fraction: float, median: float | None = None) -> tuple[np.ndarray, float, float]:
     """Gaussian kernel exp(-||xi - xj||^2 / (2 sigma^2)) of the sampled rows, sigma = fraction *
-    median distance between distinct rows; returns (K, sigma in the data's units)."""
+    median distance between distinct rows; returns (K, sigma in the data's units, the median in
+    the rescaled units, to pass back as ``median`` when the same rows' kernel is rebuilt)."""
     v = _prepare(Xs)
     Z = v.block(0, Xs.shape[0])
     sq = np.einsum("ij,ij->i", Z, Z)
@@ -461,10 +462,11 @@ def _rbf_kernel(Xs: np.ndarray, fraction: float) -> tuple[np.ndarray, float]:
     D2 += sq[None, :]
     np.maximum(D2, 0.0, out=D2)
     np.fill_diagonal(D2, 0.0)
-    med = median_pairwise_distance(sq_distances=D2)
+    med = median_pairwise_distance(sq_distances=D2) if median is None else median
     sigma = fraction * med
-    K = np.exp(D2 / (-2.0 * sigma * sigma), out=D2)
-    return K, sigma * v.scale
+    D2 /= -2.0 * sigma * sigma
+    K = np.exp(D2, out=D2)
+    return K, sigma * v.scale, med
 
 
 def _kernel_repr(K: np.ndarray, debiased: bool):
@@ -563,8 +565,8 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
     max_n = check_param("max_n", max_n, Interval(Integral, 4 if debiased else 2, None))
     seed = check_param("seed", seed, Interval(Integral, 0, None))
     sample = subsample(n, max_n, seed=seed)
-    Kx, sx = _rbf_kernel(np.asarray(X[sample.rows], dtype=np.float64), frac)
-    Ky, sy = _rbf_kernel(np.asarray(Y[sample.rows], dtype=np.float64), frac)
+    Kx, sx, _ = _rbf_kernel(np.asarray(X[sample.rows], dtype=np.float64), frac)
+    Ky, sy, _ = _rbf_kernel(np.asarray(Y[sample.rows], dtype=np.float64), frac)
     m = sample.n_used
     rx, ry = _kernel_repr(Kx, debiased), _kernel_repr(Ky, debiased)
     hxx, hyy, hxy = (_kernel_hsic(rx, rx, m, debiased), _kernel_hsic(ry, ry, m, debiased),
@@ -749,6 +751,25 @@ def _condensed(Xs: np.ndarray, metric: str) -> np.ndarray:
         return squareform(cosine_distances(Xs, Xs), checks=False)
     A = np.asarray(Xs, dtype=np.float64)
     return pdist(A / pow2_scale(A))
+
+
+def _average_ranks(d: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``d``, ties sharing their average rank (``scipy.stats.rankdata``'s default).
+
+    Hand-written because ``rankdata`` took 1.4-1.9 s on 1.6 million distances here against 0.45 s
+    for this (numpy's unstable argsort suffices: tied values get the same average either way),
+    and :func:`pairwise_matrix` ranks every view's distances.
+    """
+    order = np.argsort(d)
+    sd = d[order]
+    start = np.empty(len(sd), bool)
+    start[:1] = True
+    np.not_equal(sd[1:], sd[:-1], out=start[1:])
+    first = np.flatnonzero(start)
+    counts = np.diff(np.append(first, len(sd)))
+    out = np.empty(len(d))
+    out[order] = np.repeat(first + (counts + 1) / 2.0, counts)
+    return out
 
 
 def rsa(X, Y, /, *, metric: str = "cosine", max_n: int = 2000, seed: int = 0) -> Similarity:
@@ -1056,8 +1077,6 @@ def _pairwise_knn(arrays, options, progress):
 
 
 def _pairwise_rsa(arrays, options, progress):
-    from scipy.stats import rankdata
-
     n, m = arrays[0].shape[0], len(arrays)
     dmetric = check_param("metric", options.get("metric", "cosine"), StrOptions({"cosine", "euclidean"}))
     max_n = check_param("max_n", options.get("max_n", 2000), Interval(Integral, 3, None))
@@ -1068,7 +1087,7 @@ def _pairwise_rsa(arrays, options, progress):
     for i, a in enumerate(arrays):
         d = _condensed(np.asarray(a[sample.rows]), dmetric)
         constant.append(np.ptp(d) == 0)
-        r = rankdata(d)  # average ranks: multiples of 1/2 up to ~2e6, exact in float32
+        r = _average_ranks(d)  # multiples of 1/2 up to ~2e6: exact in float32
         ranks.append(r.astype(np.float32))
         _tick(progress, 0.8 * (i + 1) / m)
     P = len(ranks[0])
@@ -1101,10 +1120,12 @@ def _pairwise_rbf(arrays, debiased, options, progress):
     per_group = max(1, _KERNEL_BUDGET // (2 * 8 * s * s))
     groups = [list(range(g, min(m, g + per_group))) for g in range(0, m, per_group)]
     reprs: dict = {}
+    medians: dict = {}  # a kernel rebuilt for a later group pair skips its median
 
     def get(i):
         if i not in reprs:
-            K, _ = _rbf_kernel(np.asarray(arrays[i][sample.rows], dtype=np.float64), frac)
+            K, _, medians[i] = _rbf_kernel(np.asarray(arrays[i][sample.rows], dtype=np.float64), frac,
+                                           medians.get(i))
             reprs[i] = _kernel_repr(K, debiased)
         return reprs[i]
 

@@ -312,6 +312,14 @@ def test_rsa_equals_spearman_of_scipy_pdist(rng, metric):
     assert float(rsa(X, X, metric=metric)) == pytest.approx(1.0)
 
 
+def test_average_ranks_equal_scipy_rankdata_with_ties(rng):
+    from scipy.stats import rankdata
+
+    d = np.round(rng.random(5000), 2)  # many ties
+    np.testing.assert_array_equal(sim._average_ranks(d), rankdata(d))
+    np.testing.assert_array_equal(sim._average_ranks(np.ones(4)), [2.5] * 4)
+
+
 def test_rsa_samples_visibly_above_max_n(rng):
     from core._sampling import subsample
 
