@@ -79,6 +79,24 @@ from .selection import (
     stratified_sample,
 )
 from .warmup import warm_up
+# --- compare ---
+from .matching import UnitMatch, match_units
+from .similarity import (
+    COMPARISON_METRICS,
+    SINGLE_VIEW_METRICS,
+    MutualKNN,
+    PairwiseMatrix,
+    ProcrustesResult,
+    Similarity,
+    cca_similarity,
+    cka,
+    linear_regression_r2,
+    mutual_knn,
+    pairwise_matrix,
+    procrustes_distance,
+    rsa,
+    trajectory,
+)
 
 __all__ = [
     "CatalogEntry",
@@ -167,4 +185,21 @@ __all__ = [
     "stratified_sample",
     "trustworthiness",
     "warm_up",
+    # --- compare ---
+    "COMPARISON_METRICS",
+    "MutualKNN",
+    "PairwiseMatrix",
+    "ProcrustesResult",
+    "SINGLE_VIEW_METRICS",
+    "Similarity",
+    "UnitMatch",
+    "cca_similarity",
+    "cka",
+    "linear_regression_r2",
+    "match_units",
+    "mutual_knn",
+    "pairwise_matrix",
+    "procrustes_distance",
+    "rsa",
+    "trajectory",
 ]

@@ -188,6 +188,67 @@ METRICS: dict[str, MetricText] = {
              "group. Vendi score (Friedman & Dieng 2023): the effective number of distinct items. TwoNN "
              "(Facco et al. 2017) on distinct rows, ± bootstrap standard error; — below 20 usable rows.",
         function="core.selection.group_diversity"),
+    # --- Compare page ---
+    "cka": MetricText(
+        "CKA (linear, biased)", "CKA = ‖Y_cᵀX_c‖_F² / (‖X_cᵀX_c‖_F ‖Y_cᵀY_c‖_F), X_c, Y_c centred",
+        "Kornblith et al., 'Similarity of Neural Network Representations Revisited', ICML 2019",
+        help="Centred kernel alignment (Kornblith et al. 2019): ‖Y_cᵀX_c‖_F² / (‖X_cᵀX_c‖_F ‖Y_cᵀY_c‖_F) "
+             "on the centred views, computed in feature space. 1: the same geometry up to rotation and "
+             "scale; invariant to orthogonal maps and isotropic scaling, not to other linear maps. The "
+             "biased estimator reads high for unrelated views when n is not much larger than d: use the "
+             "debiased variant there.",
+        function="core.cka"),
+    "cka_debiased": MetricText(
+        "CKA (linear, debiased)", "HSIC_u(K, L) / √(HSIC_u(K, K) HSIC_u(L, L)), K = X_c X_cᵀ, L = Y_c Y_cᵀ",
+        "Song et al., 'Feature Selection via Dependence Maximization', JMLR 2012 (unbiased HSIC)",
+        help="CKA with the unbiased HSIC estimator of Song et al. (2012) in every term: HSIC_u = "
+             "[tr(K̃L̃) + 1ᵀK̃1 · 1ᵀL̃1 / ((n−1)(n−2)) − 2/(n−2) · 1ᵀK̃L̃1] / (n(n−3)), K̃ = K with a zero "
+             "diagonal. Near 0 for independent views even when n is close to d; can be slightly negative.",
+        function="core.cka"),
+    "procrustes": MetricText(
+        "Procrustes distance (angular)", "θ = arccos ‖X_cᵀY_c‖_*, X_c, Y_c centred, ‖·‖_F = 1, zero-padded",
+        "Williams et al., 'Generalized Shape Metrics on Neural Representations', NeurIPS 2021",
+        help="Orthogonal Procrustes distance (Williams et al. 2021, netrep's LinearMetric(alpha=1)): centre, "
+             "scale to unit Frobenius norm, zero-pad the narrower view; angular θ = arccos ‖X_cᵀY_c‖_* "
+             "(nuclear norm, radians, 0 to π/2), euclidean min_Q ‖X_c − Y_c Q‖_F = √(2 − 2‖X_cᵀY_c‖_*). "
+             "0: the same up to rotation, shift and scale. A distance: lower is more similar; the angular "
+             "form obeys the triangle inequality.",
+        function="core.procrustes_distance"),
+    "mutual_knn": MetricText(
+        "Mutual kNN (k={k})", "mean over items of |N_k^X(i) ∩ N_k^Y(i)| / k",
+        "Huh et al., 'The Platonic Representation Hypothesis', ICML 2024",
+        help="Mean over items of |N_k^X(i) ∩ N_k^Y(i)| / k with k={k} (Huh et al. 2024): the share of each "
+             "item's nearest neighbours that the two views have in common. 1: the same neighbourhoods; "
+             "1 − the per-item overlap is how much an item's neighbourhood moved.",
+        function="core.mutual_knn"),
+    "unit_matching": MetricText(
+        "Unit matching", "C = A_zᵀ B_z / n (column z-scores); one-to-one: max Σᵢ C_{i,π(i)}; semi: argmax_j C_ij",
+        "Li et al., 'Convergent Learning: Do different neural networks learn the same representations?', "
+        "ICLR 2016",
+        help="Correlation of every unit of A with every unit of B (Li et al. 2016). One-to-one matching "
+             "maximises the summed correlation (linear_sum_assignment); the semi-matching takes each unit's "
+             "best partner. High matched correlations: the same basis; CKA high but matching low: the same "
+             "subspace in a different basis. Dead units (zero variance) are flagged and left out.",
+        function="core.match_units"),
+    "rsa": MetricText(
+        "RSA (Spearman)", "ρ_S(d_X(xᵢ, xⱼ), d_Y(yᵢ, yⱼ)) over the pairs i < j",
+        "Kriegeskorte et al., 'Representational similarity analysis', Frontiers in Systems Neuroscience 2008",
+        help="Spearman correlation of the two views' condensed distance matrices (Kriegeskorte et al. 2008): "
+             "do the views rank the pairs of items by distance the same way? Above the row limit, a seeded "
+             "subsample of items is used in both views.",
+        function="core.rsa"),
+    "cca": MetricText(
+        "CCA (mean ρ²)", "mean of ρᵢ², ρ = singular values of (X_cᵀX_c)^−½ X_cᵀY_c (Y_cᵀY_c)^−½",
+        "Hotelling, 'Relations between two sets of variates', Biometrika 1936",
+        help="Mean squared canonical correlation (Hotelling 1936): how well the best linear combinations of "
+             "one view match the other's. Invariant to any invertible linear map of either view; tends to 1 "
+             "when d approaches n (over-fitting).",
+        function="core.cca_similarity"),
+    "linreg_r2": MetricText(
+        "Linear R² (Y from X)", "R² = 1 − min_B ‖Y_c − X_c B‖_F² / ‖Y_c‖_F²",
+        help="Share of Y's variance that a linear map of X explains (least squares with an intercept, pooled "
+             "over Y's columns). Not symmetric.",
+        function="core.linear_regression_r2"),
 }
 """Every metric a page shows, by key."""
 
