@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.tables import image_columns
-from dashboard import context
+from dashboard import context, data
 from dashboard import session as vs
 from dashboard.errors import user_errors
 from dashboard.figures import compare as fc
@@ -68,8 +68,10 @@ def pair_matrix(ds, a, b) -> None:
                                higher_is_similar=getattr(result, "higher_is_similar", s.cmp_matrix_metric != "procrustes"))
     st.plotly_chart(fc.pair_matrix_figure(info), key=view_compare.MATRIX_KEY, on_select=view_compare.on_matrix_select,
                     selection_mode=("points",), config={"displaylogo": False}, theme=None)
-    params = ", ".join(f"{k}={v}" for k, v in dict(result.params).items())
-    st.caption(f"{result.label}{f' ({params})' if params else ''}. Click a cell to compare that pair above "
+    p = dict(result.params)
+    used = view_compare.used_text(result.label, n=p["n"], n_input=p["n_input"], method=p["method"], seed=p["seed"],
+                                  params={k: v for k, v in p.items() if k not in ("kernel", "debiased")})
+    st.caption(f"{used}. Click a cell to compare that pair above "
                "(row: A, column: B); the outlined cell is the pair compared now. Kept on disk: a reopened link "
                "draws at once.")
 
@@ -82,7 +84,7 @@ def what_moved(ds, a, b) -> None:
     c[1].selectbox("Listed movers", [10, 25, 50, 100, 250, 500], **vs.widget_key("cmp_moved_top"))
     s = vs.current()
     knn, change, top = view_compare.movers(a, b, s)
-    if c[2].button("Open movers on the Map", icon=":material/scatter_plot:",
+    if c[2].button("Open movers on the Map", icon=":material/scatter_plot:", key="cmp_open_map",
                    help="Selects these items on the Map page, A and B side by side."):
         view_compare.open_on_map(ds, b, top, s)
     maps, job = view_compare.moved_maps(ds, a, b, s)
@@ -111,12 +113,8 @@ def trajectories(ds) -> None:
         st.caption("This dataset's views carry no training steps (fewer than two views have one): no "
                    "trajectory to draw.")
         return
-    s = vs.current()
     c = st.columns(3)
-    key = "w.cmp_traj_metrics"
-    st.session_state.setdefault(key, list(s.cmp_traj_metrics))
-    c[0].multiselect("Metrics of each view", list(vs.TRAJECTORY_METRICS), format_func=view_compare.METRIC_NAMES.get,
-                     key=key, on_change=lambda: vs.update(cmp_traj_metrics=tuple(st.session_state[key])))
+    view_compare.trajectory_metrics_input(c[0])
     c[1].selectbox("Compared with the reference by", ["", *list(view_compare.METRIC_NAMES)[:6]],
                    format_func=lambda m: "— none —" if m == "" else view_compare.METRIC_NAMES[m],
                    **vs.widget_key("cmp_traj_compare"))
@@ -124,7 +122,8 @@ def trajectories(ds) -> None:
     labels = {v.name: v.label for v in ds.views}
     c[2].selectbox("Reference view", refs, format_func=lambda n: "each line's final checkpoint" if n == "" else labels[n],
                    **vs.widget_key("cmp_reference", options=refs))
-    frame = view_compare.trajectory_frame(ds, vs.current())
+    suggested = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
+    frame = view_compare.trajectory_frame(ds, vs.current(), suggested[0] if suggested else "")
     if frame is None or not len(frame):
         st.caption("Pick a metric to draw.")
         return

@@ -169,7 +169,8 @@ def matrix_key(fingerprints, metric: str, options: dict) -> str:
 def _from_entry(entry, names) -> core.PairwiseMatrix:
     meta = entry.meta
     return core.PairwiseMatrix(values=np.array(entry.arrays["values"]), names=tuple(names), metric=meta["metric"],
-                               label=meta["label"], params=dict(meta["params"]))
+                               label=meta["label"], params=dict(meta["params"]),
+                               higher_is_similar=bool(meta["higher_is_similar"]))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -239,6 +240,7 @@ def pairwise_matrix(key: str, _views, names: tuple[str, ...], metric: str, optio
     try:
         compare_cache().save(key, {"values": np.asarray(result.values, dtype=np.float64)},
                              meta={"metric": result.metric, "label": result.label,
+                                   "higher_is_similar": bool(result.higher_is_similar),
                                    "params": _json_params(result.params), "names": list(names)})
     except (OSError, core.EmbedLensInputError):
         return result
@@ -256,7 +258,8 @@ def _json_params(params) -> dict:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def trajectory(fingerprints: tuple[str, ...], _views, metric: str, reference: int | None, options: dict):
+def trajectory(fingerprints: tuple[str, ...], _views, metric: str, reference: int | None, options: dict,
+               labels_key: str = "", _labels=None):
     """:func:`core.trajectory` of ``_views`` (core.View s), cached per views, metric, reference and options.
 
     Parameters
@@ -270,6 +273,10 @@ def trajectory(fingerprints: tuple[str, ...], _views, metric: str, reference: in
         Index into ``_views`` of the reference view (comparison metrics), else None.
     options : dict
         Passed to :func:`core.trajectory`.
+    labels_key : str, default=""
+        Names ``_labels`` in the key (dataset fingerprint + column).
+    _labels : array-like of shape (n,), optional
+        Class labels (NC1); left out of the key.
 
     Returns
     -------
@@ -281,4 +288,6 @@ def trajectory(fingerprints: tuple[str, ...], _views, metric: str, reference: in
     EmbedLensInputError
         As :func:`core.trajectory`.
     """
+    if _labels is not None:
+        options = {**options, "labels": _labels}
     return core.trajectory(list(_views), metric, reference=reference, **options)

@@ -37,9 +37,9 @@ def _dead_note(dead_a: int, dead_b: int, names: tuple[str, str]) -> str:
 
 @dataclass(frozen=True)
 class UnitHeatmapInfo:
-    """The unit correlation matrix (units of A down, units of B across) in natural order and in
-    matched order (rows by matched correlation, highest first; each row's matched unit of B on the
-    diagonal; unmatched rows and columns last), with the unit numbers of each order."""
+    """The unit correlation matrix (units of A down, units of B across) in natural order and in the
+    matching's order (:attr:`core.UnitMatch.order_a` / ``order_b``: matched pairs on the diagonal,
+    unmatched units last), with the unit numbers of that order."""
 
     natural: np.ndarray
     matched: np.ndarray
@@ -50,16 +50,9 @@ class UnitHeatmapInfo:
 
 
 def unit_heatmap_info(match, names: tuple[str, str]) -> UnitHeatmapInfo:
-    """Plain data for :func:`unit_heatmap_figure` from a :class:`core.UnitMatch` (``correlation_matrix``,
-    ``assignment``, ``correlation``, ``dead_a``, ``dead_b``); ``names``: the two views' labels."""
+    """Plain data for :func:`unit_heatmap_figure` from a :class:`core.UnitMatch`; ``names``: the two views' labels."""
     C = np.asarray(match.correlation_matrix, dtype=float)
-    assignment = np.asarray(match.assignment)
-    corr = np.asarray(match.correlation, dtype=float)
-    matched = np.flatnonzero(assignment >= 0)
-    matched = matched[np.argsort(-corr[matched], kind="stable")]
-    rows = np.concatenate([matched, np.flatnonzero(assignment < 0)])
-    used = assignment[matched]
-    cols = np.concatenate([used, np.setdiff1d(np.arange(C.shape[1]), used)])
+    rows, cols = np.asarray(match.order_a), np.asarray(match.order_b)
     note = _dead_note(int(np.sum(match.dead_a)), int(np.sum(match.dead_b)), names)
     return UnitHeatmapInfo(C, C[np.ix_(rows, cols)], rows, cols, tuple(names), note)
 
@@ -67,7 +60,7 @@ def unit_heatmap_info(match, names: tuple[str, str]) -> UnitHeatmapInfo:
 def unit_heatmap_figure(info: UnitHeatmapInfo) -> go.Figure:
     """Two heatmaps side by side: natural order, matched order (the one-to-one matching on the diagonal)."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=("natural order", "matched order (strongest match first)"))
+                        subplot_titles=("natural order", "matched order (matched pairs on the diagonal)"))
     a, b = info.names
     for col, (z, rows, cols) in enumerate(((info.natural, np.arange(info.natural.shape[0]),
                                             np.arange(info.natural.shape[1])),
@@ -78,8 +71,8 @@ def unit_heatmap_figure(info: UnitHeatmapInfo) -> go.Figure:
             hovertemplate=f"unit %{{customdata[1]}} of A · unit %{{customdata[0]}} of B<br>"
                           f"correlation %{{z:.3f}}<extra></extra>",
         ), row=1, col=col)
-        fig.update_yaxes(autorange="reversed", showgrid=False, title_text=wrap(f"units of A: {a}", 30),
-                         row=1, col=col)
+        fig.update_yaxes(autorange="reversed", showgrid=False, row=1, col=col,
+                         title_text=wrap(f"units of A: {a}", 30) if col == 1 else None)
         fig.update_xaxes(showgrid=False, title_text=wrap(f"units of B: {b}", 30), row=1, col=col)
     fig.update_layout(template=TEMPLATE, height=420, margin_t=60)
     return fig
@@ -87,24 +80,27 @@ def unit_heatmap_figure(info: UnitHeatmapInfo) -> go.Figure:
 
 @dataclass(frozen=True)
 class MatchCurveInfo:
-    """Matched correlations sorted from highest: one-to-one (Hungarian) and semi-matching (best per unit)."""
+    """Matched correlations sorted from highest: one-to-one (Hungarian) and semi-matching (best per unit);
+    ``n_units`` of A, ``n_dead`` of them dead, ``n_unmatched`` live ones left without a partner."""
 
     one_to_one: np.ndarray
     semi: np.ndarray
     n_units: int
+    n_dead: int
     n_unmatched: int
     note: str
 
 
 def match_curve_info(match, names: tuple[str, str]) -> MatchCurveInfo:
     """Plain data for :func:`match_curve_figure` from a :class:`core.UnitMatch`: the finite matched
-    correlations of A's units, sorted descending (unmatched units of a wider A are counted, not drawn)."""
+    correlations of A's units, sorted descending (dead and unmatched units are counted, not drawn)."""
     one = np.asarray(match.correlation, dtype=float)
     semi = np.asarray(match.semi_correlation, dtype=float)
-    n_unmatched = int(np.sum(np.asarray(match.assignment) < 0))
+    dead = np.asarray(match.dead_a, dtype=bool)
+    unmatched = int(np.sum((np.asarray(match.assignment) < 0) & ~dead))
     return MatchCurveInfo(np.sort(one[np.isfinite(one)])[::-1], np.sort(semi[np.isfinite(semi)])[::-1],
-                          len(one), n_unmatched, _dead_note(int(np.sum(match.dead_a)), int(np.sum(match.dead_b)),
-                                                            names))
+                          len(one), int(dead.sum()), unmatched,
+                          _dead_note(int(dead.sum()), int(np.sum(match.dead_b)), names))
 
 
 def match_curve_figure(info: MatchCurveInfo) -> go.Figure:
@@ -117,10 +113,11 @@ def match_curve_figure(info: MatchCurveInfo) -> go.Figure:
             line=dict(color=OKABE_ITO[i], width=2, dash="solid" if i == 0 else "dash"),
             hovertemplate="rank %{x}<br>correlation %{y:.3f}<extra></extra>",
         ))
-    title = f"Matched correlation of {plural(info.n_units, 'unit')} of A, sorted"
-    if info.n_unmatched:
-        title += f" ({info.n_unmatched} without a partner: B is narrower)"
-    title = wrap(title, 60)
+    left = [f"{info.n_dead} dead"] if info.n_dead else []
+    left += [f"{info.n_unmatched} without a partner (B has fewer live units)"] if info.n_unmatched else []
+    title = f"Matched correlation of {plural(info.n_units, 'unit')} of A, sorted" + (
+        f" ({', '.join(left)}: not drawn)" if left else "")
+    title = wrap(title, 44)
     fig.update_layout(template=TEMPLATE, height=420, title=title, margin_t=40 + 20 * title.count("<br>"),
                       xaxis_title="rank (units of A, best match first)", yaxis_title="correlation",
                       yaxis_range=[min(-0.05, float(np.min(info.semi, initial=0.0)) - 0.05), 1.05],

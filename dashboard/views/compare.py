@@ -15,16 +15,17 @@ from core.metric_text import METRICS, metric_help
 from dashboard import session as vs
 from dashboard.data import compare as data
 from dashboard.jobs import Job
+from dashboard.state import TRAJECTORY_METRICS
 from dashboard.views import map as view_map
 
 __all__ = ["MATRIX_KEY", "METRIC_NAMES", "Card", "default_second", "second_view", "view_order", "options_for",
-           "pair_cards", "show_cards", "unit_match", "matrix", "picked_pair", "on_matrix_select", "movers",
-           "moved_maps", "open_on_map", "trajectory_frame"]
+           "used_text", "pair_cards", "show_cards", "unit_match", "matrix", "picked_pair", "on_matrix_select", "movers",
+           "moved_maps", "job_progress", "open_on_map", "trajectory_metrics_input", "trajectory_frame"]
 
 MATRIX_KEY = "cmp_matrix"
 """The matrix chart's Streamlit key (its selection event lives there)."""
 
-METRIC_NAMES = {"cka": "CKA (linear, biased)", "cka_debiased": "CKA (linear, debiased)",
+METRIC_NAMES = {"cka": "CKA", "cka_debiased": "CKA (debiased)",
                 "procrustes": "Procrustes distance (angular)", "mutual_knn": "Mutual kNN",
                 "rsa": "RSA (Spearman)", "cca": "CCA (mean squared canonical correlation)",
                 "effective_rank": "Effective rank", "participation_ratio": "Participation ratio",
@@ -110,9 +111,19 @@ class Card:
     note: str
 
 
+def used_text(label: str, *, n: int, n_input: int, method: str, seed=None, params=None) -> str:
+    """What a number used, for a caption: "CKA (linear, biased): feature space, 1,797 rows"; the options in
+    ``params`` (other than the rows, seed and method) are listed as ``k=v``."""
+    extra = {k: v for k, v in dict(params or {}).items() if k not in ("n", "n_input", "seed", "method")
+             and v is not None and str(v) not in label}
+    opts = f" ({', '.join(f'{k}={v}' for k, v in extra.items())})" if extra else ""
+    rows = "" if f"{n:,}" in method else f", {n:,} rows" if n == n_input else f", {n:,} of {n_input:,} rows"
+    seeded = f", seed {seed}" if seed is not None and "seed" not in method else ""
+    return f"{label}{opts}: {method}{rows}{seeded}"
+
+
 def _used(sim) -> str:
-    seed = f", seed {sim.seed}" if getattr(sim, "seed", None) is not None else ""
-    return f"{sim.label}: {sim.n:,} of {sim.n_input:,} rows ({sim.method}{seed})"
+    return used_text(sim.label, n=sim.n, n_input=sim.n_input, method=sim.method, seed=sim.seed)
 
 
 def pair_cards(a: View, b: View, state) -> list[Card]:
@@ -126,10 +137,10 @@ def pair_cards(a: View, b: View, state) -> list[Card]:
     return [
         Card(cka.label, f"{float(cka):.3f}", _help("cka"), _used(cka)),
         Card(knn.label, f"{float(knn.value):.3f}", _help("mutual_knn"),
-             f"{knn.label}: mean share of each item's {knn.k} nearest neighbours ({knn.metric}) found in both views, "
-             f"{len(knn.per_item):,} items"),
+             f"{knn.label}: {knn.value.method}, the mean share of each item's {knn.k} nearest neighbours found in "
+             f"both views, {len(knn.per_item):,} items"),
         Card(proc.label, f"{float(proc.value):.3f} rad", _help("procrustes"),
-             _used(proc.value) + "; 0 = the same up to rotation, scale and shift, π/2 = unrelated"),
+             _used(proc.value) + " (0: the same up to rotation, scale and shift; π/2: orthogonal)"),
         Card(rsa.label, f"{float(rsa):.3f}", _help("rsa"), _used(rsa)),
     ]
 
@@ -231,6 +242,23 @@ def open_on_map(ds: Dataset, b: View, top, state) -> None:
 # --------------------------------------------------------------------------- trajectories
 
 
+TRAJ_KEY = vs.WIDGET_PREFIX + "cmp_traj_metrics"
+
+
+def _set_traj_metrics() -> None:
+    vs.update(cmp_traj_metrics=tuple(st.session_state[TRAJ_KEY]))
+
+
+def trajectory_metrics_input(col) -> None:
+    """The multiselect of single-view trajectory metrics, bound to ``cmp_traj_metrics`` (a tuple in the state)."""
+    choices = [m for m in TRAJECTORY_METRICS if m in core.SINGLE_VIEW_METRICS]
+    if TRAJ_KEY not in st.session_state:
+        st.session_state[TRAJ_KEY] = [m for m in vs.current().cmp_traj_metrics if m in choices]
+    col.multiselect("Metrics of each view", choices, format_func=METRIC_NAMES.get, key=TRAJ_KEY,
+                    on_change=_set_traj_metrics, help="One panel each, one line per run / layer. NC1 uses the "
+                    "first label-like metadata column.")
+
+
 def _lines(views) -> dict[tuple, list]:
     out: dict[tuple, list] = {}
     for v in views:
@@ -238,15 +266,15 @@ def _lines(views) -> dict[tuple, list]:
     return out
 
 
-def trajectory_frame(ds: Dataset, state) -> pd.DataFrame | None:
+def trajectory_frame(ds: Dataset, state, label_column: str = "") -> pd.DataFrame | None:
     """The state's single-view metrics and its comparison against the reference, for every view with a
     step (None when fewer than two have one). With no reference view chosen, each run / layer line is
-    compared with its own final checkpoint."""
+    compared with its own final checkpoint. NC1 uses ``label_column`` (left out without one)."""
     views = [v for v in ds.views if v.step is not None]
     if len(views) < 2:
         return None
     fps = tuple(v.fingerprint for v in views)
-    jobs = [(m, None) for m in state.cmp_traj_metrics if m in core.SINGLE_VIEW_METRICS]
+    jobs = [(m, None) for m in state.cmp_traj_metrics if m in core.SINGLE_VIEW_METRICS and (m != "nc1" or label_column)]
     if state.cmp_traj_compare:
         jobs.append((state.cmp_traj_compare, state.cmp_reference or None))
     bar = st.progress(0.0, text="Trajectories ...")
@@ -254,7 +282,9 @@ def trajectory_frame(ds: Dataset, state) -> pd.DataFrame | None:
     for i, (metric, ref) in enumerate(jobs):
         bar.progress(i / max(len(jobs), 1), text=f"{METRIC_NAMES.get(metric, metric)} of {len(views)} views ...")
         if metric in core.SINGLE_VIEW_METRICS:
-            frames.append(data.trajectory(fps, views, metric, None, {}))
+            labels = (f"{ds.fingerprint}:{label_column}", ds.metadata[label_column].to_numpy()) if metric == "nc1" \
+                else ("", None)
+            frames.append(data.trajectory(fps, views, metric, None, {}, *labels))
         elif ref is not None:
             ref_view = ds.view(ref)
             group = views if ref_view in views else [*views, ref_view]
