@@ -117,9 +117,9 @@ def match_curve_figure(info: MatchCurveInfo) -> go.Figure:
     left += [f"{info.n_unmatched} without a partner (B has fewer live units)"] if info.n_unmatched else []
     title = f"Matched correlation of {plural(info.n_units, 'unit')} of A, sorted" + (
         f" ({', '.join(left)}: not drawn)" if left else "")
-    title = wrap(title, 44)
+    title = wrap(title, 36)
     fig.update_layout(template=TEMPLATE, height=420, title=title, margin_t=40 + 20 * title.count("<br>"),
-                      xaxis_title="rank (units of A, best match first)", yaxis_title="correlation",
+                      xaxis_title="units of A, best match first", yaxis_title="correlation",
                       yaxis_range=[min(-0.05, float(np.min(info.semi, initial=0.0)) - 0.05), 1.05],
                       legend=dict(orientation="h", y=-0.25))
     return fig
@@ -300,10 +300,10 @@ def trajectory_info(frame: pd.DataFrame) -> TrajectoryInfo:
 
 
 def trajectory_figure(info: TrajectoryInfo) -> go.Figure:
-    """One row per metric, value against step (log axis over a decade or more), one colour per run / layer."""
+    """One row per metric (named by its y-axis title), value against step (log axis over a decade or
+    more), one colour per run / layer."""
     rows = max(len(info.panels), 1)
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.22 / rows,
-                        subplot_titles=[wrap(label, 80) for label, _ in info.panels] or [""])
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.12 / rows)
     colour = {name: OKABE_ITO[i % len(OKABE_ITO)] for i, name in enumerate(info.series_names)}
     dash = {name: ("solid", "dash", "dot", "dashdot")[i // len(OKABE_ITO) % 4] for i, name in enumerate(info.series_names)}
     steps = []
@@ -316,9 +316,11 @@ def trajectory_figure(info: TrajectoryInfo) -> go.Figure:
                 customdata=s["views"], hovertemplate=f"{s['name']} · step %{{x}}<br>%{{y:.4g}}<br>%{{customdata}}"
                                                      "<extra></extra>",
             ), row=r, col=1)
+        fig.update_yaxes(title_text=wrap(label, 28), row=r, col=1)
     every = np.concatenate(steps) if steps else np.empty(0)
     if len(every) and (every > 0).all():  # a step 0 has no place on a log axis
         fig.update_xaxes(**log_axis(every))
     fig.update_xaxes(title_text="step", row=rows, col=1)
-    fig.update_layout(template=TEMPLATE, height=120 + 260 * rows, legend=dict(orientation="h", y=-0.12 / rows * 2))
+    fig.update_layout(template=TEMPLATE, height=100 + 280 * rows, margin_l=110,
+                      legend=dict(orientation="h", y=-0.12 / rows * 2))
     return fig

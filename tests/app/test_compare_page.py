@@ -46,6 +46,12 @@ def _matrix_chart(at) -> dict:
     return next(c for c in _charts(at) if c["data"][0].get("marker", {}).get("symbol") == "square")
 
 
+def _panels(fig: dict) -> list[str]:
+    """The trajectory panels' metric labels (their y-axis titles, unwrapped), top to bottom."""
+    axes = sorted((k for k in fig["layout"] if k.startswith("yaxis")), key=lambda k: int(k[5:] or 1))
+    return [fig["layout"][k]["title"]["text"].replace("<br>", " ") for k in axes]
+
+
 def _cards(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -148,7 +154,7 @@ def test_a_link_with_every_compare_field_reopens_it(mlp):
     fig = _matrix_chart(at)
     assert fig["layout"]["title"]["text"] == "Mutual kNN (k=20, euclidean) over 30 views"
     assert len(at.dataframe[0].value) == 25
-    panels = [a["text"] for a in _charts(at)[-1]["layout"]["annotations"]]
+    panels = _panels(_charts(at)[-1])
     assert panels[0] == "RankMe (uncentred, ε=1e-7)" and panels[-1].endswith("against seed0 · hidden2 · step 100")
     assert {k: v for k, v in at.query_params.items() if k in query} == query
     assert {f.metadata["key"] for f in dataclasses.fields(ViewState) if f.name.startswith("cmp_")} \
@@ -191,8 +197,8 @@ def test_what_moved_lists_the_items_and_opens_them_on_the_map(mlp):
 def test_trajectories_draw_the_chosen_metrics_against_step(mlp):
     at = run_app(page=PAGE)
     fig = _charts(at)[-1]
-    assert [a["text"] for a in fig["layout"]["annotations"]] == [
-        "Effective rank (singular values)", "CKA (linear, biased) against each line's final checkpoint"]
+    assert _panels(fig) == ["Effective rank (singular values)",
+                            "CKA (linear, biased) against each line's final checkpoint"]
     first = fig["data"][0]  # seed0 · hidden1, effective rank
     assert first["name"] == "seed0 · hidden1"
     views = [mlp.view(n) for n in first["customdata"]]

@@ -138,4 +138,5 @@ def test_trajectory_panels_and_lines_from_core_trajectory():
                                                         last[run].X.astype(np.float64)), rel=1e-6)
     fig = fc.trajectory_figure(info)
     assert len(fig.data) == 4 and [t.showlegend for t in fig.data] == [True, True, False, False]
+    assert fig.layout.yaxis.title.text == "Effective rank (singular<br>values)" and fig.layout.yaxis2.title.text
     assert fig.layout.xaxis2.type == "log" and fig.layout.xaxis2.title.text == "step"
