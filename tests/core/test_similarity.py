@@ -186,10 +186,26 @@ def test_cka_in_row_blocks_equals_one_block(rng, monkeypatch):
 
 def test_zero_variance_view_gives_nan_with_a_message(rng):
     X, _, _ = _views(rng)
-    s = cka(X, np.ones((150, 4)))
-    assert np.isnan(s) and "zero variance" in s.message
-    p = procrustes_distance(np.ones((150, 4)), X)
+    flat = np.full((150, 4), 0.1)  # its float64 column sums are inexact: must still centre to exactly 0
+    for debiased in (False, True):
+        s = cka(X, flat, debiased=debiased)
+        assert np.isnan(s) and "Y has zero variance" in s.message
+    p = procrustes_distance(flat, X)
     assert np.isnan(p.value) and "X has zero variance" in p.value.message
+    c = cca_similarity(X, flat)
+    assert np.isnan(c) and "zero variance" in c.message
+    assert np.isnan(pairwise_matrix([X, flat], "cka").values[0, 1])
+
+
+def test_unbiased_hsic_expansion_holds_for_uncentred_data(rng):
+    """The feature-space expansion keeps the X^T 1 terms (row sums of K = X (X^T 1)), which vanish
+    after centring: on uncentred views it must still equal the direct n x n formula."""
+    X, Y, _ = _views(rng, n=50)
+    raw = [sim._View(A, 1.0, np.zeros(A.shape[1]), np.zeros(A.shape[1], bool)) for A in (X, Y)]
+    for budget in (None, 20):  # one group, and X and Y in separate groups
+        c = sim._cross_stats(raw, 50, budget=budget)
+        assert c.hsic_unbiased(0, 1) == pytest.approx(_hsic_unbiased(X @ X.T, Y @ Y.T), rel=1e-10)
+        assert c.hsic_unbiased(1, 1) == pytest.approx(_hsic_unbiased(Y @ Y.T, Y @ Y.T), rel=1e-10)
 
 
 def test_similarity_survives_pickling(rng):
@@ -294,6 +310,14 @@ def test_rsa_equals_spearman_of_scipy_pdist(rng, metric):
     assert float(s) == pytest.approx(spearmanr(pdist(X, metric), pdist(Y, metric))[0], rel=1e-9)
     assert (s.n, s.seed, s.label) == (150, None, f"RSA (Spearman, {metric})")
     assert float(rsa(X, X, metric=metric)) == pytest.approx(1.0)
+
+
+def test_average_ranks_equal_scipy_rankdata_with_ties(rng):
+    from scipy.stats import rankdata
+
+    d = np.round(rng.random(5000), 2)  # many ties
+    np.testing.assert_array_equal(sim._average_ranks(d), rankdata(d))
+    np.testing.assert_array_equal(sim._average_ranks(np.ones(4)), [2.5] * 4)
 
 
 def test_rsa_samples_visibly_above_max_n(rng):
@@ -434,6 +458,8 @@ def test_bad_options_are_refused(rng):
         cka(X, X, kernel="poly")
     with pytest.raises(EmbedLensInputError, match="only used by kernel='rbf'"):
         cka(X, X, bandwidth=0.3)
+    with pytest.raises(EmbedLensInputError, match="debiased CKA needs at least 4 rows"):
+        cka(X[:3], X[:3], debiased=True)
     with pytest.raises(EmbedLensInputError, match="k=20 is invalid"):
         mutual_knn(X, X, k=20)
     with pytest.raises(EmbedLensInputError, match="metric='spearman' is invalid"):
