@@ -142,7 +142,7 @@ if len(ds.views) < 2:
 controls(ds, view)
 b = view_compare.second_view(ds, view, vs.current())
 st.caption(f"A: {view.label} ({view.d:,} dims) · B: {b.label} ({b.d:,} dims) · {view.n:,} items")
-for section in (lambda: view_compare.show_cards(view_compare.pair_cards(view, b, vs.current())),
+for section in (lambda: view_compare.show_cards(view, b, vs.current()),
                 lambda: units(view, b), lambda: pair_matrix(ds, view, b), lambda: what_moved(ds, view, b),
                 lambda: trajectories(ds)):
     with user_errors():  # one section's bad input leaves the others on the page

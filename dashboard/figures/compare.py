@@ -176,15 +176,23 @@ def pair_matrix_figure(info: PairMatrixInfo) -> go.Figure:
     names = np.array(info.names, dtype=object)
     custom = np.stack([names[i], names[j]], axis=1)
     hover = np.stack([np.array(info.labels, dtype=object)[i], np.array(info.labels, dtype=object)[j]], axis=1)
+    text = np.array([f"{a} vs {b}" for a, b in hover], dtype=object)
+    ok = np.isfinite(z)
     fig = go.Figure(go.Scatter(
-        x=j, y=i, mode="markers", customdata=custom, text=[f"{a} vs {b}" for a, b in hover],
-        marker=dict(symbol="square", size=cell, color=z, colorscale="Viridis", cmin=zmin, cmax=zmax,
+        x=j[ok], y=i[ok], mode="markers", customdata=custom[ok], text=text[ok],
+        marker=dict(symbol="square", size=cell, color=z[ok], colorscale="Viridis", cmin=zmin, cmax=zmax,
                     reversescale=not info.higher_is_similar, line=dict(width=0),
                     colorbar=dict(title=wrap(info.colorbar, 12))),
         hovertemplate="%{text}<br>%{marker.color:.4f}<br>click: compare this pair<extra></extra>",
         selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=1.0)),
         name="cells", showlegend=False,
     ))
+    if not ok.all():  # undefined pairs (a view without variance): grey, still clickable (the cards say why)
+        fig.add_trace(go.Scatter(
+            x=j[~ok], y=i[~ok], mode="markers", customdata=custom[~ok], text=text[~ok], name="undefined",
+            marker=dict(symbol="square", size=cell, color="#C9CED6", line=dict(width=0)), showlegend=True,
+            hovertemplate="%{text}<br>undefined<br>click: compare this pair<extra></extra>",
+            selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=1.0))))
     if info.chosen is not None:
         r, c = info.chosen
         fig.add_trace(go.Scatter(x=[c], y=[r], mode="markers", hoverinfo="skip", showlegend=False, name="chosen",

@@ -14,12 +14,13 @@ from core import Dataset, View
 from core.metric_text import METRICS, metric_help
 from dashboard import session as vs
 from dashboard.data import compare as data
+from dashboard.data import view_graph
 from dashboard.jobs import Job
 from dashboard.state import TRAJECTORY_METRICS
 from dashboard.views import map as view_map
 
 __all__ = ["MATRIX_KEY", "METRIC_NAMES", "Card", "default_second", "second_view", "view_order", "options_for",
-           "used_text", "pair_cards", "show_cards", "unit_match", "matrix", "picked_pair", "on_matrix_select", "movers",
+           "used_text", "pair_cards", "tie_warning", "show_cards", "unit_match", "matrix", "picked_pair", "on_matrix_select", "movers",
            "moved_maps", "job_progress", "open_on_map", "trajectory_metrics_input", "trajectory_frame"]
 
 MATRIX_KEY = "cmp_matrix"
@@ -135,21 +136,47 @@ def pair_cards(a: View, b: View, state) -> list[Card]:
     proc = data.procrustes(fa, fb, a.X, b.X, "angular")
     rsa = data.rsa(fa, fb, a.X, b.X, state.cmp_metric, state.cmp_sample, state.cmp_seed)
     return [
-        Card(cka.label, f"{float(cka):.3f}", _help("cka"), _used(cka)),
-        Card(knn.label, f"{float(knn.value):.3f}", _help("mutual_knn"),
-             f"{knn.label}: {knn.value.method}, the mean share of each item's {knn.k} nearest neighbours found in "
-             f"both views, {len(knn.per_item):,} items"),
-        Card(proc.label, f"{float(proc.value):.3f} rad", _help("procrustes"),
-             _used(proc.value) + " (0: the same up to rotation, scale and shift; π/2: orthogonal)"),
-        Card(rsa.label, f"{float(rsa):.3f}", _help("rsa"), _used(rsa)),
+        _card(cka, "cka", _used(cka)),
+        _card(knn.value, "mutual_knn", f"{knn.label}: {knn.value.method}, the mean share of each item's {knn.k} "
+                                       f"nearest neighbours found in both views, {len(knn.per_item):,} items"),
+        _card(proc.value, "procrustes", _used(proc.value) + " (0: the same up to rotation, scale and shift; "
+                                                            "π/2: orthogonal)", unit=" rad"),
+        _card(rsa, "rsa", _used(rsa)),
     ]
 
 
-def show_cards(cards: list[Card]) -> None:
-    """The cards in one row, then one caption saying what each used."""
+def _card(sim, key: str, note: str, *, unit: str = "") -> Card:
+    """A card of the Similarity ``sim``: "undefined" and its reason when the value is NaN."""
+    if np.isfinite(float(sim)):
+        return Card(sim.label, f"{float(sim):.3f}{unit}", _help(key), note)
+    why = getattr(sim, "message", None) or "undefined for these views"
+    return Card(sim.label, "undefined", why, f"{note}; undefined: {why}")
+
+
+def tie_warning(a: View, b: View, state) -> str | None:
+    """A warning when rows of either view have all k nearest neighbours at distance 0 (duplicates): their
+    neighbour lists are picked by tie-breaking, so their mutual kNN overlap (and "moved") means nothing."""
+    parts = []
+    for name, v in (("A", a), ("B", b)):
+        graph = view_graph(v.fingerprint, v.X, state.cmp_k, state.cmp_metric)  # cached: the graph mutual kNN used
+        tied = int((np.asarray(graph.distances)[:, : state.cmp_k] == 0).all(axis=1).sum())
+        if tied:
+            parts.append(f"{'all' if tied == v.n else f'{tied:,} of'} {v.n:,} rows of {name}")
+    if not parts:
+        return None
+    return (f"{' and '.join(parts)} have all {state.cmp_k} nearest neighbours at distance 0 (duplicate rows): "
+            "their neighbours are picked by tie-breaking among equal rows, so their mutual kNN overlap and "
+            "\"moved\" values are arbitrary; drop the duplicates (the Data page's health report lists them)")
+
+
+def show_cards(a: View, b: View, state) -> None:
+    """The cards of the pair in one row, one caption saying what each used, and a warning about tied neighbours."""
+    cards = pair_cards(a, b, state)
     for col, c in zip(st.columns(len(cards)), cards, strict=True):
         col.metric(c.label, c.value, help=c.help)
     st.caption(" · ".join(c.note for c in cards))
+    if warning := tie_warning(a, b, state):
+        st.warning(warning, icon=":material/warning:")
 
 
 def unit_match(a: View, b: View):

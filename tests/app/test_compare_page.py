@@ -73,7 +73,7 @@ def test_state_lists_agree_with_core():
 def test_cards_show_the_core_numbers_and_the_matrix_is_30_by_30(mlp):
     at = run_app(page=PAGE)
     A, B = mlp.view(A0), mlp.view(B0)
-    assert _cards(at) == _expected_cards(A.X, B.X)
+    assert _cards(at) == _expected_cards(A.X, B.X) and not at.warning
     assert set(_cards(at)) == {"CKA (linear, biased)", "Mutual kNN (k=10, cosine)", "Procrustes distance (angular)",
                                "RSA (Spearman, cosine)"}
     captions = [c.value for c in at.caption]
@@ -217,3 +217,22 @@ def test_a_dataset_with_one_view_says_so(isolated_env):
     at = run_app(page=PAGE)
     assert at.info[0].value.startswith("Dataset 'single.npy' has one view (single), so there is nothing to compare")
     assert not at.metric and not at.get("plotly_chart") and not at.error
+
+
+def test_a_view_without_variance_shows_undefined_with_the_reason(isolated_env):
+    folder = isolated_env / "flat"
+    folder.mkdir()
+    np.save(folder / "a.npy", np.random.default_rng(0).standard_normal((60, 4)).astype(np.float32))
+    np.save(folder / "b.npy", np.ones((60, 3), dtype=np.float32))
+    at = run_app(page=PAGE)
+    cards = {m.label: (m.value, m.help) for m in at.metric}
+    cka = core.cka(np.load(folder / "a.npy"), np.ones((60, 3)))
+    assert cards[cka.label] == ("undefined", cka.message) and cka.message
+    rsa = core.rsa(np.load(folder / "a.npy"), np.ones((60, 3)))
+    assert cards[rsa.label][0] == "undefined" and any(f"undefined: {rsa.message}" in c.value for c in at.caption)
+    fig = _matrix_chart(at)
+    assert [t.get("name") for t in fig["data"]] == ["cells", "undefined", "chosen"]
+    # B's 60 equal rows: every neighbour list is a tie-break, and the page says so (once)
+    warnings = [w.value for w in at.warning if "distance 0" in w.value]
+    assert len(warnings) == 1 and warnings[0].startswith("all 60 rows of B have all 10 nearest neighbours at distance 0")
+    assert not at.error

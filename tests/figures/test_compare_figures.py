@@ -88,6 +88,18 @@ def test_pair_matrix_cells_are_clickable_squares_with_the_view_names(rng):
     assert fc.pair_matrix_figure(distance).data[0].marker.reversescale and distance.chosen is None
 
 
+def test_pair_matrix_undefined_cells_are_grey_and_still_clickable(rng):
+    views = [rng.standard_normal((50, 3)), np.ones((50, 2)), rng.standard_normal((50, 4))]  # view 1: no variance
+    result = core.pairwise_matrix(views, "cka", names=["a", "b", "c"])
+    assert np.isnan(result.values[1]).all() and np.isfinite(result.values[[0, 2]][:, [0, 2]]).all()
+    fig = fc.pair_matrix_figure(fc.pair_matrix_info(result.values, ["a", "b", "c"], ["a", "b", "c"], order=range(3),
+                                                    title="CKA", chosen=("a", "c")))
+    cells, undefined, outline = fig.data
+    assert len(cells.x) == 4 and len(undefined.x) == 5 and undefined.name == "undefined"
+    assert sorted(map(tuple, undefined.customdata)) == [("a", "b"), ("b", "a"), ("b", "b"), ("b", "c"), ("c", "b")]
+    assert np.isfinite(np.asarray(cells.marker.color, dtype=float)).all() and outline.name == "chosen"
+
+
 def test_movers_maps_and_table_from_the_per_item_overlap(rng):
     n, k = 200, 8
     X = rng.standard_normal((n, 6))
