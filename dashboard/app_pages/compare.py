@@ -20,7 +20,7 @@ def controls(ds, view) -> None:
     labels = {v.name: v.label for v in ds.views}
     auto = view_compare.default_second(ds, view)
     others = ["", *[n for n in ds.view_names if n != view.name]]
-    c = st.columns([3, 2, 2, 1, 2])
+    c = st.columns([2, 1, 1])  # two rows: in one row of five, at 1000 px the toggle and k were cut off
     c[0].selectbox("Compare with (B)", others, format_func=lambda n: f"auto: {auto.label}" if n == "" else labels[n],
                    help="The sidebar's view is A. auto: the same layer and step of the next run, else this "
                         "line's final checkpoint.", **vs.widget_key("cmp_view2", options=others))
@@ -28,30 +28,30 @@ def controls(ds, view) -> None:
                    "above the sample size.", **vs.widget_key("cmp_cka_kernel"))
     c[2].toggle("Debiased CKA", help="The unbiased HSIC estimator (Song et al. 2012): matters when n is not much "
                 "larger than the dimension.", **vs.widget_key("cmp_cka_debiased"))
-    c[3].selectbox("k", [5, 10, 15, 20, 30, 50], help="Neighbours of the mutual kNN alignment and of what moved.",
+    c = st.columns([1, 1, 2])
+    c[0].selectbox("k", [5, 10, 15, 20, 30, 50], help="Neighbours of the mutual kNN alignment and of what moved.",
                    **vs.widget_key("cmp_k"))
-    c[4].selectbox("Distance", ["cosine", "euclidean"], help="Of the kNN graphs and of RSA's distance matrices.",
+    c[1].selectbox("Distance", ["cosine", "euclidean"], help="Of the kNN graphs and of RSA's distance matrices.",
                    **vs.widget_key("cmp_metric"))
-    with st.expander("Sampling (RSA, RBF CKA)", icon=":material/tune:"):
-        p = st.columns(2)
-        p[0].number_input("Sample size", 50, 20000, step=50, help="Above this many rows the n x n computations "
-                          "run on a seeded uniform subsample (declared beside each number).",
-                          **vs.widget_key("cmp_sample"))
-        p[1].number_input("Seed", 0, 2**31 - 1, step=1, **vs.widget_key("cmp_seed"))
+    p = c[2].expander("Sampling (RSA, RBF CKA)", icon=":material/tune:").columns(2)
+    p[0].number_input("Sample size", 50, 20000, step=50, help="Above this many rows the n x n computations run on "
+                      "a seeded uniform subsample (declared beside each number).", **vs.widget_key("cmp_sample"))
+    p[1].number_input("Seed", 0, 2**31 - 1, step=1, **vs.widget_key("cmp_seed"))
 
 
 def units(a, b) -> None:
     st.subheader("Units")
     match = view_compare.unit_match(a, b)
     names = (a.label, b.label)
-    left, right = st.columns([3, 2])
-    left.plotly_chart(fc.unit_heatmap_figure(fc.unit_heatmap_info(match, names)), key="cmp_units")
+    st.plotly_chart(fc.unit_heatmap_figure(fc.unit_heatmap_info(match, names)), key="cmp_units")
     curve = fc.match_curve_info(match, names)
-    right.plotly_chart(fc.match_curve_figure(curve), key="cmp_curve")
-    st.caption(f"Correlation of every unit (dimension) of A with every unit of B over {a.n:,} items (column "
-               f"z-scores); one-to-one matching by scipy's linear_sum_assignment, semi-matching = each unit's best. "
-               f"{curve.note + '. ' if curve.note else ''}Low matched correlations with a high CKA mean the same "
-               "subspace in another basis (Li et al. 2016).")
+    left, right = st.columns(2)
+    left.plotly_chart(fc.match_curve_figure(curve), key="cmp_curve")
+    right.caption(f"Correlation of every unit (dimension) of A with every unit of B over {a.n:,} items (column "
+                  f"z-scores); right: in the matching's order, matched pairs on the diagonal. One-to-one matching "
+                  f"by scipy's linear_sum_assignment; semi-matching: each unit's best. "
+                  f"{curve.note + '. ' if curve.note else ''}Low matched correlations with a high CKA mean the same "
+                  "subspace in another basis (Li et al. 2016).")
 
 
 def pair_matrix(ds, a, b) -> None:

@@ -60,7 +60,7 @@ def unit_heatmap_info(match, names: tuple[str, str]) -> UnitHeatmapInfo:
 def unit_heatmap_figure(info: UnitHeatmapInfo) -> go.Figure:
     """Two heatmaps side by side: natural order, matched order (the one-to-one matching on the diagonal)."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=("natural order", "matched order (matched pairs on the diagonal)"))
+                        subplot_titles=("natural order", "matched order"))
     a, b = info.names
     for col, (z, rows, cols) in enumerate(((info.natural, np.arange(info.natural.shape[0]),
                                             np.arange(info.natural.shape[1])),
@@ -106,8 +106,7 @@ def match_curve_info(match, names: tuple[str, str]) -> MatchCurveInfo:
 def match_curve_figure(info: MatchCurveInfo) -> go.Figure:
     """Correlation (y) against rank (x): the gap between the curves is units without a partner of their own."""
     fig = go.Figure()
-    for i, (y, name) in enumerate(((info.one_to_one, "one-to-one (linear_sum_assignment)"),
-                                   (info.semi, "semi-matching (best unit of B)"))):
+    for i, (y, name) in enumerate(((info.one_to_one, "one-to-one"), (info.semi, "semi-matching (best of B)"))):
         fig.add_trace(go.Scatter(
             x=np.arange(1, len(y) + 1), y=y, mode="lines", name=f"{name}, mean {np.mean(y):.3f}" if len(y) else name,
             line=dict(color=OKABE_ITO[i], width=2, dash="solid" if i == 0 else "dash"),
@@ -164,9 +163,10 @@ def cell_size(m: int) -> int:
 
 
 def pair_matrix_figure(info: PairMatrixInfo) -> go.Figure:
-    """The matrix as square markers (one per cell, ``customdata`` = [row view, column view]), so a click
-    on a cell selects a point: Streamlit's selection does not report clicks on Heatmap traces
-    (streamlit/streamlit#8760, #15042). The compared pair is outlined (a second, unclickable trace)."""
+    """The matrix as a heatmap (undefined pairs grey), under one transparent square marker per cell
+    (``customdata`` = [row view, column view]) that takes the hover and the click: Streamlit's selection
+    does not report clicks on Heatmap traces (streamlit/streamlit#8760, #15042), so the heatmap itself
+    skips hover. The compared pair is outlined (a shape, so not clickable)."""
     m = len(info.names)
     cell = cell_size(m)
     i, j = np.divmod(np.arange(m * m), m)  # row i (y), column j (x)
@@ -174,40 +174,32 @@ def pair_matrix_figure(info: PairMatrixInfo) -> go.Figure:
     finite = z[np.isfinite(z)]
     zmin, zmax = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     names = np.array(info.names, dtype=object)
-    custom = np.stack([names[i], names[j]], axis=1)
-    hover = np.stack([np.array(info.labels, dtype=object)[i], np.array(info.labels, dtype=object)[j]], axis=1)
-    text = np.array([f"{a} vs {b}" for a, b in hover], dtype=object)
-    ok = np.isfinite(z)
-    fig = go.Figure(go.Scatter(
-        x=j[ok], y=i[ok], mode="markers", customdata=custom[ok], text=text[ok],
-        marker=dict(symbol="square", size=cell, color=z[ok], colorscale="Viridis", cmin=zmin, cmax=zmax,
-                    reversescale=not info.higher_is_similar, line=dict(width=0),
-                    colorbar=dict(title=wrap(info.colorbar, 12))),
-        hovertemplate="%{text}<br>%{marker.color:.4f}<br>click: compare this pair<extra></extra>",
-        selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=1.0)),
-        name="cells", showlegend=False,
-    ))
-    if not ok.all():  # undefined pairs (a view without variance): grey, still clickable (the cards say why)
-        fig.add_trace(go.Scatter(
-            x=j[~ok], y=i[~ok], mode="markers", customdata=custom[~ok], text=text[~ok], name="undefined",
-            marker=dict(symbol="square", size=cell, color="#C9CED6", line=dict(width=0)), showlegend=True,
-            hovertemplate="%{text}<br>undefined<br>click: compare this pair<extra></extra>",
-            selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=1.0))))
-    if info.chosen is not None:
+    labels = np.array(info.labels, dtype=object)
+    text = [f"A: {a}<br>B: {b}<br>" + (f"{v:.4f}" if np.isfinite(v) else "undefined")
+            for a, b, v in zip(labels[i], labels[j], z, strict=True)]
+    fig = go.Figure(go.Heatmap(
+        z=info.values, x=np.arange(m), y=np.arange(m), colorscale="Viridis", zmin=zmin, zmax=zmax,
+        reversescale=not info.higher_is_similar, colorbar=dict(title=wrap(info.colorbar, 12)), hoverinfo="skip",
+        name="matrix"))
+    fig.add_trace(go.Scatter(
+        x=j, y=i, mode="markers", customdata=np.stack([names[i], names[j]], axis=1), text=text, name="cells",
+        marker=dict(symbol="square", size=cell, color="rgba(0,0,0,0)", line=dict(width=0)), showlegend=False,
+        hovertemplate="%{text}<br>click: compare this pair<extra></extra>",
+        selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=1.0))))
+    if info.chosen is not None:  # a rectangle in data units: exactly the cell at any width
         r, c = info.chosen
-        fig.add_trace(go.Scatter(x=[c], y=[r], mode="markers", hoverinfo="skip", showlegend=False, name="chosen",
-                                 marker=dict(symbol="square-open", size=cell + 2, color="#D55E00",
-                                             line=dict(width=3, color="#D55E00"))))
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, name="chosen",
+                      line=dict(color="#D55E00", width=3), fillcolor="rgba(0,0,0,0)")
     ticks = dict(tickmode="array", tickvals=list(range(m)), ticktext=list(info.labels), showgrid=False,
-                 zeroline=False, tickfont=dict(size=10 if m > 12 else 12), range=[-0.5, m - 0.5])
+                 zeroline=False, tickfont=dict(size=10 if m > 12 else 12))
     left, bottom, top = 190, 170, 50
     title = wrap(info.title, 70)
     fig.update_layout(template=TEMPLATE, title=title, height=cell * m + bottom + top + 20 * title.count("<br>"),
                       margin=dict(l=left, b=bottom, t=top + 20 * title.count("<br>"), r=20),
-                      xaxis=dict(**ticks, tickangle=-60, constrain="domain"),
-                      yaxis=dict(**ticks, autorange=False, scaleanchor="x", constrain="domain"),
-                      clickmode="event+select", dragmode=False)
-    fig.update_yaxes(range=[m - 0.5, -0.5])  # the first view on top, as a matrix is read
+                      plot_bgcolor="#C9CED6",  # the gaps of undefined pairs
+                      xaxis=dict(**ticks, tickangle=-60, range=[-0.5, m - 0.5]),
+                      yaxis=dict(**ticks, range=[m - 0.5, -0.5]),  # the first view on top, as a matrix is read
+                      clickmode="event+select", dragmode=False, hovermode="closest")
     return fig
 
 

@@ -139,16 +139,16 @@ def pair_cards(a: View, b: View, state) -> list[Card]:
         _card(cka, "cka", _used(cka)),
         _card(knn.value, "mutual_knn", f"{knn.label}: {knn.value.method}, the mean share of each item's {knn.k} "
                                        f"nearest neighbours found in both views, {len(knn.per_item):,} items"),
-        _card(proc.value, "procrustes", _used(proc.value) + " (0: the same up to rotation, scale and shift; "
-                                                            "π/2: orthogonal)", unit=" rad"),
+        _card(proc.value, "procrustes", _used(proc.value) + ", in radians (0: the same up to rotation, scale and "
+                                                            "shift; π/2: orthogonal)"),
         _card(rsa, "rsa", _used(rsa)),
     ]
 
 
-def _card(sim, key: str, note: str, *, unit: str = "") -> Card:
+def _card(sim, key: str, note: str) -> Card:
     """A card of the Similarity ``sim``: "undefined" and its reason when the value is NaN."""
     if np.isfinite(float(sim)):
-        return Card(sim.label, f"{float(sim):.3f}{unit}", _help(key), note)
+        return Card(sim.label, f"{float(sim):.3f}", _help(key), note)
     why = getattr(sim, "message", None) or "undefined for these views"
     return Card(sim.label, "undefined", why, f"{note}; undefined: {why}")
 

@@ -38,12 +38,13 @@ def _charts(at) -> list[dict]:
 
 def _array(value) -> np.ndarray:
     if isinstance(value, dict):  # plotly typed array
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-    return np.asarray(value)
+        a = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return a.reshape([int(s) for s in str(value["shape"]).split(",")]) if "shape" in value else a
+    return np.asarray(value, dtype=float if isinstance(value, list) and value and isinstance(value[0], list) else None)
 
 
 def _matrix_chart(at) -> dict:
-    return next(c for c in _charts(at) if c["data"][0].get("marker", {}).get("symbol") == "square")
+    return next(c for c in _charts(at) if [t.get("name") for t in c["data"][:2]] == ["matrix", "cells"])
 
 
 def _panels(fig: dict) -> list[str]:
@@ -61,7 +62,7 @@ def _expected_cards(X, Y, *, kernel="linear", debiased=False, k=10, metric="cosi
     knn = core.mutual_knn(X, Y, k=k, metric=metric)
     p = core.procrustes_distance(X, Y)
     r = core.rsa(X, Y, metric=metric, max_n=max_n, seed=seed)
-    return {c.label: f"{float(c):.3f}", knn.label: f"{float(knn.value):.3f}", p.label: f"{float(p.value):.3f} rad",
+    return {c.label: f"{float(c):.3f}", knn.label: f"{float(knn.value):.3f}", p.label: f"{float(p.value):.3f}",
             r.label: f"{float(r):.3f}"}
 
 
@@ -81,17 +82,17 @@ def test_cards_show_the_core_numbers_and_the_matrix_is_30_by_30(mlp):
     assert any(c.startswith("CKA (linear, biased): feature space, 1,797 rows · Mutual kNN (k=10, cosine): exact "
                             "kNN graphs") and "RSA (Spearman, cosine): all 1,797 rows" in c for c in captions)
     fig = _matrix_chart(at)
-    cells = fig["data"][0]
-    assert len(_array(cells["x"])) == len(_array(cells["y"])) == 900
+    heat, cells = fig["data"][:2]
+    assert len(_array(cells["x"])) == len(_array(cells["y"])) == 900 and _array(heat["z"]).shape == (30, 30)
     # ordered by run, layer, step: seed0 hidden1 steps 1..100, seed0 hidden2 ..., seed2 hidden2 step 100
     order = view_compare.view_order(mlp.views, "run")
     names = [mlp.views[i].name for i in order]
     assert names[:3] == [A0, "seed0/hidden1/epoch003", "seed0/hidden1/epoch010"] and names[5] == "seed0/hidden2/epoch001"
     expected = core.pairwise_matrix([v.X for v in mlp.views], "cka").values[np.ix_(order, order)]
-    np.testing.assert_allclose(_array(cells["marker"]["color"]), expected.ravel(), rtol=1e-12)
+    np.testing.assert_allclose(_array(heat["z"]), expected, rtol=1e-12)
     assert [list(c) for c in cells["customdata"][:2]] == [[A0, A0], [A0, names[1]]]
-    outline = fig["data"][1]
-    assert (_array(outline["y"])[0], _array(outline["x"])[0]) == (names.index(A0), names.index(B0))
+    outline = fig["layout"]["shapes"][0]
+    assert (outline["y0"] + 0.5, outline["x0"] + 0.5) == (names.index(A0), names.index(B0))
     assert any(c.startswith("CKA (linear, biased): feature space, 1,797 rows. Click a cell") for c in captions)
     # the matrix was kept on disk (core.cache), under the dataset's fingerprints
     from dashboard.data import compare as data
@@ -108,8 +109,9 @@ def test_changing_the_second_view_changes_the_cards(mlp):
     assert _cards(at) == _expected_cards(A.X, B.X) != before
     assert at.query_params["cv2"] == "seed0/hidden1/epoch100"
     fig = _matrix_chart(at)
-    names = [list(c)[1] for c in fig["data"][0]["customdata"][:30]]
-    assert (_array(fig["data"][1]["y"])[0], _array(fig["data"][1]["x"])[0]) == (0, names.index(B.name))
+    names = [list(c)[1] for c in fig["data"][1]["customdata"][:30]]
+    outline = fig["layout"]["shapes"][0]
+    assert (outline["y0"] + 0.5, outline["x0"] + 0.5) == (0, names.index(B.name))
     at.toggle(key="w.cmp_cka_debiased").set_value(True)
     at.selectbox(key="w.cmp_k").set_value(5).run()
     assert _cards(at) == _expected_cards(A.X, B.X, debiased=True, k=5)
@@ -134,8 +136,7 @@ def test_a_clicked_cell_sets_the_pair(monkeypatch):
     assert updates == [{"view": "a/x", "cmp_view2": "b/y"}]
     monkeypatch.undo()
     at = run_app(page=PAGE)
-    chart = next(c for c in at.get("plotly_chart")
-                 if json.loads(c.proto.spec)["data"][0].get("marker", {}).get("symbol") == "square")
+    chart = next(c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["data"][0].get("name") == "matrix")
     assert chart.proto.id and list(chart.proto.selection_mode) == [0]  # on_select set, points only
 
 
@@ -231,7 +232,8 @@ def test_a_view_without_variance_shows_undefined_with_the_reason(isolated_env):
     rsa = core.rsa(np.load(folder / "a.npy"), np.ones((60, 3)))
     assert cards[rsa.label][0] == "undefined" and any(f"undefined: {rsa.message}" in c.value for c in at.caption)
     fig = _matrix_chart(at)
-    assert [t.get("name") for t in fig["data"]] == ["cells", "undefined", "chosen"]
+    assert [t.get("name") for t in fig["data"]] == ["matrix", "cells"] and fig["layout"]["shapes"][0]["name"] == "chosen"
+    assert np.isnan(_array(fig["data"][0]["z"])[1]).all()
     # B's 60 equal rows: every neighbour list is a tie-break, and the page says so (once)
     warnings = [w.value for w in at.warning if "distance 0" in w.value]
     assert len(warnings) == 1 and warnings[0].startswith("all 60 rows of B have all 10 nearest neighbours at distance 0")

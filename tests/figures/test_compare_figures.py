@@ -51,7 +51,7 @@ def test_match_curve_one_to_one_against_semi_matching(rng):
     np.testing.assert_allclose(info.one_to_one, np.sort([C[r, j] for j, r in enumerate(best)])[::-1], atol=1e-12)
     assert np.all(info.semi[:3] >= info.one_to_one - 1e-12)
     fig = fc.match_curve_figure(info)
-    assert fig.data[0].name.startswith("one-to-one") and f"mean {info.one_to_one.mean():.3f}" in fig.data[0].name
+    assert fig.data[0].name.startswith("one-to-one, mean") and f"mean {info.one_to_one.mean():.3f}" in fig.data[0].name
     assert "2 without a partner" in fig.layout.title.text.replace("<br>", " ")
 
 
@@ -76,16 +76,19 @@ def test_pair_matrix_cells_are_clickable_squares_with_the_view_names(rng):
     assert info.values[1, 3] == pytest.approx(_gram_cka(views[0], views[2]), rel=1e-9)
     assert info.chosen == (1, 3) and info.colorbar == "similarity"
     fig = fc.pair_matrix_figure(info)
-    cells, outline = fig.data
+    heat, cells = fig.data
+    outline = fig.layout.shapes[0]
+    assert heat.type == "heatmap" and heat.hoverinfo == "skip"  # the clicks go to the cells' markers
+    np.testing.assert_array_equal(heat.z, info.values)
     assert cells.type == "scatter" and cells.marker.symbol == "square" and len(cells.x) == 16
-    assert cells.marker.size == fc.cell_size(4)
+    assert cells.marker.size == fc.cell_size(4) and cells.marker.color == "rgba(0,0,0,0)"
     k = 1 * 4 + 3  # row 1 (v0), column 3 (v2)
     assert (cells.y[k], cells.x[k]) == (1, 3) and list(cells.customdata[k]) == ["v0", "v2"]
-    assert cells.marker.color[k] == pytest.approx(_gram_cka(views[0], views[2]), rel=1e-9)
-    assert (outline.x[0], outline.y[0]) == (3, 1) and outline.hoverinfo == "skip" and outline.customdata is None
+    assert cells.text[k] == f"A: zero<br>B: two<br>{_gram_cka(views[0], views[2]):.4f}"
+    assert (outline.x0, outline.x1, outline.y0, outline.y1) == (2.5, 3.5, 0.5, 1.5) and outline.name == "chosen"
     assert list(fig.layout.yaxis.range) == [3.5, -0.5]  # the first view on top
     distance = fc.pair_matrix_info(result.values, names, labels, order=range(4), title="d", higher_is_similar=False)
-    assert fc.pair_matrix_figure(distance).data[0].marker.reversescale and distance.chosen is None
+    assert fc.pair_matrix_figure(distance).data[0].reversescale and distance.chosen is None
 
 
 def test_pair_matrix_undefined_cells_are_grey_and_still_clickable(rng):
@@ -94,10 +97,10 @@ def test_pair_matrix_undefined_cells_are_grey_and_still_clickable(rng):
     assert np.isnan(result.values[1]).all() and np.isfinite(result.values[[0, 2]][:, [0, 2]]).all()
     fig = fc.pair_matrix_figure(fc.pair_matrix_info(result.values, ["a", "b", "c"], ["a", "b", "c"], order=range(3),
                                                     title="CKA", chosen=("a", "c")))
-    cells, undefined, outline = fig.data
-    assert len(cells.x) == 4 and len(undefined.x) == 5 and undefined.name == "undefined"
-    assert sorted(map(tuple, undefined.customdata)) == [("a", "b"), ("b", "a"), ("b", "b"), ("b", "c"), ("c", "b")]
-    assert np.isfinite(np.asarray(cells.marker.color, dtype=float)).all() and outline.name == "chosen"
+    heat, cells = fig.data
+    assert np.isnan(np.asarray(heat.z, dtype=float)[1]).all() and fig.layout.plot_bgcolor == "#C9CED6"  # grey gaps
+    assert len(cells.x) == 9 and fig.layout.shapes[0].name == "chosen"  # every cell clickable, undefined ones too
+    assert [t.endswith("undefined") for t in cells.text] == [False, True, False, True, True, True, False, True, False]
 
 
 def test_movers_maps_and_table_from_the_per_item_overlap(rng):
