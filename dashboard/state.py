@@ -173,6 +173,9 @@ class ViewState:
     """Compare page: largest sample for the n x n computations (RSA, RBF CKA); above it a seeded subsample."""
     cmp_seed: int = field(default=0, metadata=_key("cs", page="compare", scope="app", bounds=(0, 2**31 - 1), label="seed"))
     """Compare page: seed of those subsamples."""
+    cmp_panel: str = field(default="matrix", metadata=_key("cp", page="compare", scope="app", choices=(
+        "units", "matrix", "moved", "trajectories")))
+    """Compare page: the section shown below the cards (one at a time: each computes on its own)."""
     cmp_matrix_metric: str = field(default="cka", metadata=_key("cmx", page="compare", scope="app", choices=COMPARISON_METRICS))
     """Compare page: the comparison metric of the matrix over every view."""
     cmp_order: str = field(default="run", metadata=_key("co", page="compare", scope="app", choices=("run", "layer", "step")))

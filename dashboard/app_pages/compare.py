@@ -13,6 +13,7 @@ from dashboard.figures import compare as fc
 from dashboard.views import compare as view_compare
 
 MAPS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+PANELS = {"units": "Units", "matrix": "Every pair", "moved": "What moved", "trajectories": "Trajectories"}
 ORDERS = {"run": "run, layer, step", "layer": "layer, run, step", "step": "step, run, layer"}
 
 
@@ -40,7 +41,6 @@ def controls(ds, view) -> None:
 
 
 def units(a, b) -> None:
-    st.subheader("Units")
     match = view_compare.unit_match(a, b)
     names = (a.label, b.label)
     st.plotly_chart(fc.unit_heatmap_figure(fc.unit_heatmap_info(match, names)), key="cmp_units")
@@ -55,7 +55,6 @@ def units(a, b) -> None:
 
 
 def pair_matrix(ds, a, b) -> None:
-    st.subheader("Every pair of views")
     c = st.columns(2)
     c[0].selectbox("Metric", list(view_compare.METRIC_NAMES)[:6], format_func=view_compare.METRIC_NAMES.get,
                    **vs.widget_key("cmp_matrix_metric"))
@@ -65,7 +64,7 @@ def pair_matrix(ds, a, b) -> None:
     order = view_compare.view_order(ds.views, s.cmp_order)
     info = fc.pair_matrix_info(result.values, ds.view_names, [v.label for v in ds.views], order=order,
                                title=f"{result.label} over {len(ds.views)} views", chosen=(a.name, b.name),
-                               higher_is_similar=getattr(result, "higher_is_similar", s.cmp_matrix_metric != "procrustes"))
+                               higher_is_similar=result.higher_is_similar)
     st.plotly_chart(fc.pair_matrix_figure(info), key=view_compare.MATRIX_KEY, on_select=view_compare.on_matrix_select,
                     selection_mode=("points",), config={"displaylogo": False}, theme=None)
     p = dict(result.params)
@@ -77,7 +76,6 @@ def pair_matrix(ds, a, b) -> None:
 
 
 def what_moved(ds, a, b) -> None:
-    st.subheader("What moved")
     c = st.columns([2, 2, 3])
     c[0].selectbox("Maps", list(MAPS), format_func=MAPS.get, help="The Map page's aligned projection (its "
                    "parameters and cache); PCA is instant.", **vs.widget_key("cmp_moved_method"))
@@ -93,21 +91,21 @@ def what_moved(ds, a, b) -> None:
         st.caption(f"Showing PCA while {job.label} is computed.")
     elif job is not None:
         st.caption(f"{job.label} {job.state}: {job.error or job.message}; showing PCA.")
-    info = fc.movers_map_info(maps[0].coords, maps[1].coords, change, top, titles=(
-        f"A: {maps[0].label} · {a.label}", f"B: {maps[1].label} · {b.label}"), k=knn.k, metric=knn.metric)
+    info = fc.movers_map_info(maps[0].coords, maps[1].coords, change, top, titles=(f"A: {a.label}", f"B: {b.label}"),
+                              k=knn.k, metric=knn.metric)
     st.plotly_chart(fc.movers_map_figure(info), key="cmp_moved_maps", config={"displaylogo": False})
     tied = int((change == change[top[-1]]).sum()) if len(top) else 0
     st.caption(f"moved = 1 − the share of an item's {knn.k} nearest neighbours ({knn.metric}) that are its "
                f"neighbours in both views (per-item mutual kNN); mean {change.mean():.3f}; "
-               f"{int((change == 1).sum()):,} items share none. B's map is rotated onto A's (Procrustes)."
+               f"{int((change == 1).sum()):,} items share none. Maps: {maps[0].label}, B's rotated onto A's "
+               "(Procrustes)."
                + (f" {tied:,} items tie at the last listed value; the lower rows are listed." if tied > 1 else ""))
     table = fc.movers_table(change, knn.per_item, top, ds.ids, ds.metadata, k=knn.k)
-    st.dataframe(table, hide_index=True, width="stretch", key="cmp_movers",
-                 column_config={col: st.column_config.ImageColumn(col, width="small") for col in image_columns(table)})
+    images = {col: st.column_config.ImageColumn(col, width="small") for col in image_columns(table)}
+    st.dataframe(table, hide_index=True, width="stretch", key="cmp_movers", column_config=images)
 
 
 def trajectories(ds) -> None:
-    st.subheader("Trajectories")
     steps = [v for v in ds.views if v.step is not None]
     if len(steps) < 2:
         st.caption("This dataset's views carry no training steps (fewer than two views have one): no "
@@ -120,7 +118,8 @@ def trajectories(ds) -> None:
                    **vs.widget_key("cmp_traj_compare"))
     refs = ["", *ds.view_names]
     labels = {v.name: v.label for v in ds.views}
-    c[2].selectbox("Reference view", refs, format_func=lambda n: "each line's final checkpoint" if n == "" else labels[n],
+    c[2].selectbox("Reference view", refs,
+                   format_func=lambda n: "each line's final checkpoint" if n == "" else labels[n],
                    **vs.widget_key("cmp_reference", options=refs))
     suggested = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
     frame = view_compare.trajectory_frame(ds, vs.current(), suggested[0] if suggested else "")
@@ -142,8 +141,10 @@ if len(ds.views) < 2:
 controls(ds, view)
 b = view_compare.second_view(ds, view, vs.current())
 st.caption(f"A: {view.label} ({view.d:,} dims) · B: {b.label} ({b.d:,} dims) · {view.n:,} items")
-for section in (lambda: view_compare.show_cards(view, b, vs.current()),
-                lambda: units(view, b), lambda: pair_matrix(ds, view, b), lambda: what_moved(ds, view, b),
-                lambda: trajectories(ds)):
-    with user_errors():  # one section's bad input leaves the others on the page
-        section()
+with user_errors():  # the cards' bad input leaves the section below on the page
+    view_compare.show_cards(view, b, vs.current())
+# one section at a time: each computes its own (the matrix over every view, maps, trajectories)
+st.segmented_control("Show", list(PANELS), format_func=PANELS.get, required=True, **vs.widget_key("cmp_panel"))
+with user_errors():
+    {"units": lambda: units(view, b), "matrix": lambda: pair_matrix(ds, view, b),
+     "moved": lambda: what_moved(ds, view, b), "trajectories": lambda: trajectories(ds)}[vs.current().cmp_panel]()

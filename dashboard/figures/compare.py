@@ -230,7 +230,7 @@ def movers_map_figure(info: MoversMapInfo, *, height: int = 460) -> go.Figure:
     """Side by side, every item coloured by ``change`` (the items that moved most drawn on top), the
     listed movers ringed."""
     order = np.argsort(info.change, kind="stable")  # the movers last: on top
-    fig = make_subplots(rows=1, cols=2, subplot_titles=tuple(wrap(t, 50) for t in info.titles),
+    fig = make_subplots(rows=1, cols=2, subplot_titles=tuple(wrap(t, 30) for t in info.titles),
                         horizontal_spacing=0.06)
     for col, xy in enumerate(info.coords, start=1):
         fig.add_trace(go.Scattergl(
@@ -305,7 +305,8 @@ def trajectory_figure(info: TrajectoryInfo) -> go.Figure:
     rows = max(len(info.panels), 1)
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.12 / rows)
     colour = {name: OKABE_ITO[i % len(OKABE_ITO)] for i, name in enumerate(info.series_names)}
-    dash = {name: ("solid", "dash", "dot", "dashdot")[i // len(OKABE_ITO) % 4] for i, name in enumerate(info.series_names)}
+    dash = {name: ("solid", "dash", "dot", "dashdot")[i // len(OKABE_ITO) % 4]
+            for i, name in enumerate(info.series_names)}
     steps = []
     for r, (label, series) in enumerate(info.panels, start=1):
         for s in series:

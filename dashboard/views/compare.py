@@ -20,7 +20,8 @@ from dashboard.state import TRAJECTORY_METRICS
 from dashboard.views import map as view_map
 
 __all__ = ["MATRIX_KEY", "METRIC_NAMES", "Card", "default_second", "second_view", "view_order", "options_for",
-           "used_text", "pair_cards", "tie_warning", "show_cards", "unit_match", "matrix", "picked_pair", "on_matrix_select", "movers",
+           "used_text", "pair_cards", "tie_warning", "show_cards", "unit_match", "matrix", "picked_pair",
+           "on_matrix_select", "movers",
            "moved_maps", "job_progress", "open_on_map", "trajectory_metrics_input", "trajectory_frame"]
 
 MATRIX_KEY = "cmp_matrix"
@@ -91,7 +92,8 @@ def options_for(metric: str, state) -> dict:
     """The options of a comparison ``metric`` (a key of ``core.COMPARISON_METRICS``) the page's state sets."""
     if metric in ("cka", "cka_debiased"):
         rbf = state.cmp_cka_kernel == "rbf"
-        return {"kernel": state.cmp_cka_kernel, **({"max_n": state.cmp_sample, "seed": state.cmp_seed} if rbf else {})}
+        sample = {"max_n": state.cmp_sample, "seed": state.cmp_seed} if rbf else {}
+        return {"kernel": state.cmp_cka_kernel, **sample}
     if metric == "mutual_knn":
         return {"k": state.cmp_k, "metric": state.cmp_metric}
     if metric == "rsa":
@@ -301,7 +303,8 @@ def trajectory_frame(ds: Dataset, state, label_column: str = "") -> pd.DataFrame
     if len(views) < 2:
         return None
     fps = tuple(v.fingerprint for v in views)
-    jobs = [(m, None) for m in state.cmp_traj_metrics if m in core.SINGLE_VIEW_METRICS and (m != "nc1" or label_column)]
+    jobs = [(m, None) for m in state.cmp_traj_metrics
+            if m in core.SINGLE_VIEW_METRICS and (m != "nc1" or label_column)]
     if state.cmp_traj_compare:
         jobs.append((state.cmp_traj_compare, state.cmp_reference or None))
     bar = st.progress(0.0, text="Trajectories ...")

@@ -40,7 +40,8 @@ def _array(value) -> np.ndarray:
     if isinstance(value, dict):  # plotly typed array
         a = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
         return a.reshape([int(s) for s in str(value["shape"]).split(",")]) if "shape" in value else a
-    return np.asarray(value, dtype=float if isinstance(value, list) and value and isinstance(value[0], list) else None)
+    nested = isinstance(value, list) and value and isinstance(value[0], list)
+    return np.asarray(value, dtype=float if nested else None)  # a matrix's null (NaN) cells as NaN
 
 
 def _matrix_chart(at) -> dict:
@@ -87,7 +88,8 @@ def test_cards_show_the_core_numbers_and_the_matrix_is_30_by_30(mlp):
     # ordered by run, layer, step: seed0 hidden1 steps 1..100, seed0 hidden2 ..., seed2 hidden2 step 100
     order = view_compare.view_order(mlp.views, "run")
     names = [mlp.views[i].name for i in order]
-    assert names[:3] == [A0, "seed0/hidden1/epoch003", "seed0/hidden1/epoch010"] and names[5] == "seed0/hidden2/epoch001"
+    assert names[:3] == [A0, "seed0/hidden1/epoch003", "seed0/hidden1/epoch010"]
+    assert names[5] == "seed0/hidden2/epoch001"
     expected = core.pairwise_matrix([v.X for v in mlp.views], "cka").values[np.ix_(order, order)]
     np.testing.assert_allclose(_array(heat["z"]), expected, rtol=1e-12)
     assert [list(c) for c in cells["customdata"][:2]] == [[A0, A0], [A0, names[1]]]
@@ -144,7 +146,7 @@ def test_a_link_with_every_compare_field_reopens_it(mlp):
     query = {"ds": "digits-mlp", "view": "seed2/hidden2/epoch030", "cv2": "seed0/hidden2/epoch030", "cck": "rbf",
              "ccd": "1", "ck": "20", "cm": "euclidean", "cn": "500", "cs": "3", "cmx": "mutual_knn", "co": "layer",
              "ctm": "rankme,participation_ratio", "ctc": "procrustes", "cref": "seed0/hidden2/epoch100",
-             "cmt": "25"}  # every compare field but the maps' method (UMAP would start a background job)
+             "cmt": "25", "cp": "trajectories"}  # every compare field but the maps' method (UMAP: a job)
     at = run_app(query, page=PAGE)
     assert not at.warning, [w.value for w in at.warning]
     A, B = mlp.view(query["view"]), mlp.view(query["cv2"])
@@ -152,9 +154,6 @@ def test_a_link_with_every_compare_field_reopens_it(mlp):
                                          max_n=500, seed=3)
     rsa = core.rsa(A.X, B.X, metric="euclidean", max_n=500, seed=3)
     assert any(f"{rsa.label}: seeded uniform subsample of 500 rows (seed 3)" in c.value for c in at.caption)
-    fig = _matrix_chart(at)
-    assert fig["layout"]["title"]["text"] == "Mutual kNN (k=20, euclidean) over 30 views"
-    assert len(at.dataframe[0].value) == 25
     panels = _panels(_charts(at)[-1])
     assert panels[0] == "RankMe (uncentred, ε=1e-7)" and panels[-1].endswith("against seed0 · hidden2 · step 100")
     assert {k: v for k, v in at.query_params.items() if k in query} == query
@@ -165,6 +164,10 @@ def test_a_link_with_every_compare_field_reopens_it(mlp):
     expected = ViewState.from_query(query)[0]
     assert all(getattr(state, f) == getattr(expected, f) for f in page_fields("compare"))
     assert state.cmp_traj_metrics == ("rankme", "participation_ratio")
+    # the other sections of the same link
+    fig = _matrix_chart(run_app({**query, "cp": "matrix"}, page=PAGE))
+    assert fig["layout"]["title"]["text"] == "Mutual kNN (k=20, euclidean) over 30 views"
+    assert len(run_app({**query, "cp": "moved"}, page=PAGE).dataframe[0].value) == 25
 
 
 def test_bad_compare_link_values_fall_back_with_warnings():
@@ -180,7 +183,7 @@ def test_bad_compare_link_values_fall_back_with_warnings():
 
 
 def test_what_moved_lists_the_items_and_opens_them_on_the_map(mlp):
-    at = run_app(page=PAGE)
+    at = run_app({"cp": "moved"}, page=PAGE)
     A, B = mlp.view(A0), mlp.view(B0)
     knn = core.mutual_knn(A.X, B.X, k=10, metric="cosine")
     change = 1.0 - knn.per_item
@@ -196,7 +199,7 @@ def test_what_moved_lists_the_items_and_opens_them_on_the_map(mlp):
 
 
 def test_trajectories_draw_the_chosen_metrics_against_step(mlp):
-    at = run_app(page=PAGE)
+    at = run_app({"cp": "trajectories"}, page=PAGE)
     fig = _charts(at)[-1]
     assert _panels(fig) == ["Effective rank (singular values)",
                             "CKA (linear, biased) against each line's final checkpoint"]
@@ -206,8 +209,21 @@ def test_trajectories_draw_the_chosen_metrics_against_step(mlp):
     np.testing.assert_allclose(_array(first["y"]), [core.effective_rank(v.X) for v in views], rtol=1e-9)
 
 
+def test_units_show_the_correlations_in_natural_and_matched_order(mlp):
+    at = run_app({"view": "seed0/hidden1/epoch100", "cv2": "seed0/hidden2/epoch100", "cp": "units"}, page=PAGE)
+    match = core.match_units(mlp.view("seed0/hidden1/epoch100").X, mlp.view("seed0/hidden2/epoch100").X)
+    heat, curve = _charts(at)
+    natural, matched = (_array(t["z"]) for t in heat["data"])
+    assert natural.shape == (64, 32)
+    np.testing.assert_allclose(natural, match.correlation_matrix, atol=1e-12)
+    np.testing.assert_allclose(matched, match.correlation_matrix[np.ix_(match.order_a, match.order_b)], atol=1e-12)
+    live = np.isfinite(match.correlation)
+    np.testing.assert_allclose(_array(curve["data"][0]["y"]), np.sort(match.correlation[live])[::-1], atol=1e-12)
+    assert curve["data"][0]["name"] == f"one-to-one, mean {match.correlation[live].mean():.3f}"
+
+
 def test_a_dataset_without_steps_compares_its_modalities(mlp):
-    at = run_app({"ds": "digits-paired", "view": "image"}, page=PAGE)
+    at = run_app({"ds": "digits-paired", "view": "image", "cp": "trajectories"}, page=PAGE)
     assert any(c.value.startswith("A: image (64 dims) · B: text (384 dims)") for c in at.caption)
     assert any("carry no training steps" in c.value for c in at.caption)
     assert metric(at, "CKA (linear, biased)")
@@ -232,9 +248,11 @@ def test_a_view_without_variance_shows_undefined_with_the_reason(isolated_env):
     rsa = core.rsa(np.load(folder / "a.npy"), np.ones((60, 3)))
     assert cards[rsa.label][0] == "undefined" and any(f"undefined: {rsa.message}" in c.value for c in at.caption)
     fig = _matrix_chart(at)
-    assert [t.get("name") for t in fig["data"]] == ["matrix", "cells"] and fig["layout"]["shapes"][0]["name"] == "chosen"
+    assert [t.get("name") for t in fig["data"]] == ["matrix", "cells"]
+    assert fig["layout"]["shapes"][0]["name"] == "chosen"
     assert np.isnan(_array(fig["data"][0]["z"])[1]).all()
     # B's 60 equal rows: every neighbour list is a tie-break, and the page says so (once)
     warnings = [w.value for w in at.warning if "distance 0" in w.value]
-    assert len(warnings) == 1 and warnings[0].startswith("all 60 rows of B have all 10 nearest neighbours at distance 0")
+    assert len(warnings) == 1
+    assert warnings[0].startswith("all 60 rows of B have all 10 nearest neighbours at distance 0")
     assert not at.error
