@@ -27,8 +27,8 @@ def controls(ds, view) -> None:
                         "line's final checkpoint.", **vs.widget_key("cmp_view2", options=others))
     c[1].selectbox("CKA kernel", ["linear", "rbf"], help="RBF: bandwidth 0.5 x the median distance; sampled "
                    "above the sample size.", **vs.widget_key("cmp_cka_kernel"))
-    c[2].toggle("Debiased CKA", help="The unbiased HSIC estimator (Song et al. 2012): matters when n is not much "
-                "larger than the dimension.", **vs.widget_key("cmp_cka_debiased"))
+    c[2].toggle("Debiased", help="CKA with the unbiased HSIC estimator (Song et al. 2012): matters when n is not "
+                "much larger than the dimension.", **vs.widget_key("cmp_cka_debiased"))
     c = st.columns([1, 1, 2])
     c[0].selectbox("k", [5, 10, 15, 20, 30, 50], help="Neighbours of the mutual kNN alignment and of what moved.",
                    **vs.widget_key("cmp_k"))

@@ -72,3 +72,26 @@ def test_a_clicked_cell_compares_that_pair_and_the_link_reopens_it(app_server, b
     assert other.get_by_role("combobox", name="Compare with (B)").input_value() == B.label
     assert {label: _card(other, label) for label in expected} == expected
     fresh.close()
+
+
+def test_controls_fit_at_1000px(app_server, browser):
+    from .test_layout_1000 import WIDTH, _inside
+
+    context = browser.new_context(viewport={"width": WIDTH, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_server}/compare?ds=digits-mlp")
+        wait_idle(page, timeout=240_000)
+        for option in ("Units", "Every pair", "What moved", "Trajectories"):
+            _inside(page, page.get_by_role("radio", name=option, exact=True), f"option {option!r}")
+        # labels that do not fit end in "…" (Streamlit's .stMarkdownEllipsis): "Debiased CKA" did
+        cut = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stMain"] .stMarkdownEllipsis'))
+                                   .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)""")
+        assert cut == []
+        for label in ("Compare with (B)", "CKA kernel", "Debiased", "k", "Distance"):
+            el = page.locator('[data-testid="stMain"] label', has_text=label).first
+            _inside(page, el, f"label {label!r}")
+        for card in page.locator('[data-testid="stMetricValue"]').all():
+            assert card.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), f"card value {card.inner_text()!r} cut off"
+    finally:
+        context.close()
