@@ -122,7 +122,7 @@ def bench_cka(n: int, d: int, repeats: int, ref_repeats: int, run_reference: boo
     t_r64, r64, mem_r64 = _timed(lambda: kornblith_cka(X64, Y64), ref_repeats)
     t_r32, r32, mem_r32 = _timed(lambda: kornblith_cka(X, Y), ref_repeats)
     print(f"reference, float64 copies  {t_r64:8.2f} s   peak +{mem_r64:8,.0f} MB   value {float(r64):.10f}")
-    print(f"reference, float32 as given{t_r32:8.2f} s   peak +{mem_r32:8,.0f} MB   value {float(r32):.10f}")
+    print(f"reference, float32 as given {t_r32:7.2f} s   peak +{mem_r32:8,.0f} MB   value {float(r32):.10f}")
     print(f"ratio (reference / core): {t_r64 / t_core:.1f}x against float64, {t_r32 / t_core:.1f}x against "
           f"float32; |core - ref64| = {abs(float(s) - r64):.1e}, |ref32 - ref64| = {abs(float(r32) - r64):.1e}")
 
