@@ -33,6 +33,8 @@ __all__ = [
     "page_fields",
     "encode_selection",
     "decode_selection",
+    "COMPARISON_METRICS",
+    "TRAJECTORY_METRICS",
 ]
 
 VERSION = 1
@@ -45,9 +47,18 @@ dataset- and view-scoped field goes back to its default; when the view changes, 
 view-scoped one (:func:`rescope`)."""
 
 
-PAGES = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_"}
+PAGES = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_", "compare": "cmp_"}
 """The page a field belongs to, and the prefix every field of that page's name carries ("": shared by
 every page: the dataset, the view, the page itself). The Compare and Rashomon pages add their own."""
+
+
+COMPARISON_METRICS = ("cka", "cka_debiased", "procrustes", "mutual_knn", "rsa", "cca")
+"""The Compare page's matrix / reference metrics: ``core.similarity.COMPARISON_METRICS`` (a test checks
+they agree; spelled out here because this module does not import core)."""
+
+TRAJECTORY_METRICS = ("effective_rank", "participation_ratio", "stable_rank", "rankme", "alpha", "vendi",
+                      "intrinsic_dimension", "nc1")
+"""Single-view metrics the Compare page draws against step (``core.similarity.SINGLE_VIEW_METRICS``)."""
 
 
 def _key(name: str, *, page: str, scope: str, **extra) -> dict:
@@ -62,7 +73,8 @@ def _key(name: str, *, page: str, scope: str, **extra) -> dict:
 class ViewState:
     """Everything that defines a view. Field metadata: ``key`` (URL parameter), ``page`` (see
     :data:`PAGES`; the field's name starts with that page's prefix), ``scope`` (see :data:`SCOPES`),
-    and optionally ``choices``, ``bounds``, ``label``. :func:`validate` checks them all."""
+    and optionally ``choices``, ``item_choices`` (of each item of a tuple), ``bounds``, ``label``.
+    :func:`validate` checks them all."""
 
     dataset: str = field(default="", metadata=_key("ds", page="", scope="app"))
     view: str = field(default="", metadata=_key("view", page="", scope="dataset"))
@@ -143,6 +155,42 @@ class ViewState:
     """Side by side: the second view's name ("" for one map)."""
     map_render: str = field(default="auto", metadata=_key("mr", page="map", scope="app", choices=("auto", "points", "density")))
     """Draw every point, or a density image with a declared sample on top ("auto": by size)."""
+
+    # --- compare ---
+    cmp_view2: str = field(default="", metadata=_key("cv2", page="compare", scope="dataset"))
+    """Compare page: the view compared with the sidebar's ("" or the sidebar's own: the default second
+    view, :func:`dashboard.views.compare.default_second`). Dataset-scoped: it names a view of the
+    dataset, so it stays when the sidebar's view changes."""
+    cmp_cka_kernel: str = field(default="linear", metadata=_key("cck", page="compare", scope="app", choices=("linear", "rbf")))
+    """Compare page: CKA kernel (RBF: bandwidth 0.5 x the median distance, sampled above ``cmp_sample`` rows)."""
+    cmp_cka_debiased: bool = field(default=False, metadata=_key("ccd", page="compare", scope="app"))
+    """Compare page: CKA with the unbiased HSIC estimator (Song et al. 2012)."""
+    cmp_k: int = field(default=10, metadata=_key("ck", page="compare", scope="app", choices=(5, 10, 15, 20, 30, 50)))
+    """Compare page: neighbours k of the mutual kNN alignment (and of "what moved")."""
+    cmp_metric: str = field(default="cosine", metadata=_key("cm", page="compare", scope="app", choices=("cosine", "euclidean")))
+    """Compare page: distance of the mutual kNN graphs and of RSA's distance matrices."""
+    cmp_sample: int = field(default=2000, metadata=_key("cn", page="compare", scope="app", bounds=(50, 20000), label="sample size"))
+    """Compare page: largest sample for the n x n computations (RSA, RBF CKA); above it a seeded subsample."""
+    cmp_seed: int = field(default=0, metadata=_key("cs", page="compare", scope="app", bounds=(0, 2**31 - 1), label="seed"))
+    """Compare page: seed of those subsamples."""
+    cmp_panel: str = field(default="matrix", metadata=_key("cp", page="compare", scope="app", choices=(
+        "units", "matrix", "moved", "trajectories")))
+    """Compare page: the section shown below the cards (one at a time: each computes on its own)."""
+    cmp_matrix_metric: str = field(default="cka", metadata=_key("cmx", page="compare", scope="app", choices=COMPARISON_METRICS))
+    """Compare page: the comparison metric of the matrix over every view."""
+    cmp_order: str = field(default="run", metadata=_key("co", page="compare", scope="app", choices=("run", "layer", "step")))
+    """Compare page: the matrix's order: by run, layer, step (or layer first, or step first)."""
+    cmp_traj_metrics: tuple[str, ...] = field(default=("effective_rank",), metadata=_key(
+        "ctm", page="compare", scope="app", item_choices=TRAJECTORY_METRICS))
+    """Compare page: single-view metrics drawn against step, one line per run / layer."""
+    cmp_traj_compare: str = field(default="cka", metadata=_key("ctc", page="compare", scope="app", choices=("", *COMPARISON_METRICS)))
+    """Compare page: the comparison metric of each view against the reference ("" for none)."""
+    cmp_reference: str = field(default="", metadata=_key("cref", page="compare", scope="dataset"))
+    """Compare page: the trajectories' reference view ("" = each line's own final checkpoint)."""
+    cmp_moved_method: str = field(default="pca", metadata=_key("cmm", page="compare", scope="app", choices=("pca", "umap", "tsne")))
+    """Compare page: the projection of the two aligned "what moved" maps (the Map page's)."""
+    cmp_moved_top: int = field(default=50, metadata=_key("cmt", page="compare", scope="app", choices=(10, 25, 50, 100, 250, 500)))
+    """Compare page: how many of the items that moved most are listed (and opened on the Map)."""
 
     def with_valid_bounds(self, *, prefix: str = "") -> tuple[ViewState, list[str]]:
         """Fields (named ``prefix...``) outside their metadata ``bounds`` reset to the default, with a
@@ -257,6 +305,7 @@ _WHAT = {
     "spectra_class": "the class column", "spectra_pair": "the paired view", "geo_label": "the label column",
     "map_color": "the map colour", "map_filter": "the map filter", "map_selection": "the map selection",
     "map_item": "the inspected item", "map_view2": "the second map view",
+    "cmp_view2": "the compared view", "cmp_reference": "the trajectories' reference view",
 }
 _ROUTINE = {"view", "fingerprint"}  # re-resolved for the new dataset; not worth a note
 
@@ -356,6 +405,12 @@ def _check_fields(state: ViewState, fs, *, types: bool = True) -> tuple[ViewStat
             changes[f.name] = f.default
             warnings.append(f"Ignored {key}={_short(str(value))!r}: not a valid {name}.")
             continue
+        items = f.metadata.get("item_choices")
+        if types and items is not None and any(v not in items for v in value):
+            changes[f.name] = tuple(v for v in value if v in items)
+            warnings.append(f"Ignored {key}={_encode(tuple(v for v in value if v not in items))!r}: each "
+                            f"{name} must be one of {list(items)}.")
+            continue
         choices, bounds = f.metadata.get("choices"), f.metadata.get("bounds")
         if types and choices is not None and value not in choices:
             changes[f.name] = f.default
@@ -377,8 +432,8 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
     :class:`core.Dataset` also what names its rows, columns and views: the map's selection
     (:func:`decode_selection` for ``dataset.n`` rows), inspected item (``-1 <= map_item < n``),
     filter (parsed and applied to the metadata), second view, the paired view and the panel
-    (:func:`spectra_panels`) of the Spectra page, and
-    UMAP / t-SNE on fewer than 5 items. ``options`` gives, per field name, the values the dataset
+    (:func:`spectra_panels`) of the Spectra page, the compared and reference views of the Compare
+    page, and UMAP / t-SNE on fewer than 5 items. ``options`` gives, per field name, the values the dataset
     allows that only the caller can list (the map colours, label and class columns: their lists go
     through the app's caches); ``fallbacks`` names, for the message, what a page shows instead (the
     label column used when the linked one is missing). The app runs this once per session for the
@@ -435,6 +490,10 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
         changes["spectra_class"] = ""
         warnings.append(f"Ignored the class column {state.spectra_class!r}: dataset {ds.name!r} has no such "
                         "column that can serve as classes.")
+    for name, what in (("cmp_view2", "compared view"), ("cmp_reference", "reference view")):
+        if getattr(state, name) and getattr(state, name) not in ds.view_names:
+            changes[name] = ""
+            warnings.append(f"Ignored the {what} {getattr(state, name)!r}: dataset {ds.name!r} has no such view.")
     default_label = _field("geo_label").default
     if "geo_label" in options and state.geo_label != default_label and state.geo_label not in options["geo_label"]:
         changes["geo_label"] = default_label

@@ -205,7 +205,7 @@ def test_kind_pure_state_session_reexports_what_pages_use():
         assert callable(getattr(session, name)) and not hasattr(state, name), name
 
 
-_PREFIX = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_"}
+_PREFIX = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_", "compare": "cmp_"}
 
 
 def test_kind_state_validated_once_fields_grouped_per_page_with_unique_keys():
