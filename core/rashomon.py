@@ -1247,7 +1247,8 @@ def fis_summary(result: FeatureInteractions) -> pd.DataFrame:
 
     Over the models within the set (``in_set``; the reference included in min / max).
     ``sign_flip_share`` = share of the pair's in-set models other than the reference whose FIS
-    has the opposite sign to the reference's (FIS_ref x FIS < 0); NaN when there are none.
+    has the opposite sign to the reference's (FIS_ref x FIS < 0); NaN when there are none. The
+    FIS cloud (FISC) of Li, Wang, Deng & Barnard, ICLR 2024.
 
     Parameters
     ----------
