@@ -79,6 +79,21 @@ from .selection import (
     stratified_sample,
 )
 from .warmup import warm_up
+# --- rashomon ---
+from .rashomon import (
+    LOSSES,
+    EmpiricalSet,
+    FeatureInteractions,
+    RashomonSet,
+    Stopped,
+    empirical_rashomon_set,
+    feature_interactions,
+    fis_summary,
+    fit_reference_model,
+    halo_data,
+    rashomon_set,
+    swarm_data,
+)
 
 __all__ = [
     "CatalogEntry",
@@ -167,4 +182,17 @@ __all__ = [
     "stratified_sample",
     "trustworthiness",
     "warm_up",
+    # --- rashomon ---
+    "EmpiricalSet",
+    "FeatureInteractions",
+    "LOSSES",
+    "RashomonSet",
+    "Stopped",
+    "empirical_rashomon_set",
+    "feature_interactions",
+    "fis_summary",
+    "fit_reference_model",
+    "halo_data",
+    "rashomon_set",
+    "swarm_data",
 ]
