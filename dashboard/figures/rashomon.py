@@ -186,8 +186,8 @@ def swarm_figure(info: SwarmInfo) -> go.Figure:
                        colorbar=dict(title=dict(text="loss"), thickness=12)),
         yaxis=dict(tickvals=list(range(len(info.rows))), ticktext=list(info.rows), autorange="reversed",
                    range=None, showgrid=False, zeroline=False),
-        legend=dict(orientation="h", y=-0.18 if len(info.rows) > 4 else -0.4),
-        margin=dict(l=96, r=16, t=40 if info.title else 16, b=48),
+        legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),  # above: below, it met the axis title
+        margin=dict(l=96, r=16, t=70 if info.title else 36, b=48),
     )
     return fig
 
@@ -274,7 +274,8 @@ def halo_figure(info: HaloInfo) -> go.Figure:
             radialaxis=dict(range=[info.r_min, info.r_max * 1.12 if info.r_max > 0 else 1.0],
                             exponentformat="power", angle=90, tickangle=90),
             angularaxis=dict(tickvals=[a for a, _ in info.quadrant_ticks],
-                             ticktext=[f"{q} ({i}, {j})" for _, q in info.quadrant_ticks], direction="counterclockwise",
+                             ticktext=[f"{i} {q[0]}, {j} {q[1]}" for _, q in info.quadrant_ticks],
+                             direction="counterclockwise",
                              rotation=0)),
         legend=dict(orientation="h", y=-0.12), margin=dict(l=40, r=40, t=70, b=40),
     )
@@ -326,8 +327,8 @@ def runs_figure(info: RunsInfo) -> go.Figure:
             marker=dict(size=10, color=color, line=dict(color="#333", width=0.6)),
             hovertemplate=(f"%{{customdata[0]}}<br>{info.metric_title} %{{x:.4g}}<br>{info.score_name} "
                            "%{customdata[1]:.4g}<extra></extra>")))
-    fig.update_layout(template=TEMPLATE, height=240, xaxis_title=info.metric_title,
-                      yaxis=dict(tickvals=[0, 1], ticktext=["in the set", "others"], autorange="reversed",
-                                 range=[-0.6, 1.6], showgrid=False, zeroline=False),
-                      legend=dict(orientation="h", y=-0.35), margin=dict(l=90, r=16, t=16, b=48))
+    fig.update_layout(template=TEMPLATE, height=250, xaxis_title=info.metric_title,
+                      yaxis=dict(tickvals=[0, 1], ticktext=["in the set", "others"], range=[1.6, -0.6],
+                                 showgrid=False, zeroline=False),
+                      legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"), margin=dict(l=90, r=16, t=36, b=48))
     return fig
