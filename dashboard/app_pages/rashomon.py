@@ -30,7 +30,7 @@ def controls(ds, columns: list[str], default: str) -> tuple[str, list[str]]:
     """The model's sources and settings; returns the target used and the numeric feature columns."""
     state = vs.current()
     if state.rsh_target and state.rsh_target not in columns:
-        vs.add_warning(f"This dataset has no label column {state.rsh_target!r}; using {default!r}.")
+        st.warning(f"This dataset has no label column {state.rsh_target!r}; using {default!r}.", icon=":material/link_off:")
         vs.update(rsh_target="")
     options = [default, *[c for c in columns if c != default]]
     c = st.columns(4)
@@ -79,7 +79,8 @@ def interactions(ds, view, target: str, numeric: list[str]) -> None:
     pairs = vr.pair_options(tables)
     pair = vr.current_pair(s, pairs)
     if s.rsh_pair and pair is not None and set(s.rsh_pair) != set(pair):
-        st.warning(f"The link's pair {' × '.join(s.rsh_pair)} is not in this set; showing {' × '.join(pair)}.")
+        st.warning(f"The link's pair {' × '.join(s.rsh_pair)} is not in this set; showing {' × '.join(pair)}.",
+                   icon=":material/link_off:")
     if pair is not None and tuple(s.rsh_pair) != pair:
         vs.update(rsh_pair=pair)
     t = st.columns(3)
@@ -111,7 +112,7 @@ def runs(ds, view, target: str) -> None:
         return
     state = vs.current()
     if state.rsh_run_score and state.rsh_run_score not in scores:
-        vs.add_warning(f"No view records {state.rsh_run_score!r}; using {scores[0]!r}.")
+        st.warning(f"No view records {state.rsh_run_score!r}; using {scores[0]!r}.", icon=":material/link_off:")
         vs.update(rsh_run_score="")
     c = st.columns(4)
     score = c[0].selectbox("Recorded score", scores, **vs.widget_key("rsh_run_score", options=scores))
