@@ -242,7 +242,8 @@ class _LinearEngine(_Engine):
     evaluation = "coefficients"
 
     def __init__(self, W, b, X, target, loss, kind):
-        self.W, self.b, self.X, self.loss, self.kind = W, b, X, loss, kind  # W (p, K), b (K,)
+        self.W, self.b, self.loss, self.kind = np.ascontiguousarray(W), np.ascontiguousarray(b), loss, kind
+        self.X = np.ascontiguousarray(X)  # W (p, K), b (K,)
         self.n, self.p = X.shape
         self.K = W.shape[1]
         self.target = target  # class index per row (classifiers) or float (regression)
@@ -272,12 +273,19 @@ class _LinearEngine(_Engine):
         return max(1, _BUDGET // (self.n * self.K * per))
 
     def base(self, M):
-        M = np.atleast_2d(np.asarray(M, dtype=np.float64))
+        M = np.ascontiguousarray(np.atleast_2d(np.asarray(M, dtype=np.float64)))
         out = np.empty(len(M))
+        self.calls += 1
+        if self.loss == "log_loss":
+            from ._rashomon_kernels import linear_log_loss
+
+            linear_log_loss(self.X, self.W, self.b, M, self.target, 1e-15, out)
+            return out
         step = self._chunk(len(M))
         for a in range(0, len(M), step):
-            out[a:a + step] = self._loss_from_logits(self._logits(self._coef(M[a:a + step])))
-            self.calls += 1
+            C = self._coef(M[a:a + step])
+            Z = np.einsum("rc,ckb->rkb", self.X, C) + self.b[None, :, None]  # no BLAS threads for small products
+            out[a:a + step] = self._loss_from_logits(Z)
         return out
 
     def permuted(self, M, cols, perms):
@@ -299,23 +307,15 @@ class _LinearEngine(_Engine):
         n, K, B = h.shape
         P = len(perms)
         out = np.empty((B, P))
-        per = max(1, _BUDGET // (n * K * B))
-        y = self.target
-        fast = self.loss == "log_loss" and bool(np.all(g.max(axis=(0, 1)) - g.min(axis=(0, 1)) < 600.0))
-        if fast:
-            c = h.max(axis=1)  # (n, B)
-            H = np.exp(h - c[:, None, :])
-            d = g.max(axis=(0, 1))  # (B,)
-            G = np.exp(g - d[None, None, :])
-            hy = np.take_along_axis(h, np.broadcast_to(y[:, None, None], (n, 1, B)), 1)[:, 0, :]
-            const = c - hy + d[None, :]  # (n, B)
-            for a in range(0, P, per):
-                pi = perms[a:a + per]  # (q, n)
-                S = np.einsum("rkb,qrkb->qrb", H, G[pi])
-                gyq = g[pi, y[None, :], :]  # (q, n, B): g at row pi(r), class y_r
-                rows = np.log(S) + const[None] - gyq
-                out[:, a:a + per] = np.mean(np.minimum(rows, _LOG_CAP), axis=1).T
+        spread = g.max(axis=(0, 1)) - g.min(axis=(0, 1))
+        if self.loss == "log_loss" and bool(np.all(spread < 600.0)):
+            from ._rashomon_kernels import permuted_log_loss
+
+            H = np.exp(h - h.max(axis=1, keepdims=True))
+            G = np.exp(g - g.max(axis=(0, 1), keepdims=True))
+            permuted_log_loss(H, G, self.target, np.ascontiguousarray(perms, dtype=np.intp), 1e-15, out)
             return out
+        per = max(1, _BUDGET // (n * K * B))
         for a in range(0, P, per):
             pi = perms[a:a + per]
             Z = h[None] + g[pi]  # (q, n, K, B)
