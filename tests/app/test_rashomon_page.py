@@ -193,7 +193,8 @@ def test_the_runs_set_and_its_metric_equal_the_core_calls(digits):
     at = _settle(run_app(QUICK, page=PAGE))
     views = [v for v in digits.views if v.layer == "hidden1"]
     eset = R.empirical_rashomon_set({v.name: v.extra["train_loss"] for v in views}, epsilon_rate=0.1)
-    chart = next(c for c in _charts(at) if c["layout"]["xaxis"]["title"]["text"] == "Effective rank (singular values)")
+    chart = next(c for c in _charts(at)
+                 if c["layout"].get("xaxis", {}).get("title", {}).get("text") == "Effective rank (singular values)")
     inside = _trace(chart, "within ε of the best")
     members = [digits.view(name) for name in eset.members]
     np.testing.assert_allclose(np.sort(_array(inside["x"])), np.sort([core.effective_rank(v.X) for v in members]),
