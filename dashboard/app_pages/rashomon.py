@@ -12,7 +12,6 @@ from dashboard.errors import user_errors
 from dashboard.jobs import Job
 from dashboard.views import rashomon as vr
 
-NESTED = (0.25, 0.5, 2.0, 4.0)  # nested halos at these multiples of epsilon
 RUN_DIRS = {"auto": "auto (by its name)", "lower": "lower is better", "higher": "higher is better"}
 RUN_NAMES = {"effective_rank": "effective rank", "vendi": "Vendi (cosine, q = 1)", "twonn": "TwoNN ID (cosine)",
              "nc1": "NC1 (target classes)"}
@@ -30,13 +29,15 @@ def controls(ds, columns: list[str], default: str) -> tuple[str, list[str]]:
     """The model's sources and settings; returns the target used and the numeric feature columns."""
     state = vs.current()
     if state.rsh_target and state.rsh_target not in columns:
-        st.warning(f"This dataset has no label column {state.rsh_target!r}; using {default!r}.", icon=":material/link_off:")
+        vr.link_warning(f"This dataset has no label column {state.rsh_target!r}; using {default!r}.")
         vs.update(rsh_target="")
     options = [default, *[c for c in columns if c != default]]
     c = st.columns(4)
     target = c[0].selectbox("Target (labels)", options, help="The column the reference model predicts.",
                             **vs.widget_key("rsh_target", options=options))
     numeric = vr.feature_columns(ds, target)
+    for note in vr.link_notes(vs.current(), numeric):
+        vr.link_warning(note)
     c[1].segmented_control("Features", ["pcs", "metadata"], required=True, **vs.widget_key("rsh_source"),
                            format_func={"pcs": "PCs of the view", "metadata": "metadata"}.get)
     if vs.current().rsh_source == "pcs":
@@ -58,7 +59,8 @@ def controls(ds, columns: list[str], default: str) -> tuple[str, list[str]]:
         f = st.columns(3)
         f[0].number_input("Seed", 0, 2**31 - 1, step=1, **vs.widget_key("rsh_seed"))
         f[1].number_input("Most rows (seeded sample above)", 50, 100_000, step=500, **vs.widget_key("rsh_rows"))
-        f[2].multiselect("Nested halos at ε ×", list(NESTED), placeholder="none", **vr.tuple_widget("rsh_nested", NESTED),
+        f[2].multiselect("Nested halos at ε ×", list(vr.NESTED), placeholder="none",
+                         **vr.tuple_widget("rsh_nested", vr.NESTED),
                          help="Each is its own Rashomon set at that epsilon (computed and cached apart).")
     return target, numeric
 
@@ -79,8 +81,7 @@ def interactions(ds, view, target: str, numeric: list[str]) -> None:
     pairs = vr.pair_options(tables)
     pair = vr.current_pair(s, pairs)
     if s.rsh_pair and pair is not None and set(s.rsh_pair) != set(pair):
-        st.warning(f"The link's pair {' × '.join(s.rsh_pair)} is not in this set; showing {' × '.join(pair)}.",
-                   icon=":material/link_off:")
+        vr.link_warning(f"The link's pair {' × '.join(s.rsh_pair)} is not in this set; showing {' × '.join(pair)}.")
     if pair is not None and tuple(s.rsh_pair) != pair:
         vs.update(rsh_pair=pair)
     t = st.columns(3)
@@ -112,13 +113,14 @@ def runs(ds, view, target: str) -> None:
         return
     state = vs.current()
     if state.rsh_run_score and state.rsh_run_score not in scores:
-        st.warning(f"No view records {state.rsh_run_score!r}; using {scores[0]!r}.", icon=":material/link_off:")
+        vr.link_warning(f"No view records {state.rsh_run_score!r}; using {scores[0]!r}.")
         vs.update(rsh_run_score="")
     c = st.columns(4)
     score = c[0].selectbox("Recorded score", scores, **vs.widget_key("rsh_run_score", options=scores))
     c[1].selectbox("Better", list(RUN_DIRS), format_func=RUN_DIRS.get, **vs.widget_key("rsh_run_dir"))
     c[2].number_input("ε rate (runs)", 0.0, 10.0, step=0.05, format="%.3f", **vs.widget_key("rsh_run_eps"),
-                      help="Loss: within rate × best loss; accuracy: within rate × (1 − best accuracy). 0: ties only.")
+                      help="Loss: within rate × best loss; accuracy: within rate × (1 − best accuracy). "
+                           "0: ties only.")
     c[3].selectbox("Metric", list(RUN_NAMES), format_func=RUN_NAMES.get, **vs.widget_key("rsh_run_metric"))
     labels = ds.metadata[target].to_numpy() if target else None
     vr.runs(ds, view, vs.current(), score, f"{ds.fingerprint}:{target}", labels)

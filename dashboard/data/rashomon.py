@@ -235,7 +235,8 @@ def _keys(inputs: Inputs, *, model: str, epsilon_rate: float, epsilon: float, pe
 
 def interactions(inputs: Inputs, *, model: str, epsilon_rate: float, epsilon: float, perms: tuple[int, int],
                  seed: int, nested: tuple[float, ...] = (), owner: str, retry: bool = False,
-                 stopped: frozenset = frozenset()) -> tuple[RashomonTables | None, dict[float, pd.DataFrame], Job | None]:
+                 stopped: frozenset = frozenset()
+                 ) -> tuple[RashomonTables | None, dict[float, pd.DataFrame], Job | None]:
     """The Rashomon set of a ``model`` fitted on ``inputs`` and its FIS, and the halos at ``nested``
     multiples of its epsilon: from memory or disk, or the background job computing what is missing.
 
@@ -296,8 +297,9 @@ def interactions(inputs: Inputs, *, model: str, epsilon_rate: float, epsilon: fl
                 progress(n * share + fraction * share, text)
 
             if main_eps is None or key == main_key:  # the nested sets need the main set's epsilon
-                main_set = R.rashomon_set(fitted, inputs.X, inputs.y, loss=LOSS, seed=seed, feature_names=inputs.names,
-                                          progress=lambda f, t: part(0.3 * f, t), **eps_arg)
+                main_set = R.rashomon_set(fitted, inputs.X, inputs.y, loss=LOSS, seed=seed,
+                                          feature_names=inputs.names, progress=lambda f, t: part(0.3 * f, t),
+                                          **eps_arg)
                 main_eps = main_set.epsilon
             if key == main_key:
                 fi = R.feature_interactions(main_set, inputs.X, inputs.y, n_permutations=perms, seed=seed,

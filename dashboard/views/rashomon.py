@@ -19,13 +19,20 @@ from dashboard.data import rashomon as rd
 from dashboard.figures import rashomon as fr
 from dashboard.jobs import Job
 
-__all__ = ["MODELS", "RUN_METRICS", "targets", "feature_columns", "tuple_widget", "model_inputs", "compute", "stop", "retry",
+__all__ = ["MODELS", "NESTED", "RUN_METRICS", "link_warning", "link_notes", "targets", "feature_columns", "tuple_widget",
+           "model_inputs", "compute", "stop", "retry",
            "pair_options", "current_pair", "pair_from_click", "on_swarm_select", "used_caption", "swarms",
            "halo", "pair_table", "run_scores", "higher_is_better", "runs"]
 
 MODELS = {"logistic": "logistic regression", "mlp": "MLP (32 ReLU units)"}
+NESTED = (0.25, 0.5, 2.0, 4.0)
+"""The multiples of epsilon offered for nested halos."""
 RUN_METRICS = {"effective_rank": "effective_rank", "vendi": "vendi", "twonn": "intrinsic_dimension", "nc1": "nc1"}
 """Runs' metric -> its entry in core.metric_text.METRICS."""
+_RUN_NOTES = {"effective_rank": "of the covariance spectrum, every row",
+              "vendi": "cosine kernel, q = 1, on at most 3,000 seeded rows per view (the Spectra page's)",
+              "twonn": "TwoNN, cosine, on the shared 20-neighbour graph (the Geometry page's)",
+              "nc1": "with the target column as classes"}
 
 _STOPPED = "embedlens.rashomon.stopped"
 _RETRY = "embedlens.rashomon.retry"
@@ -61,6 +68,31 @@ def _tuple_changed(name: str) -> None:
     vs.update(**{name: tuple(sorted(st.session_state[vs.WIDGET_PREFIX + name]))})
 
 
+def link_warning(text: str) -> None:
+    """A link value the page could not use: shown now, and kept among the link's warnings (shown at the top
+    of the page until the view changes), so the reruns while the set is computed do not lose it."""
+    st.warning(text, icon=":material/link_off:")
+    vs.add_warning(text)
+
+
+def link_notes(s, columns: list[str]) -> list[str]:
+    """Drop the link's unknown feature columns and nested multiples the page does not offer from the
+    state; returns a warning for each kind dropped."""
+    notes = []
+    unknown = [c for c in s.rsh_features if c not in columns]
+    if unknown:
+        notes.append(f"Ignored feature column(s) {', '.join(map(repr, unknown))}: not numeric metadata columns of "
+                     "this dataset.")
+    odd = [f for f in s.rsh_nested if f not in NESTED]
+    if odd:
+        notes.append(f"Ignored nested ε multiple(s) {', '.join(f'{f:g}' for f in odd)}: the page offers "
+                     f"{', '.join(f'{f:g}' for f in NESTED)}.")
+    if notes:
+        vs.update(rsh_features=tuple(c for c in s.rsh_features if c in columns),
+                  rsh_nested=tuple(f for f in s.rsh_nested if f in NESTED))
+    return notes
+
+
 def model_inputs(ds, view, s, target: str, columns: list[str]) -> rd.Inputs:
     """The features and labels the page's state asks for (cached)."""
     chosen = tuple(c for c in s.rsh_features if c in columns) or tuple(columns)
@@ -73,7 +105,8 @@ def compute(inputs: rd.Inputs, s):
     """(tables or None, nested halos, job or None) for the state's model, epsilon, permutations and seed."""
     owner = st.session_state.setdefault("embedlens.rashomon.session", uuid.uuid4().hex)
     return rd.interactions(inputs, model=s.rsh_model, epsilon_rate=s.rsh_eps_rate, epsilon=s.rsh_epsilon,
-                           perms=(s.rsh_perms, s.rsh_pair_perms), seed=s.rsh_seed, nested=tuple(sorted(set(s.rsh_nested))),
+                           perms=(s.rsh_perms, s.rsh_pair_perms), seed=s.rsh_seed,
+                           nested=tuple(sorted(set(s.rsh_nested) & set(NESTED))),
                            owner=owner, retry=st.session_state.pop(_RETRY, False),
                            stopped=frozenset(st.session_state.get(_STOPPED, ())))
 
@@ -171,7 +204,8 @@ def swarms(tables: rd.RashomonTables, s, pair) -> None:
     pairs = pair_options(tables)
     fis = R.swarm_data(tables.result, kind="fis", absolute=s.rsh_abs)
     info = fr.swarm_info(fis, loss_min=tables.min_loss, loss_max=loss_max, kind="fis", absolute=s.rsh_abs,
-                         show_outside=s.rsh_outside, box=s.rsh_box, selected=f"{pair[0]} × {pair[1]}" if pair else None)
+                         show_outside=s.rsh_outside, box=s.rsh_box,
+                         selected=f"{pair[0]} × {pair[1]}" if pair else None)
     st.subheader(metric_title("fisc"), help=metric_help("fis"))
     st.plotly_chart(fr.swarm_figure(info), key=_SWARM, on_select=lambda: on_swarm_select(pairs),
                     selection_mode=("points",))
@@ -221,7 +255,8 @@ _HIGHER = re.compile(r"acc|auc|f1|precision|recall|score|r2", re.IGNORECASE)
 
 def run_scores(ds) -> list[str]:
     """Numeric per-view scores recorded in the manifest (``View.extra``), losses first."""
-    keys = {k for v in ds.views for k, x in v.extra.items() if isinstance(x, (int, float)) and not isinstance(x, bool)}
+    keys = {k for v in ds.views for k, x in v.extra.items()
+            if isinstance(x, (int, float)) and not isinstance(x, bool)}
     return sorted(keys, key=lambda k: ("loss" not in k.lower(), k))
 
 
@@ -263,5 +298,6 @@ def runs(ds, view, s, score: str, labels_key: str, labels) -> None:
     spread = (f" Across the set, {title} ranges from {member.min():.4g} to {member.max():.4g}."
               if member.notna().any() else "")
     st.caption(f"{eset.label}; {score} read as {'higher' if higher else 'lower'} is better"
-               f"{' (by its name)' if s.rsh_run_dir == 'auto' else ''}; runs: the {len(views)} views of {where}."
+               f"{' (by its name)' if s.rsh_run_dir == 'auto' else ''}; runs: the {len(views)} views of {where}; "
+               f"{title}: {_RUN_NOTES[s.rsh_run_metric]}."
                f"{spread} {metric_help('empirical_rashomon_set')}")

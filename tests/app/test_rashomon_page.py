@@ -121,7 +121,8 @@ def test_swarm_halo_and_table_equal_the_core_calls(expected):
     text = _captions(at)
     assert (f"log loss L* = {rset.reference_loss:.5g}, ε = 0.1 × L* = {rset.epsilon:.4g}; 5 / 10 permutations "
             "(features / pairs), seed 0; 1,797 of 1,797 rows.") in text
-    assert "Reference model: logistic regression (scikit-learn, standardised inputs, seed 0) predicting 'label'" in text
+    assert ("Reference model: logistic regression (scikit-learn, standardised inputs, seed 0) predicting "
+            "'label'") in text
     assert rset.label in text
     assert at.query_params["rpr"] == "PC1,PC2" and "rm" not in at.query_params
 
@@ -181,12 +182,17 @@ def test_a_link_reopens_every_rashomon_setting(digits):
 
 
 def test_bad_link_values_fall_back_with_warnings():
-    at = _settle(run_app({**QUICK, "rpr": "PC9,PC1", "rt": "nope", "rm": "svm"}, page=PAGE))
+    at = _settle(run_app({**QUICK, "rpr": "PC9,PC1", "rt": "nope", "rm": "svm", "rne": "3.0,0.5", "rf": "nope"},
+                         page=PAGE))
     texts = [w.value for w in at.warning]
+    assert "Ignored nested ε multiple(s) 3: the page offers 0.25, 0.5, 2, 4." in texts
+    assert "Ignored feature column(s) 'nope': not numeric metadata columns of this dataset." in texts
     assert "Ignored rm='svm': rsh model must be one of ['logistic', 'mlp']." in texts
     assert "This dataset has no label column 'nope'; using 'label'." in texts
     assert "The link's pair PC9 × PC1 is not in this set; showing PC1 × PC2." in texts
     assert at.query_params["rpr"] == "PC1,PC2" and at.query_params["rt"] == "label"
+    assert at.query_params["rne"] == "0.5" and "rf" not in at.query_params
+    assert len([t for t in _halo(at)["data"] if t["name"].startswith("measured")]) == 2
 
 
 def test_the_runs_set_and_its_metric_equal_the_core_calls(digits):
