@@ -32,34 +32,36 @@ def controls(ds, columns: list[str], default: str) -> tuple[str, list[str]]:
         vr.link_warning(f"This dataset has no label column {state.rsh_target!r}; using {default!r}.")
         vs.update(rsh_target="")
     options = [default, *[c for c in columns if c != default]]
-    c = st.columns(4)
+    # two rows of two: in one row of four, "metadata" went behind the segmented control's edge at 1000 px
+    c = [*st.columns(2), *st.columns(2)]
     target = c[0].selectbox("Target (labels)", options, help="The column the reference model predicts.",
                             **vs.widget_key("rsh_target", options=options))
+    c[1].selectbox("Reference model", list(vr.MODELS), format_func=vr.MODELS.get, **vs.widget_key("rsh_model"),
+                   help="Logistic regression (each candidate model is one matrix product) or a small MLP "
+                        "(batched predictions: minutes rather than seconds).")
     numeric = vr.feature_columns(ds, target)
     for note in vr.link_notes(vs.current(), numeric):
         vr.link_warning(note)
-    c[1].segmented_control("Features", ["pcs", "metadata"], required=True, **vs.widget_key("rsh_source"),
+    c[2].segmented_control("Features", ["pcs", "metadata"], required=True, **vs.widget_key("rsh_source"),
                            format_func={"pcs": "PCs of the view", "metadata": "metadata"}.get)
     if vs.current().rsh_source == "pcs":
-        c[2].slider("Principal components p", 2, 12, help="The top p principal components of the view (PCA "
+        c[3].slider("Principal components p", 2, 12, help="The top p principal components of the view (PCA "
                     "fitted on every row).", **vs.widget_key("rsh_p"))
     else:
-        c[2].multiselect("Feature columns", numeric, placeholder="all numeric columns",
+        c[3].multiselect("Feature columns", numeric, placeholder="all numeric columns",
                          **vr.tuple_widget("rsh_features", numeric))
-    c[3].selectbox("Reference model", list(vr.MODELS), format_func=vr.MODELS.get, **vs.widget_key("rsh_model"),
-                   help="Logistic regression (each candidate model is one matrix product) or a small MLP "
-                        "(batched predictions: much slower).")
     with st.expander("Epsilon, permutations, seed, rows", icon=":material/tune:"):
         e = st.columns(4)
         e[0].number_input("ε rate (× L*)", 0.001, 10.0, step=0.05, format="%.3f", **vs.widget_key("rsh_eps_rate"))
-        e[1].number_input("Absolute ε (0: use the rate)", 0.0, 1e6, step=0.01, format="%.4f",
-                          **vs.widget_key("rsh_epsilon"), help="Overrides the rate; needed when L* = 0.")
-        e[2].selectbox("Permutations per feature", [5, 10, 30, 100], **vs.widget_key("rsh_perms"))
-        e[3].selectbox("Permutations per pair", [10, 30, 100, 300], **vs.widget_key("rsh_pair_perms"))
+        e[1].number_input("Absolute ε", 0.0, 1e6, step=0.01, format="%.4f", **vs.widget_key("rsh_epsilon"),
+                          help="0: use the rate. Overrides the rate otherwise; needed when L* = 0.")
+        e[2].selectbox("Permutations / feature", [5, 10, 30, 100], **vs.widget_key("rsh_perms"))
+        e[3].selectbox("Permutations / pair", [10, 30, 100, 300], **vs.widget_key("rsh_pair_perms"))
         f = st.columns(3)
         f[0].number_input("Seed", 0, 2**31 - 1, step=1, **vs.widget_key("rsh_seed"))
-        f[1].number_input("Most rows (seeded sample above)", 50, 100_000, step=500, **vs.widget_key("rsh_rows"))
-        f[2].multiselect("Nested halos at ε ×", list(vr.NESTED), placeholder="none",
+        f[1].number_input("Most rows", 50, 100_000, step=500, **vs.widget_key("rsh_rows"),
+                          help="Above this many rows, a seeded sample (declared under the charts).")
+        f[2].multiselect("Nested halos (× ε)", list(vr.NESTED), placeholder="none",
                          **vr.tuple_widget("rsh_nested", vr.NESTED),
                          help="Each is its own Rashomon set at that epsilon (computed and cached apart).")
     return target, numeric
@@ -85,23 +87,25 @@ def interactions(ds, view, target: str, numeric: list[str]) -> None:
     if pair is not None and tuple(s.rsh_pair) != pair:
         vs.update(rsh_pair=pair)
     t = st.columns(3)
-    t[0].checkbox("|FIS| (absolute values)", **vs.widget_key("rsh_abs"))
+    t[0].checkbox("|FIS|", **vs.widget_key("rsh_abs"), help="Absolute values in both swarms.")
     t[1].checkbox("Box overlay", **vs.widget_key("rsh_box"))
-    t[2].checkbox("Show models above L* + ε", **vs.widget_key("rsh_outside"),
+    t[2].checkbox("Models above L* + ε", **vs.widget_key("rsh_outside"),
                   help="The joint models of a pair whose loss exceeds L* + ε: outside the set, kept for the halo.")
     vr.swarms(tables, vs.current(), pair)
     if pair is None:
         st.info("The set keeps fewer than 2 features (the loss does not move with the others): no pairs.")
         return
-    left, right = st.columns(2, gap="medium")
-    with left:
-        st.subheader(metric_title("halo"), help=metric_help("halo"))
+    st.subheader(metric_title("halo"), help=metric_help("halo"))
+    left, right = st.columns([3, 2], gap="medium")
+    with right:
         st.selectbox("Pair", pairs, format_func=lambda q: f"{q[0]} × {q[1]}",
                      **vs.widget_key("rsh_pair", options=pairs))
+    with left:
         vr.halo(tables, nested, pair, vs.current())
     with right:
-        st.subheader("Per pair", help=metric_help("fisc"))
-        vr.pair_table(tables)
+        vr.halo_caption(tables, nested, pair)
+    st.subheader("Per pair", help=metric_help("fisc"))
+    vr.pair_table(tables)
 
 
 def runs(ds, view, target: str) -> None:

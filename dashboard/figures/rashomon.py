@@ -245,6 +245,8 @@ def halo_info(halos: Sequence[tuple[float, pd.DataFrame]], *, pair: tuple[str, s
 def halo_figure(info: HaloInfo) -> go.Figure:
     """Polar: the red circle at radius epsilon (additive), the blue measured loss rise per sign quadrant.
 
+    The angular labels are the quadrants: the signs of the two multipliers' moves from 1 (i, then j).
+
     Blue outside red in a quadrant: the two multipliers' moves add up to more than epsilon
     (super-additive interaction); inside: they cancel. Nested epsilons are drawn fainter.
     """
@@ -269,13 +271,12 @@ def halo_figure(info: HaloInfo) -> go.Figure:
     i, j = info.pair
     fig.update_layout(
         template=TEMPLATE, height=460, showlegend=n > 0,
-        title=wrap(f"Halo of {i} × {j}: loss rise L(f_m) − L* of the 36 joint models", 60),
+        title=wrap(f"Halo of {i} × {j}: loss rise of the 36 joint models", 36),
         polar=dict(
             radialaxis=dict(range=[info.r_min, info.r_max * 1.12 if info.r_max > 0 else 1.0],
-                            exponentformat="power", angle=90, tickangle=90),
+                            exponentformat="power", angle=90, tickangle=90, nticks=4),
             angularaxis=dict(tickvals=[a for a, _ in info.quadrant_ticks],
-                             ticktext=[f"{i} {q[0]}, {j} {q[1]}" for _, q in info.quadrant_ticks],
-                             direction="counterclockwise",
+                             ticktext=[q for _, q in info.quadrant_ticks], direction="counterclockwise",
                              rotation=0)),
         legend=dict(orientation="h", y=-0.12), margin=dict(l=40, r=40, t=70, b=40),
     )

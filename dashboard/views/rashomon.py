@@ -22,7 +22,7 @@ from dashboard.jobs import Job
 __all__ = ["MODELS", "NESTED", "RUN_METRICS", "link_warning", "link_notes", "targets", "feature_columns", "tuple_widget",
            "model_inputs", "compute", "stop", "retry",
            "pair_options", "current_pair", "pair_from_click", "on_swarm_select", "used_caption", "swarms",
-           "halo", "pair_table", "run_scores", "higher_is_better", "runs"]
+           "halo", "halo_caption", "pair_table", "run_scores", "higher_is_better", "runs"]
 
 MODELS = {"logistic": "logistic regression", "mlp": "MLP (32 ReLU units)"}
 NESTED = (0.25, 0.5, 2.0, 4.0)
@@ -209,7 +209,7 @@ def swarms(tables: rd.RashomonTables, s, pair) -> None:
     st.subheader(metric_title("fisc"), help=metric_help("fis"))
     st.plotly_chart(fr.swarm_figure(info), key=_SWARM, on_select=lambda: on_swarm_select(pairs),
                     selection_mode=("points",))
-    hidden = (f" {info.n_hidden:,} joint models above L* + ε hidden (tick “show models above L* + ε”)."
+    hidden = (f" {info.n_hidden:,} joint models above L* + ε hidden (tick “Models above L* + ε”)."
               if info.n_hidden else "")
     st.caption(f"{metric_help('fisc')} Colour: loss from {info.cmin:.5g} (lowest in the set) to L* + ε = "
                f"{info.cmax:.5g}. Click a row to see its halo.{hidden}")
@@ -228,10 +228,19 @@ def halo(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair, s) 
     pick = lambda t: t[(t["i"] == i) & (t["j"] == j)]  # noqa: E731
     parts = [(tables.epsilon, pick(tables.halos))]
     parts += [(float(t["expected"].iloc[0]), pick(t)) for f, t in sorted(nested.items()) if len(pick(t))]
-    info = fr.halo_info(parts, pair=pair)
-    st.plotly_chart(fr.halo_figure(info), key="rsh_halo")
-    note = " Below L* (a joint model better than the reference) is drawn inside the centre." if info.r_min < 0 else ""
-    st.caption(f"{metric_help('halo')}{note}")
+    st.plotly_chart(fr.halo_figure(fr.halo_info(parts, pair=pair)), key="rsh_halo")
+
+
+def halo_caption(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair) -> None:
+    """What the halo shows: the quadrant labels, the epsilons drawn, a loss rise below 0."""
+    i, j = pair
+    t = tables.halos[(tables.halos["i"] == i) & (tables.halos["j"] == j)]
+    below = int((t["measured"] < 0).sum())
+    eps = ", ".join(f"{float(h['expected'].iloc[0]):.4g} (ε × {f:g})" for f, h in sorted(nested.items()) if len(h))
+    st.caption(f"Angle labels: the signs of the {i} and {j} multipliers' moves from 1. Solid: ε = "
+               f"{tables.epsilon:.4g}" + (f"; dashed: {eps}" if eps else "") + "."
+               + (f" {below} of the 36 joint models have a loss below L* (radius below 0, nearer the centre)."
+                  if below else "") + f" {metric_help('halo')}")
 
 
 def pair_table(tables: rd.RashomonTables) -> None:
