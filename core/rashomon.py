@@ -401,7 +401,7 @@ def _linear_parts(model):
     return W, b, kind
 
 
-def _make_engine(model, X, y, loss, *, force_predict: bool = False):
+def _make_engine(model, X, y, loss):
     """The engine for ``model`` on (X, y), and the target in the engine's coding."""
     needs = "predict_proba" if loss == "log_loss" else "predict"
     if not callable(getattr(model, needs, None)):
@@ -413,6 +413,16 @@ def _make_engine(model, X, y, loss, *, force_predict: bool = False):
         raise EmbedLensInputError(f"loss={loss!r} needs model.{needs}, which a {type(model).__name__} lacks; "
                                   f"use loss={'mse' if needs == 'predict_proba' else 'log_loss'!r} or give "
                                   f"a model with {needs}", source="model")
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if isinstance(model, BaseEstimator):
+        try:
+            check_is_fitted(model)
+        except NotFittedError:
+            raise EmbedLensInputError(f"the {type(model).__name__} is not fitted; fit it on (X, y) first, or use "
+                                      "fit_reference_model", source="model") from None
     n, p = X.shape
     n_in = getattr(model, "n_features_in_", None)
     if isinstance(n_in, (int, np.integer)) and int(n_in) != p:
@@ -443,7 +453,7 @@ def _make_engine(model, X, y, loss, *, force_predict: bool = False):
             target = target.astype(np.intp)
     else:  # zero_one compares predict's labels with y
         target = y
-    engine = None if force_predict else _linear_parts(model)
+    engine = _linear_parts(model)
     if engine is not None:
         W, b, kind = engine
         ok = (kind == "classifier") == (loss in ("log_loss", "zero_one")) and W.shape[0] == p
