@@ -418,8 +418,10 @@ def _make_engine(model, X, y, loss):
     from sklearn.utils.validation import check_is_fitted
 
     if isinstance(model, BaseEstimator):
+        last = model.steps[-1][1] if hasattr(model, "steps") else model  # a Pipeline: its final step
         try:
-            check_is_fitted(model)
+            if isinstance(last, BaseEstimator):
+                check_is_fitted(last)
         except NotFittedError:
             raise EmbedLensInputError(f"the {type(model).__name__} is not fitted; fit it on (X, y) first, or use "
                                       "fit_reference_model", source="model") from None
