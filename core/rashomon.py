@@ -161,6 +161,10 @@ class _Engine:
     def permuted(self, M: np.ndarray, cols: tuple[int, ...], perms: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    def permuted_sets(self, M, col_sets, perms_list) -> list[np.ndarray]:
+        """:meth:`permuted` for several column sets (each with its permutations) of the same models."""
+        return [self.permuted(M, cols, perms) for cols, perms in zip(col_sets, perms_list)]
+
 
 class _PredictEngine(_Engine):
     """Any model with ``predict`` / ``predict_proba``: candidates' inputs stacked into few calls."""
@@ -235,8 +239,9 @@ class _LinearEngine(_Engine):
     The permuted losses avoid an exponential per (row, class, model, permutation): with
     h = z - x_S W_S (the logits without the permuted columns) and g = x_S W_S,
     sum_k exp(h_rk + g_pi(r)k) = sum_k H_rk G_pi(r)k with H = exp(h - c_r), G = exp(g - d), so a
-    permutation costs a gather, a product and one log per row (METRICS.md section 9: "a batch
-    of models is one matrix product").
+    permutation costs a gather, K products and one log per 16 rows
+    (:func:`core._rashomon_kernels.permuted_log_loss`). METRICS.md section 9: "a batch of models
+    is one matrix product".
     """
 
     evaluation = "coefficients"
@@ -248,13 +253,13 @@ class _LinearEngine(_Engine):
         self.K = W.shape[1]
         self.target = target  # class index per row (classifiers) or float (regression)
 
-    # logits (n, K, B) of the models M (B, p)
-    def _coef(self, M):
+    def _coef(self, M):  # coefficients (p, K, B) of the models M (B, p)
         return self.W[:, :, None] * M.T[:, None, :]  # (p, K, B)
 
     def _logits(self, C):
-        p, K, B = C.shape
-        return (self.X @ C.reshape(p, K * B)).reshape(self.n, K, B) + self.b[None, :, None]
+        """Logits (n, K, B) for coefficients C (p, K, B); einsum, not BLAS: small products whose
+        OpenBLAS threads fought for the cores of a shared machine (15x slower)."""
+        return np.einsum("rc,ckb->rkb", self.X, C) + self.b[None, :, None]
 
     def _loss_from_logits(self, Z):
         """Mean loss per model from logits Z (n, K, B) (or (P, n, K, B): then (P, B))."""
@@ -284,42 +289,71 @@ class _LinearEngine(_Engine):
         step = self._chunk(len(M))
         for a in range(0, len(M), step):
             C = self._coef(M[a:a + step])
-            Z = np.einsum("rc,ckb->rkb", self.X, C) + self.b[None, :, None]  # no BLAS threads for small products
-            out[a:a + step] = self._loss_from_logits(Z)
+            out[a:a + step] = self._loss_from_logits(self._logits(C))
         return out
 
     def permuted(self, M, cols, perms):
+        return self.permuted_sets(M, [cols], [perms])[0]
+
+    def permuted_sets(self, M, col_sets, perms_list):
         M = np.atleast_2d(np.asarray(M, dtype=np.float64))
-        B, P = len(M), len(perms)
-        out = np.empty((B, P))
-        cols = list(cols)
+        B = len(M)
+        col_sets = [list(c) for c in col_sets]
+        perms_list = [np.ascontiguousarray(p, dtype=np.intp) for p in perms_list]
+        outs = [np.empty((B, len(p))) for p in perms_list]
         step = self._chunk(B)
         for a in range(0, B, step):
             C = self._coef(M[a:a + step])  # (p, K, b)
             Z = self._logits(C)
-            g = np.einsum("rs,skb->rkb", self.X[:, cols], C[cols])  # the permuted columns' part
-            h = Z - g
-            out[a:a + step] = self._permuted_block(h, g, perms)
+            if self.loss == "log_loss":
+                self._log_loss_sets(Z, C, col_sets, perms_list, [o[a:a + step] for o in outs])
+            else:
+                for cols, perms, o in zip(col_sets, perms_list, outs):
+                    g = np.einsum("rs,skb->rkb", self.X[:, cols], C[cols])
+                    o[a:a + step] = self._direct(Z - g, g, perms)
             self.calls += 1
-        return out
+        return outs
 
-    def _permuted_block(self, h, g, perms):
+    def _log_loss_sets(self, Z, C, col_sets, perms_list, outs):
+        """Log losses for each column set via :func:`core._rashomon_kernels.permuted_log_loss`.
+
+        E = exp(z - row max) once per chunk of models; G_c = exp(g_c - max g_c) once per column
+        (g_c = x_c C_c); a set's G is the product of its columns' G_c and H = E / G (the
+        logits without the set, up to a row factor, which cancels in p_y). Safe while the
+        set's logit spread (sum over its columns of max g_c - min g_c) is below 300: then every
+        H_rk G_sk <= 1 and the largest term of each row is >= e^-300; else the direct formula.
+        """
+        from ._rashomon_kernels import permuted_log_loss
+
+        E = np.exp(Z - Z.max(axis=1, keepdims=True))
+        later = [set().union(*col_sets[k + 1:]) for k in range(len(col_sets))]
+        cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for k, (cols, perms, o) in enumerate(zip(col_sets, perms_list, outs)):
+            for c in cols:
+                if c not in cache:
+                    g = self.X[:, c, None, None] * C[c][None]
+                    top = g.max(axis=(0, 1))
+                    cache[c] = (np.exp(g - top), top - g.min(axis=(0, 1)))
+            spread = sum(cache[c][1] for c in cols)
+            if np.all(spread < 300.0):
+                G = cache[cols[0]][0]
+                for c in cols[1:]:
+                    G = G * cache[c][0]
+                permuted_log_loss(E / G, G, self.target, perms, 1e-15, o)
+            else:
+                g = np.einsum("rs,skb->rkb", self.X[:, cols], C[cols])
+                o[:] = self._direct(Z - g, g, perms)
+            for c in [c for c in cache if c not in later[k]]:
+                del cache[c]
+
+    def _direct(self, h, g, perms):
+        """Losses (B, P) from logits h + g[perm] (n, K, B), in chunks of permutations."""
         n, K, B = h.shape
         P = len(perms)
         out = np.empty((B, P))
-        spread = g.max(axis=(0, 1)) - g.min(axis=(0, 1))
-        if self.loss == "log_loss" and bool(np.all(spread < 600.0)):
-            from ._rashomon_kernels import permuted_log_loss
-
-            H = np.exp(h - h.max(axis=1, keepdims=True))
-            G = np.exp(g - g.max(axis=(0, 1), keepdims=True))
-            permuted_log_loss(H, G, self.target, np.ascontiguousarray(perms, dtype=np.intp), 1e-15, out)
-            return out
         per = max(1, _BUDGET // (n * K * B))
         for a in range(0, P, per):
-            pi = perms[a:a + per]
-            Z = h[None] + g[pi]  # (q, n, K, B)
-            out[:, a:a + per] = self._loss_from_logits(Z).T
+            out[:, a:a + per] = self._loss_from_logits(h[None] + g[perms[a:a + per]]).T
         return out
 
 
@@ -367,7 +401,7 @@ def _linear_parts(model):
     return W, b, kind
 
 
-def _make_engine(model, X, y, loss, *, force_predict: bool = False):
+def _make_engine(model, X, y, loss):
     """The engine for ``model`` on (X, y), and the target in the engine's coding."""
     needs = "predict_proba" if loss == "log_loss" else "predict"
     if not callable(getattr(model, needs, None)):
@@ -379,6 +413,18 @@ def _make_engine(model, X, y, loss, *, force_predict: bool = False):
         raise EmbedLensInputError(f"loss={loss!r} needs model.{needs}, which a {type(model).__name__} lacks; "
                                   f"use loss={'mse' if needs == 'predict_proba' else 'log_loss'!r} or give "
                                   f"a model with {needs}", source="model")
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if isinstance(model, BaseEstimator):
+        last = model.steps[-1][1] if hasattr(model, "steps") else model  # a Pipeline: its final step
+        try:
+            if isinstance(last, BaseEstimator):
+                check_is_fitted(last)
+        except NotFittedError:
+            raise EmbedLensInputError(f"the {type(model).__name__} is not fitted; fit it on (X, y) first, or use "
+                                      "fit_reference_model", source="model") from None
     n, p = X.shape
     n_in = getattr(model, "n_features_in_", None)
     if isinstance(n_in, (int, np.integer)) and int(n_in) != p:
@@ -409,7 +455,7 @@ def _make_engine(model, X, y, loss, *, force_predict: bool = False):
             target = target.astype(np.intp)
     else:  # zero_one compares predict's labels with y
         target = y
-    engine = None if force_predict else _linear_parts(model)
+    engine = _linear_parts(model)
     if engine is not None:
         W, b, kind = engine
         ok = (kind == "classifier") == (loss in ("log_loss", "zero_one")) and W.shape[0] == p
@@ -435,7 +481,7 @@ def _make_engine(model, X, y, loss, *, force_predict: bool = False):
 # --------------------------------------------------------------------------- the Rashomon set
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RashomonSet:
     """Multiplier models f_m(x) = f*(m o x) around a reference model f*, with their losses.
 
@@ -490,7 +536,6 @@ class RashomonSet:
     level_multipliers: np.ndarray = field(repr=False)
     params: dict = field(repr=False)
     label: str
-    _kinds: tuple = field(repr=False, default=())
 
     @property
     def n_models(self) -> int:
@@ -984,7 +1029,7 @@ def fit_reference_model(X, y, /, *, kind: str = "logistic", seed: int = 0):
 # --------------------------------------------------------------------------- effects and FIS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FeatureInteractions:
     """Main effects (model reliance) and feature interaction scores of every model of a set.
 
@@ -1101,7 +1146,7 @@ def feature_interactions(rset: RashomonSet, X, y, /, *, pairs=None, n_permutatio
     perms = np.stack([rng.permutation(n) for _ in range(max(n1, n2))]) if n > 0 else np.zeros((0, 0), int)
     names = rset.feature_names
     feats = list(rset.features)
-    total = len(feats) + len(pair_list) * 3
+    total = len(feats) + len(pair_list)
     done = 0
 
     def tick(text):
@@ -1117,13 +1162,15 @@ def feature_interactions(rset: RashomonSet, X, y, /, *, pairs=None, n_permutatio
     base_main = engine.base(Mm)
     main_rows = []
     phi_single = {}
-    for f in feats:
+    for f0 in range(0, len(feats), 2):  # two features per batch: progress and Stop stay responsive
         _stop_check(should_stop)
-        eff = engine.permuted(Mm, (f,), perms[:n1]).mean(axis=1) - base_main
-        phi_single[f] = eff
-        main_rows.append(pd.DataFrame({"feature": names[f], "model": main_models, "effect": eff,
-                                       "loss": rset.losses[main_models], "reference": main_models == 0}))
-        tick(f"main effect of {names[f]}")
+        group = feats[f0:f0 + 2]
+        for f, losses in zip(group, engine.permuted_sets(Mm, [(f,) for f in group], [perms[:n1]] * len(group))):
+            eff = losses.mean(axis=1) - base_main
+            phi_single[f] = eff
+            main_rows.append(pd.DataFrame({"feature": names[f], "model": main_models, "effect": eff,
+                                           "loss": rset.losses[main_models], "reference": main_models == 0}))
+            tick(f"main effect of {names[f]}")
     main = pd.concat(main_rows, ignore_index=True) if main_rows else pd.DataFrame(
         columns=["feature", "model", "effect", "loss", "reference"])
     fis_rows = []
@@ -1132,21 +1179,14 @@ def feature_interactions(rset: RashomonSet, X, y, /, *, pairs=None, n_permutatio
         models = np.concatenate([[0], np.arange(start, start + 36)])
         M = rset.multipliers[models]
         _stop_check(should_stop)
-        base = engine.base(M[1:])
-        joint = np.empty(37)
-        joint[1:] = engine.permuted(M[1:], (i, j), perms[:n2]).mean(axis=1) - base
-        tick(f"joint effect of {names[i]} × {names[j]}")
-        ref_joint = engine.permuted(M[:1], (i, j), perms[:n2]).mean(axis=1) - base_main[0]
-        joint[0] = ref_joint[0]
-        mi = np.empty(37)
-        mj = np.empty(37)
-        _stop_check(should_stop)
-        mi[0], mj[0] = phi_single[i][0], phi_single[j][0]
-        mi[1:] = engine.permuted(M[1:], (i,), perms[:n1]).mean(axis=1) - base
-        tick(f"main effect of {names[i]} in the pair models")
-        _stop_check(should_stop)
-        mj[1:] = engine.permuted(M[1:], (j,), perms[:n1]).mean(axis=1) - base
-        tick(f"main effect of {names[j]} in the pair models")
+        base = engine.base(M)
+        base[0] = base_main[0]
+        lj, li, lk = engine.permuted_sets(M, [(i, j), (i,), (j,)], [perms[:n2], perms[:n1], perms[:n1]])
+        joint = lj.mean(axis=1) - base
+        mi = li.mean(axis=1) - base
+        mj = lk.mean(axis=1) - base
+        mi[0], mj[0] = phi_single[i][0], phi_single[j][0]  # the reference's, as in .main
+        tick(f"FIS of {names[i]} × {names[j]}")
         fis_rows.append(pd.DataFrame({"i": names[i], "j": names[j], "model": models, "fis": joint - mi - mj,
                                       "loss": rset.losses[models], "in_set": rset.in_set[models],
                                       "reference": models == 0, "joint": joint, "main_i": mi, "main_j": mj}))

@@ -417,6 +417,8 @@ def test_input_errors_name_the_problem(cancer, cancer_model):
         rashomon_set(cancer_model, X, np.where(y == 1, 1, 7))
     with pytest.raises(EmbedLensInputError, match="fitted on 6 features"):
         rashomon_set(cancer_model, X[:, :5], y)
+    with pytest.raises(EmbedLensInputError, match="not fitted"):
+        rashomon_set(make_pipeline(StandardScaler(), LogisticRegression()), X, y)
     with pytest.raises(EmbedLensInputError, match="epsilon=0 is invalid"):
         rashomon_set(cancer_model, X, y, epsilon=0)
     assert set(LOSSES) >= {"log_loss", "mse"}
