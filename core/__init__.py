@@ -98,6 +98,21 @@ from .similarity import (
     rsa,
     trajectory,
 )
+# --- rashomon ---
+from .rashomon import (
+    LOSSES,
+    EmpiricalSet,
+    FeatureInteractions,
+    RashomonSet,
+    Stopped,
+    empirical_rashomon_set,
+    feature_interactions,
+    fis_summary,
+    fit_reference_model,
+    halo_data,
+    rashomon_set,
+    swarm_data,
+)
 
 __all__ = [
     "CatalogEntry",
@@ -205,4 +220,17 @@ __all__ = [
     "procrustes_distance",
     "rsa",
     "trajectory",
+    # --- rashomon ---
+    "EmpiricalSet",
+    "FeatureInteractions",
+    "LOSSES",
+    "RashomonSet",
+    "Stopped",
+    "empirical_rashomon_set",
+    "feature_interactions",
+    "fis_summary",
+    "fit_reference_model",
+    "halo_data",
+    "rashomon_set",
+    "swarm_data",
 ]

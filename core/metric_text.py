@@ -249,6 +249,52 @@ METRICS: dict[str, MetricText] = {
         help="Share of Y's variance that a linear map of X explains (least squares with an intercept, pooled "
              "over Y's columns). Not symmetric.",
         function="core.linear_regression_r2"),
+    # --- Rashomon page (issue 13) ---
+    "rashomon_set": MetricText(
+        "Rashomon set", "R(ε) = {f_m : L(f_m) ≤ L* + ε}, f_m(x) = f*(m ∘ x), ε = rate · L* unless given",
+        "Li, Wang, Deng & Barnard, 'Exploring the cloud of feature interaction scores in a Rashomon set', "
+        "ICLR 2024",
+        help="Models almost as good as the reference f*: f*(m ∘ x) with one multiplier per feature, kept while "
+             "the loss stays within L* + ε. A greedy search moves each multiplier up and down (step 0.1, divided "
+             "by 10 on each rejection, 4 rejections) for budgets a ε, a = 0, 0.1, …, 1; each pair of features "
+             "combines two of them (9 budget splits × 4 sign quadrants = 36 models). Li, Wang, Deng & Barnard, "
+             "ICLR 2024.",
+        function="core.rashomon.rashomon_set"),
+    "model_reliance": MetricText(
+        "Main effect (model reliance)", "φᵢ(f) = mean over permutations π of L(f(X with column i permuted)) − L(f(X))",
+        "Fisher, Rudin & Dominici, 'All models are wrong, but many are useful', JMLR 2019; Li et al., ICLR 2024",
+        help="How much the loss rises when feature i is shuffled: φᵢ(f) = mean over 30 permutations of "
+             "L(f(X with column i permuted)) − L(f(X)), for each model of the Rashomon set (the same permutations "
+             "for every model). Model reliance in Fisher, Rudin & Dominici (JMLR 2019).",
+        function="core.rashomon.feature_interactions"),
+    "fis": MetricText(
+        "Feature interaction score (FIS)", "FISᵢⱼ(f) = φᵢⱼ(f) − φᵢ(f) − φⱼ(f), φᵢⱼ: columns i and j permuted together",
+        "Li, Wang, Deng & Barnard, ICLR 2024",
+        help="What shuffling features i and j together costs beyond shuffling each alone: FISᵢⱼ(f) = φᵢⱼ(f) − "
+             "φᵢ(f) − φⱼ(f), all on the same model f, with both columns moved by one permutation (100 of them; "
+             "the reference code moves only the second column). 0: the two act additively. Li, Wang, Deng & "
+             "Barnard, ICLR 2024.",
+        function="core.rashomon.feature_interactions"),
+    "fisc": MetricText(
+        "FIS cloud (FISC)", "{FISᵢⱼ(f) : f ∈ R(ε)}: reference, min, max and the share of models flipping the sign",
+        "Li, Wang, Deng & Barnard, ICLR 2024",
+        help="The spread of one pair's interaction score over every model of the Rashomon set: one dot per model, "
+             "coloured by its loss, the reference model as a star. A wide cloud, or one straddling 0, means "
+             "equally good models disagree about the interaction. Li, Wang, Deng & Barnard, ICLR 2024.",
+        function="core.rashomon.fis_summary"),
+    "halo": MetricText(
+        "Halo plot", "θ = atan2(aᵢ, aⱼ) + q π/2; red radius ε, blue radius L(f_{mᵢ,mⱼ}) − L*",
+        "Li, Wang, Deng & Barnard, ICLR 2024",
+        help="One pair: each direction is a budget split (aᵢ, aⱼ), aᵢ + aⱼ = 1, in one of the 4 sign quadrants. "
+             "Red: radius ε, the loss rise if the two features' effects simply added. Blue: the loss rise "
+             "measured for the joint model. Blue outside red: the two moves reinforce each other (super-additive); "
+             "inside: they cancel. Li, Wang, Deng & Barnard, ICLR 2024.",
+        function="core.rashomon.halo_data"),
+    "empirical_rashomon_set": MetricText(
+        "Empirical Rashomon set of runs", "{runs r : L(r) ≤ min L + ε}, ε = rate · min L unless given",
+        help="The runs of this dataset whose recorded loss (or accuracy) is within ε of the best run's: equally "
+             "good runs. A metric drawn across them shows how much the geometry differs between them.",
+        function="core.rashomon.empirical_rashomon_set"),
 }
 """Every metric a page shows, by key."""
 

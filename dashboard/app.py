@@ -22,6 +22,7 @@ PAGES = [
     st.Page("app_pages/geometry.py", title="Geometry", icon=":material/hub:", url_path="geometry"),
     st.Page("app_pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("app_pages/rashomon.py", title="Rashomon", icon=":material/grain:", url_path="rashomon"),
 ]
 
 page = st.navigation(PAGES)

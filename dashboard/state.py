@@ -47,9 +47,9 @@ dataset- and view-scoped field goes back to its default; when the view changes, 
 view-scoped one (:func:`rescope`)."""
 
 
-PAGES = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_", "compare": "cmp_"}
+PAGES = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_", "compare": "cmp_", "rashomon": "rsh_"}
 """The page a field belongs to, and the prefix every field of that page's name carries ("": shared by
-every page: the dataset, the view, the page itself). The Compare and Rashomon pages add their own."""
+every page: the dataset, the view, the page itself). The Compare page adds its own."""
 
 
 COMPARISON_METRICS = ("cka", "cka_debiased", "procrustes", "mutual_knn", "rsa", "cca")
@@ -191,6 +191,47 @@ class ViewState:
     """Compare page: the projection of the two aligned "what moved" maps (the Map page's)."""
     cmp_moved_top: int = field(default=50, metadata=_key("cmt", page="compare", scope="app", choices=(10, 25, 50, 100, 250, 500)))
     """Compare page: how many of the items that moved most are listed (and opened on the Map)."""
+    # --- rashomon ---
+    rsh_target: str = field(default="", metadata=_key("rt", page="rashomon", scope="dataset"))
+    """Rashomon page: the label column the reference model predicts ("" = the first label-like one)."""
+    rsh_source: str = field(default="pcs", metadata=_key("rsrc", page="rashomon", scope="app", choices=("pcs", "metadata")))
+    """Rashomon page: the model's inputs: the top principal components of the view, or numeric metadata columns."""
+    rsh_p: int = field(default=6, metadata=_key("rp", page="rashomon", scope="app", bounds=(2, 12), label="number of PCs"))
+    """Rashomon page: how many principal components are the features (source "pcs")."""
+    rsh_features: tuple[str, ...] = field(default=(), metadata=_key("rf", page="rashomon", scope="dataset"))
+    """Rashomon page: the numeric metadata columns used as features (source "metadata"; () = all of them)."""
+    rsh_model: str = field(default="logistic", metadata=_key("rm", page="rashomon", scope="app", choices=("logistic", "mlp")))
+    """Rashomon page: the reference model (logistic regression or a small MLP, scikit-learn)."""
+    rsh_eps_rate: float = field(default=0.1, metadata=_key("rer", page="rashomon", scope="app", bounds=(0.001, 10.0), label="epsilon rate"))
+    """Rashomon page: epsilon = rate x L* (the paper's default 0.1), unless an absolute epsilon is set."""
+    rsh_epsilon: float = field(default=0.0, metadata=_key("rea", page="rashomon", scope="app", bounds=(0.0, 1e6), label="absolute epsilon"))
+    """Rashomon page: absolute epsilon (0 = use the rate); needed when L* = 0."""
+    rsh_perms: int = field(default=30, metadata=_key("rnp", page="rashomon", scope="app", choices=(5, 10, 30, 100)))
+    """Rashomon page: permutations per feature for the main effects (the paper's 30)."""
+    rsh_pair_perms: int = field(default=100, metadata=_key("rnpp", page="rashomon", scope="app", choices=(10, 30, 100, 300)))
+    """Rashomon page: permutations per pair for the FIS (the paper's 100)."""
+    rsh_seed: int = field(default=0, metadata=_key("rs", page="rashomon", scope="app", bounds=(0, 2**31 - 1), label="Rashomon seed"))
+    """Rashomon page: seed of the model fit, the row sample and the permutations."""
+    rsh_rows: int = field(default=2000, metadata=_key("rn", page="rashomon", scope="app", bounds=(50, 100_000), label="Rashomon rows"))
+    """Rashomon page: the most rows used (a seeded, declared sample above)."""
+    rsh_pair: tuple[str, ...] = field(default=(), metadata=_key("rpr", page="rashomon", scope="dataset"))
+    """Rashomon page: the pair of feature names the halo plot shows (() = the first pair)."""
+    rsh_abs: bool = field(default=False, metadata=_key("rab", page="rashomon", scope="app"))
+    """Rashomon page: draw |FIS| (and |main effect|) in the swarms."""
+    rsh_box: bool = field(default=False, metadata=_key("rbx", page="rashomon", scope="app"))
+    """Rashomon page: a box plot over each swarm row."""
+    rsh_outside: bool = field(default=False, metadata=_key("rout", page="rashomon", scope="app"))
+    """Rashomon page: also draw the joint models whose loss exceeds L* + epsilon (in_set False)."""
+    rsh_nested: tuple[float, ...] = field(default=(), metadata=_key("rne", page="rashomon", scope="app"))
+    """Rashomon page: further halos at these multiples of epsilon (each its own Rashomon set)."""
+    rsh_run_score: str = field(default="", metadata=_key("rrs", page="rashomon", scope="dataset"))
+    """Rashomon page: the recorded per-view score (manifest ``extra``) of the runs' set ("" = the first)."""
+    rsh_run_dir: str = field(default="auto", metadata=_key("rrd", page="rashomon", scope="app", choices=("auto", "lower", "higher")))
+    """Rashomon page: whether a lower or higher score is better ("auto": by the score's name)."""
+    rsh_run_eps: float = field(default=0.1, metadata=_key("rre", page="rashomon", scope="app", bounds=(0.0, 10.0), label="runs epsilon rate"))
+    """Rashomon page: runs within this rate of the best score form the empirical Rashomon set."""
+    rsh_run_metric: str = field(default="effective_rank", metadata=_key("rrm", page="rashomon", scope="app", choices=("effective_rank", "vendi", "twonn", "nc1")))
+    """Rashomon page: the single-view metric drawn across the runs of the set."""
 
     def with_valid_bounds(self, *, prefix: str = "") -> tuple[ViewState, list[str]]:
         """Fields (named ``prefix...``) outside their metadata ``bounds`` reset to the default, with a
@@ -306,6 +347,8 @@ _WHAT = {
     "map_color": "the map colour", "map_filter": "the map filter", "map_selection": "the map selection",
     "map_item": "the inspected item", "map_view2": "the second map view",
     "cmp_view2": "the compared view", "cmp_reference": "the trajectories' reference view",
+    "rsh_target": "the Rashomon target column", "rsh_features": "the Rashomon feature columns",
+    "rsh_pair": "the Rashomon pair", "rsh_run_score": "the runs' score",
 }
 _ROUTINE = {"view", "fingerprint"}  # re-resolved for the new dataset; not worth a note
 

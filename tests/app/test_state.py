@@ -27,6 +27,8 @@ def _strategy_for(f: dataclasses.Field):
     if typ is float:
         return st.floats(allow_nan=False, allow_infinity=False, width=64)
     if typing.get_origin(typ) is tuple:
+        if typing.get_args(typ)[0] is float:  # the Rashomon page's nested epsilons
+            return st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), max_size=5).map(tuple)
         return st.lists(_text, max_size=5).map(tuple)
     if f.name == "page":
         return st.sampled_from(["", "data", "spectra", "map"])
@@ -205,7 +207,7 @@ def test_kind_pure_state_session_reexports_what_pages_use():
         assert callable(getattr(session, name)) and not hasattr(state, name), name
 
 
-_PREFIX = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_", "compare": "cmp_"}
+_PREFIX = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_", "compare": "cmp_", "rashomon": "rsh_"}
 
 
 def test_kind_state_validated_once_fields_grouped_per_page_with_unique_keys():
