@@ -299,14 +299,15 @@ class _LinearEngine(_Engine):
         M = np.atleast_2d(np.asarray(M, dtype=np.float64))
         B = len(M)
         col_sets = [list(c) for c in col_sets]
-        perms_list = [np.ascontiguousarray(p, dtype=np.intp) for p in perms_list]
         outs = [np.empty((B, len(p))) for p in perms_list]
+        if self.loss == "log_loss":  # the kernel reads the permutations row by row
+            perms_list = [np.ascontiguousarray(np.asarray(p, dtype=np.intp).T) for p in perms_list]
         step = self._chunk(B)
         for a in range(0, B, step):
             C = self._coef(M[a:a + step])  # (p, K, b)
             Z = self._logits(C)
             if self.loss == "log_loss":
-                self._log_loss_sets(Z, C, col_sets, perms_list, [o[a:a + step] for o in outs])
+                self._log_loss_sets(Z, C, col_sets, perms_list, [o[a:a + step] for o in outs])  # perms (n, P)
             else:
                 for cols, perms, o in zip(col_sets, perms_list, outs):
                     g = np.einsum("rs,skb->rkb", self.X[:, cols], C[cols])
@@ -323,12 +324,15 @@ class _LinearEngine(_Engine):
         set's logit spread (sum over its columns of max g_c - min g_c) is below 300: then every
         H_rk G_sk <= 1 and the largest term of each row is >= e^-300; else the direct formula.
         """
+        import numba
+
         from ._rashomon_kernels import permuted_log_loss
 
+        threads = numba.get_num_threads()
         E = np.exp(Z - Z.max(axis=1, keepdims=True))
         later = [set().union(*col_sets[k + 1:]) for k in range(len(col_sets))]
         cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for k, (cols, perms, o) in enumerate(zip(col_sets, perms_list, outs)):
+        for k, (cols, perms_t, o) in enumerate(zip(col_sets, perms_list, outs)):  # perms_t: (n, P)
             for c in cols:
                 if c not in cache:
                     g = self.X[:, c, None, None] * C[c][None]
@@ -339,10 +343,10 @@ class _LinearEngine(_Engine):
                 G = cache[cols[0]][0]
                 for c in cols[1:]:
                     G = G * cache[c][0]
-                permuted_log_loss(E / G, G, self.target, perms, 1e-15, o)
+                permuted_log_loss(E / G, G, self.target, perms_t, 1e-15, threads, o)
             else:
                 g = np.einsum("rs,skb->rkb", self.X[:, cols], C[cols])
-                o[:] = self._direct(Z - g, g, perms)
+                o[:] = self._direct(Z - g, g, perms_t.T)
             for c in [c for c in cache if c not in later[k]]:
                 del cache[c]
 

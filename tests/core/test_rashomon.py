@@ -260,6 +260,20 @@ def test_batched_search_equals_the_loop_toy_and_regression():
     r, _ = _compare_with_loop(LinearRegression().fit(X, y), X, y, "mae")
 
 
+def test_large_logits_take_the_direct_formula_and_the_clip_matches_the_loop():
+    """Logits spanning more than 300 (the factorised kernel's safe range) and probabilities below
+    1e-15 (clipped): the batched set still equals the loop's. Three classes, so predict_proba is
+    a softmax (accurate for tiny probabilities, unlike a binary model's 1 - expit(z))."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((120, 3))
+    y = np.digitize(X[:, 0] + 0.3 * rng.standard_normal(120), [-0.5, 0.5])
+    clf = LogisticRegression().fit(X, y)
+    clf.coef_ = np.array([[-150.0, 1.0, 0.0], [0.0, -1.0, 1.0], [150.0, 0.0, -1.0]])
+    r, _ = _compare_with_loop(clf, X, y, "log_loss", n_permutations=(2, 2))
+    assert r.params["evaluation"] == "coefficients"
+    assert np.ptp(X[:, 0] * 150) > 300 and np.min(clf.predict_proba(X)[np.arange(120), y]) < 1e-15
+
+
 def test_multipliers_act_on_the_raw_features_before_the_scaler(cancer):
     """A Pipeline's logits for m: the scaler sees m o x (not m o the scaled x)."""
     X, y = cancer
