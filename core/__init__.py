@@ -18,7 +18,7 @@ from .catalog import (
 from .health import ViewHealth, health_report
 from .readers import fingerprint_array, fingerprint_metadata, load
 from .types import Dataset, View
-from .writer import EmbeddingWriter, writer
+from .writing import EmbeddingWriter, writer
 
 # --- spectra ---
 from .diversity import (

@@ -153,7 +153,7 @@ def test_two_writers_of_different_runs_into_one_folder_both_land(tmp_path):
 
 _KILLED_WRITER = textwrap.dedent("""
     import sys, time, numpy as np, core
-    cw = sys.modules["core.writer"]  # the module (core.writer is the function)
+    cw = sys.modules["core.writing"]  # the module of core.writer
     folder, target = sys.argv[1], sys.argv[2]
     w = core.writer(folder)
     X = np.random.default_rng(0).standard_normal((2000, 16)).astype(np.float32)
