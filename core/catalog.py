@@ -6,12 +6,14 @@ folder itself has a metadata file or an ``embedlens.toml``, it is one dataset. U
 files are kept under ``uploads/`` keyed by their content hash, so a link to them keeps
 working and the same upload twice is stored once; an upload that does not load is refused
 and not kept, an upload never replaces another dataset, and :func:`remove_upload` deletes
-one (only ever inside the uploads folder).
+one (only ever inside the uploads folder). A symbolic link leading out of the data folder is
+never a dataset, and a name with ``..`` or an absolute path is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 UPLOADS = "uploads"
+_log = logging.getLogger(__name__)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -158,10 +161,26 @@ def _has_embedding_files(folder: Path) -> bool:
     return False
 
 
+def _leaves(child: Path, folder: Path) -> bool:
+    """Whether ``child`` (a symbolic link, or a path through one) resolves outside ``folder``."""
+    try:
+        child.resolve().relative_to(folder.resolve())
+        return False
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+        return True
+
+
+def _outside_message(name: str, where: str) -> str:
+    return (f"{name!r} is a symbolic link to a place outside the {where}; EmbedLens only opens datasets "
+            f"inside it (move or copy the data in, or start EmbedLens on the folder that holds it)")
+
+
 def _description(folder: Path) -> str:
     manifest = folder / MANIFEST_NAME
     if not manifest.exists():
         return ""
+    if _leaves(manifest, folder):
+        return f"({MANIFEST_NAME} is a link to outside the dataset folder and is not read)"
     try:  # the loader's reading (byte-order marks, cp1252 fallback), so the two never disagree
         return str(_read_manifest(manifest, MANIFEST_NAME).get("description", ""))
     except (OSError, EmbedLensInputError):
@@ -173,6 +192,9 @@ def _entries_in(folder: Path, prefix: str, skip: Iterable[Path] = ()) -> list[Ca
     out = []
     for child in sorted(folder.iterdir()):
         if child.name.startswith((".", "_")) or child.resolve() in skip:
+            continue
+        if _leaves(child, folder):  # not listed: resolve() names the reason when it is asked for
+            _log.warning("EmbedLens: %s", _outside_message(prefix + child.name, "data folder"))
             continue
         if child.is_dir() and _has_embedding_files(child):
             out.append(CatalogEntry(prefix + child.name, child, _description(child)))
@@ -187,7 +209,9 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[CatalogEntr
     A sub-folder holding at least one supported file (at any depth, hidden and ``_`` paths
     skipped) is a dataset, and so is each supported file directly in ``data_dir``; if
     ``data_dir`` itself holds a metadata file or an ``embedlens.toml`` it is the one dataset.
-    Names and paths only: nothing is loaded, so a listed dataset may still fail to load.
+    Names and paths only: nothing is loaded, so a listed dataset may still fail to load. A
+    file or folder that is a symbolic link to a place outside the data (or uploads) folder is
+    not listed (a warning is logged; :func:`resolve` names the reason).
 
     Parameters
     ----------
@@ -244,7 +268,8 @@ def resolve(name: str, data_dir: str | os.PathLike | None = None) -> CatalogEntr
     ------
     EmbedLensInputError
         When ``name`` is not a non-empty string, holds a NUL byte, is absolute or has a ``..``
-        part, or is not listed; and from :func:`list_datasets` (missing data folder).
+        part, names a symbolic link leading out of the data (or uploads) folder, or is not
+        listed; and from :func:`list_datasets` (missing data folder).
     OSError
         From :func:`list_datasets` (unreadable folder).
     """
@@ -258,6 +283,14 @@ def resolve(name: str, data_dir: str | os.PathLike | None = None) -> CatalogEntr
     for entry in list_datasets(data_dir):
         if entry.name == name:
             return entry
+    data = Path(data_dir) if data_dir is not None else default_data_dir()
+    if name.startswith(UPLOADS + "/"):
+        parent, rest, where = uploads_dir(data), name[len(UPLOADS) + 1:], "uploads folder"
+    else:
+        parent, rest, where = data, name, "data folder"
+    candidate = parent / rest
+    if (candidate.is_symlink() or candidate.exists()) and _leaves(candidate, parent):
+        raise EmbedLensInputError(_outside_message(name, where))
     raise EmbedLensInputError(f"there is no dataset {name!r} in the data folder")
 
 

@@ -40,7 +40,7 @@ def good_bytes(tmp_path_factory) -> bytes:
     return c.save(KEY, ARRAYS, META).read_bytes()
 
 
-_SETTINGS = settings(max_examples=int(os.environ.get("EMBEDLENS_FUZZ_EXAMPLES", "150")), deadline=None,
+_SETTINGS = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture], derandomize=True)
 
 
