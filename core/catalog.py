@@ -17,13 +17,14 @@ import logging
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._validation import EmbedLensInputError
-from .readers import MANIFEST_NAME, SUPPORTED_SUFFIXES, load
+from .readers import MANIFEST_NAME, SUPPORTED_SUFFIXES, default_max_bytes, load
 from .readers.manifest import _read_manifest
 
 __all__ = [
@@ -306,6 +307,49 @@ def _upload_error(exc: EmbedLensInputError, prefixes) -> EmbedLensInputError:
     return out
 
 
+_STALE_SECONDS = 3600.0
+
+
+def _holds_exactly(folder: Path, files: list[tuple[str, bytes]]) -> bool:
+    """Whether ``folder`` holds exactly ``files`` (names and bytes): an upload stored before, not
+    something else that happens to have its name."""
+    try:
+        present = sorted(p.name for p in folder.iterdir())
+        if present != sorted(name for name, _ in files):
+            return False
+        return all((folder / name).read_bytes() == data for name, data in files)
+    except OSError:
+        return False
+
+
+def _remove_stale_partials(root: Path) -> None:
+    """Temporary folders of uploads interrupted more than an hour ago (a killed server)."""
+    if not root.is_dir():
+        return
+    now = time.time()
+    for p in root.glob(".*.partial"):
+        try:
+            if p.is_dir() and not p.is_symlink() and now - p.stat().st_mtime > _STALE_SECONDS:
+                shutil.rmtree(p)
+        except OSError:
+            continue
+
+
+def _require_disk_space(root: Path, nbytes: int) -> None:
+    """Refuse an upload that would leave less than 100 MB free on the uploads folder's disk."""
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return
+    if nbytes + (100 << 20) > free:
+        raise EmbedLensInputError(
+            f"the upload is {nbytes / (1 << 20):,.1f} MB but the uploads folder's disk has "
+            f"{free / (1 << 20):,.0f} MB free (100 MB are kept free); nothing was stored")
+
+
 def save_upload(
     files: Iterable[tuple[str, bytes]], data_dir: str | os.PathLike | None = None, *, check: bool = True
 ) -> CatalogEntry:
@@ -335,22 +379,27 @@ def save_upload(
     Raises
     ------
     EmbedLensInputError
-        No files, an unknown extension, an empty file, files that do not load as a dataset
-        (the loader's message), or a non-folder (or a symbolic link) already in the upload's place.
+        No files, an unknown extension, an empty file, a file over ``EMBEDLENS_MAX_FILE_MB``,
+        two files that would get one name (``"a b.tsv"`` and ``"a_b.tsv"``, or names differing in
+        case only), too little free disk, files that do not load as a dataset (the loader's
+        message), or something else already in the upload's place (a file, a symbolic link, a
+        folder holding other files): nothing is ever replaced.
     OSError
         From creating or writing the uploads folder (read-only folder, disk full); the
         temporary folder is removed first.
 
     Notes
     -----
-    Two names that become the same after sanitising (``"a b.tsv"`` and ``"a_b.tsv"``) are
-    written to the same file, the later one (in sorted order) winning, without a message.
+    Temporary folders of uploads interrupted more than an hour ago (a killed server) are
+    removed by the next upload.
     """
-    files = sorted(((Path(str(fname)).name, data) for fname, data in files), key=lambda f: f[0])
+    files = sorted(((Path(str(fname).replace("\\", "/")).name, data) for fname, data in files), key=lambda f: f[0])
     if not files:
         raise EmbedLensInputError("no files were uploaded")
+    limit = default_max_bytes()
     h = hashlib.sha256(b"embedlens-upload-v1")
     safe = []
+    taken: dict[str, str] = {}
     for fname, data in files:
         clean = _SAFE_NAME.sub("_", fname).lstrip("._") or "file"
         if Path(clean).suffix.lower() not in SUPPORTED_SUFFIXES | {".toml"}:
@@ -361,6 +410,15 @@ def save_upload(
             )
         if not data:
             raise EmbedLensInputError("the file is empty (0 bytes)", source=fname)
+        if len(data) > limit:
+            raise EmbedLensInputError(
+                f"the file is {len(data) / (1 << 20):,.1f} MB, over the limit of {limit / (1 << 20):,.0f} MB; "
+                "raise it with EMBEDLENS_MAX_FILE_MB or `embedlens --max-file-mb`", source=fname)
+        if clean.lower() in taken:  # one folder holds both: one would replace the other
+            raise EmbedLensInputError(
+                f"{taken[clean.lower()]!r} and {fname!r} would be stored under one name ({clean!r}); "
+                "upload files with different names")
+        taken[clean.lower()] = fname
         h.update(clean.encode() + b"\0" + hashlib.sha256(data).digest())
         safe.append((clean, data))
     stem = Path(next((c for c, _ in safe if not c.lower().startswith("metadata")), safe[0][0])).stem
@@ -368,12 +426,14 @@ def save_upload(
     root = uploads_dir(data_dir)
     target = root / folder_name
     if target.exists() or target.is_symlink():
-        if not target.is_dir() or target.is_symlink():
+        if not target.is_dir() or target.is_symlink() or not _holds_exactly(target, safe):
             raise EmbedLensInputError(
-                f"{str(target)!r} exists and is not an upload folder; EmbedLens never replaces it. "
+                f"{str(target)!r} exists and does not hold these files; EmbedLens never replaces it. "
                 "Move it away and upload again"
             )
         return CatalogEntry(f"{UPLOADS}/{folder_name}", target)  # the same content, stored before
+    _remove_stale_partials(root)
+    _require_disk_space(root, sum(len(d) for _, d in safe))
     tmp = root / f".{folder_name}.{uuid.uuid4().hex[:8]}.partial"  # hidden: never listed
     tmp.mkdir(parents=True)
     try:
