@@ -11,6 +11,7 @@ from dashboard import context, data
 from dashboard import session as vs
 from dashboard.data import geometry as geometry_data
 from dashboard.errors import user_errors
+from dashboard.literal import md
 from dashboard.figures import geometry as fg
 from dashboard.views import geometry as view_geometry
 
@@ -49,17 +50,17 @@ def cards(view, s, graph_k, sep, labels) -> None:
                    delta_arrow="off", help=metric_help(HELP["id"]))
     cols[1].metric(f"Hubness skew (k={hub.k}, {s.geo_metric})", f"{hub.skewness:.2f}", help=metric_help(HELP["hub"]))
     if sep.thornton is None:
-        cols[2].metric("kNN purity", "n/a", help=labels.reason)
-        cols[3].metric("NC1", "n/a", help=labels.reason)
-        st.caption(f"kNN purity and NC1 not computed: {labels.reason}")
+        cols[2].metric("kNN purity", "n/a", help=md(labels.reason))
+        cols[3].metric("NC1", "n/a", help=md(labels.reason))
+        st.caption(f"kNN purity and NC1 not computed: {md(labels.reason)}")
     else:
         cols[2].metric(f"kNN purity (k={sep.params['k']}, {s.geo_metric})", f"{sep.knn_purity:.3f}",
                        help=metric_help(HELP["purity"]))
         try:
             nc = geometry_data.neural_collapse(fp, X, *labels.args)
         except EmbedLensInputError as exc:
-            cols[3].metric("NC1", "n/a", help=str(exc))
-            st.caption(f"NC1 not computed: {exc}")
+            cols[3].metric("NC1", "n/a", help=md(exc))
+            st.caption(f"NC1 not computed: {md(exc)}")
         else:
             cols[3].metric(f"NC1 ({len(nc.classes)} classes)", f"{nc.nc1:.3g}", help=metric_help(HELP["nc1"]))
     st.caption(f"{est.label}: {est.n_used:,} distinct points ({est.n_duplicates:,} duplicates, "
@@ -93,7 +94,7 @@ def scale_and_barcode(view, s, graph_k, sep) -> None:
 
 def classes(view, labels) -> None:
     nc = geometry_data.neural_collapse(view.fingerprint, view.X, *labels.args)
-    st.subheader(f"Classes of {labels.column!r}")
+    st.subheader(f"Classes of {md(repr(labels.column))}")
     st.caption(f"Trace ratio tr Σ_W / tr Σ_B {nc.trace_ratio:.3g} · NC2 equinorm (CV of mean norms) "
                f"{nc.equinorm:.3f} · equiangularity {nc.equiangularity:.3f} · mean CDNV {nc.cdnv_mean:.3g}"
                + (f" · {nc.n_unlabelled:,} unlabelled rows left out" if nc.n_unlabelled else ""))
@@ -128,7 +129,7 @@ def hubs(ds, view, s, graph_k) -> None:
 
 ds, view = context.require_dataset()
 st.title("Geometry")
-st.caption(f"{view.label} · {view.n:,} items × {view.d:,} dims")
+st.caption(f"{md(view.label)} · {view.n:,} items × {view.d:,} dims")
 columns = data.label_choices(ds.fingerprint, ds.metadata, ds.id_column)
 suggested = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
 controls(columns, suggested[0] if suggested else "")
