@@ -19,11 +19,19 @@ __all__ = ["md", "plot", "plot_all"]
 
 # What Streamlit's markdown can make of one line of text, and the backslash escape that stops it:
 # emphasis and strikethrough (* and ~ anywhere; _ where it can open or close: not inside a word),
-# code spans (`), links, images, footnotes and colour / badge directives ([), LaTeX ($), entities
-# (&name;), autolinks (<scheme:...>), emoji and icon codes (:name: / :material/name:), and a block
-# marker at the start (# heading, > quote, - + * list, 1. list). Raw HTML is shown as text by
-# Streamlit already. Other characters are left alone, so messages read (and compare) as written.
-_MD_ANYWHERE = re.compile(r"[\\`*~\[$<]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|&(?=#?\w+;)|:(?=[A-Za-z][\w\-]*\[)")
+# code spans (`), LaTeX ($), links and images ([ when a ]( or ][ follows), HTML tags and
+# autolinks (< of <b>, </x>, <!--, <scheme:, <user@: Streamlit shows HTML as its source, but the
+# source then keeps our backslashes, and <script> at the start swallows the rest), entities
+# (&name;), colour / badge directives (:name[), emoji and icon codes (:name: and :material/name:),
+# and a block marker at the start (# heading, > quote, - + list, 1. list). Other characters are
+# left alone, so messages read (and compare) as written: "must be one of [5, 10]", "<U1" stay.
+_MD_ANYWHERE = re.compile(
+    r"[\\`*~$]"                                   # escapes, code, emphasis, strikethrough, LaTeX
+    r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"          # _ that can open or close emphasis (not dim_0)
+    r"|\[(?=.*\][(\[])"                            # [ of a link / image / reference ([5, 10] stays)
+    r"|<(?=[A-Za-z/!?][^<>]*>|[A-Za-z][A-Za-z0-9+.\-]{1,31}:|[^\s<>@]+@)"  # < of a tag or an autolink
+    r"|&(?=#?\w+;)"                                 # & of an entity (&lt;)
+    r"|:(?=[A-Za-z][\w\-]*\[)")                     # : of a directive (:red[...], :blue-badge[...])
 _MD_CODES = re.compile(r":([\w+\-/]+):")  # :smile:, :material/home: -- both colons (one is not enough)
 _MD_START = re.compile(r"^(\s*)(#|>|[-+](?=\s|$))|^(\s*\d{1,9})([.)])(?=\s|$)")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
@@ -41,6 +49,8 @@ def md(value) -> str:
 
     >>> print(md("**b** [x](javascript:alert(1)) $x$ :smile: dim_0 _x_"))
     \*\*b\*\* \[x](javascript:alert(1)) \$x\$ \:smile\: dim_0 \_x\_
+    >>> print(md("one of [5, 10] <U1 <https://x.org> <b>x</b>"))
+    one of [5, 10] <U1 \<https://x.org> \<b>x\</b>
     >>> print(md("# not a heading"), md("1. not a list"), md("-1.5 stays"))
     \# not a heading 1\. not a list -1.5 stays
     """

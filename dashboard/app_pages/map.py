@@ -27,7 +27,9 @@ def _job_progress(job: Job) -> None:
     if not job.active:
         st.rerun()
     st.progress(job.fraction, text=f"{md(job.label)}: {md(job.message)} · {job.elapsed:.0f} s")
-    st.button("Stop", on_click=job.cancel, key=f"map_stop_{job.key[:8]}", icon=":material/stop:")
+    # this session stops waiting; a map another session waits for is computed on (dashboard.jobs.Job.stop)
+    st.button("Stop", on_click=job.stop, args=(st.session_state.get("embedlens.map.session", ""),),
+              key=f"map_stop_{job.key[:8]}", icon=":material/stop:")
 
 
 def controls(ds, view) -> None:
