@@ -24,11 +24,12 @@ def _retry() -> None:
 
 @st.fragment(run_every=1.0)
 def _job_progress(job: Job) -> None:
-    if not job.active:
+    session = st.session_state.get("embedlens.map.session", "")
+    if not job.active or job.stopped_by(session):  # done, or this session pressed Stop (others may wait on)
         st.rerun()
     st.progress(job.fraction, text=f"{md(job.label)}: {md(job.message)} · {job.elapsed:.0f} s")
     # this session stops waiting; a map another session waits for is computed on (dashboard.jobs.Job.stop)
-    st.button("Stop", on_click=job.stop, args=(st.session_state.get("embedlens.map.session", ""),),
+    st.button("Stop", on_click=job.stop, args=(session,),
               key=f"map_stop_{job.key[:8]}", icon=":material/stop:")
 
 
