@@ -1,17 +1,21 @@
 """An on-disk cache of computed arrays (projections, graphs, metric values, ...) keyed by what produced them.
 
-Each entry is two files in ``<root>/<namespace>/``: ``<key>.npz`` (the arrays, uncompressed,
-read back with ``allow_pickle=False``) and ``<key>.json`` (a manifest: the parameters and
-library versions that produced the arrays, and the dtype, shape and SHA-256 of every array).
-Both are written to a temporary file and moved into place with :func:`os.replace`, the
-manifest last, so a reader sees a whole entry or none. A manifest that does not parse, an
-array whose bytes do not match its checksum, a missing file: the entry is treated as absent,
-deleted and recomputed by the caller. Nothing is ever unpickled.
+Each entry is one file, ``<root>/<namespace>/<key>.npz``: a zip (``np.load`` opens it) of one
+uncompressed ``.npy`` member per array (never pickled) and the manifest ``__manifest__.json``
+(the format, the key, the parameters and library versions that produced the arrays, and the
+dtype, shape and SHA-256 of every array). The file is written to a temporary
+file in the same folder and moved into place with :func:`os.replace`, so a reader sees a whole
+entry or none, and two processes writing the same entry at once leave one valid file (the
+last rename wins; each file is whole and matches its own manifest). A file that does not
+open, a manifest that does not parse or is of another format version or key, an array whose
+bytes do not match its checksum: the entry is treated as absent, deleted and recomputed by
+the caller. Nothing is ever unpickled.
 
 The key is a hash of a canonical JSON rendering of everything that determines the result
 (:func:`cache_key`): the data's fingerprint, the method, every parameter, the library
 versions. Change any of them and the old entry is simply not found again; :meth:`DiskCache.prune`
-keeps the folder under a size limit by deleting the least recently used entries.
+keeps the folder under a size limit by deleting the least recently used entries (and the
+leftovers of writers that were killed, and entries of the earlier two-file layout).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import logging
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +40,12 @@ from ._validation import EmbedLensInputError, plain
 __all__ = ["CACHE_FORMAT", "CacheEntry", "DiskCache", "cache_key", "default_cache_dir", "library_versions",
            "metric_key"]
 
-CACHE_FORMAT = 1
-"""Bumped when the layout of an entry changes; part of every key."""
+CACHE_FORMAT = 2
+"""Bumped when the layout of an entry changes; part of every key (2: one file per entry)."""
+
+_MANIFEST = "__manifest__.json"
+_STALE_SECONDS = 3600.0
+"""A temporary file older than this is a killed writer's leftover; :meth:`DiskCache.prune` removes it."""
 
 _log = logging.getLogger(__name__)
 
@@ -231,6 +240,43 @@ class CacheEntry:
         object.__setattr__(self, "arrays", MappingProxyType(dict(self.arrays)))
 
 
+def _write_entry(f, arrays: Mapping[str, np.ndarray], manifest: dict) -> None:
+    """One entry file: a zip (``np.load`` opens it as an ``.npz``) of ``<name>.npy`` members and the manifest.
+
+    Written with :mod:`zipfile` rather than ``np.savez``, whose own keyword arguments (``file``,
+    ``allow_pickle``) would collide with arrays of those names.
+    """
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, a in arrays.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, a, allow_pickle=False)
+        zf.writestr(_MANIFEST, json.dumps(manifest, indent=1))
+
+
+def _read_member(zf: zipfile.ZipFile, member: str, spec: Mapping) -> np.ndarray:
+    """One array, read-only, after its ``.npy`` header matches ``spec`` (dtype, shape) and the bytes it
+    promises are there, so a damaged header never makes the reader allocate what the file does not hold."""
+    info = zf.getinfo(member)
+    with zf.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"{member}: .npy format version {version} is not one this cache writes")
+        if dtype.hasobject or str(dtype) != spec["dtype"] or list(shape) != list(spec["shape"]):
+            raise ValueError(f"{member}: header {dtype}{shape} does not match the manifest")
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if nbytes > info.file_size:
+            raise ValueError(f"{member}: the header promises {nbytes} bytes, the file holds {info.file_size}")
+        data = fh.read(nbytes)
+    if len(data) != nbytes:
+        raise ValueError(f"{member}: truncated ({len(data)} of {nbytes} bytes)")
+    a = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return a  # frombuffer over bytes: read-only
+
+
 class DiskCache:
     """Arrays + JSON metadata on disk, one entry per key (see the module docstring).
 
@@ -264,10 +310,15 @@ class DiskCache:
     def __repr__(self) -> str:
         return f"DiskCache({str(self.folder)!r})"
 
-    def _paths(self, key: str) -> tuple[Path, Path]:
-        if not (len(key) >= 8 and all(c in "0123456789abcdef" for c in key)):
+    def _path(self, key: str) -> Path:
+        if not (isinstance(key, str) and len(key) >= 8 and all(c in "0123456789abcdef" for c in key)):
             raise EmbedLensInputError(f"cache key {key!r} must be lower-case hex digits (use cache_key)")
-        return self.folder / f"{key}.npz", self.folder / f"{key}.json"
+        return self.folder / f"{key}.npz"
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        """The entry's file and the manifest file of the earlier two-file layout (removed with it)."""
+        path = self._path(key)
+        return path, path.with_suffix(".json")
 
     def discard(self, key: str, why: str) -> None:
         """Delete the entry under ``key`` (logging why); the next :meth:`load` misses."""
@@ -281,47 +332,70 @@ class DiskCache:
                 _log.warning("could not remove %s: %s", p, exc)
 
     def load(self, key: str) -> CacheEntry | None:
-        """The entry stored under ``key``, or None when absent or unusable (then it is deleted)."""
-        npz_path, json_path = self._paths(key)
+        """The entry stored under ``key``, or None when absent or unusable (then it is deleted).
+
+        Unusable: the file does not open as an ``.npz`` (truncated, overwritten), its manifest
+        is missing, does not parse, or is of another :data:`CACHE_FORMAT` or key, or an array
+        does not match the dtype, shape and SHA-256 its manifest records.
+        """
+        path = self._path(key)
         try:
-            manifest_text = json_path.read_text()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            self.discard(key, f"manifest unreadable: {exc}")
-            return None
-        try:
-            manifest = json.loads(manifest_text)
-            if manifest.get("format") != CACHE_FORMAT or manifest.get("key") != key:
-                raise ValueError("format or key mismatch")
-            specs = manifest["arrays"]
-            arrays = {}
-            with np.load(npz_path, allow_pickle=False) as z:
-                if sorted(z.files) != sorted(specs):
-                    raise ValueError(f"arrays {sorted(z.files)} != manifest {sorted(specs)}")
+            # one open file: a concurrent os.replace of the entry cannot mix two versions
+            with open(path, "rb") as fh, zipfile.ZipFile(fh) as zf:
+                manifest = json.loads(zf.read(_MANIFEST).decode("utf-8"))
+                if not isinstance(manifest, dict):
+                    raise ValueError("the manifest is not a JSON object")
+                if manifest.get("format") != CACHE_FORMAT:
+                    raise ValueError(f"format {manifest.get('format')!r}, expected {CACHE_FORMAT}")
+                if manifest.get("key") != key:
+                    raise ValueError("written under another key")
+                specs = manifest["arrays"]
+                names = sorted(n.removesuffix(".npy") for n in zf.namelist() if n != _MANIFEST)
+                if names != sorted(specs):
+                    raise ValueError(f"arrays {names} != manifest {sorted(specs)}")
+                arrays = {}
                 for name, spec in specs.items():
-                    a = z[name]
-                    same = str(a.dtype) == spec["dtype"] and list(a.shape) == spec["shape"]
-                    if not same or _sha256(a) != spec["sha256"]:
+                    a = _read_member(zf, name + ".npy", spec)
+                    if _sha256(a) != spec["sha256"]:
                         raise ValueError(f"array {name!r} does not match its checksum")
-                    a.flags.writeable = False
                     arrays[name] = a
         except FileNotFoundError:
-            self.discard(key, "array file missing")
             return None
         except Exception as exc:  # noqa: BLE001 - any failure to read back means: recompute
             self.discard(key, f"{type(exc).__name__}: {exc}")
             return None
         try:
-            os.utime(json_path)  # mark as recently used, for prune()
+            os.utime(path)  # mark as recently used, for prune()
         except OSError:
             pass
         return CacheEntry(key=key, arrays=arrays, meta=manifest.get("meta", {}),
                           created=manifest.get("created", 0.0))
 
     def save(self, key: str, arrays: Mapping[str, np.ndarray], meta: Mapping | None = None) -> Path:
-        """Store ``arrays`` (numeric or boolean, no objects) and JSON ``meta`` under ``key``, atomically."""
-        npz_path, json_path = self._paths(key)
+        """Store ``arrays`` (numeric or boolean, no objects) and JSON ``meta`` under ``key``, atomically.
+
+        Parameters
+        ----------
+        key : str
+            From :func:`cache_key` (lower-case hex digits).
+        arrays : Mapping of str to array-like
+            Numeric or boolean arrays.
+        meta : Mapping, optional
+            JSON values (see :func:`cache_key`), returned as :attr:`CacheEntry.meta`.
+
+        Returns
+        -------
+        pathlib.Path
+            The entry's file.
+
+        Raises
+        ------
+        EmbedLensInputError
+            A malformed key, an array of objects or strings, a ``meta`` value that is not JSON.
+        OSError
+            The folder cannot be written (read-only, disk full); no partial file is left.
+        """
+        path = self._path(key)
         clean = {}
         for name, a in arrays.items():
             a = np.ascontiguousarray(a)
@@ -339,11 +413,10 @@ class DiskCache:
                        for n, a in clean.items()},
         }
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._atomic_write(npz_path, lambda f: np.savez(f, **clean))
-        self._atomic_write(json_path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+        self._atomic_write(path, lambda f: _write_entry(f, clean, manifest))
         if self.max_bytes is not None:
             self.prune(self.max_bytes, keep=key)
-        return json_path
+        return path
 
     def save_value(self, key: str, value: float, meta: Mapping | None = None) -> Path:
         """Store one number (a metric value, as float64) and JSON ``meta`` under ``key`` (see :func:`metric_key`)."""
@@ -376,20 +449,32 @@ class DiskCache:
             raise
 
     def entries(self) -> list[tuple[str, int, float]]:
-        """(key, bytes, last used) of every complete entry, most recently used first."""
+        """(key, bytes, last used) of every entry file, most recently used first."""
         if not self.folder.is_dir():
             return []
         out = []
-        for j in self.folder.glob("*.json"):
-            npz = j.with_suffix(".npz")
+        for p in self.folder.glob("*.npz"):
             try:
-                out.append((j.stem, j.stat().st_size + npz.stat().st_size, j.stat().st_mtime))
+                st = p.stat()
             except OSError:
                 continue
+            out.append((p.stem, st.st_size, st.st_mtime))
         return sorted(out, key=lambda e: -e[2])
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of writers killed more than an hour ago, and manifests of the two-file layout."""
+        now = time.time()
+        for p in list(self.folder.glob(".*.tmp")) + list(self.folder.glob("*.json")):
+            try:
+                if p.suffix == ".json" or now - p.stat().st_mtime > _STALE_SECONDS:
+                    p.unlink()
+            except OSError:
+                continue
 
     def prune(self, max_bytes: int, *, keep: str | None = None) -> int:
         """Delete least recently used entries until at most ``max_bytes`` remain; returns how many."""
+        if self.folder.is_dir():
+            self._remove_leftovers()
         total, removed = 0, 0
         for key, size, _used in self.entries():
             total += size

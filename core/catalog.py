@@ -6,22 +6,25 @@ folder itself has a metadata file or an ``embedlens.toml``, it is one dataset. U
 files are kept under ``uploads/`` keyed by their content hash, so a link to them keeps
 working and the same upload twice is stored once; an upload that does not load is refused
 and not kept, an upload never replaces another dataset, and :func:`remove_upload` deletes
-one (only ever inside the uploads folder).
+one (only ever inside the uploads folder). A symbolic link leading out of the data folder is
+never a dataset, and a name with ``..`` or an absolute path is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._validation import EmbedLensInputError
-from .readers import MANIFEST_NAME, SUPPORTED_SUFFIXES, load
+from .readers import MANIFEST_NAME, SUPPORTED_SUFFIXES, default_max_bytes, load
 from .readers.manifest import _read_manifest
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
 ]
 
 UPLOADS = "uploads"
+_log = logging.getLogger(__name__)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -158,10 +162,26 @@ def _has_embedding_files(folder: Path) -> bool:
     return False
 
 
+def _leaves(child: Path, folder: Path) -> bool:
+    """Whether ``child`` (a symbolic link, or a path through one) resolves outside ``folder``."""
+    try:
+        child.resolve().relative_to(folder.resolve())
+        return False
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+        return True
+
+
+def _outside_message(name: str, where: str) -> str:
+    return (f"{name!r} is a symbolic link to a place outside the {where}; EmbedLens only opens datasets "
+            f"inside it (move or copy the data in, or start EmbedLens on the folder that holds it)")
+
+
 def _description(folder: Path) -> str:
     manifest = folder / MANIFEST_NAME
     if not manifest.exists():
         return ""
+    if _leaves(manifest, folder):
+        return f"({MANIFEST_NAME} is a link to outside the dataset folder and is not read)"
     try:  # the loader's reading (byte-order marks, cp1252 fallback), so the two never disagree
         return str(_read_manifest(manifest, MANIFEST_NAME).get("description", ""))
     except (OSError, EmbedLensInputError):
@@ -173,6 +193,9 @@ def _entries_in(folder: Path, prefix: str, skip: Iterable[Path] = ()) -> list[Ca
     out = []
     for child in sorted(folder.iterdir()):
         if child.name.startswith((".", "_")) or child.resolve() in skip:
+            continue
+        if _leaves(child, folder):  # not listed: resolve() names the reason when it is asked for
+            _log.warning("EmbedLens: %s", _outside_message(prefix + child.name, "data folder"))
             continue
         if child.is_dir() and _has_embedding_files(child):
             out.append(CatalogEntry(prefix + child.name, child, _description(child)))
@@ -187,7 +210,9 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[CatalogEntr
     A sub-folder holding at least one supported file (at any depth, hidden and ``_`` paths
     skipped) is a dataset, and so is each supported file directly in ``data_dir``; if
     ``data_dir`` itself holds a metadata file or an ``embedlens.toml`` it is the one dataset.
-    Names and paths only: nothing is loaded, so a listed dataset may still fail to load.
+    Names and paths only: nothing is loaded, so a listed dataset may still fail to load. A
+    file or folder that is a symbolic link to a place outside the data (or uploads) folder is
+    not listed (a warning is logged; :func:`resolve` names the reason).
 
     Parameters
     ----------
@@ -244,7 +269,8 @@ def resolve(name: str, data_dir: str | os.PathLike | None = None) -> CatalogEntr
     ------
     EmbedLensInputError
         When ``name`` is not a non-empty string, holds a NUL byte, is absolute or has a ``..``
-        part, or is not listed; and from :func:`list_datasets` (missing data folder).
+        part, names a symbolic link leading out of the data (or uploads) folder, or is not
+        listed; and from :func:`list_datasets` (missing data folder).
     OSError
         From :func:`list_datasets` (unreadable folder).
     """
@@ -258,6 +284,14 @@ def resolve(name: str, data_dir: str | os.PathLike | None = None) -> CatalogEntr
     for entry in list_datasets(data_dir):
         if entry.name == name:
             return entry
+    data = Path(data_dir) if data_dir is not None else default_data_dir()
+    if name.startswith(UPLOADS + "/"):
+        parent, rest, where = uploads_dir(data), name[len(UPLOADS) + 1:], "uploads folder"
+    else:
+        parent, rest, where = data, name, "data folder"
+    candidate = parent / rest
+    if (candidate.is_symlink() or candidate.exists()) and _leaves(candidate, parent):
+        raise EmbedLensInputError(_outside_message(name, where))
     raise EmbedLensInputError(f"there is no dataset {name!r} in the data folder")
 
 
@@ -271,6 +305,49 @@ def _upload_error(exc: EmbedLensInputError, prefixes) -> EmbedLensInputError:
     out = EmbedLensInputError(text)
     out.source, out.row, out.column = source, getattr(exc, "row", None), getattr(exc, "column", None)
     return out
+
+
+_STALE_SECONDS = 3600.0
+
+
+def _holds_exactly(folder: Path, files: list[tuple[str, bytes]]) -> bool:
+    """Whether ``folder`` holds exactly ``files`` (names and bytes): an upload stored before, not
+    something else that happens to have its name."""
+    try:
+        present = sorted(p.name for p in folder.iterdir())
+        if present != sorted(name for name, _ in files):
+            return False
+        return all((folder / name).read_bytes() == data for name, data in files)
+    except OSError:
+        return False
+
+
+def _remove_stale_partials(root: Path) -> None:
+    """Temporary folders of uploads interrupted more than an hour ago (a killed server)."""
+    if not root.is_dir():
+        return
+    now = time.time()
+    for p in root.glob(".*.partial"):
+        try:
+            if p.is_dir() and not p.is_symlink() and now - p.stat().st_mtime > _STALE_SECONDS:
+                shutil.rmtree(p)
+        except OSError:
+            continue
+
+
+def _require_disk_space(root: Path, nbytes: int) -> None:
+    """Refuse an upload that would leave less than 100 MB free on the uploads folder's disk."""
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return
+    if nbytes + (100 << 20) > free:
+        raise EmbedLensInputError(
+            f"the upload is {nbytes / (1 << 20):,.1f} MB but the uploads folder's disk has "
+            f"{free / (1 << 20):,.0f} MB free (100 MB are kept free); nothing was stored")
 
 
 def save_upload(
@@ -302,22 +379,27 @@ def save_upload(
     Raises
     ------
     EmbedLensInputError
-        No files, an unknown extension, an empty file, files that do not load as a dataset
-        (the loader's message), or a non-folder (or a symbolic link) already in the upload's place.
+        No files, an unknown extension, an empty file, a file over ``EMBEDLENS_MAX_FILE_MB``,
+        two files that would get one name (``"a b.tsv"`` and ``"a_b.tsv"``, or names differing in
+        case only), too little free disk, files that do not load as a dataset (the loader's
+        message), or something else already in the upload's place (a file, a symbolic link, a
+        folder holding other files): nothing is ever replaced.
     OSError
         From creating or writing the uploads folder (read-only folder, disk full); the
         temporary folder is removed first.
 
     Notes
     -----
-    Two names that become the same after sanitising (``"a b.tsv"`` and ``"a_b.tsv"``) are
-    written to the same file, the later one (in sorted order) winning, without a message.
+    Temporary folders of uploads interrupted more than an hour ago (a killed server) are
+    removed by the next upload.
     """
-    files = sorted(((Path(str(fname)).name, data) for fname, data in files), key=lambda f: f[0])
+    files = sorted(((Path(str(fname).replace("\\", "/")).name, data) for fname, data in files), key=lambda f: f[0])
     if not files:
         raise EmbedLensInputError("no files were uploaded")
+    limit = default_max_bytes()
     h = hashlib.sha256(b"embedlens-upload-v1")
     safe = []
+    taken: dict[str, str] = {}
     for fname, data in files:
         clean = _SAFE_NAME.sub("_", fname).lstrip("._") or "file"
         if Path(clean).suffix.lower() not in SUPPORTED_SUFFIXES | {".toml"}:
@@ -328,6 +410,15 @@ def save_upload(
             )
         if not data:
             raise EmbedLensInputError("the file is empty (0 bytes)", source=fname)
+        if len(data) > limit:
+            raise EmbedLensInputError(
+                f"the file is {len(data) / (1 << 20):,.1f} MB, over the limit of {limit / (1 << 20):,.0f} MB; "
+                "raise it with EMBEDLENS_MAX_FILE_MB or `embedlens --max-file-mb`", source=fname)
+        if clean.lower() in taken:  # one folder holds both: one would replace the other
+            raise EmbedLensInputError(
+                f"{taken[clean.lower()]!r} and {fname!r} would be stored under one name ({clean!r}); "
+                "upload files with different names")
+        taken[clean.lower()] = fname
         h.update(clean.encode() + b"\0" + hashlib.sha256(data).digest())
         safe.append((clean, data))
     stem = Path(next((c for c, _ in safe if not c.lower().startswith("metadata")), safe[0][0])).stem
@@ -335,12 +426,14 @@ def save_upload(
     root = uploads_dir(data_dir)
     target = root / folder_name
     if target.exists() or target.is_symlink():
-        if not target.is_dir() or target.is_symlink():
+        if not target.is_dir() or target.is_symlink() or not _holds_exactly(target, safe):
             raise EmbedLensInputError(
-                f"{str(target)!r} exists and is not an upload folder; EmbedLens never replaces it. "
+                f"{str(target)!r} exists and does not hold these files; EmbedLens never replaces it. "
                 "Move it away and upload again"
             )
         return CatalogEntry(f"{UPLOADS}/{folder_name}", target)  # the same content, stored before
+    _remove_stale_partials(root)
+    _require_disk_space(root, sum(len(d) for _, d in safe))
     tmp = root / f".{folder_name}.{uuid.uuid4().hex[:8]}.partial"  # hidden: never listed
     tmp.mkdir(parents=True)
     try:

@@ -16,6 +16,7 @@ from scipy.special import logsumexp
 
 from numbers import Real
 
+from ._memory import matrix_bytes, require_memory
 from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, plain
 from .spectra import Spectrum, _median_distance, spectrum
 from .tables import encode_labels
@@ -349,6 +350,11 @@ def vendi_score_K(K, /, *, q: float = 1.0, weights=None) -> float:
     2.1573005
     """
     q = _check_q(q)
+    shape = np.shape(K)
+    if len(shape) == 2:  # a float64 copy, the symmetry check's temporaries, K / n and the solver's copy
+        require_memory(matrix_bytes(shape[0], shape[1], copies=5),
+                       what=f"the exact Vendi score of a {shape[0]:,} x {shape[1]:,} kernel matrix",
+                       avoid="pass the data to vendi_score instead (its d x d form), or a sample of the items")
     K = check_embeddings(K, name="K", dtype=np.float64)
     n = K.shape[0]
     if K.shape != (n, n):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
+from ._memory import matrix_bytes, require_memory
 from ._numerics import eigvalsh_dc, median_pairwise_distance, unit_rows
 from ._sampling import subsample
 from numbers import Integral, Real
@@ -160,8 +161,12 @@ def _subsample(n: int, max_n: int, seed: int) -> np.ndarray | None:
     return sample.rows if sample.sampled else None
 
 
-def _sq_distances(Z: np.ndarray) -> np.ndarray:
+def _sq_distances(Z: np.ndarray, what: str = "diffusion spectral entropy") -> np.ndarray:
     from sklearn.metrics.pairwise import euclidean_distances
+
+    m = len(Z)  # the distances, the kernel and the eigen-solver's work space: 4 m x m float64 at the peak
+    require_memory(matrix_bytes(m, copies=4), what=f"{what} on {m:,} rows (4 {m:,} x {m:,} float64 matrices)",
+                   avoid="use a smaller sample (max_n; the page's sample size)")
 
     D2 = euclidean_distances(np.asarray(Z, dtype=np.float64), squared=True)
     np.fill_diagonal(D2, 0.0)
@@ -422,7 +427,7 @@ def diffusion_spectral_mutual_info(X, y, /, *, sigma: float | str = DSE_PAPER_SI
     if pick is not None:
         rows = rows[pick]
     codes = codes[rows]
-    D2 = _sq_distances(X[rows])
+    D2 = _sq_distances(X[rows], "diffusion spectral mutual information")
     s, rule = _resolve_sigma(sigma, D2)
     m = len(rows)
     out = []
@@ -489,6 +494,12 @@ def _schur_parts(X_image, X_text, *, kernel, sigma, n_features, seed, block_rows
     X_image, X_text = check_paired(X_image, X_text, names=("X_image", "X_text"))
     phi_I, phi_T, params = _feature_maps(X_image, X_text, kernel, sigma, n_features, seed)
     n = X_image.shape[0]
+    F = (X_image.shape[1] + X_text.shape[1]) if kernel == "linear" else 4 * int(n_features)
+    b = min(block_rows, n)  # the moment matrix, its block product and sum; a block of features and its parts
+    require_memory(matrix_bytes(F, copies=4) + matrix_bytes(b, F, copies=3),
+                   what=f"Schur-complement entropy's {F:,} x {F:,} feature moment matrix",
+                   avoid=("use fewer random Fourier features (n_features)" if kernel == "rff" else
+                          "reduce the views' dimensions first (e.g. PCA)"))
     keep_all = np.any(X_image != 0, axis=1) & np.any(X_text != 0, axis=1)
     acc = None
     used = 0

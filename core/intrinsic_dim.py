@@ -18,6 +18,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ._memory import matrix_bytes, require_memory
 from ._numerics import metric_rows, pow2_scale, unit_rows
 from ._sampling import subsample
 from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
@@ -309,6 +310,11 @@ def _pca(X: np.ndarray, rows: np.ndarray, metric: str, variance: float, n_bootst
     :func:`core._numerics.metric_rows`; float64 moments), with a bootstrap error."""
     from .spectra import Spectrum, spectrum
 
+    d = X.shape[1]  # the chosen rows (float32) and their float64 metric rows; the bootstrap's rows and moments
+    require_memory(matrix_bytes(len(rows), d, itemsize=12) + matrix_bytes(min(len(rows), max_bootstrap_rows), d, copies=3)
+                   + matrix_bytes(d, copies=4),
+                   what=f"PCA intrinsic dimension of {len(rows):,} x {d:,} rows (a float64 copy)",
+                   avoid="use a sample of the rows, or the TwoNN / MLE estimators (neighbour based)")
     scale = pow2_scale(X[rows]) if metric == "euclidean" else 1.0
     # unit rows (cosine) or the rows divided by an exact power of two (PCA-k is scale-free; the
     # moments of float64 data at 1e-200 would underflow): the covariance of metric_rows

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._memory import matrix_bytes, require_memory
 from ._numerics import cosine_distances, metric_rows, pow2_scale
 from ._sampling import subsample
 from .tables import encode_labels
@@ -593,6 +594,11 @@ def separability(
     rng = np.random.default_rng(seed)
     sample = subsample(reps, max_points, seed=seed, rng=rng)
     subsampled, used = sample.sampled, sample.rows
+    m = len(used)  # pairwise distances: condensed for the barcode; full (and temporaries) for the silhouette
+    require_memory(matrix_bytes(m, copies=3 if labels is not None else 1),
+                   what=f"the H0 barcode{' and silhouette' if labels is not None else ''} on {m:,} points "
+                        f"({m:,} x {m:,} distances)",
+                   avoid="use fewer points (max_points; the page's sample size)")
     scale = _scale(X, metric)
     bars = _mst_bars(metric_rows(X[used], metric, scale=scale)) * scale  # back in the data's units
     total = bars.sum()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._memory import matrix_bytes, require_memory
 from ._numerics import cosine_distances, pow2_scale, unit_rows
 from ._sampling import subsample
 from .health import equal_row_groups
@@ -585,6 +586,14 @@ def knn_graph(
     k = check_param("k", k, Interval(Integral, 1, n, closed="left"),
                     hint=f"n = {n} rows; lower k or load more points")
     resolved = method if method != "auto" else ("exact" if n <= EXACT_MAX_N else "approximate")
+    # a float32 copy of the rows (prepared rows; pynndescent's own copy) and the candidate lists
+    # (exact: k + margin float32 scores, int64 ids, float64 re-ranked distances; approximate: its heaps)
+    d = X.shape[1]
+    width = min(n - 1, int(k) + _MARGIN) if resolved == "exact" else max(int(k), 60)
+    require_memory(matrix_bytes(n, d, itemsize=4) + matrix_bytes(n, width, itemsize=28)
+                   + matrix_bytes(min(n, _BLOCK), itemsize=4),
+                   what=f"the {resolved} kNN graph of {n:,} x {d:,} rows (k = {int(k)})",
+                   avoid="use a sample of the rows")
     scale = pow2_scale(X)
     if resolved == "exact":
         idx, dist, params = _exact(X, int(k), metric, scale, progress)

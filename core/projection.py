@@ -29,6 +29,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ._memory import matrix_bytes, require_memory
 from ._numerics import rescaled, row_norms
 from ._validation import (
     EmbedLensInputError,
@@ -475,6 +476,10 @@ def project(
     start = time.perf_counter()
     used_graph = None
     if method == "pca":
+        fit = n if p["fit_rows"] is None else min(n, int(p["fit_rows"]))  # centred float64 copies, SVD / covariance
+        require_memory(matrix_bytes(fit, X.shape[1], copies=4) + matrix_bytes(X.shape[1], copies=3)
+                       + matrix_bytes(n, n_components), what=f"the PCA map of {n:,} x {X.shape[1]:,} rows "
+                       f"(axes fitted on {fit:,})", avoid="fit the axes on a sample (fit_rows)")
         Y, extra = _pca(X, n_components, seed, p)
         if graph is not None and quality:
             metric = "cosine" if callable(graph) else graph.metric

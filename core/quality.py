@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._memory import matrix_bytes, require_memory
 from ._numerics import pow2_scale
 from ._validation import (
     EmbedLensInputError,
@@ -156,6 +157,9 @@ def trustworthiness(
     sample = check_param("sample", sample, Interval(Integral, 4, None, closed="left"))
     n = X.shape[0]
     sampled = n > sample
+    m = min(n, int(sample))  # scikit-learn's m x m distances, their argsort and the inverse ranks
+    require_memory(matrix_bytes(m, copies=3), what=f"trustworthiness on {m:,} points ({m:,} x {m:,} distances and ranks)",
+                   avoid="use a smaller sample (sample)")
     if sampled:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=int(sample), replace=False))
         X, Y = X[rows], Y[rows]

@@ -36,6 +36,7 @@ from types import MappingProxyType
 import numpy as np
 import scipy.linalg
 
+from ._memory import matrix_bytes, require_memory
 from ._numerics import eigvalsh_dc, median_pairwise_distance, pow2_scale, rescaled, row_norms, unit_rows
 from ._sampling import subsample
 from numbers import Integral, Real
@@ -374,6 +375,10 @@ def spectrum(
                 hint=f"the forms of the {kernel} kernel")
     if form == "auto":
         form = "dual" if d < n else "primal"
+    _guard_matrix(n if form == "primal" else d, form, n=n, d=d, block_rows=int(block_rows),
+                  avoid=("use fewer rows (a sample) or the dual form (form='dual', a d x d matrix)" if form == "primal"
+                         else "reduce the dimensions first (e.g. PCA), or use the primal form (form='primal', "
+                              "an n x n matrix) when there are fewer rows than dimensions"))
     if form == "dual":
         mean, cov, used, pass_params = _feature_moments(X, normalize=normalize, precision=precision,
                                                         block_rows=int(block_rows))
@@ -659,6 +664,19 @@ def _median_distance(X: np.ndarray, seed: int, *, sample: int = 1000, normalize:
     return median_pairwise_distance(Z)
 
 
+def _guard_matrix(side: int, form: str, *, n: int, d: int, block_rows: int, avoid: str) -> None:
+    """Refuse (:func:`core._memory.require_memory`) a spectrum whose ``side x side`` matrix does not fit.
+
+    Peak: the moment / kernel matrix, its centred and symmetrised copies and the eigen-solver's
+    work space (5 float64 matrices), plus a float64 copy of the rows (primal forms) or one
+    block of them and its products (dual forms).
+    """
+    rows = matrix_bytes(n, d) if form in ("primal", "subsample") else matrix_bytes(min(block_rows, n), d, copies=3)
+    require_memory(matrix_bytes(side, copies=5) + rows,
+                   what=f"the {form} spectrum's {side:,} x {side:,} float64 matrix (n = {n:,}, d = {d:,})",
+                   avoid=avoid)
+
+
 def _rbf_gram(Z: np.ndarray, bandwidth: float) -> np.ndarray:
     from sklearn.metrics.pairwise import rbf_kernel
 
@@ -685,6 +703,8 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
     if rule != "given":  # the median is taken over a seeded sample of rows
         params["bandwidth_sample"] = min(1000, n)
     if form == "rff":
+        _guard_matrix(2 * int(n_features), "random-feature", n=n, d=2 * int(n_features), block_rows=4096,
+                      avoid="use fewer random features (n_features)")
         rng = np.random.default_rng(seed)
         W = (rng.standard_normal((d, int(n_features))) / bandwidth).astype(np.float64)
         D = int(n_features)
@@ -707,6 +727,9 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
         return Spectrum(values, n=used, d=d, kernel="rbf", center=bool(center), normalize=normalize,
                         form="rff", params=params, moments=("dual", mean, cov))
     rows = X
+    m = min(n, int(max_n)) if form == "subsample" else n
+    _guard_matrix(m, "primal", n=m, d=d, block_rows=int(block_rows),
+                  avoid="use a smaller sample (max_n) or random Fourier features (approx='rff')")
     if form == "subsample" and n > max_n:
         idx = subsample(n, int(max_n), seed=seed).rows
         rows = X[idx]

@@ -13,6 +13,7 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 from dashboard import context, sidebar  # noqa: E402
 from dashboard import data  # noqa: E402  (map, issue 6)
 from dashboard import session as vs  # noqa: E402
+from dashboard.literal import md  # noqa: E402
 
 st.set_page_config(page_title="EmbedLens", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -35,7 +36,7 @@ if _warm_steps := data.map_warm_up_steps(ctx.dataset):
 sidebar.render(ctx)
 vs.sync_url()
 for message in vs.link_warnings():
-    st.warning(message, icon=":material/link_off:")
+    st.warning(md(message), icon=":material/link_off:")  # quotes the link's values: shown as written
 try:
     page.run()
 finally:

@@ -19,6 +19,7 @@ from core import CatalogEntry, Dataset, EmbedLensInputError, View
 
 from . import data
 from . import session as vs
+from .literal import md
 from .state import drop_row_fields
 
 __all__ = ["Context", "resolve", "get", "require_dataset"]
@@ -151,7 +152,7 @@ def require_dataset() -> tuple[Dataset, View]:
     ctx = get()
     if ctx.dataset is None:
         if ctx.error is not None:
-            st.error(str(ctx.error), icon=":material/error:")
+            st.error(md(ctx.error), icon=":material/error:")
             st.caption("Open the Data page to fix or replace this dataset.")
         else:
             st.info("No dataset yet: add one on the Data page.")

@@ -9,6 +9,8 @@ import streamlit as st
 
 from core import EmbedLensInputError
 
+from .literal import md
+
 __all__ = ["user_errors"]
 
 
@@ -22,4 +24,4 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except EmbedLensInputError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md(exc), icon=":material/error:")  # quotes file names, cells, columns: shown as written

@@ -42,7 +42,11 @@ class Job:
     finished: float | None = None
     partial: dict = field(default_factory=dict)
     """Results as they come in (a job over many items fills this before it finishes)."""
+    stopped: set[str] = field(default_factory=set)
+    """Sessions (owner keys or their prefixes) that pressed Stop: they no longer wait for it."""
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    """Guards ``owners`` / ``stopped``; a registry's jobs share the registry's lock."""
 
     @property
     def finished_ok(self) -> bool:
@@ -75,6 +79,23 @@ class Job:
         if self.state == "queued":
             self.state, self.message = "cancelled", "stopped before it started"
 
+    def stop(self, session: str) -> None:
+        """The Stop button of ``session`` (an owner key, or the prefix of a session's owner keys).
+
+        That session stops waiting; the computation is cancelled only when no other session
+        waits for it, so one user's Stop never ends another user's map (jobs are shared by key).
+        """
+        with self._lock:
+            self.stopped.add(session)
+            self.owners = {o for o in self.owners if not o.startswith(session)}
+            if not self.owners:
+                self.cancel()
+
+    def stopped_by(self, owner: str) -> bool:
+        """Whether ``owner`` (or its session) pressed Stop on this job."""
+        with self._lock:
+            return any(owner.startswith(s) for s in self.stopped)
+
 
 class JobRegistry:
     """Jobs by key, run by a small thread pool; finished jobs are kept (bounded) for their result."""
@@ -82,7 +103,7 @@ class JobRegistry:
     def __init__(self, *, workers: int = 1, keep: int = 16) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embedlens-job")
         self._jobs: dict[str, Job] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._keep = keep
         self._memo: OrderedDict = OrderedDict()
         self._memo_locks: dict = {}
@@ -97,7 +118,9 @@ class JobRegistry:
         unless ``retry``.
 
         ``fn(progress)`` computes the result. Other jobs that only ``owner`` was waiting for
-        are cancelled: the owner has moved on.
+        are cancelled: the owner has moved on. An owner whose session pressed Stop on the
+        running job gets a stopped copy (not the shared job, which goes on for the others)
+        until it asks again with ``retry``.
         """
         with self._lock:
             for other in self._jobs.values():
@@ -106,10 +129,14 @@ class JobRegistry:
                 elif other.key != key:
                     other.owners.discard(owner)
             job = self._jobs.get(key)
+            if job is not None and job.active and job.stopped_by(owner):
+                if not retry:  # this session pressed Stop; others may still wait: show it stopped here
+                    return Job(key=key, label=label, state="cancelled", message="stopped")
+                job.stopped = {s for s in job.stopped if not owner.startswith(s)}
             if job is not None and (job.state in ("queued", "running", "done") or not retry):
                 job.owners.add(owner)
                 return job
-            job = Job(key=key, label=label, owners={owner})
+            job = Job(key=key, label=label, owners={owner}, _lock=self._lock)
             self._jobs[key] = job
             self._trim()
         self._pool.submit(self._run, job, fn)

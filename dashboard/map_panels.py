@@ -25,6 +25,7 @@ from . import session as vs
 from .data import maps as maps_data
 from .figures.export import chart_config
 from .figures.projection import ProjectionInfo, projection_figure
+from .literal import md, plot
 from .selection_state import ChartMemory, on_draw, on_event
 
 _FILTER = "w.mf."
@@ -67,7 +68,7 @@ def map_chart(col, slot: str, build, signature: tuple, coords: np.ndarray, rows:
         info, fig = st.session_state[_FIGURE + slot]
     st.session_state[_MEMORY + slot] = memory
     if info.title:
-        col.markdown(f"**{info.title}**")
+        col.markdown(f"**{md(info.title)}**")
     col.plotly_chart(fig, key=f"map_{slot}", on_select=partial(_on_select, slot),
                      selection_mode=("points", "box", "lasso"), config=chart_config(f"map-{slot}"), theme=None)
     return info, fig
@@ -125,7 +126,7 @@ def filter_controls(ds: Dataset) -> None:
                         key=lambda v: (v == MISSING_TEXT, len(v), v))
         st.session_state.setdefault(_FILTER + c, [x.value for x in clauses if x.column == c and x.op == "="
                                                   and x.value in levels])
-        col.multiselect(f"Filter: {c}", levels, key=_FILTER + c, on_change=_filter_changed, args=(ds,),
+        col.multiselect(f"Filter: {md(c)}", levels, key=_FILTER + c, on_change=_filter_changed, args=(ds,),
                         placeholder="all")
     for col, c in zip(cols[len(cats):], nums):
         s = ds.metadata[c]
@@ -133,8 +134,8 @@ def filter_controls(ds: Dataset) -> None:
         if n_missing:
             st.session_state.setdefault(_FILTER_MISSING + c, any(
                 x.column == c and x.op == "=" and x.value == MISSING_TEXT for x in clauses))
-            col.checkbox(f"only {c} {MISSING_TEXT}", key=_FILTER_MISSING + c, on_change=_filter_changed,
-                         args=(ds,), help=f"{n_missing:,} items have no {c}; a narrowed range leaves them out.")
+            col.checkbox(f"only {md(c)} {md(MISSING_TEXT)}", key=_FILTER_MISSING + c, on_change=_filter_changed,
+                         args=(ds,), help=f"{n_missing:,} items have no {md(c)}; a narrowed range leaves them out.")
         if n_missing == len(s):
             continue
         lo, hi = float(s.min()), float(s.max())
@@ -145,7 +146,7 @@ def filter_controls(ds: Dataset) -> None:
         cur_lo = next((cast(float(x.value)) for x in clauses if x.column == c and x.op == ">="), lo)
         cur_hi = next((cast(float(x.value)) for x in clauses if x.column == c and x.op == "<="), hi)
         st.session_state.setdefault(_FILTER + c, (max(lo, cur_lo), min(hi, cur_hi)))
-        col.slider(f"Filter: {c}", lo, hi, key=_FILTER + c, on_change=_filter_changed, args=(ds,))
+        col.slider(f"Filter: {md(c)}", lo, hi, key=_FILTER + c, on_change=_filter_changed, args=(ds,))
     cols[-1].radio("Filter applies to", ["display", "project"], format_func={
         "display": "the drawing", "project": "the projection"}.get,
         help="the drawing: the map of all items, filtered points hidden; the projection: a map of only the "
@@ -224,7 +225,7 @@ def selection_panel(ds: Dataset, view: View, selected: np.ndarray | None, shown:
     mask = np.zeros(n, dtype=bool)
     mask[selected] = True
     g = maps_data.map_compare_groups(view.fingerprint, vs.current().map_selection, view.X, mask, metric)
-    st.markdown(f"**Selection vs the rest** ({g.n_in:,} vs {g.n_out:,} items, {view.label})")
+    st.markdown(f"**Selection vs the rest** ({g.n_in:,} vs {g.n_out:,} items, {md(view.label)})")
     div = maps_data.map_group_diversity(view.fingerprint, vs.current().map_selection, view.X, mask, metric)
     table = pd.DataFrame(
         {
@@ -287,7 +288,7 @@ def item_panel(ds: Dataset, view: View, item: int, metric: str, neighbors) -> No
                   placeholder=str(ds.ids[0]))
     missing = st.session_state.pop("map_item_missing", None)
     if missing:
-        st.warning(f"No item with id or row {missing!r}.")
+        st.warning(f"No item with id or row {md(repr(missing))}.")
     if item < 0:
         st.caption("Click a point on the map, or type an id above, to see the item and its nearest "
                    "neighbours.")
@@ -297,12 +298,12 @@ def item_panel(ds: Dataset, view: View, item: int, metric: str, neighbors) -> No
     if images:
         img = _image_bytes(ds.metadata[images[0]].iloc[item])
         if img is not None:
-            c1.image(img, width=96, caption=str(ds.ids[item]))
-    c2.markdown(f"**Row {item}** · id `{ds.ids[item]}`  \n"
-                + " · ".join(f"{k}: **{v}**" for k, v in item_cells(ds.metadata, item, skip=images).items()))
+            c1.image(img, width=96, caption=md(ds.ids[item]))  # image captions render markdown
+    c2.markdown(f"**Row {item}** · id {md(ds.ids[item])}  \n"
+                + " · ".join(f"{md(k)}: **{md(v)}**" for k, v in item_cells(ds.metadata, item, skip=images).items()))
     c2.button("Stop inspecting", key="map_item_clear", on_click=vs.update, kwargs={"map_item": -1})
     rows, dist = neighbors
-    st.markdown(f"**{len(rows)} nearest neighbours** in {view.label} ({metric} distance, exact)")
+    st.markdown(f"**{len(rows)} nearest neighbours** in {md(view.label)} ({metric} distance, exact)")
     t = _table(ds, rows, {f"{metric} distance": np.round(dist.astype(np.float64), 5)})
     t.insert(0, "rank", np.arange(1, len(rows) + 1))
     first = ["rank", "row", f"{metric} distance"]
@@ -316,7 +317,7 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
                   prow: np.ndarray, figure) -> None:
     """How each map was made, its quality, and exports (coordinates, figure)."""
     for v, p, info in zip(views, maps, infos, strict=True):
-        st.markdown(f"**{p.label}** — {v.label}")
+        st.markdown(f"**{md(p.label)}** — {md(v.label)}")
         cols = st.columns(3)
         if p.trust is not None:
             cols[0].metric(metric_title("trustworthiness"), f"{p.trust.value:.3f}",
@@ -329,7 +330,7 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
         if p.preservation is None:
             cols[1].caption("kNN preservation: colour the map by it to compute it (builds the kNN graph).")
         st.caption(parameters_text(p.params))
-        st.caption(f"Drawn: {info.sample_note}.")
+        st.caption(f"Drawn: {md(info.sample_note)}.")
         if p.params.get("reproducible") is False:
             st.caption(":material/warning: Laid out on every core with no seed: this server's cache keeps this "
                        "map for the link, but computing it again (elsewhere, or after the cache is pruned) "
@@ -356,7 +357,7 @@ def details_panel(ds: Dataset, views: list[View], maps: list[Projection], infos:
     c2.download_button("Coordinates with ids (Parquet)", parquet, file_name=f"{ds.name}-{p.method}.parquet",
                        mime="application/vnd.apache.parquet", key="map_dl_parquet",
                        icon=":material/download:", on_click="ignore")
-    title = f"{p.label} · {views[0].label} · {ds.name}"
+    title = plot(f"{p.label} · {views[0].label} · {ds.name}")  # names from the data: shown as written
     def html() -> bytes:
         titled = go.Figure(figure).update_layout(title=title, margin_t=60)
         return titled.to_html(include_plotlyjs=True, full_html=True).encode()

@@ -8,6 +8,7 @@ import streamlit as st
 
 from . import session as vs
 from .context import Context
+from .literal import md
 
 __all__ = ["render"]
 
@@ -83,7 +84,7 @@ def render(ctx: Context) -> None:
         st.selectbox(
             "Dataset",
             names,
-            help=descriptions.get(vs.current().dataset) or "The datasets in the data folder.",
+            help=md(descriptions.get(vs.current().dataset) or "The datasets in the data folder."),
             **vs.widget_key("dataset", options=names),  # the dataset's own settings reset: vs.rescope
         )
         if ctx.dataset is not None:

@@ -270,23 +270,23 @@ class ViewState:
             if key == "v":
                 if raw != str(VERSION):
                     warnings.append(
-                        f"This link was made by a different EmbedLens link version (v={raw}); "
+                        f"This link was made by a different EmbedLens link version (v={_short(raw)}); "
                         f"reading it as v={VERSION}, settings that no longer exist are ignored."
                     )
                 continue
             f = by_key.get(key)
             if f is None:
-                warnings.append(f"Ignored unknown link parameter {key!r}.")
+                warnings.append(f"Ignored unknown link parameter {_short(key)!r}.")
                 continue
             try:
                 value = _decode(raw, _field_type(cls, f))
             except ValueError:
-                warnings.append(f"Ignored {key}={raw!r}: not a valid {f.name.replace('_', ' ')}.")
+                warnings.append(f"Ignored {key}={_short(raw)!r}: not a valid {f.name.replace('_', ' ')}.")
                 continue
             choices = f.metadata.get("choices")
             if choices is not None and value not in choices:
                 warnings.append(
-                    f"Ignored {key}={raw!r}: {f.name.replace('_', ' ')} must be one of {list(choices)}."
+                    f"Ignored {key}={_short(raw)!r}: {f.name.replace('_', ' ')} must be one of {list(choices)}."
                 )
                 continue
             values[f.name] = value
@@ -495,7 +495,7 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
     ds, changes = dataset, {}
     if "map_color" in options and state.map_color and state.map_color not in options["map_color"]:
         changes["map_color"] = ""
-        warnings.append(f"Ignored colour {state.map_color!r}: this dataset has no such column or metric.")
+        warnings.append(f"Ignored colour {_short(state.map_color)!r}: this dataset has no such column or metric.")
     if state.map_filter:
         try:
             parse_filter(state.map_filter)
@@ -515,14 +515,14 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
     if state.map_view2 and (state.map_view2 not in ds.view_names or state.map_view2 == state.view):
         changes["map_view2"] = ""
         if state.map_view2 not in ds.view_names:
-            warnings.append(f"Ignored the second view {state.map_view2!r}: dataset {ds.name!r} has no "
+            warnings.append(f"Ignored the second view {_short(state.map_view2)!r}: dataset {ds.name!r} has no "
                             "such view.")
     if state.map_method != "pca" and ds.n < 5:
         changes["map_method"] = "pca"
         warnings.append(f"{state.map_method.upper()} needs at least 5 items; showing PCA.")
     if state.spectra_pair and state.spectra_pair not in ds.view_names:
         changes["spectra_pair"] = ""
-        warnings.append(f"Ignored the paired view {state.spectra_pair!r}: dataset {ds.name!r} has no such view.")
+        warnings.append(f"Ignored the paired view {_short(state.spectra_pair)!r}: dataset {ds.name!r} has no such view.")
     if state.spectra_panel != "class":
         view = ds.view(state.view) if state.view in ds.view_names else ds.views[0]
         if not spectra_panels(ds, view).get(state.spectra_panel, True):
@@ -531,7 +531,7 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
                             f"has no {_PANEL_NEEDS[state.spectra_panel]}; showing the per-class panel.")
     if "spectra_class" in options and state.spectra_class and state.spectra_class not in options["spectra_class"]:
         changes["spectra_class"] = ""
-        warnings.append(f"Ignored the class column {state.spectra_class!r}: dataset {ds.name!r} has no such "
+        warnings.append(f"Ignored the class column {_short(state.spectra_class)!r}: dataset {ds.name!r} has no such "
                         "column that can serve as classes.")
     for name, what in (("cmp_view2", "compared view"), ("cmp_reference", "reference view")):
         if getattr(state, name) and getattr(state, name) not in ds.view_names:
@@ -540,7 +540,7 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
     default_label = _field("geo_label").default
     if "geo_label" in options and state.geo_label != default_label and state.geo_label not in options["geo_label"]:
         changes["geo_label"] = default_label
-        warnings.append(f"This dataset has no label column {state.geo_label!r}; using "
+        warnings.append(f"This dataset has no label column {_short(state.geo_label)!r}; using "
                         f"{fallbacks.get('geo_label', 'none')!r}.")
     return (replace(state, **changes) if changes else state), warnings
 
@@ -635,6 +635,8 @@ def decode_selection(text: str, n: int):
             rows = np.array([int(part) for part in text[1:].split(".")], dtype=np.int64)
         except ValueError:
             raise ValueError("the selection's row list is not numbers separated by dots") from None
+        except OverflowError:  # beyond int64
+            raise ValueError(f"the selection names rows outside 0..{n - 1}; it was made for other data") from None
         if rows.min() < 0 or rows.max() >= n:
             raise ValueError(f"the selection names rows outside 0..{n - 1}; it was made for other data")
         return np.unique(rows)
@@ -642,10 +644,16 @@ def decode_selection(text: str, n: int):
         head, _, payload = text[1:].partition(".")
         if not head.isdigit() or int(head) != n:
             raise ValueError(f"the selection was made for {head} items; this data has {n}")
-        try:
-            raw = zlib.decompress(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        size = (n + 7) // 8
+        try:  # bounded: a few kB of link must not inflate into megabytes on the server
+            inflate = zlib.decompressobj()
+            raw = inflate.decompress(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)), size + 1)
         except (binascii.Error, zlib.error, ValueError):
             raise ValueError("the selection's bitmap is damaged") from None
+        if len(raw) > size or inflate.unconsumed_tail:
+            raise ValueError(f"the selection's bitmap decompressed beyond the {size} bytes {n} items need")
+        if not inflate.eof:  # a truncated stream (zlib.decompress raised for it)
+            raise ValueError("the selection's bitmap is damaged")
         bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
         if len(bits) != (n + 7) // 8 * 8 or bits[n:].any():
             raise ValueError("the selection's bitmap has the wrong length")

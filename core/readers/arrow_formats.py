@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._validation import EmbedLensInputError, first_items
-from .contents import _DIM_COLUMN, _FileContents, _Matrix, _numeric_matrix
+from .contents import _DIM_COLUMN, _check_float32_range, _FileContents, _Matrix, _numeric_matrix
 
 _ARROW_SUFFIXES = {".parquet", ".pq", ".feather", ".arrow", ".ipc"}
 
@@ -79,6 +80,7 @@ def _vector_column(chunks, n: int, name: str, rel: str) -> np.ndarray:
                 column=name,
                 row=row,
             )
+        _check_float32_range(mat, rel, offset=row, column=name)
         out[row : row + len(mat)] = mat
         row += len(mat)
     if out is None:
@@ -108,9 +110,15 @@ class _ArrowSource:
                     self.table = pa.ipc.open_stream(source).read_all()
                 self.schema = self.table.schema
                 self.num_rows = self.table.num_rows
-        except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
-            kind = "Parquet" if suffix in {".parquet", ".pq"} else "Arrow IPC / Feather"
-            raise EmbedLensInputError(f"is not a readable {kind} file ({exc})", source=rel) from None
+            names = list(self.schema.names)  # decodes the names: invalid UTF-8 raises here
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+            raise EmbedLensInputError(f"is not a readable {_kind(path)} file ({type(exc).__name__}: "
+                                      f"{str(exc)[:200]})", source=rel) from None
+        dup = next((c for c in names if names.count(c) > 1), None)
+        if dup is not None:
+            raise EmbedLensInputError(f"has {names.count(dup)} columns named {dup!r}; column names must be unique",
+                                      source=rel, column=dup)
+        self.path = path
 
     @classmethod
     def from_table(cls, table: pa.Table, rel: str) -> _ArrowSource:
@@ -138,7 +146,8 @@ class _ArrowSource:
         non-default one as ``__index_level_0__``) comes back as the first metadata column(s)
         under its name (``index`` when unnamed), as ``reset_index`` gives it, never dropped.
         """
-        df = self.read(list(self.schema.names) if names is None else names).to_pandas()
+        with _arrow_errors(self.path, self.rel):
+            df = self.read(list(self.schema.names) if names is None else names).to_pandas()
         index = df.index
         if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
             return df, []
@@ -155,9 +164,36 @@ def _arrow_dtype_name(t: pa.DataType) -> str:
         return str(t)
 
 
+def _kind(path: Path) -> str:
+    return "Parquet" if path.suffix.lower() in {".parquet", ".pq"} else "Arrow IPC / Feather"
+
+
+@contextmanager
+def _arrow_errors(path: Path, rel: str):
+    """pyarrow's errors while reading (a damaged page, an unsupported type, memory) as located input errors.
+
+    Opening is checked in :class:`_ArrowSource`; a file whose footer reads fine can still fail
+    when a column's pages are decoded (a bad checksum, a truncated compressed page).
+    """
+    try:
+        yield
+    except EmbedLensInputError:
+        raise
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        what = ("does not fit in memory" if isinstance(exc, MemoryError) else
+                "is damaged or uses a feature EmbedLens cannot read")
+        raise EmbedLensInputError(f"cannot be read as a {_kind(path)} file: it {what} "
+                                  f"({type(exc).__name__}: {str(exc)[:200]})", source=rel) from None
+
+
 def _read_arrow(path: Path, rel: str, source: _ArrowSource | None = None) -> _FileContents:
     """Find the vector column(s) of an Arrow / Parquet file (or of ``source``, a table read
     elsewhere; ``path.stem`` then names a ``dim_*`` matrix); the other columns are metadata."""
+    with _arrow_errors(path, rel):
+        return _read_arrow_columns(path, rel, source)
+
+
+def _read_arrow_columns(path: Path, rel: str, source: _ArrowSource | None = None) -> _FileContents:
     src = source if source is not None else _ArrowSource(path, rel)
     n = src.num_rows
     if n == 0:
@@ -192,7 +228,9 @@ def _read_arrow(path: Path, rel: str, source: _ArrowSource | None = None) -> _Fi
                 )
         mat = np.empty((n, len(dim_cols)), dtype=np.float32)
         for j, c in enumerate(dim_cols):
-            mat[:, j] = dims.column(c).to_numpy()
+            col = dims.column(c).to_numpy()
+            _check_float32_range(col[:, None], rel, column=c, under=False)
+            mat[:, j] = col
         matrices.append(_Matrix(path.stem, _numeric_matrix(mat, rel), rel,
                                 _arrow_dtype_name(schema.field(dim_cols[0]).type)))
         rest = [c for c in rest if c not in dim_cols]

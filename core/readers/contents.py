@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._validation import EmbedLensInputError, require_real_matrix
+from .._validation import EmbedLensInputError, first_items, plural, require_real_matrix
 
 # a numeric dimension column's name: dim_0, emb-1, e2, feature_3 ... (Arrow and text tables)
 _DIM_COLUMN = re.compile(r"^(dim|emb|embedding|e|x|v|f|feat|feature)[_\-]?(\d+)$", re.IGNORECASE)
@@ -90,3 +90,47 @@ def _count_error(rel: str, rows: int, n: int, view_source: str, how: str = "") -
         f"in the views' order" + (f". {how}" if how else ""),
         source=rel,
     )
+
+
+def _check_float32_range(X: np.ndarray, source: str, *, offset: int = 0, column=None, under: bool = True,
+                         block: int = 16384) -> None:
+    """Refuse float64 (or wider) values that float32, the views' type, cannot hold.
+
+    Beyond +-3.4e38 a value becomes inf, and a row whose every nonzero value is below ~1.4e-45
+    becomes a zero row: either would change the data without a word. NaN / inf already in the
+    file are left to the non-finite rule. ``X`` is 2-D (rows); ``offset`` is added to the row
+    numbers named; ``under=False`` skips the zero-row check (for one column of several).
+
+    Raises
+    ------
+    EmbedLensInputError
+        Naming the rows, the largest (or smallest) magnitude, and the fix (rescale the matrix).
+    """
+    if X.dtype.kind != "f" or X.dtype.itemsize <= 4:
+        return
+    over, tiny = [], []
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for s in range(0, X.shape[0], block):
+            B = np.asarray(X[s : s + block])
+            Y = B.astype(np.float32)
+            over.append(np.flatnonzero((np.isfinite(B) & ~np.isfinite(Y)).any(axis=1)) + s)
+            if under:
+                tiny.append(np.flatnonzero((B != 0).any(axis=1) & ~(Y != 0).any(axis=1)) + s)
+    over = np.concatenate(over) + offset if over else np.empty(0, np.int64)
+    tiny = np.concatenate(tiny) + offset if tiny else np.empty(0, np.int64)
+    if len(over):
+        rows = np.asarray(X[over - offset])
+        big = float(np.abs(np.where(np.isfinite(rows), rows, 0)).max())
+        raise EmbedLensInputError(
+            f"{plural(len(over), 'row')} (rows {first_items(over)}) hold values beyond float32's range "
+            f"(|x| up to {big:.3g}, float32 holds up to 3.4e38); EmbedLens keeps views as float32, where "
+            "they would become inf. Divide the matrix by a power of ten before saving it",
+            source=source, row=int(over[0]), column=column,
+        )
+    if len(tiny):
+        raise EmbedLensInputError(
+            f"{plural(len(tiny), 'row')} (rows {first_items(tiny)}) hold only values below float32's "
+            "smallest (about 1.4e-45); EmbedLens keeps views as float32, where they would become zero "
+            "vectors. Multiply the matrix by a power of ten before saving it",
+            source=source, row=int(tiny[0]), column=column,
+        )

@@ -10,7 +10,7 @@ import pandas as pd
 from .._validation import EmbedLensInputError, NonFiniteRowsError, first_items, nonfinite_rows, plain
 from ..types import Dataset, View
 from .arrow_formats import _ARROW_SUFFIXES, _ArrowSource, _read_arrow
-from .contents import _check_size, _count_error, _FileContents, _Matrix
+from .contents import _check_float32_range, _check_size, _count_error, _FileContents, _Matrix
 from .fingerprint import _dataset_fingerprint, fingerprint_array, fingerprint_metadata
 from .hf_datasets import _is_hf_folder, _read_hf
 from .json_formats import _JSON_SUFFIXES, _read_jsonl
@@ -48,7 +48,7 @@ def _read_view_file(path: Path, rel: str, max_bytes: int) -> _FileContents:
     if suffix == ".npy":
         return _read_npy(path, rel)
     if suffix == ".npz":
-        return _read_npz(path, rel)
+        return _read_npz(path, rel, max_bytes)
     if suffix in _ARROW_SUFFIXES:
         return _read_arrow(path, rel)
     return _read_text(path, rel)
@@ -82,11 +82,30 @@ def _is_hidden(rel_parts: tuple[str, ...]) -> bool:
     return any(p.startswith((".", "_")) for p in rel_parts)
 
 
-def _folder_files(folder: Path) -> list[Path]:
+def _outside_error(p: Path, folder: Path, name: str) -> EmbedLensInputError:
+    rel = p.relative_to(folder).as_posix()
+    return EmbedLensInputError(
+        f"{rel!r} is a symbolic link to a place outside the dataset folder; EmbedLens only reads "
+        "files inside it (copy the file in instead of linking it)",
+        source=name,
+    )
+
+
+def _folder_files(folder: Path, name: str = "") -> list[Path]:
+    """The supported, not hidden files under ``folder``; a symbolic link leading out of it is refused.
+
+    Raises
+    ------
+    EmbedLensInputError
+        For a file (or a link to one) that resolves outside ``folder``: reading it would read
+        whatever the link points to (another user's data, a system file).
+    """
     files = []
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder)
         if p.is_file() and not _is_hidden(rel.parts) and p.suffix.lower() in SUPPORTED_SUFFIXES:
+            if not _inside(p, folder):
+                raise _outside_error(p, folder, name or folder.name)
             files.append(p)
     return files
 
@@ -187,6 +206,8 @@ def _assemble(
     meta = meta.reset_index(drop=True)
     ids, id_column = _resolve_ids(meta, id_column, meta_rel)
 
+    for m, _ in entries:
+        _check_float32_range(m.data, m.source)
     bad_by_view = {m.source: nonfinite_rows(m.data) for m, _ in entries}
     bad_any = [rows for rows in bad_by_view.values() if len(rows)]
     dropped = np.unique(np.concatenate(bad_any)) if bad_any else np.empty(0, dtype=np.int64)
@@ -278,13 +299,15 @@ def _log_reader(folder: Path):
 
 def _load_folder(folder: Path, name: str, max_bytes: int, nonfinite: str) -> Dataset:
     manifest_path = folder / MANIFEST_NAME
+    if manifest_path.exists() and not _inside(manifest_path, folder):
+        raise _outside_error(manifest_path, folder, name)
     reader = None if manifest_path.exists() else _log_reader(folder)
     if reader is not None:
         entries, meta, meta_rel, notes = reader(folder, name, max_bytes)
         return _assemble(name, entries, meta, id_column=None, meta_rel=meta_rel, nonfinite=nonfinite,
                          description="", path=folder, notes=notes)
     manifest = _read_manifest(manifest_path, f"{name}/{MANIFEST_NAME}") if manifest_path.exists() else {}
-    files = _folder_files(folder)
+    files = _folder_files(folder, name)
     if manifest.get("metadata"):
         meta_path = folder / manifest["metadata"]
         if not _inside(meta_path, folder):

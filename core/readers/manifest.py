@@ -26,6 +26,19 @@ class _ViewSpec:
     extra: dict = field(default_factory=dict)
 
 
+def _type_name(value) -> str:
+    return {dict: "a table", list: "an array", bool: "a boolean", int: "an integer", float: "a number",
+            str: "a string"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _require_text(value, where: str, rel: str) -> None:
+    """Refuse a value that is not a non-empty string without NUL (names, paths, descriptions)."""
+    if not isinstance(value, str):
+        raise EmbedLensInputError(f"{where} must be a string, not {_type_name(value)}", source=rel)
+    if "\x00" in value:
+        raise EmbedLensInputError(f"{where} holds a NUL character", source=rel)
+
+
 def _read_manifest(path: Path, rel: str) -> dict:
     """The manifest's keys, with ``views`` as :class:`_ViewSpec` s and ``notes`` (reading notes).
 
@@ -44,10 +57,18 @@ def _read_manifest(path: Path, rel: str) -> dict:
         raise EmbedLensInputError(
             f"unknown key(s) {sorted(unknown)}; known keys: {sorted(_MANIFEST_KEYS)}", source=rel
         )
+    for key in ("description", "metadata", "id_column"):
+        if key in raw:
+            _require_text(raw[key], key, rel)
+    views = raw.get("views", [])
+    if not isinstance(views, list):
+        raise EmbedLensInputError(
+            f"views must be a list of tables ([[views]] entries), not {_type_name(views)}", source=rel)
     specs = []
-    for i, entry in enumerate(raw.get("views", [])):
+    for i, entry in enumerate(views):
         if not isinstance(entry, dict) or "file" not in entry:
             raise EmbedLensInputError(f"[[views]] entry {i} needs a 'file' key", source=rel)
+        _require_text(entry["file"], f"[[views]] entry {i}: file", rel)
         bad = set(entry) - _VIEW_KEYS
         if bad:
             raise EmbedLensInputError(
@@ -55,6 +76,14 @@ def _read_manifest(path: Path, rel: str) -> dict:
                 f"keys: {sorted(_VIEW_KEYS)}",
                 source=rel,
             )
+        for key in ("name", "key"):
+            if key in entry:
+                _require_text(entry[key], f"[[views]] entry {i} ({entry['file']}): {key}", rel)
+        for key in ("run", "layer", "modality"):
+            if key in entry and (not isinstance(entry[key], (str, int, float)) or isinstance(entry[key], bool)):
+                raise EmbedLensInputError(
+                    f"[[views]] entry {i} ({entry['file']}): {key} must be a string or a number, not "
+                    f"{_type_name(entry[key])}", source=rel)
         step = entry.get("step")
         if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
             raise EmbedLensInputError(

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import EmbedLensInputError, first_items
-from .contents import _DIM_COLUMN, _count_error, _FileContents, _Matrix, _numeric_matrix
+from .contents import _DIM_COLUMN, _check_float32_range, _count_error, _FileContents, _Matrix, _numeric_matrix
 
 _TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 _NAN_TOKENS = {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
@@ -84,6 +84,14 @@ def _detect_encoding(fh, rel: str) -> tuple[str, str | None]:
     head = fh.read(1 << 16)
     for bom, codec, label in _BOMS:
         if head.startswith(bom):
+            bad = _first_bad_byte(fh, codec)
+            if bad is not None:  # the mark promises an encoding the rest of the file does not keep
+                raise EmbedLensInputError(
+                    f"starts with a {label} byte-order mark but is not {label} text: the bytes at offset "
+                    f"{bad[0]} cannot be decoded as {label} (a truncated or damaged file, or a stray mark); "
+                    "save the file again as UTF-8",
+                    source=rel,
+                )
             note = None if codec == "utf-8-sig" else (
                 f"{rel}: decoded as {label} (it starts with a {label} byte-order mark)"
             )
@@ -148,6 +156,11 @@ class _TextFormat:
             except csv.Error as exc:  # e.g. a field over the csv module's size limit
                 raise EmbedLensInputError(
                     f"line {start} cannot be read ({exc})", source=self.rel or path.name
+                ) from None
+            except UnicodeDecodeError as exc:  # not expected: _detect_encoding checked every byte
+                raise EmbedLensInputError(
+                    f"line {start} cannot be decoded as {self.encoding} ({exc.reason})",
+                    source=self.rel or path.name,
                 ) from None
 
     def read_csv(self, path: Path, **kwargs) -> pd.DataFrame:
@@ -238,6 +251,41 @@ def _diagnose_text(path: Path, rel: str, fmt: _TextFormat, header: bool, vector_
                 )
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _diagnose_overflow(path: Path, rel: str, fmt: _TextFormat, header: bool, vector_cols: list[int]) -> None:
+    """Raise for the first cell whose number float32 cannot hold (it was read as inf); return if none.
+
+    Called when a float32 column holds inf: a written ``inf`` stays an inf row (the NaN / inf
+    rule), but ``3.5e38`` or ``1e999`` read as inf would otherwise be reported as if the file said inf.
+    """
+    first = True
+    row = -1
+    for lineno, fields in fmt.records(path):
+        if not fields:
+            continue
+        if header and first:
+            first = False
+            continue
+        first = False
+        row += 1
+        for j in vector_cols:
+            if j >= len(fields):
+                continue
+            cell = fields[j].strip()
+            if cell.lower() in _NAN_TOKENS or not _is_number(cell):
+                continue
+            value = float(cell)
+            if abs(value) > _F32_MAX:
+                raise EmbedLensInputError(
+                    f"row {row} (line {lineno}), column {j}: {cell[:40]!r} is beyond float32's range (it holds "
+                    "up to 3.4e38); EmbedLens keeps views as float32, where it would become inf. Rescale the "
+                    "values (or write inf if infinity is meant)",
+                    source=rel, row=row, column=j,
+                )
+
+
 def _parse_failure(exc: Exception, path: Path, rel: str, fmt: _TextFormat, header: bool,
                    vector_cols: list[int], skip_blank_lines: bool = True) -> EmbedLensInputError:
     """The located error for a failed parse: the diagnostic pass, else the parser's words."""
@@ -256,7 +304,8 @@ def _parse_failure(exc: Exception, path: Path, rel: str, fmt: _TextFormat, heade
 def _read_table(path: Path, rel: str, fmt: _TextFormat, header: bool, vector_cols: list[int],
                 **kwargs) -> pd.DataFrame:
     try:
-        return fmt.read_csv(path, header=0 if header else None, **kwargs)
+        with np.errstate(over="ignore"):  # 3.5e38 read as float32 is inf; _diagnose_overflow names it
+            return fmt.read_csv(path, header=0 if header else None, **kwargs)
     except pd.errors.EmptyDataError:
         raise EmbedLensInputError("holds no rows", source=rel) from None
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
@@ -326,6 +375,17 @@ def _pandas_index(df: pd.DataFrame, header: list[str], rel: str) -> tuple[pd.Dat
     ]
 
 
+def _unique_header(fields: list[str], rel: str) -> None:
+    """Refuse a header naming a column twice (pandas would rename the second ``name.1`` silently)."""
+    seen: set[str] = set()
+    for j, name in enumerate(f.strip() for f in fields):
+        if name and name in seen:
+            raise EmbedLensInputError(
+                f"its header names the column {name[:40]!r} twice (the second time in column {j}); column "
+                "names must be unique", source=rel, column=j)
+        seen.add(name)
+
+
 def _read_text(path: Path, rel: str) -> _FileContents:
     fmt = _text_format(path, rel)
     notes = [fmt.note] if fmt.note else []
@@ -351,7 +411,10 @@ def _read_text(path: Path, rel: str) -> _FileContents:
         mat = df.to_numpy()
         if mat.shape[1] != len(fields) or np.isnan(mat).any():  # short rows / empty cells read as NaN
             _diagnose_text(path, rel, fmt, False, list(range(mat.shape[1])))
+        if np.isinf(mat).any():
+            _diagnose_overflow(path, rel, fmt, False, list(range(mat.shape[1])))
         return _FileContents([_Matrix(path.stem, _numeric_matrix(mat, rel), rel, "text")], notes=notes)
+    _unique_header(fields, rel)
     names = [f.strip() for f in fields]
     dims = [i for i, c in enumerate(names) if _DIM_COLUMN.match(c)]
     if dims:
@@ -360,10 +423,13 @@ def _read_text(path: Path, rel: str) -> _FileContents:
         na = {c: [""] for c in fields}
         na.update({c: _FLOAT_NAN_CELLS for c in dim_names})
         df = _read_table(path, rel, fmt, True, dims, dtype={c: np.float32 for c in dim_names}, na_values=na)
+        names = [n or str(c) for n, c in zip(names, df.columns)]  # pandas' name for an empty header cell
         df.columns = names
         mat = df[[names[i] for i in dims]].to_numpy(dtype=np.float32)
         if np.isnan(mat).any():
             _diagnose_text(path, rel, fmt, True, dims)
+        if np.isinf(mat).any():
+            _diagnose_overflow(path, rel, fmt, True, dims)
         meta, index_notes = _pandas_index(df.drop(columns=[names[i] for i in dims]), fields, rel)
         notes += index_notes
         notes += _numbers_with_na_words(meta, rel, {"id"})
@@ -384,7 +450,7 @@ def _read_text(path: Path, rel: str) -> _FileContents:
             for i, cell in enumerate(df[col].astype(str)):
                 try:
                     values = cell.strip().strip("[]").replace(",", " ").split()
-                    rows.append(np.array(values, dtype=np.float32))
+                    rows.append(np.array(values, dtype=np.float64))
                 except ValueError:
                     raise EmbedLensInputError(
                         f"row {i}, column {col!r}: {cell[:40]!r} is not a list of numbers",
@@ -399,6 +465,8 @@ def _read_text(path: Path, rel: str) -> _FileContents:
                     source=rel, row=bad, column=col,
                 )
             mat = np.vstack(rows)
+            _check_float32_range(mat, rel, column=col)
+            mat = mat.astype(np.float32)
             meta = df.drop(columns=[col])
             notes += _numbers_with_na_words(meta, rel, {"id"})
             return _FileContents(
@@ -409,7 +477,9 @@ def _read_text(path: Path, rel: str) -> _FileContents:
     notes += _numbers_with_na_words(df, rel, {"id"})
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and str(c).lower() != "id"]
     if numeric and len(numeric) == len([c for c in df.columns if str(c).lower() != "id"]):
-        mat = df[numeric].to_numpy(dtype=np.float32)
+        mat = df[numeric].to_numpy(dtype=np.float64)
+        _check_float32_range(mat, rel)
+        mat = mat.astype(np.float32)
         meta = df.drop(columns=numeric)
         return _FileContents(
             [_Matrix(path.stem, _numeric_matrix(mat, rel), rel, "text")],
@@ -432,6 +502,7 @@ def _read_text_metadata(path: Path, rel: str, n: int, view_source: str,
     skip = {"id"} | ({str(id_column).lower()} if id_column else set())
     first = _first_record(path, fmt, rel)
     if len(first) > 1:
+        _unique_header(first, rel)
         # A multi-column file has a header (CSV convention; TensorBoard's too). Blank lines
         # are skipped, as the parser and the diagnostic pass both do.
         df = _read_table(path, rel, fmt, True, [])
@@ -446,6 +517,10 @@ def _read_text_metadata(path: Path, rel: str, n: int, view_source: str,
     # a .tsv has none (TensorBoard's one-column metadata.tsv).
     header = not fmt.tsv
     df = _read_table(path, rel, fmt, header, [], skip_blank_lines=False)
+    if not len(df.columns):  # a blank first line taken as the header
+        raise EmbedLensInputError(
+            "its first line is blank; in a CSV file the first line is the header (a one-column file "
+            "without a header is a .tsv)", source=rel)
     col = df.columns[0]
     if not pd.api.types.is_numeric_dtype(df[col]):
         blank = df[col].isna() | df[col].astype(str).str.strip().eq("")

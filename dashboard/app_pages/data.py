@@ -11,6 +11,7 @@ from dashboard import context
 from dashboard import session as vs
 from dashboard.data import health as health_data
 from dashboard.errors import user_errors
+from dashboard.literal import md
 from dashboard.figures import norm_histogram_figure, norm_histogram_info
 from dashboard.figures.export import chart_config
 from dashboard.views import data as view_data
@@ -27,7 +28,7 @@ def remove_section(entry: core.CatalogEntry) -> None:
                   on_click=lambda: st.session_state.__setitem__(view_data.CONFIRM, entry.name),
                   help="Deletes its files from the uploads folder (after you confirm).")
         return
-    st.warning(f"Remove {entry.name}? Its files are deleted from {entry.path}; links to it stop working.",
+    st.warning(f"Remove {md(entry.name)}? Its files are deleted from {md(entry.path)}; links to it stop working.",
                icon=":material/delete:")
     c1, c2 = st.columns(2)
     c1.button("Yes, remove it", type="primary", key="remove_upload_confirm", on_click=view_data.remove_upload,
@@ -51,11 +52,11 @@ def upload_section() -> None:
         )
         error = st.session_state.pop("embedlens.upload_error", None)
         if error:
-            st.error(error, icon=":material/error:")
+            st.error(md(error), icon=":material/error:")
 
 
 def load_error(ctx: context.Context) -> None:
-    st.error(str(ctx.error), icon=":material/error:")
+    st.error(md(ctx.error), icon=":material/error:")
     if isinstance(ctx.error, core.NonFiniteRowsError):
         n = len(ctx.error.rows)
         st.button(
@@ -86,7 +87,7 @@ def views_section(ds: core.Dataset) -> None:
 
 
 def health_section(ds: core.Dataset, view: core.View) -> None:
-    st.subheader(f"Health of {view.label}")
+    st.subheader(f"Health of {md(view.label)}")
     health = health_data.view_health(view.fingerprint, view.X)
     cols = st.columns(5)
     cols[0].metric("Rows with NaN / inf", f"{len(ds.dropped_rows):,}" if len(ds.dropped_rows) else "0",
@@ -98,7 +99,7 @@ def health_section(ds: core.Dataset, view: core.View) -> None:
                    help="Dimensions with zero variance")
     cols[4].metric("Median norm", f"{norm_histogram_info(health.norms).median:.3g}")
     for message in health.warnings():
-        st.warning(message, icon=":material/warning:")
+        st.warning(md(message), icon=":material/warning:")
     if not health.warnings() and not len(ds.dropped_rows):
         st.success("No NaN / inf, zero vectors, duplicates or dead dimensions.", icon=":material/check_circle:")
     st.plotly_chart(norm_histogram_figure(norm_histogram_info(health.norms)), key="norms", config=chart_config("row-norms"))
@@ -119,29 +120,29 @@ def metadata_section(ds: core.Dataset) -> None:
     mask = search_rows(meta, query, skip=tuple(images))
     shown = meta.loc[mask]
     st.caption(f"{int(mask.sum()):,} of {plural(len(meta), 'row', thousands=True)}"
-               + (f" {'matches' if int(mask.sum()) == 1 else 'match'} {query!r}" if query else ""))
+               + (f" {'matches' if int(mask.sum()) == 1 else 'match'} {md(repr(query))}" if query else ""))
     config = {c: st.column_config.ImageColumn(c, width="small") for c in images}
     st.dataframe(view_data.metadata_display(shown, skip=images), width="stretch", hide_index=False, column_config=config, key="meta_table")
 
 
 ctx = context.get()
-st.title(ctx.entry.name if ctx.entry else "Data")
+st.title(md(ctx.entry.name) if ctx.entry else "Data")
 if ctx.entry is not None and ctx.entry.description:
-    st.caption(ctx.entry.description)
+    st.caption(md(ctx.entry.description))
 if ctx.error is not None and not ctx.entries:
-    st.error(str(ctx.error), icon=":material/error:")
+    st.error(md(ctx.error), icon=":material/error:")
 upload_section()
 removed = st.session_state.pop("embedlens.removed", None)
 if removed:
-    st.success(f"Removed {removed}.", icon=":material/check_circle:")
+    st.success(f"Removed {md(removed)}.", icon=":material/check_circle:")
 remove_error = st.session_state.pop("embedlens.remove_error", None)
 if remove_error:
-    st.error(remove_error, icon=":material/error:")
+    st.error(md(remove_error), icon=":material/error:")
 if ctx.entry is not None:
     remove_section(ctx.entry)
 uploaded = st.session_state.pop("embedlens.uploaded", None)
 if uploaded and ctx.dataset is not None:
-    st.success(f"Stored and opened {uploaded}.", icon=":material/check_circle:")
+    st.success(f"Stored and opened {md(uploaded)}.", icon=":material/check_circle:")
 if ctx.entry is not None and ctx.dataset is None and ctx.error is not None:
     load_error(ctx)
 elif ctx.dataset is not None:

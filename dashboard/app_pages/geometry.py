@@ -12,6 +12,7 @@ from dashboard import context, data
 from dashboard import session as vs
 from dashboard.data import geometry as geometry_data
 from dashboard.errors import user_errors
+from dashboard.literal import md
 from dashboard.figures import geometry as fg
 from dashboard.figures.export import chart_config
 from dashboard.views import geometry as view_geometry
@@ -56,17 +57,17 @@ def cards(view, s, graph_k, sep, labels) -> None:
          delta_arrow="off", help=metric_help(HELP["id"]))
     card(1, f"Hubness skew (k={hub.k}, {s.geo_metric})", f"{hub.skewness:.2f}", help=metric_help(HELP["hub"]))
     if sep.thornton is None:
-        card(2, "kNN purity", "n/a", help=labels.reason)
-        card(3, "NC1", "n/a", help=labels.reason)
-        st.caption(f"kNN purity and NC1 not computed: {labels.reason}")
+        card(2, "kNN purity", "n/a", help=md(labels.reason))
+        card(3, "NC1", "n/a", help=md(labels.reason))
+        st.caption(f"kNN purity and NC1 not computed: {md(labels.reason)}")
     else:
         card(2, f"kNN purity (k={sep.params['k']}, {s.geo_metric})", f"{sep.knn_purity:.3f}",
              help=metric_help(HELP["purity"]))
         try:
             nc = geometry_data.neural_collapse(fp, X, *labels.args)
         except EmbedLensInputError as exc:
-            card(3, "NC1", "n/a", help=str(exc))
-            st.caption(f"NC1 not computed: {exc}")
+            card(3, "NC1", "n/a", help=md(exc))
+            st.caption(f"NC1 not computed: {md(exc)}")
         else:
             card(3, f"NC1 ({len(nc.classes)} classes)", f"{nc.nc1:.3g}", help=metric_help(HELP["nc1"]))
     st.caption(f"{est.label}: {est.n_used:,} distinct points ({est.n_duplicates:,} duplicates, "
@@ -102,7 +103,7 @@ def scale_and_barcode(view, s, graph_k, sep) -> None:
 
 def classes(view, labels) -> None:
     nc = geometry_data.neural_collapse(view.fingerprint, view.X, *labels.args)
-    st.subheader(f"Classes of {labels.column!r}")
+    st.subheader(f"Classes of {md(repr(labels.column))}")
     st.caption(f"Trace ratio tr Σ_W / tr Σ_B {nc.trace_ratio:.3g} · NC2 equinorm (CV of mean norms) "
                f"{nc.equinorm:.3f} · equiangularity {nc.equiangularity:.3f} · mean CDNV {nc.cdnv_mean:.3g}"
                + (f" · {nc.n_unlabelled:,} unlabelled rows left out" if nc.n_unlabelled else ""))
@@ -137,7 +138,7 @@ def hubs(ds, view, s, graph_k) -> None:
 
 ds, view = context.require_dataset()
 st.title("Geometry")
-st.caption(f"{view.label} · {view.n:,} items × {view.d:,} dims")
+st.caption(f"{md(view.label)} · {view.n:,} items × {view.d:,} dims")
 columns = data.label_choices(ds.fingerprint, ds.metadata, ds.id_column)
 suggested = data.label_columns(ds.fingerprint, ds.metadata, ds.id_column)
 controls(columns, suggested[0] if suggested else "")

@@ -12,6 +12,7 @@ from dashboard import session as vs
 from dashboard.errors import user_errors
 from dashboard.figures.projection import MAX_POINTS
 from dashboard.jobs import Job
+from dashboard.literal import md
 from dashboard.views import map as view_map
 
 METHODS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -23,10 +24,13 @@ def _retry() -> None:
 
 @st.fragment(run_every=1.0)
 def _job_progress(job: Job) -> None:
-    if not job.active:
+    session = st.session_state.get("embedlens.map.session", "")
+    if not job.active or job.stopped_by(session):  # done, or this session pressed Stop (others may wait on)
         st.rerun()
-    st.progress(job.fraction, text=f"{job.label}: {job.message} · {job.elapsed:.0f} s")
-    st.button("Stop", on_click=job.cancel, key=f"map_stop_{job.key[:8]}", icon=":material/stop:")
+    st.progress(job.fraction, text=f"{md(job.label)}: {md(job.message)} · {job.elapsed:.0f} s")
+    # this session stops waiting; a map another session waits for is computed on (dashboard.jobs.Job.stop)
+    st.button("Stop", on_click=job.stop, args=(session,),
+              key=f"map_stop_{job.key[:8]}", icon=":material/stop:")
 
 
 def controls(ds, view) -> None:
@@ -92,7 +96,7 @@ with user_errors():
         if job.active:
             _job_progress(job)
         else:
-            st.error(f"{job.label} {job.state}: {job.error or job.message}", icon=":material/error:")
+            st.error(md(f"{job.label} {job.state}: {job.error or job.message}"), icon=":material/error:")
             st.button("Run again", on_click=_retry, icon=":material/refresh:")
         preview = replace(state, map_method="pca")
         maps, _ = view_map.compute_maps(ds, views, preview, prow)

@@ -9,6 +9,7 @@ from dashboard import context, data
 from dashboard import session as vs
 from dashboard.data import spectra as spectra_data
 from dashboard.errors import user_errors
+from dashboard.literal import md
 from dashboard.state import spectra_panels
 from dashboard.figures import spectra as figs
 from dashboard.figures.export import chart_config
@@ -95,7 +96,7 @@ def class_column(ds) -> str | None:
 def class_panel(ds, view, s, sigma) -> None:
     column = class_column(ds)
     labels, key = ds.metadata[column], f"{ds.fingerprint}:{column}"
-    with st.spinner(f"Per-class spectra and DSMI with {column!r} ..."):
+    with st.spinner(f"Per-class spectra and DSMI with {md(repr(column))} ..."):
         table = spectra_data.class_diversity(view.fingerprint, key, view.X, labels, kernel=s.spectra_kernel,
                                              q=s.spectra_q, eps2=s.spectra_eps2, max_n=s.spectra_sample)
         rr = spectra_data.rate_reduction(view.fingerprint, key, view.X, labels, eps2=s.spectra_eps2)
@@ -149,21 +150,21 @@ def paired_panel(ds, view, s) -> None:
     kernel = c[1].radio("Feature map", ["linear", "rff"], horizontal=True, **vs.widget_key("spectra_sce_kernel"),
                         help=f"rff: Gaussian random Fourier features, σ = 3.5, {SCE_FEATURES} frequencies (paper: 2,500)")
     other = ds.view(pair)
-    with st.spinner(f"Schur complement of {view.label} given {other.label} ..."):
+    with st.spinner(f"Schur complement of {md(view.label)} given {md(other.label)} ..."):
         sce, cleaned, before, after = spectra_data.schur_entropy(
             view.fingerprint, other.fingerprint, view.X, other.X, kernel=kernel, n_features=SCE_FEATURES, q=s.spectra_q)
     given = other.modality  # the paired view's own modality names its part (not always "text")
     view_spectra.schur_cards(view, other, sce, before, after, kernel=kernel, q=s.spectra_q)
     st.plotly_chart(figs.schur_figure(figs.schur_info(sce, title=f"Spectra of S and D ({kernel})", given=given)),
                     key="schur", config=chart_config("schur-complement-spectra"))
-    st.download_button(f"{given.capitalize()}-removed embeddings (.npy)",
+    st.download_button(f"{md(given.capitalize())}-removed embeddings (.npy)",
                        spectra_data.npy_bytes(f"{view.fingerprint}-{pair}-{kernel}", cleaned),
                        file_name=f"{view.name}-given-{pair}-defocused.npy".replace("/", "_"), icon=":material/download:")
 
 
 ds, view = context.require_dataset()
 st.title("Spectra")
-st.caption(f"{view.label}: {view.n:,} items × {view.d:,} dims")
+st.caption(f"{md(view.label)}: {view.n:,} items × {view.d:,} dims")
 state = vs.current()  # the link was validated once, at session start (context.check_link)
 state = parameters(view)
 sigma = "median" if state.spectra_sigma_rule == "median" else state.spectra_sigma

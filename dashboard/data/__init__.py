@@ -35,6 +35,7 @@ from core.tables import label_choices as _core_label_choices
 from core.tables import label_columns as _core_label_columns
 from core.warmup import warm_up
 from dashboard.jobs import JobRegistry
+from dashboard.literal import md
 
 __all__ = ["data_dir", "catalog", "save_upload", "remove_upload", "files_stamp", "load_dataset",
            "label_columns", "label_choices", "column_kinds", "map_column_kinds", "map_jobs", "metric_jobs",
@@ -186,7 +187,7 @@ def load_dataset(entry: CatalogEntry, *, drop_nonfinite: bool = False) -> Datase
     OSError
         From :func:`files_stamp`, when the dataset's files vanish.
     """
-    with st.spinner(f"Loading {entry.name} ..."):
+    with st.spinner(f"Loading {md(entry.name)} ..."):
         return _load(
             str(entry.path), entry.name, "drop" if drop_nonfinite else "error", files_stamp(entry.path)
         )

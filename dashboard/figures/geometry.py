@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from core import IDScaleCurve, IntrinsicDimension, NeuralCollapse, Separability
 from core._validation import plural
 
+from ..literal import plot
 from .theme import ACCENT, OKABE_ITO, TEMPLATE, log_axis, wrap
 
 __all__ = [
@@ -174,15 +175,16 @@ def class_heatmap_info(nc: NeuralCollapse, kind: str, *, column: str = "") -> Cl
 
 
 def class_heatmap_figure(info: ClassHeatmapInfo) -> go.Figure:
+    labels = [plot(c) for c in info.labels]  # class values and the column name are data: shown as written
     fig = go.Figure(go.Heatmap(
-        z=info.z, x=info.labels, y=info.labels, colorscale=info.colorscale, zmin=info.zmin,
+        z=info.z, x=labels, y=labels, colorscale=info.colorscale, zmin=info.zmin,
         zmax=info.zmax, colorbar=dict(title=info.colorbar), hoverongaps=False,
         hovertemplate="%{y} / %{x}: %{z:.3f}<extra></extra>",
     ))
     title = wrap(info.title)
     fig.update_layout(template=TEMPLATE, title=title, height=380, margin_t=40 + 20 * title.count("<br>"),
-                      xaxis=dict(type="category", showgrid=False, title=info.axis_title),
-                      yaxis=dict(type="category", autorange="reversed", showgrid=False, title=info.axis_title))
+                      xaxis=dict(type="category", showgrid=False, title=plot(info.axis_title)),
+                      yaxis=dict(type="category", autorange="reversed", showgrid=False, title=plot(info.axis_title)))
     return fig
 
 
@@ -221,16 +223,16 @@ def collapse_trajectory_figure(info: CollapseTrajectoryInfo) -> go.Figure:
         part = t[t["layer"] == layer]
         fig.add_trace(go.Scatter(
             x=part["step"], y=part["mean"], error_y=dict(array=part["sd"], thickness=1),
-            mode="lines+markers", name=layer or "(no layer)", legendgroup="layers",
+            mode="lines+markers", name=plot(layer) or "(no layer)", legendgroup="layers",
             legendgrouptitle_text="layer", marker_color=OKABE_ITO[i % len(OKABE_ITO)],
-            hovertemplate=f"{layer} · step %{{x}}<br>NC1 %{{y:.3g}}<extra></extra>",
+            hovertemplate=f"{plot(layer)} · step %{{x}}<br>NC1 %{{y:.3g}}<extra></extra>",
         ), row=1, col=1)
     greys = np.linspace(0.75, 0.1, max(len(info.steps), 1))
     for j, step in enumerate(info.steps):
         part = t[t["step"] == step]
         g = int(greys[j] * 255)
         fig.add_trace(go.Scatter(
-            x=part["layer"], y=part["mean"], error_y=dict(array=part["sd"], thickness=1),
+            x=[plot(v) for v in part["layer"]], y=part["mean"], error_y=dict(array=part["sd"], thickness=1),
             mode="lines+markers", name=f"step {step}", legendgroup="steps", legendgrouptitle_text="step",
             marker_color=f"rgb({g},{g},{min(255, g + 60)})",
             hovertemplate=f"step {step} · %{{x}}<br>NC1 %{{y:.3g}}<extra></extra>",

@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from core.selection import stratified_sample
 from core.tables import MISSING_TEXT, text_values
 
+from ..literal import plot
 from .theme import OKABE_ITO, TEMPLATE
 
 __all__ = [
@@ -156,6 +157,7 @@ def projection_info(
     color : MapColor, optional
         Values per dataset row (so they index with ``rows``).
     hover : array of str per dataset row, optional
+        Plotly HTML (:func:`hover_texts`: the data in it already escaped), shown as it is.
         Used when at most :data:`HOVER_MAX` points are drawn.
     selected_rows : array of dataset rows, optional
         The selection (None: nothing selected, every point drawn normally).
@@ -279,7 +281,7 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
     if info.hover is not None:
         template = "%{text}<extra></extra>"
     else:
-        value = f"<br>{info.color_title}: %{{marker.color:.4g}}" if info.continuous is not None else ""
+        value = f"<br>{plot(info.color_title)}: %{{marker.color:.4g}}" if info.continuous is not None else ""
         template = "row %{customdata}" + value + "<extra>%{fullData.name}</extra>"
     for t in info.traces:
         idx = t.idx
@@ -289,11 +291,11 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
         if is_scale:
             lo, hi = info.color_range or (0.0, 1.0)
             marker.update(color=info.continuous[idx], colorscale=CONTINUOUS_SCALE, cmin=lo, cmax=hi,
-                          colorbar=dict(title=dict(text=info.color_title, side="right"), thickness=14))
+                          colorbar=dict(title=dict(text=plot(info.color_title), side="right"), thickness=14))
         else:
             marker["color"] = t.color
         common = dict(
-            mode="markers", name=f"{t.name} ({len(idx):,})" if len(info.traces) > 1 else t.name,
+            mode="markers", name=f"{plot(t.name)} ({len(idx):,})" if len(info.traces) > 1 else plot(t.name),
             customdata=info.rows[idx].astype(np.int32), marker=marker, hovertemplate=template,
             text=info.hover[idx] if info.hover is not None else None,
             showlegend=len(info.traces) > 1 or t.name != "points",
@@ -344,7 +346,7 @@ def projection_figure(info: ProjectionInfo, *, height: int = 640) -> go.Figure:
         template=TEMPLATE, height=height,
         # below the map: above it, the modebar (top right, on hover) covered the legend's first row
         legend=dict(itemsizing="constant", orientation="h", x=0, y=-0.01, yanchor="top",
-                    title=dict(text=info.color_title, side="top left") if info.traces and info.traces[0].color
+                    title=dict(text=plot(info.color_title), side="top left") if info.traces and info.traces[0].color
                     else None),  # title above the entries: beside them, the row's last entry was cut off
         hoverlabel=dict(font=dict(family="DejaVu Sans Mono, Menlo, Consolas, monospace", size=11,
                                   color="#222222"),
@@ -399,9 +401,9 @@ def hover_texts(meta: pd.DataFrame, *, image_column: str | None = None, skip: tu
     """
     cols = [c for c in meta.columns if c != image_column and c not in skip][:max_columns]
     parts = []
-    for c in cols:
+    for c in cols:  # names and values shown as written (dashboard.literal.plot); the <b> and <br> are ours
         s = pd.Series(text_values(meta[c]), dtype=object).str.slice(0, max_chars)
-        parts.append(f"<b>{c}</b>: " + s.str.replace("<", "&lt;", regex=False).to_numpy(dtype=object))
+        parts.append(f"<b>{plot(c)}</b>: " + s.map(plot).to_numpy(dtype=object))
     text = np.full(len(meta), "", dtype=object)
     for i, p in enumerate(parts):
         text = text + ("<br>" if i else "") + p

@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 from core import metric_text
 from core.metric_text import metric_help
 
+from ..literal import plot
 from .theme import ACCENT, OKABE_ITO, TEMPLATE, log_axis
 
 __all__ = [
@@ -327,10 +328,12 @@ def class_bars_figure(info: ClassBarsInfo) -> go.Figure:
     """Vendi and coding rate of each class, side by side."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=(info.vendi_label, info.coding_label))
     for col, (values, color) in enumerate(((info.vendi, OKABE_ITO[0]), (info.coding_rate, OKABE_ITO[1])), start=1):
-        fig.add_trace(go.Bar(x=info.classes, y=values, marker_color=color, customdata=info.n, showlegend=False,
-                             hovertemplate=f"{info.column} = %{{x}}<br>%{{y:.4g}}<br>n = %{{customdata:,}}<extra></extra>"),
+        # class values and the column name are data: shown as written (dashboard.literal.plot)
+        fig.add_trace(go.Bar(x=[plot(c) for c in info.classes], y=values, marker_color=color, customdata=info.n,
+                             showlegend=False, hovertemplate=f"{plot(info.column)} = %{{x}}<br>%{{y:.4g}}<br>n = "
+                                                             "%{customdata:,}<extra></extra>"),
                       row=1, col=col)
-        fig.update_xaxes(title_text=info.column, type="category", row=1, col=col)
+        fig.update_xaxes(title_text=plot(info.column), type="category", row=1, col=col)
     fig.update_layout(template=TEMPLATE, height=320, bargap=0.2)
     return fig
 
@@ -383,9 +386,9 @@ def trajectory_figure(info: TrajectoryInfo) -> go.Figure:
     for ln in info.lines:
         color = OKABE_ITO[layers.index(ln.layer) % len(OKABE_ITO)]
         dash = _DASHES[runs.index(ln.run) % len(_DASHES)]
-        fig.add_trace(go.Scatter(x=ln.steps, y=ln.values, mode="lines+markers", name=ln.name,
+        fig.add_trace(go.Scatter(x=ln.steps, y=ln.values, mode="lines+markers", name=plot(ln.name),
                                  line=dict(color=color, dash=dash), legendgroup=ln.layer,
-                                 hovertemplate=f"{ln.name}<br>{info.x_title} %{{x}}: %{{y:.4g}}<extra></extra>"))
+                                 hovertemplate=f"{plot(ln.name)}<br>{info.x_title} %{{x}}: %{{y:.4g}}<extra></extra>"))
     fig.update_layout(template=TEMPLATE, title=f"{info.label} over training", height=380,
                       xaxis=log_axis(*[ln.steps for ln in info.lines], title=info.x_title) if info.log_x
                       else dict(title=info.x_title, type="linear"),
@@ -415,8 +418,9 @@ def schur_info(sce, *, title: str, given: str = "") -> SchurInfo:
 def schur_figure(info: SchurInfo) -> go.Figure:
     """Eigenvalues of S (not explained by the paired view) and D (explained), log scale."""
     fig = go.Figure()
-    for values, name, color in ((info.s, f"S: not explained by {info.given} (tr = {info.trace_s:.3f})", OKABE_ITO[0]),
-                                (info.d, f"D: explained by {info.given} (tr = {info.trace_d:.3f})", OKABE_ITO[1])):
+    given = plot(info.given)  # a modality from the manifest: shown as written
+    for values, name, color in ((info.s, f"S: not explained by {given} (tr = {info.trace_s:.3f})", OKABE_ITO[0]),
+                                (info.d, f"D: explained by {given} (tr = {info.trace_d:.3f})", OKABE_ITO[1])):
         shown = values[values > 1e-10]
         fig.add_trace(go.Scatter(x=np.arange(1, len(shown) + 1), y=shown, mode="lines+markers", marker_size=4,
                                  name=name, line_color=color, hovertemplate="λ<sub>%{x}</sub> = %{y:.4g}<extra></extra>"))

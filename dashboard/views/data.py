@@ -9,6 +9,7 @@ import core
 from dashboard import data
 from dashboard import session as vs
 from dashboard.data import health as health_data
+from dashboard.literal import md
 
 __all__ = ["open_upload", "remove_upload", "CONFIRM", "health_table", "uploader_key", "metadata_display"]
 
@@ -69,6 +70,6 @@ def health_table(ds) -> pd.DataFrame:
         rows.append({"view": v.name, "zero vectors": len(h.zero_rows),
                      "duplicates": len(h.duplicate_rows), "dead dims": len(h.dead_dims),
                      "median norm": float(pd.Series(h.norms).median())})
-        progress.progress((i + 1) / len(ds.views), text=f"Checked {v.name}")
+        progress.progress((i + 1) / len(ds.views), text=f"Checked {md(v.name)}")
     progress.empty()
     return pd.DataFrame(rows)

@@ -10,6 +10,7 @@ import streamlit as st
 from core import EmbedLensInputError
 from dashboard.data import geometry as geometry_data
 from dashboard.data import view_graph
+from dashboard.literal import md
 
 __all__ = ["Labels", "labels_and_separability", "depthwise_rows", "hub_ties"]
 
@@ -60,7 +61,7 @@ def depthwise_rows(views, labels: Labels) -> list[dict]:
     for i, v in enumerate(views):
         nc = geometry_data.neural_collapse(v.fingerprint, v.X, *labels.args)
         rows.append({"run": v.run, "layer": v.layer, "step": v.step, "nc1": nc.nc1})
-        progress.progress((i + 1) / len(views), text=f"NC1 of {v.label}")
+        progress.progress((i + 1) / len(views), text=f"NC1 of {md(v.label)}")
     progress.empty()
     return rows
 

@@ -16,6 +16,7 @@ from dashboard import session as vs
 from dashboard.data import maps as maps_data
 from dashboard.figures.projection import hover_texts, projection_info
 from dashboard.jobs import Job
+from dashboard.literal import md
 from dashboard.point_metrics import MetricContext
 
 __all__ = ["views_of", "compute_maps", "hover_for", "draw"]
@@ -81,10 +82,10 @@ def draw(ds, views, maps, state, prow, shown, cols):
 
         info, fig = map_panels.map_chart(col, str(slot), build, signature, coords, rows, ds.n, selected,
                                          height=640 if len(maps) == 1 else 520)
-        col.caption(f"{info.sample_note}" + (f" · {len(shown):,} of {ds.n:,} items pass the filter"
-                                              if len(shown) < ds.n else "") + (" · " + " ".join(info.notes)
-                                                                               if info.notes else ""))
+        col.caption(md(info.sample_note) + (f" · {len(shown):,} of {ds.n:,} items pass the filter"
+                                            if len(shown) < ds.n else "") + (" · " + md(" ".join(info.notes))
+                                                                             if info.notes else ""))
         if color.help:
-            col.caption(f"Colour: {color.title} — {color.help}")
+            col.caption(f"Colour: {md(color.title)} — {color.help}")
         infos.append((info, fig))
     return infos, nbrs

@@ -17,6 +17,7 @@ from core.metric_text import metric_help, metric_title
 from dashboard.data import spectra as spectra_data
 from dashboard.figures import spectra as figs
 from dashboard.figures.export import chart_config
+from dashboard.literal import md
 
 __all__ = ["trajectory", "schur_cards", "class_table", "class_table_config", "cards_csv"]
 
@@ -39,13 +40,13 @@ def trajectory(ds, metric: str, label: str, s, sigma, labels=None, key: str | No
             st.caption(f"{figs.METRICS[metric].title}: {s.spectra_sample:,} rows of each of the {len(sampled)} views "
                        f"with more (uniform sample without replacement, seed 0); every row of the others.")
         return
-    bar, rows = st.progress(0.0, text=f"{label} for {len(views)} views ..."), []
+    bar, rows = st.progress(0.0, text=f"{md(label)} for {len(views)} views ..."), []
     for i, v in enumerate(views):
         value = spectra_data.view_metric(metric, v, labels=labels, labels_key=key or "", kernel=s.spectra_kernel,
                                          q=s.spectra_q, eps2=s.spectra_eps2, sigma=sigma, t=s.spectra_t,
                                          max_n=s.spectra_sample)
         rows.append({"run": v.run, "layer": v.layer, "step": v.step, "value": value})
-        bar.progress((i + 1) / len(views), text=f"{label}: {v.label}")
+        bar.progress((i + 1) / len(views), text=f"{md(label)}: {md(v.label)}")
     bar.empty()
     _chart(views, {v.name: r["value"] for v, r in zip(views, rows, strict=True)}, label, metric)
 
@@ -71,10 +72,10 @@ def _expensive(metric: str, views, kw: dict, label: str) -> None:
     values, job = spectra_data.trajectory_values(metric, views, **kw)
     if job is None or not job.active:
         if job is not None and job.state == "failed":
-            st.error(f"{job.label} failed: {job.error}", icon=":material/error:")
+            st.error(md(f"{job.label} failed: {job.error}"), icon=":material/error:")
             return
         st.rerun()
-    st.progress(job.fraction, text=f"{job.label}: {job.message} · {job.elapsed:.0f} s "
+    st.progress(job.fraction, text=f"{md(job.label)}: {md(job.message)} · {job.elapsed:.0f} s "
                                    f"({len(values)} of {len(views)} views done)")
     _chart(views, values, label, metric)
 
@@ -83,16 +84,17 @@ def schur_cards(view, other, sce, before, after, *, kernel: str, q: float) -> No
     """The four cards of ``view`` given ``other`` (SCE, unexplained trace, explained part, defocused Vendi)."""
     c = st.columns(4)
     given = other.modality  # the paired view's own modality names its part (not always "text")
-    names = dict(view=view.label, other=other.label, given=given)
-    c[0].metric(f"{figs.metric_label('sce', kernel=kernel)} of {view.label} | {other.label}", figs.fmt(sce.score),
-                help=figs.metric_help("sce") + f"\n\nHere I = {view.label} (this view), T = {other.label} (given)")
+    names = dict(view=md(view.label), other=md(other.label), given=md(given))  # data: shown as written
+    c[0].metric(f"{figs.metric_label('sce', kernel=kernel)} of {md(view.label)} | {md(other.label)}",
+                figs.fmt(sce.score),
+                help=figs.metric_help("sce") + f"\n\nHere I = {md(view.label)} (this view), T = {md(other.label)} (given)")
     c[1].metric(metric_title("sce_unexplained"), figs.fmt(sce.trace_s), help=metric_help("sce_unexplained", **names))
-    c[2].metric(metric_title("sce_explained", given=given.capitalize()), figs.fmt(sce.text_score),
+    c[2].metric(metric_title("sce_explained", given=md(given.capitalize())), figs.fmt(sce.text_score),
                 help=metric_help("sce_explained", **names))
-    c[3].metric(f"{figs.metric_label('vendi', kernel='cosine', q=q)}, {given} removed", figs.fmt(after),
+    c[3].metric(f"{figs.metric_label('vendi', kernel='cosine', q=q)}, {md(given)} removed", figs.fmt(after),
                 delta=f"{after - before:+.3g} vs {figs.fmt(before)}", delta_color="off",
                 help=metric_help("defocused_vendi", **names))
-    st.caption(f"{sce.params['n']:,} pairs · {given} inverse: {sce.params.get('inverse', 'exact pseudo-inverse')}"
+    st.caption(f"{sce.params['n']:,} pairs · {md(given)} inverse: {sce.params.get('inverse', 'exact pseudo-inverse')}"
                + (f" · {sce.params['n_features']:,} random Fourier frequencies (seed {sce.params['seed']})"
                   if kernel == "rff" else ""))
     if sce.params.get("warning"):
@@ -122,7 +124,7 @@ def class_table(table: pd.DataFrame, mi_table: pd.DataFrame, *, column: str, ven
         n_text = ("Rows used (Vendi)", "Rows the Vendi score used: a seeded sample of a larger class "
                                        "(see the caption above), else every row")
     texts = {
-        "class": (column, f"The class: a value of the column {column!r}"),
+        "class": (column, f"The class: a value of the column {md(repr(column))}"),
         "n": n_text,
         "n_class": ("Rows in class", "Rows of the class (the coding rate uses every non-zero one)"),
         "vendi": (vendi_label, "Vendi score of the class's rows: the effective number of distinct items "
