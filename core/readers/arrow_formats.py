@@ -124,7 +124,7 @@ class _ArrowSource:
     def from_table(cls, table: pa.Table, rel: str) -> _ArrowSource:
         """A table already in memory (JSON lines, Hugging Face shards, a Lance table) read as a file is."""
         src = cls.__new__(cls)
-        src.rel, src.parquet, src.table = rel, None, table
+        src.rel, src.parquet, src.table, src.path = rel, None, table, Path(rel)
         src.schema, src.num_rows = table.schema, table.num_rows
         return src
 
