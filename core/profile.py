@@ -8,7 +8,10 @@ rate. (The two cannot share a pass: the cosine kernel needs each row scaled to u
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
+
+from . import _dask
 
 from ._validation import StrOptions, check_param
 from .diversity import HillCurve, coding_rate, hill_curve, vendi_score
@@ -96,7 +99,8 @@ def spectral_profile(X, /, *, kernel: str = "cosine", q: float = 1.0, eps2: floa
 
     Parameters
     ----------
-    X : array-like of shape (n, d)
+    X : array-like or dask.array.Array of shape (n, d)
+        A dask array is read once for both spectra (chunk-wise, :mod:`core._dask`).
     kernel : {"cosine", "rbf"}, default="cosine"
         Kernel of the Vendi score and Hill curve.
     q : float in (0, inf], default=1.0
@@ -141,14 +145,17 @@ def spectral_profile(X, /, *, kernel: str = "cosine", q: float = 1.0, eps2: floa
     4.0 3
     """
     check_param("kernel", kernel, StrOptions({"cosine", "rbf"}), hint="the kernels of the Vendi score")
-    cov = spectrum(X)
-    if kernel == "cosine":
-        ker = spectrum(X, kernel="cosine", center=False)
-        coding = ker
-    else:
-        ker = spectrum(X, kernel=kernel, center=False, bandwidth=bandwidth, max_n=max_n, approx=approx,
-                       seed=seed)
-        coding = spectrum(X, kernel="cosine", center=False)
+    # a dask array: both spectra's moments from one read of the data
+    shared = _dask.shared_pass(X, [{"normalize": False}, {"normalize": True}]) if _dask.is_dask(X) else nullcontext()
+    with shared:
+        cov = spectrum(X)
+        if kernel == "cosine":
+            ker = spectrum(X, kernel="cosine", center=False)
+            coding = ker
+        else:
+            ker = spectrum(X, kernel=kernel, center=False, bandwidth=bandwidth, max_n=max_n, approx=approx,
+                           seed=seed)
+            coding = spectrum(X, kernel="cosine", center=False)
     return SpectralProfile(
         covariance=cov,
         kernel_spectrum=ker,
