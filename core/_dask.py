@@ -207,7 +207,7 @@ def _add(*parts):
     return tuple(out)
 
 
-def tree_sum(parts: list, *, split_every: int = SPLIT_EVERY):
+def tree_sum(parts: list, *, split_every: int = SPLIT_EVERY, combine=None):
     """Add delayed partial results in a tree, ``split_every`` at a time (:func:`_add` on tuples).
 
     Parameters
@@ -215,6 +215,9 @@ def tree_sum(parts: list, *, split_every: int = SPLIT_EVERY):
     parts : list of dask.delayed.Delayed
         Each computes a tuple of arrays / numbers of the same shapes.
     split_every : int, default=SPLIT_EVERY
+    combine : callable, optional
+        ``combine(*partials) -> partial`` instead of the sum (e.g. merging top-k lists); must be
+        associative, as the tree groups the partials in an order of its own.
 
     Returns
     -------
@@ -228,7 +231,7 @@ def tree_sum(parts: list, *, split_every: int = SPLIT_EVERY):
     """
     from dask import delayed
 
-    add = delayed(_add, pure=True)
+    add = delayed(_add if combine is None else combine, pure=True)
     while len(parts) > 1:
         parts = [add(*parts[i:i + split_every]) for i in range(0, len(parts), split_every)]
     return parts[0]
