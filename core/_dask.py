@@ -203,7 +203,8 @@ def _add(*parts):
             if isinstance(value, _First):
                 out[i] = _First(sorted(set(out[i]) | set(value))[:_FIRST_BAD])
             elif value is not None:
-                out[i] = out[i] + value
+                with np.errstate(over="ignore", invalid="ignore"):  # overflowed partials: checked by the caller
+                    out[i] = out[i] + value
     return tuple(out)
 
 
@@ -934,12 +935,12 @@ def cross_covariance(X, Y, *, block_rows: int = 4096) -> CrossCovariance:
     lazy = is_dask(X) or is_dask(Y)
     if lazy:
         da = _dask_array()
+        if np.shape(X)[0] != np.shape(Y)[0]:
+            raise EmbedLensInputError(f"X has {np.shape(X)[0]} rows but Y has {np.shape(Y)[0]}; paired views "
+                                      "must hold the same items in the same order")
         X = X if is_dask(X) else da.from_array(np.asarray(X), chunks=(Y.chunks[0], -1))
         Y = Y if is_dask(Y) else da.from_array(np.asarray(Y), chunks=(X.chunks[0], -1))
         X, Y = check_matrix(X, name="X"), check_matrix(Y, name="Y")
-        if X.shape[0] != Y.shape[0]:
-            raise EmbedLensInputError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; paired views must hold "
-                                      "the same items in the same order")
         blocks = row_blocks(X, Y)
         first_x = np.asarray(X[:PILOT_ROWS].compute(), dtype=np.float64)
         first_y = np.asarray(Y[:PILOT_ROWS].compute(), dtype=np.float64)

@@ -470,7 +470,7 @@ def _transform_block(block, reducer, n_components):
 
 def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, labels=None,
                             n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "cosine",
-                            n_components: int = 2, chunk_rows: int = 65_536) -> ExtendedMap:
+                            n_components: int = 2, chunk_rows: int = 10_000) -> ExtendedMap:
     """UMAP of every item: fit on a seeded (optionally stratified) sample, ``transform`` the rest in parallel chunks.
 
     Parameters
@@ -488,9 +488,11 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
     min_dist : float, default=0.1
     metric : {"cosine", "euclidean"}, default="cosine"
     n_components : int, default=2
-    chunk_rows : int, default=65_536
-        Rows per transform task (an in-memory ``X`` is split into chunks of this size; a dask
-        array keeps its own chunks).
+    chunk_rows : int, default=10_000
+        Rows per transform task: rows ``0 .. chunk_rows - 1`` form the first batch, and so on,
+        whatever the storage chunks (umap-learn's transform scales each batch's graph by its
+        largest membership, so the batches are part of the result; it runs 100 epochs for a
+        batch of up to 10,000 rows and 30 above).
 
     Returns
     -------
@@ -510,7 +512,7 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
     ``UMAP.transform`` places each new point from its neighbours among the fitted points and a
     short optimisation against the fixed map (McInnes, Healy & Melville, 2018, section on
     transforming new data); umap-learn seeds it per point (``transform_seed``), so the result
-    does not depend on the chunking. The sample, not the full data, sets the layout: clusters
+    depends on the data, the seeds and ``chunk_rows`` alone. The sample, not the full data, sets the layout: clusters
     absent from the sample land near their closest sampled relatives. Cost: a UMAP fit of
     ``sample_size`` rows plus O(n) transforms (a neighbour query and a few optimisation epochs
     each).
@@ -537,8 +539,10 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*overridden to 1 by setting random_state.*")
         fitted = np.asarray(reducer.fit_transform(sample), dtype=np.float32)
+    # fixed batches of chunk_rows rows, whatever the storage chunks: umap-learn scales each transform
+    # batch's graph by its largest membership (and runs 100 epochs up to 10,000 rows, 30 above)
     da = _dask._dask_array()
-    A = X if lazy else da.from_array(X, chunks=(int(chunk_rows), -1))
+    A = X.rechunk({0: int(chunk_rows)}) if lazy else da.from_array(X, chunks=(int(chunk_rows), -1))
     from dask import delayed
 
     shared = delayed(reducer, pure=True)  # one copy of the fitted model in the graph
@@ -549,7 +553,8 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
     coords[drawn.rows] = fitted
     params = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric,
               "n_components": int(n_components), "library": f"umap-learn {umap.__version__}",
-              "extend": "UMAP.transform in dask chunks", "chunks": len(A.chunks[0]), "sample_size": len(drawn.rows)}
+              "extend": "UMAP.transform in batches of chunk_rows rows (dask tasks)", "chunk_rows": int(chunk_rows),
+              "chunks": len(A.chunks[0]), "sample_size": len(drawn.rows)}
     return ExtendedMap(coords, drawn.rows, n, int(seed), drawn.method, params)
 
 
