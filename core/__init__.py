@@ -79,6 +79,16 @@ from .selection import (
     stratified_sample,
 )
 from .warmup import warm_up
+# --- scale-out (dask is imported only when used) ---
+from .outofcore import (
+    ExtendedMap,
+    SampledMetric,
+    ShardedView,
+    fingerprint_chunked,
+    open_sharded,
+    sample_then_extend_umap,
+    sampled_knn_metric,
+)
 
 __all__ = [
     "CatalogEntry",
@@ -167,4 +177,12 @@ __all__ = [
     "stratified_sample",
     "trustworthiness",
     "warm_up",
+    # --- scale-out ---
+    "ExtendedMap",
+    "SampledMetric",
+    "ShardedView",
+    "fingerprint_chunked",
+    "open_sharded",
+    "sample_then_extend_umap",
+    "sampled_knn_metric",
 ]

@@ -29,13 +29,14 @@ import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from ._numerics import pow2_scale, unit_rows
 from ._validation import EmbedLensInputError, NonFiniteRowsError, first_items, require_real_matrix
 
-__all__ = ["SPLIT_EVERY", "PILOT_ROWS", "is_dask", "client", "check_matrix", "row_blocks", "tree_sum",
+__all__ = ["SPLIT_EVERY", "PILOT_ROWS", "MomentLimits", "is_dask", "client", "check_matrix", "row_blocks", "tree_sum",
            "compute", "nonfinite_rows", "take_rows", "feature_moments", "shared_pass", "class_moments",
            "class_grams", "CrossCovariance", "cross_covariance"]
 
@@ -46,6 +47,24 @@ PILOT_ROWS = 4096
 GRAM_BUDGET_BYTES = 256 << 20
 """Per-class d x d grams held at once by :func:`class_grams` (more classes: several passes)."""
 _FIRST_BAD = 5
+
+
+class MomentLimits(NamedTuple):
+    """The in-memory moment pass's thresholds (:mod:`core.spectra` passes its own, so both paths agree).
+
+    Attributes
+    ----------
+    float64_max_entries : int
+        ``precision="auto"`` forms float64 products up to this many entries of X (n * d).
+    shift_ratio : float
+        float32 products: a second pass about the mean above this ``|mean - shift|^2 / tr C``.
+    shift_ratio_64 : float
+        The same for float64 products of unit rows (which take no pilot shift).
+    """
+
+    float64_max_entries: int
+    shift_ratio: float
+    shift_ratio_64: float
 _INSTALL = "pip install 'embedlens[scale]' (dask[array] and distributed)"
 
 
@@ -281,7 +300,8 @@ def nonfinite_rows(X) -> np.ndarray:
 
     Raises
     ------
-    Nothing of its own (read errors come from the chunks).
+    OSError
+        From reading a chunk (e.g. a shard that was removed since it was opened).
     """
     from dask import delayed
 
@@ -436,19 +456,15 @@ def _key(X, normalize, precision, block_rows, transform, dim):
     return (X.name, bool(normalize), precision, int(block_rows), transform is None, dim)
 
 
-def _resolve_precision(precision: str, n: int, width: int) -> str:
-    from .spectra import FLOAT64_MAX_ENTRIES
-
+def _resolve_precision(precision: str, n: int, width: int, limits: MomentLimits) -> str:
     if precision == "auto":
-        return "float64" if n * width <= FLOAT64_MAX_ENTRIES else "float32"
+        return "float64" if n * width <= limits.float64_max_entries else "float32"
     return precision
 
 
-def _moment_passes(X, variants: list[dict], *, name: str) -> list[tuple]:
+def _moment_passes(X, variants: list[dict], *, limits: MomentLimits, name: str) -> list[tuple]:
     """:func:`feature_moments` of several variants in one read of X (dask loads each chunk once)."""
     from dask import delayed
-
-    from .spectra import SHIFT_RATIO, SHIFT_RATIO_64
 
     n, d = X.shape
     blocks = row_blocks(X)
@@ -475,7 +491,7 @@ def _moment_passes(X, variants: list[dict], *, name: str) -> list[tuple]:
 
     for v in variants:
         v["dim"] = d if v["dim"] is None else int(v["dim"])
-        v["precision"] = _resolve_precision(v["precision"], n, max(d, v["dim"]))
+        v["precision"] = _resolve_precision(v["precision"], n, max(d, v["dim"]), limits)
         v["dtype"] = np.float64 if v["precision"] == "float64" else np.float32
     state = [{"inv": 1.0, "shift": pilot_shift(v, 1.0), "second_pass": False} for v in variants]
     sums = list(run([(i, st["shift"], 1.0) for i, st in enumerate(state)]))
@@ -519,7 +535,7 @@ def _moment_passes(X, variants: list[dict], *, name: str) -> list[tuple]:
         cov = acc / used - np.outer(m, m)
         ratio = float(m @ m) / max(float(np.trace(cov)), np.finfo(np.float64).tiny)
         state[i]["ratio"] = float(mean @ mean) / max(float(np.trace(cov)), np.finfo(np.float64).tiny)
-        limit = SHIFT_RATIO if v["dtype"] == np.float32 else SHIFT_RATIO_64
+        limit = limits.shift_ratio if v["dtype"] == np.float32 else limits.shift_ratio_64
         if v["transform"] is None and ratio > limit:
             state[i]["shift"] = mean.astype(v["dtype"]).astype(np.float64)
             state[i]["second_pass"] = True
@@ -543,8 +559,8 @@ def _moment_passes(X, variants: list[dict], *, name: str) -> list[tuple]:
     return out
 
 
-def feature_moments(X, *, normalize: bool = False, precision: str = "auto", block_rows: int = 4096,
-                    transform=None, dim: int | None = None, name: str = "X"):
+def feature_moments(X, *, limits: MomentLimits, normalize: bool = False, precision: str = "auto",
+                    block_rows: int = 4096, transform=None, dim: int | None = None, name: str = "X"):
     """Mean and centred covariance (float64) of the rows of a dask array: :func:`core.spectra._feature_moments` over chunks.
 
     The same options and result, so :func:`core.spectrum` swaps one for the other. Each chunk
@@ -556,6 +572,8 @@ def feature_moments(X, *, normalize: bool = False, precision: str = "auto", bloc
     ----------
     X : dask.array.Array of shape (n, d)
         From :func:`check_matrix`.
+    limits : MomentLimits
+        The in-memory pass's thresholds (:mod:`core.spectra` passes its own).
     normalize : bool, default=False
         Unit-length rows (the cosine kernel); zero rows are left out and not counted.
     precision : {"auto", "float64", "float32"}, default="auto"
@@ -592,11 +610,11 @@ def feature_moments(X, *, normalize: bool = False, precision: str = "auto", bloc
         return mean.copy(), cov.copy(), used, dict(params)
     variant = {"normalize": bool(normalize), "precision": precision, "block_rows": max(1, int(block_rows)),
                "transform": transform, "dim": dim}
-    return _moment_passes(X, [variant], name=name)[0]
+    return _moment_passes(X, [variant], limits=limits, name=name)[0]
 
 
 @contextmanager
-def shared_pass(X, variants, *, name: str = "X"):
+def shared_pass(X, variants, *, limits: MomentLimits, name: str = "X"):
     """Compute several :func:`feature_moments` variants in one read of ``X``; inside the block they are reused.
 
     :func:`core.spectral_profile` needs the covariance (raw rows) and the cosine kernel (unit
@@ -608,11 +626,14 @@ def shared_pass(X, variants, *, name: str = "X"):
         As given to the metrics (it is checked with :func:`check_matrix` here, as they do).
     variants : list of dict
         :func:`feature_moments` keyword options (``normalize``, ``precision``, ``block_rows``).
+    limits : MomentLimits
     name : str, default="X"
 
-    Yields
-    ------
-    None
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Inside it, :func:`feature_moments` of ``X`` with one of ``variants`` returns the
+        computed moments (copies) without reading ``X``.
 
     Raises
     ------
@@ -624,7 +645,7 @@ def shared_pass(X, variants, *, name: str = "X"):
              "block_rows": max(1, int(v.get("block_rows", 4096))), "transform": None, "dim": None}
             for v in variants]
     keys = [_key(X, v["normalize"], v["precision"], v["block_rows"], None, None) for v in full]
-    results = _moment_passes(X, full, name=name)
+    results = _moment_passes(X, full, limits=limits, name=name)
     outer = _SHARED.get()
     memo = dict(outer or {})
     memo.update(zip(keys, results))

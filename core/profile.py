@@ -8,10 +8,7 @@ rate. (The two cannot share a pass: the cosine kernel needs each row scaled to u
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
-
-from . import _dask
 
 from ._validation import StrOptions, check_param
 from .diversity import HillCurve, coding_rate, hill_curve, vendi_score
@@ -25,6 +22,7 @@ from .spectra import (
     powerlaw_alpha,
     rankme,
     spectrum,
+    _one_read,
 )
 
 __all__ = ["SpectralProfile", "spectral_profile"]
@@ -145,9 +143,7 @@ def spectral_profile(X, /, *, kernel: str = "cosine", q: float = 1.0, eps2: floa
     4.0 3
     """
     check_param("kernel", kernel, StrOptions({"cosine", "rbf"}), hint="the kernels of the Vendi score")
-    # a dask array: both spectra's moments from one read of the data
-    shared = _dask.shared_pass(X, [{"normalize": False}, {"normalize": True}]) if _dask.is_dask(X) else nullcontext()
-    with shared:
+    with _one_read(X):  # a dask array: both spectra's moments from one read of the data
         cov = spectrum(X)
         if kernel == "cosine":
             ker = spectrum(X, kernel="cosine", center=False)

@@ -30,7 +30,9 @@ is accurate enough.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
@@ -488,11 +490,6 @@ def _rows(X: np.ndarray, normalize: bool) -> tuple[np.ndarray, int]:
     return Z, len(Z)
 
 
-def _moments_of(X):
-    """:func:`_feature_moments`, or its chunk-wise twin :func:`core._dask.feature_moments` for a dask array."""
-    return _dask.feature_moments if is_dask(X) else _feature_moments
-
-
 SHIFT_RATIO = 50.0
 """Float32 blocks of X itself are used without centring when ``|mean|^2 / tr(C)`` is at most this;
 above it, a second pass subtracts the mean first (see :func:`_feature_moments`)."""
@@ -500,6 +497,19 @@ above it, a second pass subtracts the mean first (see :func:`_feature_moments`).
 
 SHIFT_RATIO_64 = 1e4
 """The same for float64 blocks of unit rows (the moments lose about ``ratio * eps64`` relative)."""
+_DASK_LIMITS = _dask.MomentLimits(FLOAT64_MAX_ENTRIES, SHIFT_RATIO, SHIFT_RATIO_64)
+
+
+def _moments_of(X):
+    """:func:`_feature_moments`, or its chunk-wise twin :func:`core._dask.feature_moments` for a dask array."""
+    return partial(_dask.feature_moments, limits=_DASK_LIMITS) if is_dask(X) else _feature_moments
+
+
+def _one_read(X):
+    """For a dask array, a context in which the linear and cosine moments come from one read of it."""
+    if not is_dask(X):
+        return nullcontext()
+    return _dask.shared_pass(X, [{"normalize": False}, {"normalize": True}], limits=_DASK_LIMITS)
 
 
 def _feature_moments(
