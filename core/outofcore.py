@@ -678,7 +678,8 @@ def _query_knn(X, rows: np.ndarray, k: int, metric: str, lazy: bool, name: str =
         from dask import delayed
 
         fn = delayed(_knn_chunk, pure=True)
-        parts = [fn(b[0], off, Q=Q, qrows=rows, k=k, metric=metric) for b, off in _dask.row_blocks(X)]
+        Qd = delayed(Q, pure=True)  # one copy of the queries in the graph, not one per task
+        parts = [fn(b[0], off, Q=Qd, qrows=rows, k=k, metric=metric) for b, off in _dask.row_blocks(X)]
         dist, idx, nbad = _dask.compute(_dask.tree_sum(parts, combine=_merge))[0]
     else:
         step = 65_536

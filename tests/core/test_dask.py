@@ -81,6 +81,14 @@ def test_spectrum_equals_the_in_memory_one(data, kernel, center):
 
 
 @needs_dask
+def test_wide_data_take_the_n_x_n_form(data):
+    X = data[:30, :24].T.copy()  # 24 x 30: n <= d
+    got = spectrum(_uneven(X, (7, 9)), kernel="cosine")
+    assert got.form == "primal"
+    np.testing.assert_allclose(got.eigenvalues, spectrum(X, kernel="cosine").eigenvalues, rtol=RTOL, atol=1e-15)
+
+
+@needs_dask
 def test_every_metric_read_off_the_spectrum(data):
     D = _uneven(data)
     for fn in (participation_ratio, stable_rank, effective_rank, rankme, coding_rate, vendi_score):
