@@ -71,7 +71,8 @@ def case_generate(folder: str, n: int, d: int, shard_rows: int, seed: int = 0) -
     shards = 0
     for s0 in range(0, n, shard_rows):
         rows = min(shard_rows, n - s0)
-        mm = np.lib.format.open_memmap(out / f"part-{shards:05d}.npy", mode="w+", dtype=np.float32, shape=(rows, d))
+        mm = np.lib.format.open_memmap(out / f"part-{shards:05d}.npy", mode="w+", dtype=np.float32,
+                                       shape=(rows, d))
         for start in range(0, rows, 65_536):
             k = min(65_536, rows - start)
             block = rng.standard_normal((k, d), dtype=np.float32)
@@ -99,7 +100,8 @@ def case_profile_ooc(folder: str, n: int | None = None, chunk_mb: float = 128.0)
     rows = X.shape[0]
     return {"seconds": seconds, "rows": rows, "gb": rows * view.d * 4 / 1e9,
             "gb_per_s": rows * view.d * 4 / 1e9 / seconds, "peak_mb": _peak_mb(), "chunks": len(X.chunks[0]),
-            "block_dtype": p.covariance.params["block_dtype"], "values": _profile_numbers(p), "threads": _threads()}
+            "block_dtype": p.covariance.params["block_dtype"], "values": _profile_numbers(p),
+            "threads": _threads()}
 
 
 def case_profile_inmem(folder: str, n: int) -> dict:
@@ -124,8 +126,8 @@ def case_cluster(folder: str, workers: int) -> dict:
     from core import open_sharded, spectral_profile
 
     view = open_sharded(folder)
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         client.run(lambda: None)  # workers up before the clock starts
         t = time.perf_counter()
         p = spectral_profile(view.X)
@@ -167,7 +169,9 @@ def _run(case: str, env_threads: int | None, **kwargs) -> dict:
                          capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"case {case} failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["load_1min"] = os.getloadavg()[0]  # this machine is shared: the load the case ran under
+    return result
 
 
 def _show(title: str, r: dict) -> None:
@@ -195,7 +199,9 @@ def main() -> None:
         print(json.dumps(CASES[args.case](**json.loads(args.kwargs))))
         return
     folder = Path(args.dir) / f"n{args.n}-d{args.d}"
-    print(f"bench_scale: n={args.n:,} d={args.d} ({args.n * args.d * 4 / 1e9:.1f} GB float32) in {folder}", flush=True)
+    gb = args.n * args.d * 4 / 1e9
+    print(f"bench_scale: n={args.n:,} d={args.d} ({gb:.1f} GB float32) in {folder}; load {os.getloadavg()}",
+          flush=True)
     try:
         if not (folder.exists() and any(folder.glob("*.npy"))):
             _show("generate", _run("generate", None, folder=str(folder), n=args.n, d=args.d,

@@ -36,8 +36,8 @@ import numpy as np
 from ._numerics import pow2_scale, unit_rows
 from ._validation import EmbedLensInputError, NonFiniteRowsError, first_items, require_real_matrix
 
-__all__ = ["SPLIT_EVERY", "PILOT_ROWS", "MomentLimits", "is_dask", "client", "check_matrix", "row_blocks", "tree_sum",
-           "compute", "nonfinite_rows", "take_rows", "feature_moments", "shared_pass", "class_moments",
+__all__ = ["SPLIT_EVERY", "PILOT_ROWS", "MomentLimits", "is_dask", "client", "check_matrix", "row_blocks",
+           "tree_sum", "compute", "nonfinite_rows", "take_rows", "feature_moments", "shared_pass", "class_moments",
            "class_grams", "CrossCovariance", "cross_covariance"]
 
 SPLIT_EVERY = 8
@@ -499,8 +499,9 @@ def _moment_passes(X, variants: list[dict], *, limits: MomentLimits, name: str) 
     redo = []
     for i, (v, (acc, col, used, nbad, first)) in enumerate(zip(variants, sums)):
         if nbad:
+            more = ", ..." if nbad > len(first) else ""
             raise EmbedLensInputError(
-                f"{nbad} of {n} rows hold NaN or inf (rows {first_items(list(first))}{', ...' if nbad > len(first) else ''}); "
+                f"{nbad} of {n} rows hold NaN or inf (rows {first_items(list(first))}{more}); "
                 "drop them first (the Data page offers to)", source=name, row=int(first[0]))
         if used == 0:
             raise EmbedLensInputError(
@@ -561,7 +562,7 @@ def _moment_passes(X, variants: list[dict], *, limits: MomentLimits, name: str) 
 
 def feature_moments(X, *, limits: MomentLimits, normalize: bool = False, precision: str = "auto",
                     block_rows: int = 4096, transform=None, dim: int | None = None, name: str = "X"):
-    """Mean and centred covariance (float64) of the rows of a dask array: :func:`core.spectra._feature_moments` over chunks.
+    """Mean and centred covariance (float64) of a dask array's rows: ``core.spectra._feature_moments`` by chunks.
 
     The same options and result, so :func:`core.spectrum` swaps one for the other. Each chunk
     sums ``(z - s)(z - s)^T`` and ``z - s`` for its prepared rows ``z`` (unit length for

@@ -76,8 +76,8 @@ class _NpyShards:
             parts.append(np.ascontiguousarray(mapped[a:b][:, cols]))
             del mapped
         if not parts:
-            return np.empty((0, len(range(*cols.indices(self.shape[1]))) if isinstance(cols, slice) else len(cols)),
-                            self.dtype)
+            width = len(range(*cols.indices(self.shape[1]))) if isinstance(cols, slice) else len(cols)
+            return np.empty((0, width), self.dtype)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def __getitem__(self, key):
@@ -302,7 +302,8 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
     root = Path(path)
     if not root.exists():
         raise EmbedLensInputError("does not exist", source=str(path))
-    is_zarr = root.is_dir() and (root.suffix == ".zarr" or (root / ".zarray").exists() or (root / "zarr.json").exists())
+    is_zarr = root.is_dir() and (root.suffix == ".zarr" or (root / ".zarray").exists()
+                                 or (root / "zarr.json").exists())
     if is_zarr:
         try:
             import zarr  # noqa: F401
@@ -469,7 +470,7 @@ def _transform_block(block, reducer, n_components):
 def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, labels=None,
                             n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "cosine",
                             n_components: int = 2, chunk_rows: int = 10_000) -> ExtendedMap:
-    """UMAP of every item: fit on a seeded (optionally stratified) sample, ``transform`` the rest in parallel chunks.
+    """UMAP of every item: fitted on a seeded (optionally stratified) sample, the rest placed by ``transform``.
 
     Parameters
     ----------
@@ -510,8 +511,8 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
     ``UMAP.transform`` places each new point from its neighbours among the fitted points and a
     short optimisation against the fixed map (McInnes, Healy & Melville, 2018, section on
     transforming new data); umap-learn seeds it per point (``transform_seed``), so the result
-    depends on the data, the seeds and ``chunk_rows`` alone. The sample, not the full data, sets the layout: clusters
-    absent from the sample land near their closest sampled relatives. Cost: a UMAP fit of
+    depends on the data, the seeds and ``chunk_rows`` alone. The sample, not the full data, sets
+    the layout: clusters absent from the sample land near their closest sampled relatives. Cost: a UMAP fit of
     ``sample_size`` rows plus O(n) transforms (a neighbour query and a few optimisation epochs
     each).
     """

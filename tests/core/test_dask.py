@@ -73,7 +73,8 @@ def test_spectrum_equals_the_in_memory_one(data, kernel, center):
     assert got.form == "dual" and got.params["engine"] == "dask" and got.params["chunks"] == 6
     assert (got.n, got.d, got.params["zero_rows_left_out"]) == (expected.n, expected.d,
                                                                 expected.params["zero_rows_left_out"])
-    np.testing.assert_allclose(got.eigenvalues, expected.eigenvalues, rtol=RTOL, atol=RTOL * expected.eigenvalues[0])
+    np.testing.assert_allclose(got.eigenvalues, expected.eigenvalues, rtol=RTOL,
+                               atol=RTOL * expected.eigenvalues[0])
     direct = _direct_eigenvalues(data, center=center, normalize=kernel == "cosine")[:24]
     np.testing.assert_allclose(got.eigenvalues, direct, rtol=1e-9, atol=1e-9 * direct[0])
     if kernel == "cosine":

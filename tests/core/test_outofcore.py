@@ -52,8 +52,8 @@ def test_npy_shards_are_one_lazy_view(tmp_path, matrix):
 
 
 def test_natural_order_and_float16_shards(tmp_path, matrix):
-    sizes = [100] * 10 + [0]
-    _write_npy(tmp_path, matrix, sizes[:-1], dtype=np.float16)  # part-0 .. part-9: part-10 would sort before part-2
+    _write_npy(tmp_path, matrix, [100] * 10, dtype=np.float16)  # part-0 .. part-9
+    # renamed part-10: in plain string order it would come before part-3
     (tmp_path / "part-2.npy").rename(tmp_path / "part-10.npy")
     view = open_sharded(tmp_path)
     assert view.shards[-1] == "part-10.npy" and view.shards[1] == "part-1.npy"
@@ -94,7 +94,8 @@ def test_parquet_row_groups_are_chunks(tmp_path, matrix, layout):
         elif layout == "list":
             table = pa.table({"id": np.arange(a, b), "vec": pa.array(list(part))})
         else:
-            table = pa.table({"id": np.arange(a, b), "vec": pa.FixedSizeListArray.from_arrays(pa.array(part.ravel()), 12)})
+            vec = pa.FixedSizeListArray.from_arrays(pa.array(part.ravel()), 12)
+            table = pa.table({"id": np.arange(a, b), "vec": vec})
         pq.write_table(table, tmp_path / f"shard-{i}.parquet", row_group_size=200)
     view = open_sharded(tmp_path)
     assert view.format == "parquet" and view.column == (None if layout == "dim_columns" else "vec")
