@@ -29,7 +29,7 @@ import numpy as np
 from . import _dask
 from ._numerics import cosine_distances
 from ._sampling import SAMPLE_METHOD, subsample
-from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param
+from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, first_items
 
 __all__ = ["ShardedView", "open_sharded", "fingerprint_chunked", "ExtendedMap", "sample_then_extend_umap",
            "SampledMetric", "sampled_knn_metric", "KNN_KINDS"]
@@ -457,14 +457,18 @@ class ExtendedMap:
 
 
 def _transform_block(block, reducer, n_components):
+    """``UMAP.transform`` of the finite rows; a last column flags (1.0) the rows holding NaN / inf."""
     import warnings
 
     block = np.asarray(block, dtype=np.float32)
-    if len(block) == 0:
-        return np.empty((0, n_components), np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return np.asarray(reducer.transform(block), dtype=np.float32)
+    out = np.full((len(block), n_components + 1), np.nan, np.float32)
+    finite = np.isfinite(block).all(axis=1)
+    out[:, -1] = ~finite
+    if finite.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[finite, :-1] = reducer.transform(block if finite.all() else block[finite])
+    return out
 
 
 def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, labels=None,
@@ -502,7 +506,8 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
     ------
     EmbedLensInputError
         ``sample_size`` < 2 or not an integer, ``n_neighbors`` not in ``[2, sample)``, ``metric``
-        not cosine / euclidean, ``X`` not a 2-D numeric matrix, or NaN / inf rows in the sample.
+        not cosine / euclidean, ``X`` not a 2-D numeric matrix, or NaN / inf rows (an in-memory
+        ``X`` is checked first; a dask array's are found as its chunks are placed).
     ImportError
         A dask array without dask installed.
 
@@ -528,7 +533,8 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
     check_param("n_neighbors", n_neighbors, Interval(Integral, 2, len(drawn.rows), closed="left"),
                 hint=f"the sample has {len(drawn.rows):,} rows")
     sample = _dask.take_rows(X, drawn.rows) if lazy else np.asarray(X[drawn.rows])
-    check_embeddings(sample, name="the sample")
+    if lazy and not np.isfinite(sample).all():  # name every such row of X, not the sample's
+        _dask._raise_nonfinite(X, "X", hint="; drop them first (the Data page offers to)")
     umap = import_umap()
     reducer = umap.UMAP(n_neighbors=int(n_neighbors), min_dist=float(min_dist), metric=metric,
                         n_components=int(n_components), random_state=int(seed), transform_seed=int(seed),
@@ -546,9 +552,13 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
 
     shared = delayed(reducer, pure=True)  # one copy of the fitted model in the graph
     out = A.map_blocks(_transform_block, shared, int(n_components), dtype=np.float32,
-                       chunks=(A.chunks[0], (int(n_components),)), meta=np.empty((0, 0), np.float32))
-    (coords,) = _dask.compute(out)
-    coords = np.asarray(coords, dtype=np.float32)
+                       chunks=(A.chunks[0], (int(n_components) + 1,)), meta=np.empty((0, 0), np.float32))
+    (placed,) = _dask.compute(out)
+    bad = np.flatnonzero(placed[:, -1] > 0)
+    if len(bad):
+        raise EmbedLensInputError(f"{len(bad)} of {n} rows hold NaN or inf (rows {first_items(bad)}); drop them "
+                                  "first (the Data page offers to)", source="X", row=int(bad[0]))
+    coords = np.ascontiguousarray(placed[:, :-1], dtype=np.float32)
     coords[drawn.rows] = fitted
     params = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric,
               "n_components": int(n_components), "library": f"umap-learn {umap.__version__}",

@@ -232,3 +232,15 @@ def test_sample_then_extend_umap(labelled):
     # in memory, the same batches give the same map
     again = sample_then_extend_umap(X, sample_size=120, seed=4, labels=y[:400], n_neighbors=10, chunk_rows=150)
     np.testing.assert_allclose(again.coordinates, m.coordinates, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sample_then_extend_names_nonfinite_rows(labelled, lazy, seed):
+    """Found in the sample or only when placing the other rows: the rows of X are named."""
+    pytest.importorskip("umap")
+    X = labelled[0][:300].astype(np.float32)
+    X[[7, 250]] = np.nan
+    with pytest.raises(EmbedLensInputError, match=r"2 of 300 rows hold NaN or inf \(rows 7, 250\)"):
+        sample_then_extend_umap(da.from_array(X, chunks=(100, 8)) if lazy else X, sample_size=150, seed=seed,
+                                n_neighbors=5)
