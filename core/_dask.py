@@ -214,13 +214,19 @@ class _First(tuple):
     """The first few row numbers of a partial result (merged by :func:`_add` by keeping the smallest)."""
 
 
+class _Max(float):
+    """A partial result merged by :func:`_add` by taking the largest, not the sum."""
+
+
 def _add(*parts):
-    """Element-wise sum of tuples of arrays / numbers; :class:`_First` entries keep their smallest rows."""
+    """Element-wise sum of tuples of partials; :class:`_First` keeps the smallest rows, :class:`_Max` the largest."""
     out = list(parts[0])
     for part in parts[1:]:
         for i, value in enumerate(part):
             if isinstance(value, _First):
                 out[i] = _First(sorted(set(out[i]) | set(value))[:_FIRST_BAD])
+            elif isinstance(value, _Max):
+                out[i] = _Max(max(out[i], value))
             elif value is not None:
                 with np.errstate(over="ignore", invalid="ignore"):  # overflowed partials: checked by the caller
                     out[i] = out[i] + value
@@ -672,7 +678,7 @@ def _class_sums_chunk(block, codes, *, K):
     sums = csr_matrix((np.ones(len(y)), (y, np.arange(len(y)))), shape=(K, len(y))) @ A if len(y) else np.zeros(
         (K, block.shape[1]))
     top = np.abs(A[finite[labelled]]).max() if finite[labelled].any() else 0.0
-    return (np.bincount(y, minlength=K), np.asarray(sums), float(top), int((~finite).sum()))
+    return (np.bincount(y, minlength=K), np.asarray(sums), _Max(top), int((~finite).sum()))
 
 
 def _class_scatter_chunk(block, codes, *, means, inv, M, scatter, sub_rows):

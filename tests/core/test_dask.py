@@ -226,6 +226,22 @@ def test_neural_collapse_equals_the_in_memory_one(classes):
 
 
 @needs_dask
+def test_class_scatters(classes):
+    X, labels = classes
+    codes = np.array([-1 if v is None else int(v) for v in labels])
+    m = _dask.class_moments(_uneven(X), codes, 5, scatter=True)
+    keep = codes >= 0
+    means = np.array([X[codes == k].mean(axis=0) for k in range(5)])
+    R = X[keep] - means[codes[keep]]
+    s = m.scale
+    assert s == 64.0  # the power of two above max |x| (60.8)
+    np.testing.assert_allclose(m.means * s, means, rtol=1e-12)
+    np.testing.assert_allclose(m.scatter * s**2, R.T @ R, rtol=1e-10)
+    np.testing.assert_allclose(m.ss * s**2, np.bincount(codes[keep], weights=(R * R).sum(axis=1)), rtol=1e-10)
+    np.testing.assert_array_equal(m.counts, np.bincount(codes[keep]))
+
+
+@needs_dask
 def test_neural_collapse_names_nonfinite_rows(classes):
     X = classes[0].copy()
     X[[10, 1200]] = np.inf
