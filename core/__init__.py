@@ -113,6 +113,16 @@ from .rashomon import (
     rashomon_set,
     swarm_data,
 )
+# --- scale-out (dask is imported only when used) ---
+from .outofcore import (
+    ExtendedMap,
+    SampledMetric,
+    ShardedView,
+    fingerprint_chunked,
+    open_sharded,
+    sample_then_extend_umap,
+    sampled_knn_metric,
+)
 
 __all__ = [
     "CatalogEntry",
@@ -233,4 +243,12 @@ __all__ = [
     "halo_data",
     "rashomon_set",
     "swarm_data",
+    # --- scale-out ---
+    "ExtendedMap",
+    "SampledMetric",
+    "ShardedView",
+    "fingerprint_chunked",
+    "open_sharded",
+    "sample_then_extend_umap",
+    "sampled_knn_metric",
 ]

@@ -18,7 +18,8 @@ from numbers import Real
 
 from ._memory import matrix_bytes, require_memory
 from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, plain
-from .spectra import Spectrum, _median_distance, spectrum
+from . import _dask
+from .spectra import Spectrum, _eigvalsh, _median_distance, spectrum
 from .tables import encode_labels
 
 __all__ = [
@@ -509,7 +510,9 @@ def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
 
     Parameters
     ----------
-    X : array-like of shape (n, d)
+    X : array-like or dask.array.Array of shape (n, d)
+        A dask array is read once, chunk by chunk (each class's gram of unit rows in float64,
+        :func:`core._dask.class_grams`).
     labels : array-like of shape (n,)
         Class of each row (any hashable values); rows with a missing label are left out.
     eps2 : float, default=0.5
@@ -541,11 +544,23 @@ def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
     0.293893
     """
     eps2 = _check_eps2(eps2)
-    X = check_embeddings(X)
+    lazy = _dask.is_dask(X)
+    X = _dask.check_matrix(X) if lazy else check_embeddings(X)
     codes, classes = encode_labels(labels, X.shape[0])
     classes, missing = tuple(plain(c) for c in classes), int((codes < 0).sum())
     if not classes:
         raise EmbedLensInputError("every label is missing; rate reduction needs classes", source="labels")
+    if lazy:  # one pass: each class's gram of unit rows; R from their sum
+        n_rows, grams = _dask.class_grams(X, codes, len(classes))
+        if not n_rows.sum():
+            raise EmbedLensInputError(f"all {int((codes >= 0).sum())} labelled rows are zero vectors, so their "
+                                      "cosine similarity is undefined; load non-zero embeddings", source="X")
+        r = coding_rate(_gram_spectrum(grams.sum(axis=0), int(n_rows.sum())), eps2=eps2)
+        rates_arr = np.array([coding_rate(_gram_spectrum(g, int(c)), eps2=eps2) if c else 0.0
+                              for g, c in zip(grams, n_rows)])
+        rc = float((n_rows / n_rows.sum() * rates_arr).sum())
+        return RateReduction(delta_r=r - rc, r=r, rc=rc, eps2=eps2, classes=classes, counts=n_rows,
+                             class_rates=rates_arr, n_unlabelled=missing)
     rows = X if missing == 0 else X[codes >= 0]
     r = coding_rate(rows, eps2=eps2)
     counts, rates = [], []
@@ -558,6 +573,11 @@ def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
     rc = float((counts_arr / counts_arr.sum() * rates_arr).sum())
     return RateReduction(delta_r=r - rc, r=r, rc=rc, eps2=eps2, classes=classes, counts=counts_arr,
                          class_rates=rates_arr, n_unlabelled=missing)
+
+
+def _gram_spectrum(gram: np.ndarray, n: int) -> Spectrum:
+    """The uncentred cosine spectrum of n unit rows from their gram ``U^T U`` (d x d)."""
+    return Spectrum.from_eigenvalues(_eigvalsh(gram / n), n=n, d=gram.shape[0], kernel="cosine", center=False)
 
 
 def _has_nonzero(X: np.ndarray) -> bool:

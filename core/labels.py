@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _dask
 from ._memory import matrix_bytes, require_memory
 from ._numerics import cosine_distances, metric_rows, pow2_scale
 from ._sampling import subsample
@@ -199,8 +200,10 @@ def neural_collapse(X, labels, /) -> NeuralCollapse:
 
     Parameters
     ----------
-    X : array-like of shape (n, d)
-        Features (e.g. penultimate-layer activations), used as they are.
+    X : array-like or dask.array.Array of shape (n, d)
+        Features (e.g. penultimate-layer activations), used as they are. A dask array is read
+        chunk by chunk, twice (class sums, then residuals; :func:`core._dask.class_moments`),
+        with the same result; its NaN / inf rows are found after the labels are checked.
     labels : array-like of shape (n,)
         Class of each row (numbers or strings); NaN / None rows are left out.
 
@@ -244,7 +247,8 @@ def neural_collapse(X, labels, /) -> NeuralCollapse:
     >>> print(f"NC1 {nc.nc1:.4f}, cosine {nc.cosines[0, 1]:.1f}")
     NC1 0.0041, cosine -1.0
     """
-    X = check_embeddings(X, name="X", min_rows=2)
+    lazy = _dask.is_dask(X)
+    X = _dask.check_matrix(X, name="X", min_rows=2) if lazy else check_embeddings(X, name="X", min_rows=2)
     codes, classes, counts = _labelled(X, labels)
     keep = codes >= 0
     present = counts > 0
@@ -255,7 +259,12 @@ def neural_collapse(X, labels, /) -> NeuralCollapse:
     N, K = len(rows), len(classes)
     # every statistic is a ratio, so the moments are taken on rows divided by an exact power of
     # two: the same values at any data scale, no overflow of squares
-    mom = _class_moments(X, rows, y, K, "euclidean", gram=True, scale=pow2_scale(X[rows]))
+    if lazy:  # the same moments summed over the chunks of a dask array (two passes)
+        m = _dask.class_moments(X, np.where(keep, remap[np.maximum(codes, 0)], -1), K,
+                                between=lambda means, mu_G: (means - mu_G).T)
+        mom = _Moments(m.means, m.counts, m.mu_G, m.ss, m.CtC)
+    else:
+        mom = _class_moments(X, rows, y, K, "euclidean", gram=True, scale=pow2_scale(X[rows]))
     M = (mom.means - mom.mu_G).T  # d x K
     G = M.T @ M
     lam, V = np.linalg.eigh(G)

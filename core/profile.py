@@ -22,6 +22,7 @@ from .spectra import (
     powerlaw_alpha,
     rankme,
     spectrum,
+    _one_read,
 )
 
 __all__ = ["SpectralProfile", "spectral_profile"]
@@ -96,7 +97,8 @@ def spectral_profile(X, /, *, kernel: str = "cosine", q: float = 1.0, eps2: floa
 
     Parameters
     ----------
-    X : array-like of shape (n, d)
+    X : array-like or dask.array.Array of shape (n, d)
+        A dask array is read once for both spectra (chunk-wise, :mod:`core._dask`).
     kernel : {"cosine", "rbf"}, default="cosine"
         Kernel of the Vendi score and Hill curve.
     q : float in (0, inf], default=1.0
@@ -141,14 +143,15 @@ def spectral_profile(X, /, *, kernel: str = "cosine", q: float = 1.0, eps2: floa
     4.0 3
     """
     check_param("kernel", kernel, StrOptions({"cosine", "rbf"}), hint="the kernels of the Vendi score")
-    cov = spectrum(X)
-    if kernel == "cosine":
-        ker = spectrum(X, kernel="cosine", center=False)
-        coding = ker
-    else:
-        ker = spectrum(X, kernel=kernel, center=False, bandwidth=bandwidth, max_n=max_n, approx=approx,
-                       seed=seed)
-        coding = spectrum(X, kernel="cosine", center=False)
+    with _one_read(X):  # a dask array: both spectra's moments from one read of the data
+        cov = spectrum(X)
+        if kernel == "cosine":
+            ker = spectrum(X, kernel="cosine", center=False)
+            coding = ker
+        else:
+            ker = spectrum(X, kernel=kernel, center=False, bandwidth=bandwidth, max_n=max_n, approx=approx,
+                           seed=seed)
+            coding = spectrum(X, kernel="cosine", center=False)
     return SpectralProfile(
         covariance=cov,
         kernel_spectrum=ker,

@@ -30,12 +30,16 @@ is accurate enough.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
 import scipy.linalg
 
+from . import _dask
+from ._dask import is_dask
 from ._memory import matrix_bytes, require_memory
 from ._numerics import eigvalsh_dc, median_pairwise_distance, pow2_scale, rescaled, row_norms, unit_rows
 from ._sampling import subsample
@@ -283,7 +287,10 @@ def spectrum(
 
     Parameters
     ----------
-    X : array-like of shape (n, d)
+    X : array-like or dask.array.Array of shape (n, d)
+        A dask array is read chunk by chunk (:func:`core._dask.feature_moments`: the same
+        moments, summed in float64 over the chunks); forms that need rows (n x n, the RBF
+        subsample) compute just those rows.
     kernel : {"linear", "cosine", "rbf"}, default="linear"
         ``"cosine"`` is the linear kernel on unit-length rows (zero rows are left out and
         counted in ``params["zero_rows_left_out"]``: their cosine is undefined).
@@ -365,7 +372,7 @@ def spectrum(
     check_param("block_rows", block_rows, Interval(Integral, 1, None, whole_floats=True))
     normalize = bool(normalize) or kernel == "cosine"
     # NaN / inf are found from the result (they poison the moments), so X is read only once.
-    X = check_embeddings(X, allow_nonfinite=True)
+    X = _dask.check_matrix(X) if is_dask(X) else check_embeddings(X, allow_nonfinite=True)
     n, d = X.shape
     if kernel == "rbf":
         return _rbf_spectrum(X, center=center, normalize=normalize, form=form, bandwidth=bandwidth,
@@ -380,8 +387,8 @@ def spectrum(
                          else "reduce the dimensions first (e.g. PCA), or use the primal form (form='primal', "
                               "an n x n matrix) when there are fewer rows than dimensions"))
     if form == "dual":
-        mean, cov, used, pass_params = _feature_moments(X, normalize=normalize, precision=precision,
-                                                        block_rows=int(block_rows))
+        mean, cov, used, pass_params = _moments_of(X)(X, normalize=normalize, precision=precision,
+                                                      block_rows=int(block_rows))
         block_dtype = pass_params["block_dtype"]
         matrix = cov if center else cov + np.outer(mean, mean)
         moments = ("dual", mean, cov)
@@ -466,7 +473,7 @@ def _double_center(K: np.ndarray) -> np.ndarray:
 
 
 def _raise_nonfinite(X: np.ndarray, name: str = "X") -> None:
-    bad = nonfinite_rows(X)
+    bad = _dask.nonfinite_rows(X) if is_dask(X) else nonfinite_rows(X)
     if len(bad):
         raise EmbedLensInputError(
             f"{len(bad)} of {X.shape[0]} rows hold NaN or inf (rows {first_items(bad)}); "
@@ -495,6 +502,19 @@ above it, a second pass subtracts the mean first (see :func:`_feature_moments`).
 
 SHIFT_RATIO_64 = 1e4
 """The same for float64 blocks of unit rows (the moments lose about ``ratio * eps64`` relative)."""
+_DASK_LIMITS = _dask.MomentLimits(FLOAT64_MAX_ENTRIES, SHIFT_RATIO, SHIFT_RATIO_64)
+
+
+def _moments_of(X):
+    """:func:`_feature_moments`, or its chunk-wise twin :func:`core._dask.feature_moments` for a dask array."""
+    return partial(_dask.feature_moments, limits=_DASK_LIMITS) if is_dask(X) else _feature_moments
+
+
+def _one_read(X):
+    """For a dask array, a context in which the linear and cosine moments come from one read of it."""
+    if not is_dask(X):
+        return nullcontext()
+    return _dask.shared_pass(X, [{"normalize": False}, {"normalize": True}], limits=_DASK_LIMITS)
 
 
 def _feature_moments(
@@ -713,7 +733,7 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
             P = np.asarray(block, dtype=np.float64) @ W
             return np.hstack([np.cos(P), np.sin(P)]) / np.sqrt(D)
 
-        mean, cov, used, pass_params = _feature_moments(
+        mean, cov, used, pass_params = _moments_of(X)(
             X, normalize=normalize, precision="float64", block_rows=min(block_rows, 4096),
             transform=features, dim=2 * D)
         block_dtype = pass_params["block_dtype"]

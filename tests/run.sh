@@ -14,9 +14,9 @@ set -e
 # shellcheck source=dashboard/venv.sh
 . dashboard/venv.sh
 ensure_venv .venv "[test]"
-ensure_venv .venv "[formats-test]"
-# the main run must have the format writers: their tests fail here instead of skipping
-export TESTS_REQUIRE_FORMAT_LIBS=1
+ensure_venv .venv "[formats-test,scale]"
+# the main run must have the format writers and dask: their tests fail here instead of skipping
+export TESTS_REQUIRE_OPTIONAL_LIBS=1
 
 if [ ! -x /usr/bin/chromium ]; then
   SUDO=""
@@ -34,7 +34,7 @@ echo "== every test, with today's versions"
 echo "== core, figure, app and doctest tests with the lowest declared versions (tests/lowest.txt)"
 ensure_venv .venv-lowest "[test]" tests/lowest.txt
 # no formats-test extra at the lowest versions (its libraries need a newer pyarrow): those tests skip
-TESTS_REQUIRE_FORMAT_LIBS=0 .venv-lowest/bin/python -m pytest -m "not browser" tests/core tests/figures tests/app core README.md \
+TESTS_REQUIRE_OPTIONAL_LIBS=0 .venv-lowest/bin/python -m pytest -m "not browser" tests/core tests/figures tests/app core README.md \
   && lowest=0 || lowest=$?
 echo "== today's versions: exit $current; lowest declared versions: exit $lowest"
 [ "$current" -eq 0 ] && [ "$lowest" -eq 0 ]

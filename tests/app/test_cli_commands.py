@@ -129,7 +129,7 @@ def test_report_is_one_html_file_with_plotly_inline(tmp_path):
 
 def test_report_images_are_rendered_on_the_server_by_kaleido(tmp_path):
     """kaleido (the formats-test extra; `export` for users) drives Debian's chromium: no download."""
-    if os.environ.get("TESTS_REQUIRE_FORMAT_LIBS") == "1":
+    if os.environ.get("TESTS_REQUIRE_OPTIONAL_LIBS") == "1":
         import kaleido  # noqa: F401
     else:
         pytest.importorskip("kaleido", reason="kaleido is in the formats-test extra, installed by "

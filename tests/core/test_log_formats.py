@@ -5,7 +5,7 @@ to_json lines, LanceDB tables.
 The writing libraries are test-only (pyproject's ``formats-test`` extra, installed by
 tests/run.sh into .venv). The lowest-versions run (tests/lowest.txt pins pyarrow 16.1.0, which
 they cannot share) does not install them and skips these tests; the main run sets
-TESTS_REQUIRE_FORMAT_LIBS=1 (not an EMBEDLENS_* name: tests/hermetic.py clears those), so a
+TESTS_REQUIRE_OPTIONAL_LIBS=1 (not an EMBEDLENS_* name: tests/hermetic.py clears those), so a
 missing library there is a failure, not a skip.
 """
 
@@ -23,7 +23,7 @@ import pytest
 import core
 from core import EmbedLensInputError
 
-REQUIRED = os.environ.get("TESTS_REQUIRE_FORMAT_LIBS") == "1"
+REQUIRED = os.environ.get("TESTS_REQUIRE_OPTIONAL_LIBS") == "1"
 
 
 def _lib(name: str):
