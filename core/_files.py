@@ -74,7 +74,8 @@ def sync_folder(folder: str | os.PathLike) -> None:
 
     Raises
     ------
-    Nothing: errors opening or syncing the folder are ignored (Windows cannot open folders).
+    Nothing
+        Errors opening or syncing the folder are ignored (Windows cannot open folders).
     """
     try:
         fd = os.open(folder, os.O_RDONLY)
