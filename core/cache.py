@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Mapping
@@ -35,6 +34,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ._files import atomic_write
 from ._validation import EmbedLensInputError, plain
 
 __all__ = ["CACHE_FORMAT", "CacheEntry", "DiskCache", "cache_key", "default_cache_dir", "library_versions",
@@ -413,7 +413,7 @@ class DiskCache:
                        for n, a in clean.items()},
         }
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._atomic_write(path, lambda f: _write_entry(f, clean, manifest))
+        atomic_write(path, lambda f: _write_entry(f, clean, manifest), durable=False)
         if self.max_bytes is not None:
             self.prune(self.max_bytes, keep=key)
         return path
@@ -432,21 +432,6 @@ class DiskCache:
             self.discard(key, "not a single value")
             return None
         return float(a[0])
-
-    def _atomic_write(self, path: Path, write) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
 
     def entries(self) -> list[tuple[str, int, float]]:
         """(key, bytes, last used) of every entry file, most recently used first."""

@@ -27,6 +27,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
+from ._memory import require_memory
 from ._validation import EmbedLensInputError, Interval, StrOptions, check_param, first_items, plain, plural
 
 __all__ = [
@@ -63,6 +64,12 @@ _MAX_FLAT = 100  # a level ends after more than this many accepted steps in a ro
 _MAX_STEPS = 1000  # accepted steps per chain before it is stopped (and recorded as capped)
 _LOG_CAP = -np.log(1e-15)  # log loss per row is capped here: probabilities are clipped to >= 1e-15
 _BUDGET = 1 << 22  # floats per batched array (32 MiB)
+_FEWER_ROWS = "use fewer rows of X (a seeded sample: the Rashomon page's \"Most rows\")"
+
+
+def _require(floats: int, what: str, avoid: str = _FEWER_ROWS) -> None:
+    """The memory guard (:func:`core._memory.require_memory`) of ``floats`` float64 values held at once."""
+    require_memory(8 * int(floats), what=what, avoid=avoid)
 
 
 class Stopped(Exception):
@@ -206,6 +213,9 @@ class _PredictEngine(_Engine):
     def _run(self, inputs_of, count: int) -> np.ndarray:
         """Losses of ``count`` input blocks; ``inputs_of(a, b)`` stacks blocks a..b-1 (each n x p)."""
         per_call = max(1, _BUDGET // (self.n * self.p))
+        rows = min(per_call, max(count, 1)) * self.n
+        # the stacked inputs, the permuted copy and its gather, the product; the model's output
+        _require(4 * rows * self.p + rows * 16, f"batched predict inputs of {rows:,} rows x {self.p} features")
         out = np.empty(count)
         for a in range(0, count, per_call):
             b = min(count, a + per_call)
@@ -275,7 +285,11 @@ class _LinearEngine(_Engine):
         return np.mean(np.minimum(lse - zy, _LOG_CAP), axis=-2)
 
     def _chunk(self, B, per=1):
-        return max(1, _BUDGET // (self.n * self.K * per))
+        step = max(1, _BUDGET // (self.n * self.K * per))
+        # logits, their exponential, the per-column factors and their product, the permuted terms
+        _require(8 * self.n * self.K * min(step, max(B, 1)),
+                 f"the logits of {min(step, max(B, 1)):,} models on {self.n:,} rows x {self.K} outputs")
+        return step
 
     def base(self, M):
         M = np.ascontiguousarray(np.atleast_2d(np.asarray(M, dtype=np.float64)))
@@ -1147,6 +1161,9 @@ def feature_interactions(rset: RashomonSet, X, y, /, *, pairs=None, n_permutatio
         pair_list = list(dict.fromkeys(pair_list))
     engine = _make_engine(rset.model, Xa, ya, rset.loss)
     rng = np.random.default_rng(seed)
+    # the permutations (built, then stacked) and the transposed copies of a pair's three sets
+    _require(n * (2 * max(n1, n2) + n2 + 2 * n1),
+             f"{max(n1, n2)} permutations of {n:,} rows", avoid=f"{_FEWER_ROWS} or fewer permutations (n_permutations)")
     perms = np.stack([rng.permutation(n) for _ in range(max(n1, n2))]) if n > 0 else np.zeros((0, 0), int)
     names = rset.feature_names
     feats = list(rset.features)

@@ -22,6 +22,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.linalg
 
+from ._memory import format_bytes, matrix_bytes, require_memory
 from ._numerics import cosine_distances, median_pairwise_distance, pow2_scale
 from ._sampling import subsample
 from ._validation import (
@@ -318,6 +319,28 @@ def _prepare(X: np.ndarray) -> _View:
     return _View(X, scale, mean, constant)
 
 
+_FEWER_DIMS = "use views with fewer dimensions (e.g. a PCA projection of each)"
+_FEWER_VIEWS = "compare fewer views, or views with fewer dimensions (e.g. a PCA projection of each)"
+
+
+def _require_cross(dims: list[int], n: int, budget: int, avoid: str) -> None:
+    """The memory guard (:func:`core._memory.require_memory`) of :func:`_cross_stats`: every centred
+    cross product d_i x d_j (i <= j) it keeps, plus one pass's accumulator and row block, in float64."""
+    kept = sum(dims[i] * dims[j] for i in range(len(dims)) for j in range(i, len(dims)))
+    total = sum(dims)
+    width = min(total, 2 * max(budget, max(dims, default=0)))
+    block = min(max(16, _BLOCK_ELEMENTS // max(width, 1)), n) * width  # one pass's row block (and its A)
+    nbytes = 8 * (kept + width * width + block + 2 * total * len(dims))
+    require_memory(nbytes, what=f"the centred cross products of {plural(len(dims), 'view')} "
+                                f"({total:,} dimensions in all, {kept:,} Gram entries)", avoid=avoid)
+
+
+def _require_kernels(s: int, copies: int, what: str, avoid: str) -> None:
+    """The memory guard of ``copies`` s x s float64 matrices (kernels, distances) held at once."""
+    require_memory(matrix_bytes(s, copies=copies), what=f"{what} ({copies} x {s:,} x {s:,} float64, "
+                   f"{format_bytes(matrix_bytes(s))} each)", avoid=avoid)
+
+
 def _groups(dims: list[int], budget: int) -> list[list[int]]:
     out, cur, width = [], [], 0
     for i, d in enumerate(dims):
@@ -374,12 +397,16 @@ class _Cross:
         return (t1 + t2 - t3) / (n * (n - 3))
 
 
-def _cross_stats(views: list[_View], n: int, *, progress=None, budget: int | None = None) -> _Cross:
+def _cross_stats(views: list[_View], n: int, *, progress=None, budget: int | None = None,
+                 avoid: str = _FEWER_DIMS) -> _Cross:
     """All centred cross products of ``views`` from passes over row blocks (one pass when the
-    views' total width fits ``budget``; else one per pair of view groups)."""
+    views' total width fits ``budget``; else one per pair of view groups). Refused first (the
+    memory guard, naming ``avoid``) when the products would not fit the memory budget."""
     m = len(views)
     dims = [v.d for v in views]
-    groups = _groups(dims, _GRAM_DIMS if budget is None else budget)
+    budget = _GRAM_DIMS if budget is None else budget
+    _require_cross(dims, n, budget, avoid)
+    groups = _groups(dims, budget)
     blocks: dict = {}
     aa = np.zeros((m, m))
     za = [np.zeros((d, m)) for d in dims]
@@ -555,7 +582,7 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
         if bandwidth is not None:
             raise EmbedLensInputError(f"bandwidth={bandwidth!r} is only used by kernel='rbf'; leave it out for "
                                       "kernel='linear'")
-        c = _cross_stats([_prepare(X), _prepare(Y)], n)
+        c = _cross_stats([_prepare(X), _prepare(Y)], n, avoid=f"{_FEWER_DIMS}, or kernel='rbf' on max_n rows")
         value, message = _cka_from_cross(c, 0, 1, debiased)
         variant, label = _cka_label("linear", debiased)
         return Similarity(value, metric="cka", variant=variant, label=label, n=n, n_input=n,
@@ -565,6 +592,8 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
     max_n = check_param("max_n", max_n, Interval(Integral, 4 if debiased else 2, None))
     seed = check_param("seed", seed, Interval(Integral, 0, None))
     sample = subsample(n, max_n, seed=seed)
+    # Kx held while Ky and its squared distances are built
+    _require_kernels(sample.n_used, 3, "RBF CKA's two kernels", "use a smaller sample (max_n) or kernel='linear'")
     Kx, sx, _ = _rbf_kernel(np.asarray(X[sample.rows], dtype=np.float64), frac)
     Ky, sy, _ = _rbf_kernel(np.asarray(Y[sample.rows], dtype=np.float64), frac)
     m = sample.n_used
@@ -808,6 +837,8 @@ def rsa(X, Y, /, *, metric: str = "cosine", max_n: int = 2000, seed: int = 0) ->
     seed = check_param("seed", seed, Interval(Integral, 0, None))
     n = X.shape[0]
     sample = subsample(n, max_n, seed=seed)
+    # a view's full distance matrix while its condensed copy is made; then both condensed copies and their ranks
+    _require_kernels(sample.n_used, 3, "RSA's distances and their ranks", "use a smaller sample (max_n)")
     dx = _condensed(np.asarray(X[sample.rows]), metric)
     dy = _condensed(np.asarray(Y[sample.rows]), metric)
     message = None
@@ -1019,7 +1050,7 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
         else:
             if options.get("bandwidth") is not None:
                 raise EmbedLensInputError("bandwidth is only used by kernel='rbf'; leave it out for kernel='linear'")
-            c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress)
+            c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress, avoid=_FEWER_VIEWS)
             h = c.hsic_unbiased if debiased else c.hsic_biased
             self_h = [h(i, i) for i in range(m)]
             for i in range(m):
@@ -1031,7 +1062,7 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
             label = _cka_label("linear", debiased)[1]
     elif metric == "procrustes":
         kind = check_param("kind", options.get("kind", "angular"), StrOptions({"angular", "euclidean"}))
-        c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress)
+        c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress, avoid=_FEWER_VIEWS)
         for i in range(m):
             for j in range(i, m):
                 V[i, j] = V[j, i] = _procrustes_from_cross(c, i, j, kind)[0]
@@ -1041,7 +1072,7 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
         nc = options.get("n_components")
         if nc is not None:
             nc = check_param("n_components", nc, Interval(Integral, 1, None))
-        c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress)
+        c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress, avoid=_FEWER_VIEWS)
         whiteners = [_whitener(c.gram(i, i)) for i in range(m)]
         for i in range(m):
             for j in range(i, m):
@@ -1082,17 +1113,21 @@ def _pairwise_rsa(arrays, options, progress):
     max_n = check_param("max_n", options.get("max_n", 2000), Interval(Integral, 3, None))
     seed = check_param("seed", options.get("seed", 0), Interval(Integral, 0, None))
     sample = subsample(n, max_n, seed=seed)
-    ranks = []
+    s = sample.n_used
+    P = s * (s - 1) // 2
+    # every view's ranks (float32) kept; per view: its full distances, the condensed copy, the sort and the ranks
+    require_memory(4 * m * P + matrix_bytes(s, copies=4),
+                   what=f"RSA's ranked distances of {plural(m, 'view')} ({P:,} pairs of {s:,} rows each)",
+                   avoid="use a smaller sample (max_n) or fewer views")
+    R = np.empty((m, P), dtype=np.float32)
     constant = []
     for i, a in enumerate(arrays):
         d = _condensed(np.asarray(a[sample.rows]), dmetric)
         constant.append(np.ptp(d) == 0)
-        r = _average_ranks(d)  # multiples of 1/2 up to ~2e6: exact in float32
-        ranks.append(r.astype(np.float32))
+        R[i] = _average_ranks(d)  # multiples of 1/2 up to ~2e6: exact in float32
+        del d
         _tick(progress, 0.8 * (i + 1) / m)
-    P = len(ranks[0])
     mu = (P + 1) / 2.0
-    R = np.vstack(ranks)
     cross = np.zeros((m, m))
     chunk = max(1, _BLOCK_ELEMENTS // m)
     for s in range(0, P, chunk):
@@ -1119,6 +1154,9 @@ def _pairwise_rbf(arrays, debiased, options, progress):
     s = sample.n_used
     per_group = max(1, _KERNEL_BUDGET // (2 * 8 * s * s))
     groups = [list(range(g, min(m, g + per_group))) for g in range(0, m, per_group)]
+    # two groups' kernels held at once, and one more being built
+    _require_kernels(s, min(m, 2 * per_group) + 1, f"RBF CKA's kernels of {plural(m, 'view')}",
+                     "use a smaller sample (max_n) or kernel='linear'")
     reprs: dict = {}
     medians: dict = {}  # a kernel rebuilt for a later group pair skips its median
 

@@ -36,7 +36,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._files import atomic_write
 from ._validation import EmbedLensInputError, check_embeddings, plain
 from .readers.fingerprint import fingerprint_metadata
 from .readers.manifest import MANIFEST_NAME, _read_manifest
@@ -54,58 +54,6 @@ __all__ = ["writer", "EmbeddingWriter", "atomic_write"]
 LOCK_NAME = ".embedlens.lock"
 METADATA_NAME = "metadata.parquet"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Write ``path`` all at once: ``write(fh)`` fills a hidden temporary file beside it, which is
-    flushed, synced and moved over ``path`` with :func:`os.replace`.
-
-    Parameters
-    ----------
-    path : path-like
-        The file to create or replace; its folder must exist.
-    write : callable
-        ``write(fh)`` with ``fh`` a binary file open for writing.
-
-    Returns
-    -------
-    None
-
-    Raises
-    ------
-    OSError
-        From creating, writing or moving the file; the temporary file is removed and ``path``
-        is left as it was.
-    Exception
-        Whatever ``write`` raises, after the same clean-up.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make a rename durable (POSIX: fsync the folder); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -84,7 +84,9 @@ class ReportContext:
 
 @dataclass
 class Block:
-    """One part of the page: a heading, figures (file stem -> Figure) drawn two a row, and HTML."""
+    """One part of the page: a heading, figures (file stem -> Figure) drawn two a row, and HTML.
+
+    ``title`` and ``html`` are HTML: text from the data in them must be ``html.escape``d."""
 
     title: str
     figures: dict[str, go.Figure] = field(default_factory=dict)
@@ -187,7 +189,7 @@ def _views_section(ctx: ReportContext) -> list[Block]:
                                    title=f"{ctx.map_method.upper()} map, seed {ctx.seed}")
             fig = projection_figure(info, height=420)
             figures[f"{stem}-map-{ctx.map_method}"] = fig
-        blocks.append(Block(f"{view.label} <span class='note'>({html.escape(view.name)}, "
+        blocks.append(Block(f"{html.escape(view.label)} <span class='note'>({html.escape(view.name)}, "
                             f"{view.n:,} × {view.d})</span>", figures, level=3))
     return [Block("Each view")] + blocks
 

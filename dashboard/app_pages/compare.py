@@ -10,6 +10,7 @@ from dashboard import context, data
 from dashboard import session as vs
 from dashboard.errors import user_errors
 from dashboard.figures import compare as fc
+from dashboard.literal import md
 from dashboard.views import compare as view_compare
 
 MAPS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -50,7 +51,7 @@ def units(a, b) -> None:
     right.caption(f"Correlation of every unit (dimension) of A with every unit of B over {a.n:,} items (column "
                   f"z-scores); right: in the matching's order, matched pairs on the diagonal. One-to-one matching "
                   f"by scipy's linear_sum_assignment; semi-matching: each unit's best. "
-                  f"{curve.note + '. ' if curve.note else ''}Low matched correlations with a high CKA mean the same "
+                  f"{md(curve.note) + '. ' if curve.note else ''}Low matched correlations with a high CKA mean the same "
                   "subspace in another basis (Li et al. 2016).")
 
 
@@ -70,7 +71,7 @@ def pair_matrix(ds, a, b) -> None:
     p = dict(result.params)
     used = view_compare.used_text(result.label, n=p["n"], n_input=p["n_input"], method=p["method"], seed=p["seed"],
                                   params={k: v for k, v in p.items() if k not in ("kernel", "debiased")})
-    st.caption(f"{used}. Click a cell to compare that pair above "
+    st.caption(f"{md(used)}. Click a cell to compare that pair above "
                "(row: A, column: B); the outlined cell is the pair compared now. Kept on disk: a reopened link "
                "draws at once.")
 
@@ -88,16 +89,16 @@ def what_moved(ds, a, b) -> None:
     maps, job = view_compare.moved_maps(ds, a, b, s)
     if job is not None and job.active:
         view_compare.job_progress(job)
-        st.caption(f"Showing PCA while {job.label} is computed.")
+        st.caption(f"Showing PCA while {md(job.label)} is computed.")
     elif job is not None:
-        st.caption(f"{job.label} {job.state}: {job.error or job.message}; showing PCA.")
+        st.caption(md(f"{job.label} {job.state}: {job.error or job.message}") + "; showing PCA.")
     info = fc.movers_map_info(maps[0].coords, maps[1].coords, change, top, titles=(f"A: {a.label}", f"B: {b.label}"),
                               k=knn.k, metric=knn.metric)
     st.plotly_chart(fc.movers_map_figure(info), key="cmp_moved_maps", config={"displaylogo": False})
     tied = int((change == change[top[-1]]).sum()) if len(top) else 0
     st.caption(f"moved = 1 − the share of an item's {knn.k} nearest neighbours ({knn.metric}) that are its "
                f"neighbours in both views (per-item mutual kNN); mean {change.mean():.3f}; "
-               f"{int((change == 1).sum()):,} items share none. Maps: {maps[0].label}, B's rotated onto A's "
+               f"{int((change == 1).sum()):,} items share none. Maps: {md(maps[0].label)}, B's rotated onto A's "
                "(Procrustes)."
                + (f" {tied:,} items tie at the last listed value; the lower rows are listed." if tied > 1 else ""))
     table = fc.movers_table(change, knn.per_item, top, ds.ids, ds.metadata, k=knn.k)
@@ -133,14 +134,14 @@ def trajectories(ds) -> None:
 ds, view = context.require_dataset()
 st.title("Compare")
 if len(ds.views) < 2:
-    st.info(f"Dataset {ds.name!r} has one view ({view.label}), so there is nothing to compare it with. "
+    st.info(f"Dataset {md(repr(ds.name))} has one view ({md(view.label)}), so there is nothing to compare it with. "
             "Compare needs two or more views of the same items: runs, layers, checkpoints or modalities "
             "(one file per view in the dataset's folder, or listed in its embedlens.toml).",
             icon=":material/info:")
     st.stop()
 controls(ds, view)
 b = view_compare.second_view(ds, view, vs.current())
-st.caption(f"A: {view.label} ({view.d:,} dims) · B: {b.label} ({b.d:,} dims) · {view.n:,} items")
+st.caption(f"A: {md(view.label)} ({view.d:,} dims) · B: {md(b.label)} ({b.d:,} dims) · {view.n:,} items")
 with user_errors():  # the cards' bad input leaves the section below on the page
     view_compare.show_cards(view, b, vs.current())
 # one section at a time: each computes its own (the matrix over every view, maps, trajectories)

@@ -10,6 +10,7 @@ from dashboard import context
 from dashboard import session as vs
 from dashboard.errors import user_errors
 from dashboard.jobs import Job
+from dashboard.literal import md
 from dashboard.views import rashomon as vr
 
 RUN_DIRS = {"auto": "auto (by its name)", "lower": "lower is better", "higher": "higher is better"}
@@ -21,7 +22,7 @@ RUN_NAMES = {"effective_rank": "effective rank", "vendi": "Vendi (cosine, q = 1)
 def _job_progress(job: Job) -> None:
     if not job.active:
         st.rerun()
-    st.progress(job.fraction, text=f"{job.label}: {job.message} · {job.elapsed:.0f} s")
+    st.progress(job.fraction, text=f"{md(job.label)}: {md(job.message)} · {job.elapsed:.0f} s")
     st.button("Stop", on_click=vr.stop, args=(job,), key=f"rsh_stop_{job.key[:8]}", icon=":material/stop:")
 
 
@@ -75,7 +76,7 @@ def interactions(ds, view, target: str, numeric: list[str]) -> None:
         if job.active:
             _job_progress(job)
         else:
-            st.error(f"{job.label} {job.state}: {job.error or job.message}", icon=":material/error:")
+            st.error(md(f"{job.label} {job.state}: {job.error or job.message}"), icon=":material/error:")
             st.button("Run again", on_click=vr.retry, icon=":material/refresh:")
     if tables is None:
         return
@@ -132,7 +133,7 @@ def runs(ds, view, target: str) -> None:
 
 ds, view = context.require_dataset()
 st.title("Rashomon")
-st.caption(f"{view.label} · {view.n:,} items · {metric_help('rashomon_set')}")
+st.caption(f"{md(view.label)} · {view.n:,} items · {metric_help('rashomon_set')}")
 columns, default = vr.targets(ds)
 target = ""
 if not columns:

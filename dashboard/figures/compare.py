@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 
 from core._validation import plural
 
+from ..literal import plot, plot_all
 from .theme import OKABE_ITO, TEMPLATE, log_axis, wrap
 
 __all__ = [
@@ -71,9 +72,10 @@ def unit_heatmap_figure(info: UnitHeatmapInfo) -> go.Figure:
             hovertemplate=f"unit %{{customdata[1]}} of A · unit %{{customdata[0]}} of B<br>"
                           f"correlation %{{z:.3f}}<extra></extra>",
         ), row=1, col=col)
+        # the views' labels are data: shown as written (dashboard.literal.plot); the <br> of wrap are ours
         fig.update_yaxes(autorange="reversed", showgrid=False, row=1, col=col,
-                         title_text=wrap(f"units of A: {a}", 30) if col == 1 else None)
-        fig.update_xaxes(showgrid=False, title_text=wrap(f"units of B: {b}", 30), row=1, col=col)
+                         title_text=wrap(f"units of A: {plot(a)}", 30) if col == 1 else None)
+        fig.update_xaxes(showgrid=False, title_text=wrap(f"units of B: {plot(b)}", 30), row=1, col=col)
     fig.update_layout(template=TEMPLATE, height=420, margin_t=60)
     return fig
 
@@ -175,8 +177,9 @@ def pair_matrix_figure(info: PairMatrixInfo) -> go.Figure:
     zmin, zmax = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     names = np.array(info.names, dtype=object)
     labels = np.array(info.labels, dtype=object)
+    shown = plot_all(labels)  # the views' labels are data: shown as written (the cells' customdata keeps the names)
     text = [f"A: {a}<br>B: {b}<br>" + (f"{v:.4f}" if np.isfinite(v) else "undefined")
-            for a, b, v in zip(labels[i], labels[j], z, strict=True)]
+            for a, b, v in zip(shown[i], shown[j], z, strict=True)]
     fig = go.Figure(go.Heatmap(
         z=info.values, x=np.arange(m), y=np.arange(m), colorscale="Viridis", zmin=zmin, zmax=zmax,
         reversescale=not info.higher_is_similar, colorbar=dict(title=wrap(info.colorbar, 12)), hoverinfo="skip",
@@ -190,10 +193,10 @@ def pair_matrix_figure(info: PairMatrixInfo) -> go.Figure:
         r, c = info.chosen
         fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, name="chosen",
                       line=dict(color="#D55E00", width=3), fillcolor="rgba(0,0,0,0)")
-    ticks = dict(tickmode="array", tickvals=list(range(m)), ticktext=list(info.labels), showgrid=False,
+    ticks = dict(tickmode="array", tickvals=list(range(m)), ticktext=list(shown), showgrid=False,
                  zeroline=False, tickfont=dict(size=10 if m > 12 else 12))
     left, bottom, top = 190, 170, 50
-    title = wrap(info.title, 70)
+    title = wrap(plot(info.title), 70)
     fig.update_layout(template=TEMPLATE, title=title, height=cell * m + bottom + top + 20 * title.count("<br>"),
                       margin=dict(l=left, b=bottom, t=top + 20 * title.count("<br>"), r=20),
                       plot_bgcolor="#C9CED6",  # the gaps of undefined pairs
@@ -230,13 +233,13 @@ def movers_map_figure(info: MoversMapInfo, *, height: int = 460) -> go.Figure:
     """Side by side, every item coloured by ``change`` (the items that moved most drawn on top), the
     listed movers ringed."""
     order = np.argsort(info.change, kind="stable")  # the movers last: on top
-    fig = make_subplots(rows=1, cols=2, subplot_titles=tuple(wrap(t, 30) for t in info.titles),
+    fig = make_subplots(rows=1, cols=2, subplot_titles=tuple(wrap(plot(t), 30) for t in info.titles),
                         horizontal_spacing=0.06)
     for col, xy in enumerate(info.coords, start=1):
         fig.add_trace(go.Scattergl(
             x=xy[order, 0], y=xy[order, 1], mode="markers", customdata=order, showlegend=False,
             marker=dict(size=5, color=info.change[order], colorscale="Plasma", cmin=0.0, cmax=1.0,
-                        showscale=col == 2, colorbar=dict(title=wrap(info.colorbar, 16))),
+                        showscale=col == 2, colorbar=dict(title=wrap(plot(info.colorbar), 16))),
             hovertemplate="row %{customdata}<br>moved %{marker.color:.2f}<extra></extra>",
         ), row=1, col=col)
         fig.add_trace(go.Scattergl(
@@ -311,13 +314,14 @@ def trajectory_figure(info: TrajectoryInfo) -> go.Figure:
     for r, (label, series) in enumerate(info.panels, start=1):
         for s in series:
             steps.append(s["step"])
+            name = plot(s["name"])  # run / layer / view names are data: shown as written (dashboard.literal.plot)
             fig.add_trace(go.Scatter(
-                x=s["step"], y=s["value"], mode="lines+markers", name=s["name"], legendgroup=s["name"],
+                x=s["step"], y=s["value"], mode="lines+markers", name=name, legendgroup=s["name"],
                 showlegend=r == 1, line=dict(color=colour[s["name"]], dash=dash[s["name"]]),
-                customdata=s["views"], hovertemplate=f"{s['name']} · step %{{x}}<br>%{{y:.4g}}<br>%{{customdata}}"
-                                                     "<extra></extra>",
+                customdata=plot_all(s["views"]), hovertemplate=f"{name} · step %{{x}}<br>%{{y:.4g}}<br>%{{customdata}}"
+                                                               "<extra></extra>",
             ), row=r, col=1)
-        fig.update_yaxes(title_text=wrap(label, 28), row=r, col=1)
+        fig.update_yaxes(title_text=wrap(plot(label), 28), row=r, col=1)
     every = np.concatenate(steps) if steps else np.empty(0)
     if len(every) and (every > 0).all():  # a step 0 has no place on a log axis
         fig.update_xaxes(**log_axis(every))

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..literal import plot, plot_all
 from .theme import OKABE_ITO, TEMPLATE, wrap
 
 __all__ = ["LOSS_COLORSCALE", "beeswarm_offsets", "SwarmInfo", "swarm_info", "swarm_figure",
@@ -144,47 +145,49 @@ def swarm_info(data: pd.DataFrame, *, loss_max: float, loss_min: float | None = 
 def swarm_figure(info: SwarmInfo) -> go.Figure:
     """One row per pair (or feature), one dot per model coloured by its loss, the reference as a star.
 
-    Every dot's ``customdata`` starts with its row's label, so a click names the row.
+    Every dot's ``customdata`` starts with its row's label (as written), so a click names the row; the
+    hover shows the label through ``text`` (escaped: feature names are data, shown as written).
     """
     fig = go.Figure()
     labels = np.asarray(info.rows, dtype=object)
+    shown = plot_all(labels)
     if info.box:
         for i, r in enumerate(info.rows):
             vals = info.x[(info.row_of == i) & info.in_set]
             if len(vals):
                 fig.add_trace(go.Box(x=vals, y=np.full(len(vals), float(i)), orientation="h", boxpoints=False,
                                      width=0.7, line=dict(color="#8A919C", width=1), fillcolor="rgba(0,0,0,0)",
-                                     name=r, showlegend=False, hoverinfo="skip"))
+                                     name=plot(r), showlegend=False, hoverinfo="skip"))
     for inside in (True, False):
         m = info.in_set == inside
         if not m.any():
             continue
         custom = np.stack([labels[info.row_of[m]], info.model[m], info.loss[m]], axis=1)
         fig.add_trace(go.Scatter(
-            x=info.x[m], y=info.y[m], mode="markers", customdata=custom,
+            x=info.x[m], y=info.y[m], mode="markers", customdata=custom, text=shown[info.row_of[m]],
             name="models in the Rashomon set" if inside else "joint models above L* + ε",
             marker=dict(color=info.loss[m], coloraxis="coloraxis", size=7 if inside else 8,
                         symbol="circle" if inside else "circle-open", line=dict(width=0.4 if inside else 1.2)),
-            hovertemplate="%{customdata[0]}<br>model %{customdata[1]}<br>value %{x:.4g}"
+            hovertemplate="%{text}<br>model %{customdata[1]}<br>value %{x:.4g}"
                           "<br>loss %{customdata[2]:.5g}<extra></extra>",
         ))
     ok = np.isfinite(info.reference)
     fig.add_trace(go.Scatter(
         x=info.reference[ok], y=np.flatnonzero(ok).astype(float), mode="markers", name="reference model",
-        customdata=np.stack([labels[ok]], axis=1) if ok.any() else None,
+        customdata=np.stack([labels[ok]], axis=1) if ok.any() else None, text=shown[ok],
         marker=dict(symbol="star", size=15, color="#F0E442", line=dict(color="#000000", width=1.2)),
-        hovertemplate="%{customdata[0]}<br>reference %{x:.4g}<extra></extra>",
+        hovertemplate="%{text}<br>reference %{x:.4g}<extra></extra>",
     ))
     fig.add_vline(x=0, line=dict(color="#9AA0A6", width=1, dash="dot"))
     if info.selected is not None:
         fig.add_hrect(y0=info.selected - 0.5, y1=info.selected + 0.5, fillcolor="#FCEFD2", opacity=0.6,
                       line_width=0, layer="below")
     fig.update_layout(
-        template=TEMPLATE, height=110 + 34 * max(len(info.rows), 2), title=info.title or None,
-        xaxis_title=info.x_title, clickmode="event+select", dragmode=False,
+        template=TEMPLATE, height=110 + 34 * max(len(info.rows), 2), title=plot(info.title) if info.title else None,
+        xaxis_title=plot(info.x_title), clickmode="event+select", dragmode=False,
         coloraxis=dict(colorscale=LOSS_COLORSCALE, cmin=info.cmin, cmax=info.cmax,
                        colorbar=dict(title=dict(text="loss"), thickness=12)),
-        yaxis=dict(tickvals=list(range(len(info.rows))), ticktext=list(info.rows), autorange="reversed",
+        yaxis=dict(tickvals=list(range(len(info.rows))), ticktext=list(shown), autorange="reversed",
                    range=None, showgrid=False, zeroline=False),
         legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),  # above: below, it met the axis title
         margin=dict(l=96, r=16, t=70 if info.title else 36, b=48),
@@ -261,14 +264,14 @@ def halo_figure(info: HaloInfo) -> go.Figure:
             r=np.full(len(ring), c["epsilon"]), theta=ring, mode="lines", name=f"additive: {tag}",
             line=dict(color=_HALO_RED, width=2 if main else 1.2, dash="solid" if main else "dash"),
             opacity=fade, hoverinfo="skip"))
-        custom = np.stack([c["quadrant"], c["alpha_i"], c["alpha_j"]], axis=1)
+        custom = np.stack([plot_all(c["quadrant"]), c["alpha_i"], c["alpha_j"]], axis=1)
         fig.add_trace(go.Scatterpolar(
             r=c["measured"], theta=c["theta"], mode="lines+markers" if main else "lines", name=f"measured: {tag}",
             line=dict(color=_HALO_BLUE, width=2.4 if main else 1.4, dash="solid" if main else "dash"),
             marker=dict(size=5), opacity=fade, customdata=custom,
             hovertemplate=(f"{tag}<br>quadrant %{{customdata[0]}}<br>budget a_i %{{customdata[1]:.1f}}, "
                            "a_j %{customdata[2]:.1f}<br>loss rise %{r:.4g}<extra></extra>")))
-    i, j = info.pair
+    i, j = (plot(p) for p in info.pair)  # feature names are data: shown as written (dashboard.literal.plot)
     fig.update_layout(
         template=TEMPLATE, height=460, showlegend=n > 0,
         title=wrap(f"Halo of {i} × {j}: loss rise of the 36 joint models", 36),
@@ -276,7 +279,7 @@ def halo_figure(info: HaloInfo) -> go.Figure:
             radialaxis=dict(range=[info.r_min, info.r_max * 1.12 if info.r_max > 0 else 1.0],
                             exponentformat="power", angle=90, tickangle=90, nticks=4),
             angularaxis=dict(tickvals=[a for a, _ in info.quadrant_ticks],
-                             ticktext=[q for _, q in info.quadrant_ticks], direction="counterclockwise",
+                             ticktext=[plot(q) for _, q in info.quadrant_ticks], direction="counterclockwise",
                              rotation=0)),
         legend=dict(orientation="h", y=-0.12), margin=dict(l=40, r=40, t=70, b=40),
     )
@@ -318,17 +321,18 @@ def runs_info(table: pd.DataFrame, *, metric_title: str, score_name: str) -> Run
 def runs_figure(info: RunsInfo) -> go.Figure:
     """The metric across the runs: the empirical Rashomon set's runs (top row) against the others."""
     fig = go.Figure()
+    metric, score = plot(info.metric_title), plot(info.score_name)  # the score's name is the manifest's: data
     for row, (name, color) in enumerate((("within ε of the best", OKABE_ITO[0]), ("the other runs", "#9AA0A6"))):
         m = info.member == (row == 0)
         if not m.any():
             continue
-        custom = np.stack([np.asarray(info.labels, dtype=object)[m], info.score[m]], axis=1)
+        custom = np.stack([plot_all(info.labels)[m], info.score[m]], axis=1)  # view labels: shown as written
         fig.add_trace(go.Scatter(
             x=info.value[m], y=info.y[m], mode="markers", name=name, customdata=custom,
             marker=dict(size=10, color=color, line=dict(color="#333", width=0.6)),
-            hovertemplate=(f"%{{customdata[0]}}<br>{info.metric_title} %{{x:.4g}}<br>{info.score_name} "
+            hovertemplate=(f"%{{customdata[0]}}<br>{metric} %{{x:.4g}}<br>{score} "
                            "%{customdata[1]:.4g}<extra></extra>")))
-    fig.update_layout(template=TEMPLATE, height=250, xaxis_title=info.metric_title,
+    fig.update_layout(template=TEMPLATE, height=250, xaxis_title=metric,
                       yaxis=dict(tickvals=[0, 1], ticktext=["in the set", "others"], range=[1.6, -0.6],
                                  showgrid=False, zeroline=False),
                       legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"), margin=dict(l=90, r=16, t=36, b=48))

@@ -16,6 +16,7 @@ from dashboard import session as vs
 from dashboard.data import compare as data
 from dashboard.data import view_graph
 from dashboard.jobs import Job
+from dashboard.literal import md
 from dashboard.state import TRAJECTORY_METRICS
 from dashboard.views import map as view_map
 
@@ -174,9 +175,10 @@ def tie_warning(a: View, b: View, state) -> str | None:
 def show_cards(a: View, b: View, state) -> None:
     """The cards of the pair in one row, one caption saying what each used, and a warning about tied neighbours."""
     cards = pair_cards(a, b, state)
-    for col, c in zip(st.columns(len(cards)), cards, strict=True):
-        col.metric(c.label, c.value, help=c.help)
-    st.caption(" · ".join(c.note for c in cards))
+    for col, c in zip(st.columns(len(cards)), cards, strict=True):  # labels, notes and reasons quote data: md
+        col.metric(md(c.label), c.value, help=None if c.help is None else (md(c.help) if c.value == "undefined"
+                                                                           else c.help))
+    st.caption(" · ".join(md(c.note) for c in cards))
     if warning := tie_warning(a, b, state):
         st.warning(warning, icon=":material/warning:")
 
@@ -258,7 +260,7 @@ def job_progress(job: Job) -> None:
     """The running map job's progress, polled every second; the page reruns when it ends."""
     if not job.active:
         st.rerun()
-    st.progress(job.fraction, text=f"{job.label}: {job.message} · {job.elapsed:.0f} s")
+    st.progress(job.fraction, text=f"{md(job.label)}: {md(job.message)} · {job.elapsed:.0f} s")
 
 
 def open_on_map(ds: Dataset, b: View, top, state) -> None:

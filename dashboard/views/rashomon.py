@@ -18,6 +18,7 @@ from dashboard import session as vs
 from dashboard.data import rashomon as rd
 from dashboard.figures import rashomon as fr
 from dashboard.jobs import Job
+from dashboard.literal import md
 
 __all__ = ["MODELS", "NESTED", "RUN_METRICS", "link_warning", "link_notes", "targets", "feature_columns", "tuple_widget",
            "model_inputs", "compute", "stop", "retry",
@@ -70,8 +71,9 @@ def _tuple_changed(name: str) -> None:
 
 def link_warning(text: str) -> None:
     """A link value the page could not use: shown now, and kept among the link's warnings (shown at the top
-    of the page until the view changes), so the reruns while the set is computed do not lose it."""
-    st.warning(text, icon=":material/link_off:")
+    of the page until the view changes), so the reruns while the set is computed do not lose it. ``text``
+    quotes the link's values: shown as written (escaped here; the app escapes the kept copy)."""
+    st.warning(md(text), icon=":material/link_off:")
     vs.add_warning(text)
 
 
@@ -175,12 +177,15 @@ def on_swarm_select(pairs: list[tuple[str, str]]) -> None:
 
 
 def used_caption(inputs: rd.Inputs, tables: rd.RashomonTables, s, n: int, target: str) -> str:
-    """What every number on the page used: model, loss, epsilon, permutations, seed, rows, features."""
+    """What every number on the page used: model, loss, epsilon, permutations, seed, rows, features.
+
+    Markdown for a caption: the column names and the set's label (data) are escaped (:func:`dashboard.literal.md`).
+    """
     if inputs.source == "pcs":
         share = sum(inputs.explained)
         source = f"the top {len(inputs.names)} principal components of the view ({share:.0%} of its variance)"
     else:
-        source = f"metadata columns {', '.join(inputs.names)}"
+        source = f"metadata columns {md(', '.join(inputs.names))}"
     rows = f"{len(inputs.rows):,} of {n:,} rows"
     if inputs.method != "all rows":
         rows += f" ({inputs.method}, seed {s.rsh_seed})"
@@ -190,9 +195,9 @@ def used_caption(inputs: rd.Inputs, tables: rd.RashomonTables, s, n: int, target
            else f"ε = {s.rsh_eps_rate:g} × L* = {tables.epsilon:.4g}")
     n1, n2 = tables.result.params["n_permutations"]
     return (f"Reference model: {MODELS[s.rsh_model]} (scikit-learn, standardised inputs, seed {s.rsh_seed}) "
-            f"predicting {target!r} from {source}; {rd.LOSS.replace('_', ' ')} "
+            f"predicting {md(repr(target))} from {source}; {rd.LOSS.replace('_', ' ')} "
             f"L* = {tables.reference_loss:.5g}, {eps}; {n1} / {n2} permutations (features / pairs), seed "
-            f"{s.rsh_seed}; {rows}. {tables.set_label}.")
+            f"{s.rsh_seed}; {rows}. {md(tables.set_label)}.")
 
 
 # --------------------------------------------------------------------------- sections
@@ -237,7 +242,7 @@ def halo_caption(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], p
     t = tables.halos[(tables.halos["i"] == i) & (tables.halos["j"] == j)]
     below = int((t["measured"] < 0).sum())
     eps = ", ".join(f"{float(h['expected'].iloc[0]):.4g} (ε × {f:g})" for f, h in sorted(nested.items()) if len(h))
-    st.caption(f"Angle labels: the signs of the {i} and {j} multipliers' moves from 1. Solid: ε = "
+    st.caption(f"Angle labels: the signs of the {md(i)} and {md(j)} multipliers' moves from 1. Solid: ε = "
                f"{tables.epsilon:.4g}" + (f"; dashed: {eps}" if eps else "") + "."
                + (f" {below} of the 36 joint models have a loss below L* (radius below 0, nearer the centre)."
                   if below else "") + f" {metric_help('halo')}")
@@ -277,9 +282,9 @@ def higher_is_better(score: str, direction: str) -> bool:
 def runs(ds, view, s, score: str, labels_key: str, labels) -> None:
     """The empirical Rashomon set of runs by ``score``, and the state's metric across the runs."""
     views = [v for v in ds.views if v.layer == view.layer and v.modality == view.modality and score in v.extra]
-    where = f"layer {view.layer!r}" if view.layer else "this kind of view"
+    where = f"layer {md(repr(view.layer))}" if view.layer else "this kind of view"  # names from the data: md
     if len(views) < 2:
-        st.info(f"Fewer than 2 views of {where} record {score!r}: no set of runs to compare.")
+        st.info(f"Fewer than 2 views of {where} record {md(repr(score))}: no set of runs to compare.")
         return
     higher = higher_is_better(score, s.rsh_run_dir)
     scores = {v.name: float(v.extra[score]) for v in views}
@@ -296,7 +301,7 @@ def runs(ds, view, s, score: str, labels_key: str, labels) -> None:
             values.append(rd.run_metric(s.rsh_run_metric, v, labels_key=labels_key, labels=labels))
         except EmbedLensInputError:
             values.append(np.nan)
-        progress.progress((n + 1) / len(views), text=f"{metric_title(key)} of {v.label}")
+        progress.progress((n + 1) / len(views), text=f"{metric_title(key)} of {md(v.label)}")
     progress.empty()
     table = pd.DataFrame({"name": [v.name for v in views], "label": [v.label for v in views],
                           "score": list(scores.values()), "value": values,
@@ -306,7 +311,7 @@ def runs(ds, view, s, score: str, labels_key: str, labels) -> None:
     member = table[table["member"]]["value"]
     spread = (f" Across the set, {title} ranges from {member.min():.4g} to {member.max():.4g}."
               if member.notna().any() else "")
-    st.caption(f"{eset.label}; {score} read as {'higher' if higher else 'lower'} is better"
+    st.caption(f"{md(eset.label)}; {md(score)} read as {'higher' if higher else 'lower'} is better"
                f"{' (by its name)' if s.rsh_run_dir == 'auto' else ''}; runs: the {len(views)} views of {where}; "
                f"{title}: {_RUN_NOTES[s.rsh_run_metric]}."
                f"{spread} {metric_help('empirical_rashomon_set')}")

@@ -3,7 +3,8 @@
 The dataset's folder name, manifest description, view run / layer names, metadata column name
 and label values hold ``<script>``, ``<img onerror>``, markdown links to ``javascript:``,
 ``$...$`` LaTeX, emoji and icon codes, plotly's ``<b>`` / ``<br>`` and a ``%{x}`` template.
-On the Data, Map, Geometry and Spectra pages: no dialog opens, ``window.__x`` stays unset, no
+Two numeric columns and the views' recorded score have hostile names too. On the Data, Map,
+Geometry, Spectra, Compare and Rashomon pages: no dialog opens, ``window.__x`` stays unset, no
 element the data could have made exists (a ``javascript:`` link, an ``img[src=x]``, KaTeX,
 bold text in the plotly legend), and the text is shown as written: in titles, captions,
 alerts, widget labels, the item panel, the plotly legend, hover label and tick labels.
@@ -35,6 +36,9 @@ COLUMN = "<b>kind</b> $k$"
 NAME = "evil [ds](javascript:window.__x=1) <b>b $n$"  # a folder name: no "/"
 DESCRIPTION = "[desc](javascript:window.__x=1) **not bold** <script>window.__x=1</script>"
 RUN, LAYER = "<i>run</i>", "$L_1$ <br>"
+NUMERIC = ["<i>num</i> $v$", "**w** <b>x</b>"]  # numeric metadata: the Rashomon page's features
+SCORE = "<b>acc</b> $a$"  # a score every view records (manifest extra): the runs' Rashomon set
+VIEW1, VIEW2 = f"{RUN} · {LAYER} · step 1", f"{RUN} · {LAYER} · step 2"
 INVISIBLE = "\u2060"  # dashboard.literal puts a word joiner inside :material/...: (Streamlit matches it after parsing)
 
 
@@ -51,11 +55,15 @@ def hostile_server(tmp_path_factory):
     X = (centres[np.arange(n) % len(LABELS)] + rng.standard_normal((n, 16))).astype(np.float32)
     np.save(folder / "a.npy", X)
     np.save(folder / "b.npy", (X * 1.5 + 0.1).astype(np.float32))
-    pd.DataFrame({"id": [f"<u>{i}</u>" for i in range(n)], COLUMN: labels}).to_csv(folder / "metadata.csv", index=False)
+    numeric = {c: np.round(X[:, i] + rng.standard_normal(n), 3) for i, c in enumerate(NUMERIC)}
+    pd.DataFrame({"id": [f"<u>{i}</u>" for i in range(n)], COLUMN: labels, **numeric}).to_csv(
+        folder / "metadata.csv", index=False)
     (folder / "embedlens.toml").write_text(
         f"description = {json.dumps(DESCRIPTION)}\n"
         f'[[views]]\nfile = "a.npy"\nrun = {json.dumps(RUN)}\nlayer = {json.dumps(LAYER)}\nstep = 1\n'
-        f'[[views]]\nfile = "b.npy"\nrun = {json.dumps(RUN)}\nlayer = {json.dumps(LAYER)}\nstep = 2\n')
+        f"extra = {{ {json.dumps(SCORE)} = 0.9 }}\n"
+        f'[[views]]\nfile = "b.npy"\nrun = {json.dumps(RUN)}\nlayer = {json.dumps(LAYER)}\nstep = 2\n'
+        f"extra = {{ {json.dumps(SCORE)} = 0.8 }}\n")
     proc, url, _ = start_server({"EMBEDLENS_DATA": str(data), "EMBEDLENS_UPLOADS": str(tmp / "uploads"),
                                  "EMBEDLENS_CACHE": str(tmp / "cache"), "EMBEDLENS_WARMUP": "off"})
     yield url
@@ -169,3 +177,41 @@ def test_hostile_link_values_are_warned_about_literally(hostile_server, watched)
     text = _open(watched, f"{hostile_server}/data?ds={quote(bad)}&view={quote(bad)}")
     _nothing_ran(watched)
     assert f"The link's dataset {bad!r} is not in this data folder" in text
+
+
+def test_compare_shows_view_names_literally(hostile_server, watched):
+    text = _open(watched, f"{hostile_server}/compare?ds={quote(NAME)}&cp=matrix")
+    watched.wait_for_selector(f"{CHART} .xtick text", timeout=90_000)
+    _nothing_ran(watched)
+    assert f"A: {VIEW1} (16 dims) · B: {VIEW2} (16 dims)" in text, text[:600]
+    ticks = watched.locator(f"{CHART} .xtick text").all_text_contents()
+    assert {VIEW1, VIEW2} <= set(ticks), ticks  # the matrix over every view: its axes name the views
+    # the units panel: the axis titles name the two views
+    _open(watched, f"{hostile_server}/compare?ds={quote(NAME)}&cp=units")
+    watched.wait_for_selector(f"{CHART} .xtitle", timeout=90_000)
+    _nothing_ran(watched)
+    titles = " ".join(watched.locator(f"{CHART} .xtitle, {CHART} .ytitle").all_text_contents())
+    assert "units of B:" in titles and "$L_1$" in titles and "<i>run</i>" in titles, titles
+    # the trajectories: one line per run / layer, named as written in the legend
+    _open(watched, f"{hostile_server}/compare?ds={quote(NAME)}&cp=trajectories")
+    watched.wait_for_selector(f"{CHART} .legendtext", timeout=90_000)
+    _nothing_ran(watched)
+    legend = watched.locator(f"{CHART} .legendtext").all_text_contents()
+    assert f"{RUN} · {LAYER}" in legend, legend
+
+
+def test_rashomon_shows_column_feature_and_score_names_literally(hostile_server, watched):
+    text = _open(watched, f"{hostile_server}/rashomon?ds={quote(NAME)}&rt={quote(COLUMN)}&rsrc=metadata"
+                          "&rnp=5&rnpp=10")
+    watched.wait_for_selector(f"{CHART} .ytick text", timeout=240_000)  # the set and its FIS are a job
+    wait_idle(watched)
+    text = watched.locator('[data-testid="stMain"]').inner_text().replace(INVISIBLE, "")
+    _nothing_ran(watched)
+    assert f"predicting {COLUMN!r} from metadata columns {', '.join(NUMERIC)}" in text, text[:2000]
+    ticks = watched.locator(f"{CHART} .ytick text").all_text_contents()
+    assert f"{NUMERIC[0]} × {NUMERIC[1]}" in ticks and set(NUMERIC) <= set(ticks), ticks  # FIS and main swarms
+    halo = " ".join(watched.locator(f"{CHART} .gtitle").all_text_contents())
+    squeeze = lambda t: "".join(t.split())  # noqa: E731 - the title is wrapped at spaces (one <tspan> per line)
+    assert squeeze(f"Halo of {NUMERIC[0]} × {NUMERIC[1]}") in squeeze(halo), halo
+    assert f"Angle labels: the signs of the {NUMERIC[0]} and {NUMERIC[1]} multipliers" in text
+    assert f"{SCORE} read as higher is better" in text  # the runs' score: a manifest key

@@ -25,6 +25,7 @@ from core._memory import MemoryBudgetError, format_bytes, matrix_bytes, memory_b
 ROOT = Path(__file__).resolve().parents[2]
 rng = np.random.default_rng(0)
 X600 = rng.standard_normal((600, 8)).astype(np.float32)
+W400 = rng.standard_normal((50, 400))  # wide views: their feature-space Grams (400 x 400 and more) are over 1 MB
 
 
 @pytest.fixture
@@ -68,6 +69,19 @@ CASES = [
     ("sce rff", lambda: core.schur_complement_entropy(X600, X600, kernel="rff", n_features=300),
      "1,200 x 1,200", "n_features",
      lambda: core.schur_complement_entropy(X600[:200], X600[:200], kernel="rff", n_features=8)),
+    # core/similarity.py: RBF CKA's kernels, RSA's distances and ranks, pairwise_matrix's kernels / ranks / Grams
+    ("cka rbf", lambda: core.cka(X600, X600[:, ::-1], kernel="rbf"), "600 x 600", "max_n",
+     lambda: core.cka(X600, X600[:, ::-1], kernel="rbf", max_n=100)),
+    ("rsa", lambda: core.rsa(X600, X600[:, :4]), "600 x 600", "max_n",
+     lambda: core.rsa(X600, X600[:, :4], max_n=100)),
+    ("pairwise rsa", lambda: core.pairwise_matrix([X600, X600[:, :4], X600[:, 4:]], "rsa"), "179,700 pairs of 600 rows",
+     "max_n", lambda: core.pairwise_matrix([X600, X600[:, :4], X600[:, 4:]], "rsa", max_n=100)),
+    ("pairwise cka rbf", lambda: core.pairwise_matrix([X600, X600[:, :4]], "cka", kernel="rbf"), "600 x 600",
+     "max_n", lambda: core.pairwise_matrix([X600, X600[:, :4]], "cka", kernel="rbf", max_n=100)),
+    ("linear cka grams", lambda: core.cka(W400, W400[:, ::-1]), "800 dimensions", "fewer dimensions",
+     lambda: core.cka(W400[:, :40], W400[:, 40:80])),
+    ("pairwise grams", lambda: core.pairwise_matrix([W400, W400[:, :200], W400[:, 200:]], "procrustes"),
+     "800 dimensions", "fewer views", lambda: core.pairwise_matrix([W400[:, :40], W400[:, 40:80]], "procrustes")),
 ]
 
 
@@ -76,6 +90,33 @@ def test_kind_guarded_metrics_refuse_over_the_budget_and_run_with_the_named_opti
                                                                                     size, avoid, fixed):
     _refused(call, size, avoid)
     fixed()  # the option the message names makes it fit
+
+
+@pytest.fixture(scope="module")
+def small_rashomon():
+    """A logistic and an MLP Rashomon set over 600 rows x 4 features (built under the machine's budget)."""
+    X = np.asarray(X600[:, :4], dtype=np.float64)
+    y = (X[:, 0] + 0.5 * X[:, 1] * X[:, 2] > 0).astype(int)
+    logistic = core.rashomon_set(core.fit_reference_model(X, y), X, y)
+    return X, y, logistic
+
+
+def test_kind_rashomon_permutations_logits_and_batched_predict_are_guarded(monkeypatch, small_rashomon):
+    X, y, rset = small_rashomon
+    monkeypatch.setenv("EMBEDLENS_MEMORY_BUDGET_MB", "1")
+    # the permutations: 600 rows x (2 x 100 + 100 + 2 x 30) indices = 1.6 MB
+    text = _refused(lambda: core.feature_interactions(rset, X, y), "100 permutations of 600 rows", "n_permutations")
+    assert "fewer rows" in text
+    # fewer permutations fit; the logits of the reference and single-feature models (600 x 2 each, 8 buffers) do not
+    _refused(lambda: core.feature_interactions(rset, X, y, n_permutations=(5, 10)), "models on 600 rows x 2 outputs",
+             "fewer rows of X")
+    fi = core.feature_interactions(rset, X[:60], y[:60], n_permutations=(5, 10))  # the named option: fewer rows
+    assert len(fi.fis) == 37 * len(rset.pairs)
+    # any other model: its candidates' inputs are stacked into predict calls
+    monkeypatch.delenv("EMBEDLENS_MEMORY_BUDGET_MB")
+    mlp = core.fit_reference_model(X[:200], y[:200], kind="mlp")
+    monkeypatch.setenv("EMBEDLENS_MEMORY_BUDGET_MB", "1")
+    _refused(lambda: core.rashomon_set(mlp, X, y), "batched predict inputs of", "fewer rows of X")
 
 
 def test_kind_knn_graph_pca_id_and_pca_map_refuse_large_copies(monkeypatch):
