@@ -378,6 +378,7 @@ def mlp_loss(X, M, W1, b1, Ws, bs, shapes, act, cols, perms_t, y, loss, p_min, n
             for j in range(H1):
                 W1m[c, j] = M[b, c] * W1[c, j]
         Z0 = np.empty((H1, R))
+        xt = np.empty(R)
         D = np.empty((max(S, 1), T))
         A = np.empty((width, T))
         A2 = np.empty((width, T))
@@ -387,6 +388,7 @@ def mlp_loss(X, M, W1, b1, Ws, bs, shapes, act, cols, perms_t, y, loss, p_min, n
         yv = np.empty(T)
         lv = np.empty(T)
         acc = np.zeros(max(q, 1))
+        prod = np.ones(max(q, 1))
         for r0 in range(0, n, R):
             rb = min(R, n - r0)
             E = rb * q
@@ -394,10 +396,12 @@ def mlp_loss(X, M, W1, b1, Ws, bs, shapes, act, cols, perms_t, y, loss, p_min, n
                 for i in range(rb):
                     Z0[j, i] = b1[j]
             for c in range(p):
+                for i in range(rb):
+                    xt[i] = X[r0 + i, c]
                 for j in range(H1):
                     w = W1m[c, j]
                     for i in range(rb):
-                        Z0[j, i] += X[r0 + i, c] * w
+                        Z0[j, i] += xt[i] * w
             for s in range(S):
                 c = cols[s]
                 for i in range(rb):
@@ -405,10 +409,14 @@ def mlp_loss(X, M, W1, b1, Ws, bs, shapes, act, cols, perms_t, y, loss, p_min, n
                     for t in range(q):
                         D[s, i * q + t] = X[perms_t[r0 + i, t0 + t], c] - xr
             for j in range(H1):
-                for i in range(rb):
-                    zj = Z0[j, i]
-                    for t in range(q):
-                        A[j, i * q + t] = zj
+                if q == 1:
+                    for i in range(rb):
+                        A[j, i] = Z0[j, i]
+                else:
+                    for i in range(rb):
+                        zj = Z0[j, i]
+                        for t in range(q):
+                            A[j, i * q + t] = zj
                 for s in range(S):
                     w = W1m[cols[s], j]
                     for e in range(E):
@@ -419,13 +427,13 @@ def mlp_loss(X, M, W1, b1, Ws, bs, shapes, act, cols, perms_t, y, loss, p_min, n
             O = _forward_tile(A, A2, E, Ws, bs, shapes, act, U, tmp)
             _tile_loss(O, E, K, yv, loss, lv, EX, tmp)
             if loss == 0:
-                for t in range(q):
-                    prod = 1.0
-                    for i in range(rb):
-                        prod *= min(max(lv[i * q + t], p_min), 1.0)
-                        if (i + 1) % _CHUNK == 0 or i == rb - 1:
-                            acc[t] -= np.log(prod)
-                            prod = 1.0
+                for i in range(rb):
+                    for t in range(q):
+                        prod[t] *= min(max(lv[i * q + t], p_min), 1.0)
+                    if (r0 + i + 1) % _CHUNK == 0 or r0 + i == n - 1:
+                        for t in range(q):
+                            acc[t] -= np.log(prod[t])
+                            prod[t] = 1.0
             else:
                 for t in range(q):
                     for i in range(rb):
