@@ -10,10 +10,11 @@ budget splits x 4 sign quadrants = 36 per pair). :func:`feature_interactions` th
 main effects (model reliance) and feature interaction scores (FIS) for every model.
 
 Everything is batched: for linear and logistic models (scikit-learn's LogisticRegression,
-LinearRegression, Ridge, or a Pipeline of a StandardScaler and one of them) a batch of
-candidate models is one matrix product on the coefficients; for any other model the
-candidates' inputs are stacked into as few ``predict`` / ``predict_proba`` calls as memory
-allows. The chains of the greedy search are independent and advance in lockstep, so every
+LinearRegression, Ridge, bare or after per-column scalers in a Pipeline) a batch of candidate
+models is one matrix product on the coefficients; for scikit-learn's MLPClassifier /
+MLPRegressor (the same) numba kernels run the forward pass from the weights, a permutation
+being a rank-|S| update of the first layer; for any other model the candidates' inputs are
+stacked into as few ``predict`` / ``predict_proba`` calls as memory allows. The chains of the greedy search are independent and advance in lockstep, so every
 step of the search is one batched evaluation.
 """
 
@@ -161,6 +162,7 @@ class _Engine:
 
     evaluation = ""
     calls = 0
+    fallback = None  # why a recognised model (linear, MLP) is evaluated by batched predict instead
 
     def base(self, M: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -375,25 +377,66 @@ class _LinearEngine(_Engine):
         return out
 
 
-def _linear_parts(model):
+def _affine_step(step, p):
+    """(u, v) with step.transform(x) = (x - u) / v per column, or None (not a per-column scaler)."""
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+
+    def arr(value, default):
+        return np.full(p, default) if value is None else np.broadcast_to(np.asarray(value, dtype=np.float64), (p,))
+
+    try:
+        if type(step) is StandardScaler:
+            return (arr(getattr(step, "mean_", None) if step.with_mean else None, 0.0),
+                    arr(getattr(step, "scale_", None) if step.with_std else None, 1.0))
+        if type(step) is RobustScaler:
+            return (arr(getattr(step, "center_", None) if step.with_centering else None, 0.0),
+                    arr(getattr(step, "scale_", None) if step.with_scaling else None, 1.0))
+        if type(step) is MaxAbsScaler:
+            return np.zeros(p), arr(step.scale_, 1.0)
+        if type(step) is MinMaxScaler and not step.clip:  # x s + m = (x - (-m / s)) / (1 / s)
+            s, m = arr(step.scale_, 1.0), arr(step.min_, 0.0)
+            return -m / s, 1.0 / s
+    except (AttributeError, ValueError):  # not fitted, or fitted on another width
+        return None
+    return None
+
+
+def _affine_prefix(model, p):
+    """(final estimator, u, v, why not): a Pipeline's earlier steps folded into x -> (x - u) / v.
+
+    The multipliers act on the raw features, before the scalers; a model whose weights act on
+    (x - u) / v has them in raw units as W / v (rows) and b - (u / v) W. Only scikit-learn's
+    per-column scalers (exact types, so a subclass's own transform is not trusted) fold;
+    ``why not`` names the first step that does not (u, v are then None). A bare model: u = 0, v = 1.
+    """
+    from sklearn.pipeline import Pipeline
+
+    u, v = np.zeros(p), np.ones(p)
+    if not isinstance(model, Pipeline):
+        return model, u, v, None
+    steps = [s for _, s in model.steps if s is not None and s != "passthrough"]
+    if not steps:
+        return model, None, None, "the Pipeline has no steps"
+    for step in steps[:-1]:
+        uv = _affine_step(step, p)
+        if uv is None:
+            return steps[-1], None, None, (f"its step {type(step).__name__} is not a per-column scaler "
+                                           "(StandardScaler, RobustScaler, MaxAbsScaler, MinMaxScaler)")
+        u, v = u + uv[0] * v, v * uv[1]  # (((x - u) / v) - u2) / v2 = (x - (u + u2 v)) / (v v2)
+    return steps[-1], u, v, None
+
+
+def _linear_parts(model, p):
     """(W (p, K), b (K,), kind) of a linear / logistic model in raw input units, or None.
 
-    A Pipeline may hold one StandardScaler before the model: the multipliers act on the raw
-    features, before the scaler, so W_raw = W / sigma and b_raw = b - (mu / sigma) W.
+    A Pipeline may hold per-column scalers before the model (:func:`_affine_prefix`): the
+    multipliers act on the raw features, so W_raw = W / v and b_raw = b - (u / v) W.
     """
     from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    scaler, est = None, model
-    if isinstance(model, Pipeline):
-        steps = [s for _, s in model.steps if s is not None and s != "passthrough"]
-        if not steps:
-            return None
-        est, before = steps[-1], steps[:-1]
-        if len(before) > 1 or (before and not isinstance(before[0], StandardScaler)):
-            return None
-        scaler = before[0] if before else None
+    est, u, v, _ = _affine_prefix(model, p)
+    if u is None:
+        return None
     if isinstance(est, LogisticRegression):
         W = np.asarray(est.coef_, dtype=np.float64).T
         b = np.asarray(est.intercept_, dtype=np.float64).reshape(-1)
@@ -409,14 +452,160 @@ def _linear_parts(model):
         kind = "regressor"
     else:
         return None
-    if scaler is not None:
-        mu = getattr(scaler, "mean_", None)
-        sd = getattr(scaler, "scale_", None)
-        mu = np.zeros(W.shape[0]) if mu is None or not scaler.with_mean else np.asarray(mu, dtype=np.float64)
-        sd = np.ones(W.shape[0]) if sd is None or not scaler.with_std else np.asarray(sd, dtype=np.float64)
-        b = b - (mu / sd) @ W
-        W = W / sd[:, None]
-    return W, b, kind
+    if W.shape[0] != p:
+        return None
+    return W / v[:, None], b - (u / v) @ W, kind
+
+
+_ACTIVATIONS = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3}
+
+
+def _mlp_parts(model, p):
+    """A scikit-learn MLPClassifier / MLPRegressor (bare or last in a Pipeline of per-column
+    scalers) as (layers, activation, kind) in raw input units, a str saying why it cannot be
+    read from its weights, or None for any other model.
+
+    layers: [(W, b), ...] float64, the first (p, H1) with the scalers folded in (W / v,
+    b - (u / v) W); a binary classifier's output layer gets a zero column in front (logits
+    [0, z], as its predict_proba [1 - expit(z), expit(z)]).
+    """
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    est, u, v, why = _affine_prefix(model, p)
+    if not isinstance(est, (MLPClassifier, MLPRegressor)):
+        return None
+    name = type(est).__name__
+    if why is not None:
+        return f"{name} in a Pipeline where {why}"
+    act = _ACTIVATIONS.get(getattr(est, "activation", None))
+    coefs, intercepts = getattr(est, "coefs_", None), getattr(est, "intercepts_", None)
+    out = getattr(est, "out_activation_", None)
+    if act is None:
+        return f"{name} with activation {getattr(est, 'activation', None)!r}"
+    if coefs is None or intercepts is None or len(coefs) < 2:
+        return f"{name} without a hidden layer"
+    layers = [(np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64).reshape(-1))
+              for W, b in zip(coefs, intercepts)]
+    K = layers[-1][0].shape[1]
+    if isinstance(est, MLPClassifier):
+        if not ((out == "softmax" and K >= 2) or (out == "logistic" and K == 1 and len(est.classes_) == 2)):
+            return f"{name} with output {out!r} and {plural(K, 'output')} (multilabel?)"
+        kind = "classifier"
+        if K == 1:
+            W, b = layers[-1]
+            layers[-1] = (np.hstack([np.zeros_like(W), W]), np.concatenate([[0.0], b]))
+    else:
+        if out != "identity" or K != 1:
+            return f"{name} with {plural(K, 'output')}"
+        kind = "regressor"
+    W1, b1 = layers[0]
+    if W1.shape[0] != p:
+        return f"{name} fitted on {plural(W1.shape[0], 'feature')}"
+    layers[0] = (W1 / v[:, None], b1 - (u / v) @ W1)
+    return layers, act, kind
+
+
+def _mlp_forward(X, layers, act):
+    """The last layer's values (n, K) of an MLP in raw units (numpy; the check of the fold)."""
+    from scipy.special import expit
+
+    Z = X
+    for k, (W, b) in enumerate(layers):
+        Z = Z @ W + b
+        if k < len(layers) - 1:
+            Z = (Z, expit(Z), np.tanh(Z), np.maximum(Z, 0.0))[act]
+    return Z
+
+
+class _MLPEngine(_Engine):
+    """scikit-learn MLPs: the forward pass from ``coefs_`` / ``intercepts_`` (numba kernels).
+
+    Multipliers scale the rows of the first weight matrix; permuting columns S changes the first
+    layer's pre-activations by a rank-|S| update, z' = z + sum_{c in S} (x_pi c - x_c) m_c W1[c],
+    so z is computed once per row and model and the later layers run per permutation
+    (:func:`core._rashomon_kernels.mlp_loss`, fused per tile: no temporaries of size
+    models x permutations x rows x units).
+    """
+
+    evaluation = "MLP weights"
+    _LOSS_CODES = {"log_loss": 0, "mse": 1, "mae": 2, "zero_one": 3}
+
+    def __init__(self, layers, act, X, target, loss):
+        (W1, b1), rest = layers[0], layers[1:]
+        self.W1, self.b1 = np.ascontiguousarray(W1), np.ascontiguousarray(b1)
+        self.Ws = np.ascontiguousarray(np.concatenate([np.ascontiguousarray(W).ravel() for W, _ in rest]))
+        self.bs = np.ascontiguousarray(np.concatenate([b for _, b in rest]))
+        self.shapes = np.array([W.shape for W, _ in rest], dtype=np.intp).reshape(-1, 2)
+        self.act, self.loss = int(act), loss
+        self.code = self._LOSS_CODES[loss]
+        self.X = np.ascontiguousarray(X, dtype=np.float64)
+        self.n, self.p = X.shape
+        self.y = np.ascontiguousarray(np.asarray(target, dtype=np.float64))
+
+    def _run(self, M, cols, perms_t):
+        import numba
+
+        from ._rashomon_kernels import mlp_loss
+
+        out = np.empty((len(M), perms_t.shape[1]))
+        mlp_loss(self.X, M, self.W1, self.b1, self.Ws, self.bs, self.shapes, self.act,
+                 np.asarray(list(cols), dtype=np.intp), perms_t, self.y, self.code, 1e-15, numba.get_num_threads(),
+                 out)
+        self.calls += 1
+        return out / self.n  # the kernel sums over rows: the same division as np.mean
+
+    def base(self, M):
+        M = np.ascontiguousarray(np.atleast_2d(np.asarray(M, dtype=np.float64)))
+        return self._run(M, (), np.zeros((self.n, 1), dtype=np.intp))[:, 0]
+
+    def permuted(self, M, cols, perms):
+        return self.permuted_sets(M, [cols], [perms])[0]
+
+    def permuted_sets(self, M, col_sets, perms_list):
+        M = np.ascontiguousarray(np.atleast_2d(np.asarray(M, dtype=np.float64)))
+        return [self._run(M, cols, np.ascontiguousarray(np.asarray(perms, dtype=np.intp).T))
+                for cols, perms in zip(col_sets, perms_list)]
+
+
+def _label_codes(model, y) -> np.ndarray:
+    """y as indices into ``model.classes_`` (-1 for a label the model does not know)."""
+    classes = np.asarray(model.classes_)
+    lookup = {c.item() if isinstance(c, np.generic) else c: k for k, c in enumerate(classes)}
+    return np.array([lookup.get(v.item() if isinstance(v, np.generic) else v, -1) for v in y], dtype=np.intp)
+
+
+def _mlp_engine(model, parts, X, y, loss, target):
+    """The MLP engine, checked against the model's own outputs on X; or (None, why not)."""
+    layers, act, kind = parts
+    if (kind == "classifier") != (loss in ("log_loss", "zero_one")):
+        return None, None  # e.g. mse on a classifier's predict: batched predict, as for any model
+    Z = _mlp_forward(X, layers, act)
+    if loss == "log_loss":
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        own, what = np.asarray(model.predict_proba(X), dtype=np.float64), "predict_proba"
+        diff = float(np.max(np.abs(P - own))) if own.shape == P.shape else np.inf
+        scale = 1.0
+    elif loss == "zero_one":
+        own, what = np.asarray(model.predict(X)), "predict"
+        mine = np.asarray(model.classes_)[np.argmax(Z, axis=1)]
+        diff = float(np.mean(mine != own.reshape(-1))) if own.size == len(X) else np.inf
+        scale = 1.0
+    else:
+        own, what = np.asarray(model.predict(X), dtype=np.float64).reshape(-1), "predict"
+        diff = float(np.max(np.abs(Z[:, 0] - own))) if own.size == len(X) else np.inf
+        scale = max(1.0, float(np.max(np.abs(own))) if own.size else 1.0)
+    name = type(model).__name__
+    if not diff <= 1e-9 * scale:
+        return None, (f"the {name}'s {what} differs from the forward pass on its weights (max |difference| "
+                      f"{diff:.2g} on X)")
+    engine = _MLPEngine(layers, act, X, _label_codes(model, y) if loss == "zero_one" else target, loss)
+    check = _PredictEngine(model, X, y, loss, target).base(np.ones((1, X.shape[1])))[0]
+    got = engine.base(np.ones((1, X.shape[1])))[0]
+    engine.calls = 0
+    if not abs(got - check) <= 1e-9 * max(1.0, abs(check)):
+        return None, f"the {name}'s loss from its weights ({got:.12g}) differs from its own ({check:.12g})"
+    return engine, None
 
 
 def _make_engine(model, X, y, loss):
@@ -473,26 +662,27 @@ def _make_engine(model, X, y, loss):
             target = target.astype(np.intp)
     else:  # zero_one compares predict's labels with y
         target = y
-    engine = _linear_parts(model)
-    if engine is not None:
-        W, b, kind = engine
-        ok = (kind == "classifier") == (loss in ("log_loss", "zero_one")) and W.shape[0] == p
-        engine = None
-        if ok:
-            if loss == "zero_one":
-                classes = np.asarray(model.classes_)
-                lookup = {c.item() if isinstance(c, np.generic) else c: k for k, c in enumerate(classes)}
-                coded = np.array([lookup.get(v.item() if isinstance(v, np.generic) else v, -1) for v in y],
-                                 dtype=np.intp)
-                engine = _LinearEngine(W, b, X, coded, loss, kind)
-            else:
-                engine = _LinearEngine(W, b, X, target, loss, kind)
+    engine, fallback = None, None
+    linear = _linear_parts(model, p)
+    mlp = None if linear is not None else _mlp_parts(model, p)
+    if linear is not None:
+        W, b, kind = linear
+        if (kind == "classifier") == (loss in ("log_loss", "zero_one")):
+            coded = _label_codes(model, y) if loss == "zero_one" else target
+            engine = _LinearEngine(W, b, X, coded, loss, kind)
             check = _PredictEngine(model, X, y, loss, target).base(np.ones((1, p)))[0]
             got = engine.base(np.ones((1, p)))[0]
             if not abs(got - check) <= 1e-9 * max(1.0, abs(check)):
                 engine = None  # e.g. a one-vs-rest logistic model: its probabilities are not a softmax
+                fallback = (f"the {type(model).__name__}'s loss from its coefficients ({got:.12g}) differs from "
+                            f"its own ({check:.12g})")
+    elif isinstance(mlp, str):
+        fallback = f"not read from its weights: {mlp}"
+    elif mlp is not None:
+        engine, fallback = _mlp_engine(model, mlp, X, y, loss, target)
     if engine is None:
         engine = _PredictEngine(model, X, y, loss, target)
+        engine.fallback = fallback
     return engine
 
 
@@ -535,8 +725,10 @@ class RashomonSet:
         m_i found at each budget level, by feature, sign (0 "+", 1 "-") and level (NaN for the
         features dropped).
     params : dict
-        loss, epsilon, epsilon_rate, epsilon_given, step, seed, evaluation ("coefficients" or
-        "batched predict"), levels, dropped features, capped chains, loss evaluations, batches.
+        loss, epsilon, epsilon_rate, epsilon_given, step, seed, evaluation ("coefficients",
+        "MLP weights" or "batched predict"), fallback (why a linear model or MLP is evaluated by
+        batched predict after all, else None), levels, dropped features, capped chains, loss
+        evaluations, batches.
     label : str
         One line saying what the set is.
     """
@@ -858,10 +1050,14 @@ def rashomon_set(model, X, y, /, *, loss: str = "log_loss", epsilon: float | Non
     with their measured loss even above L* + epsilon (``in_set`` False).
 
     All (feature, sign) chains advance in lockstep, so each step is one batched evaluation:
-    for LogisticRegression / LinearRegression / Ridge (or a Pipeline of a StandardScaler and
-    one of them; the multipliers act on the raw features, before the scaler) a batch is one
-    matrix product on the coefficients, checked against the model's own predictions on X;
-    any other model gets its candidates' inputs stacked into few ``predict`` calls.
+    for LogisticRegression / LinearRegression / Ridge a batch is one matrix product on the
+    coefficients, and for MLPClassifier / MLPRegressor the forward pass runs from
+    ``coefs_`` / ``intercepts_`` (numba; the multipliers scale the rows of the first weight
+    matrix), both bare or after per-column scalers (StandardScaler, RobustScaler, MaxAbsScaler,
+    MinMaxScaler) in a Pipeline, the multipliers acting on the raw features, before the
+    scalers. Both are checked against the model's own outputs on X and fall back to batched
+    ``predict`` (saying why in ``params["fallback"]`` and the label) when they differ by more
+    than 1e-9; any other model gets its candidates' inputs stacked into few ``predict`` calls.
 
     Parameters
     ----------
@@ -958,11 +1154,14 @@ def rashomon_set(model, X, y, /, *, loss: str = "log_loss", epsilon: float | Non
               "epsilon_given": epsilon is not None, "step": step, "seed": seed, "evaluation": engine.evaluation,
               "levels": LEVELS, "dropped": dropped,
               "capped": tuple((names[f], "+-"[s]) for f, s in zip(*np.nonzero(capped))),
-              "n_rows": n, "loss_evaluations": int(evaluations), "batches": int(engine.calls)}
+              "fallback": engine.fallback, "n_rows": n, "loss_evaluations": int(evaluations),
+              "batches": int(engine.calls)}
     eps_text = f"ε = {eps:.4g}" + ("" if epsilon is not None else f" ({epsilon_rate:.0%} of L*)")
     label = (f"Rashomon set: {plural(len(kept), 'feature')}, {plural(len(M), 'model')} "
              f"({int(in_set.sum())} within L* + ε), {loss.replace('_', ' ')} L* = {L_star:.4g}, {eps_text}, "
              f"step {step:g}, {n:,} rows, {engine.evaluation}")
+    if engine.fallback:
+        label += f" ({engine.fallback})"
     if dropped:
         label += f"; dropped (loss does not move): {', '.join(dropped)}"
     if progress is not None:
@@ -1063,7 +1262,7 @@ class FeatureInteractions:
         fis = joint - main_i - main_j = phi_ij(f) - phi_i(f) - phi_j(f).
     rset : RashomonSet
     params : dict
-        n_permutations (singles, pairs), seed, pairs, n_rows, evaluation, batches.
+        n_permutations (singles, pairs), seed, pairs, n_rows, evaluation, fallback, batches.
     label : str
     """
 
@@ -1214,7 +1413,7 @@ def feature_interactions(rset: RashomonSet, X, y, /, *, pairs=None, n_permutatio
     fis = pd.concat(fis_rows, ignore_index=True) if fis_rows else pd.DataFrame(
         columns=["i", "j", "model", "fis", "loss", "in_set", "reference", "joint", "main_i", "main_j"])
     params = {"n_permutations": (n1, n2), "seed": seed, "pairs": tuple(pair_list), "n_rows": n,
-              "evaluation": engine.evaluation, "batches": int(engine.calls)}
+              "evaluation": engine.evaluation, "fallback": engine.fallback, "batches": int(engine.calls)}
     label = (f"FISC: {plural(len(pair_list), 'pair')}, {plural(len(feats), 'feature')}, "
              f"{n1} / {n2} permutations (singles / pairs, all columns of a pair together), seed {seed}, "
              f"{n:,} rows")

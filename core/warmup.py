@@ -1,8 +1,9 @@
-"""Compile umap-learn's and pynndescent's numba code once per process, off the user's path.
+"""Compile umap-learn's, pynndescent's and EmbedLens' numba code once per process, off the user's path.
 
 :func:`warm_up` runs the real code paths (:func:`core.projection.project`,
-:func:`core.alignment.align_projections`, :func:`core.neighbors.knn_graph`) on a tiny array, so
-the first map a user asks for does not pay the compilation. The umap-learn hooks it relies
+:func:`core.alignment.align_projections`, :func:`core.neighbors.knn_graph`,
+:func:`core.rashomon.rashomon_set` and :func:`core.rashomon.feature_interactions`) on a tiny
+array, so the first map or Rashomon set a user asks for does not pay the compilation. The umap-learn hooks it relies
 on (numba disk cache, the aligned epoch function) are in :mod:`core._umap_compat`.
 """
 
@@ -26,17 +27,19 @@ _WARM: dict[str, float] = {}
 
 
 def warm_up(*, steps: Sequence[str] = ("umap", "aligned_umap", "pynndescent")) -> dict[str, float]:
-    """Compile umap-learn's and pynndescent's numba code once per process, on tiny arrays.
+    """Compile umap-learn's, pynndescent's and the Rashomon kernels' numba code once per process.
 
     The first UMAP after a fresh start otherwise pays the just-in-time compilation (tens of
-    seconds). This runs the same code paths with the same array types as real calls, so the
-    compiled code is reused; a server calls it from a background thread at start-up. Steps
-    already warmed in this process are skipped.
+    seconds), the first Rashomon set its kernels' (seconds, or the load of numba's disk cache).
+    This runs the same code paths with the same array types as real calls, so the compiled
+    code is reused; a server calls it from a background thread at start-up. Steps already
+    warmed in this process are skipped.
 
     Parameters
     ----------
-    steps : sequence of {"umap", "aligned_umap", "pynndescent"}
-        What to compile.
+    steps : sequence of {"umap", "aligned_umap", "pynndescent", "rashomon"}
+        What to compile ("rashomon": the logistic and MLP kernels of :mod:`core.rashomon`, by a
+        set and its FIS on 60 x 3 rows).
 
     Returns
     -------
@@ -51,6 +54,10 @@ def warm_up(*, steps: Sequence[str] = ("umap", "aligned_umap", "pynndescent")) -
     rng = np.random.default_rng(0)
     X = rng.standard_normal((96, 8)).astype(np.float32)
     out = {}
+    known = ("umap", "aligned_umap", "pynndescent", "rashomon")
+    unknown = [s for s in steps if s not in known]
+    if unknown:
+        raise EmbedLensInputError(f"unknown warm-up step {unknown[0]!r}; the steps are {', '.join(known)}")
     with _WARM_LOCK:
         for step in steps:
             if step in _WARM:
@@ -63,7 +70,18 @@ def warm_up(*, steps: Sequence[str] = ("umap", "aligned_umap", "pynndescent")) -
             elif step == "pynndescent":
                 knn_graph(X, k=5, method="approximate")
                 knn_graph(X, k=5, method="approximate", metric="euclidean")
-            else:
-                raise EmbedLensInputError(f"unknown warm-up step {step!r}")
+            else:  # "rashomon"
+                _warm_rashomon(rng)
             _WARM[step] = out[step] = time.perf_counter() - start
     return out
+
+
+def _warm_rashomon(rng) -> None:
+    """A Rashomon set and its FIS for a logistic and an MLP reference model (every kernel)."""
+    from .rashomon import feature_interactions, fit_reference_model, rashomon_set
+
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    for kind in ("logistic", "mlp"):
+        rset = rashomon_set(fit_reference_model(X, y, kind=kind), X, y)
+        feature_interactions(rset, X, y, n_permutations=(2, 2))

@@ -15,8 +15,9 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import log_loss
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, QuantileTransformer, StandardScaler
 
 from core import (
     LOSSES,
@@ -69,6 +70,24 @@ class ProbaOnly:
 
     def predict_proba(self, X):
         return self.model.predict_proba(X)
+
+
+class PredictOnly:
+    """Wraps a fitted model so that only predict is seen (the batched-predict path)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def predict(self, X):
+        return self.model.predict(X)
+
+
+class TemperedMLP(MLPClassifier):
+    """An MLPClassifier whose predict_proba is not its weights' softmax (temperature 2)."""
+
+    def predict_proba(self, X):
+        P = np.sqrt(super().predict_proba(X))
+        return P / P.sum(axis=1, keepdims=True)
 
 
 def _toy_loss(feature, m):
@@ -285,6 +304,167 @@ def test_multipliers_act_on_the_raw_features_before_the_scaler(cancer):
     assert r.losses[k] == pytest.approx(log_loss(y, model.predict_proba(X * m)), rel=1e-10)
 
 
+# --------------------------------------------------------------------------- the MLP path
+
+
+def _fit_quiet(model, X, y):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def iris3():
+    X, y = load_iris(return_X_y=True)
+    return X[:, 1:], y  # 3 features, 3 classes
+
+
+def _mlp_three_ways(model, X, y, loss, *, n_permutations=(2, 3)):
+    """The MLP path against the plain loop (set, losses, main effects, FIS) and against the
+    batched-predict path forced on by a wrapper that hides the MLP."""
+    r, fi = _compare_with_loop(model, X, y, loss, n_permutations=n_permutations)
+    assert r.params["evaluation"] == "MLP weights" and r.params["fallback"] is None
+    assert "MLP weights" in r.label and fi.params["evaluation"] == "MLP weights"
+    rb = rashomon_set(ProbaOnly(model) if loss == "log_loss" else PredictOnly(model), X, y, loss=loss)
+    assert rb.params["evaluation"] == "batched predict" and rb.params["fallback"] is None
+    np.testing.assert_array_equal(r.multipliers, rb.multipliers)
+    np.testing.assert_allclose(r.losses, rb.losses, rtol=0, atol=1e-10)
+    fb = feature_interactions(rb, X, y, n_permutations=n_permutations, seed=3)
+    np.testing.assert_allclose(fi.main["effect"], fb.main["effect"], rtol=0, atol=1e-10)
+    cols = ["fis", "joint", "main_i", "main_j"]
+    np.testing.assert_allclose(fi.fis[cols], fb.fis[cols], rtol=0, atol=1e-10)
+    return r, fi
+
+
+def test_mlp_path_equals_the_loop_and_batched_predict_multiclass_relu(iris3):
+    X, y = iris3
+    model = _fit_quiet(MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0), X, y)
+    r, fi = _mlp_three_ways(model, X, y, "log_loss")
+    assert len(r.features) == 3 and (~r.in_set).any()  # pair models beyond L* + eps occur
+
+
+def test_mlp_path_equals_the_loop_and_batched_predict_scaler_pipeline_tanh(iris3):
+    X, y = iris3
+    X = X * [1.0, 10.0, 0.1] + [0.0, -20.0, 3.0]  # the scaler matters
+    model = _fit_quiet(make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(6,), activation="tanh",
+                                                                     max_iter=300, random_state=1)), X, y)
+    _mlp_three_ways(model, X, y, "log_loss")
+
+
+def test_mlp_path_equals_the_loop_and_batched_predict_regressor_mse():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((120, 3)) * [1.0, 3.0, 0.5] + [0.0, 2.0, -1.0]
+    y = X[:, 0] * X[:, 1] - np.abs(X[:, 2]) + 0.3 * rng.standard_normal(120)
+    model = _fit_quiet(make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(8,), max_iter=400,
+                                                                    random_state=0)), X, y)
+    _mlp_three_ways(model, X, y, "mse")
+    bare = _fit_quiet(MLPRegressor(hidden_layer_sizes=(5,), activation="tanh", max_iter=300, random_state=0), X, y)
+    r = rashomon_set(bare, X, y, loss="mae")
+    assert r.params["evaluation"] == "MLP weights"
+    rb = rashomon_set(PredictOnly(bare), X, y, loss="mae")
+    np.testing.assert_array_equal(r.multipliers, rb.multipliers)
+    np.testing.assert_allclose(r.losses, rb.losses, rtol=0, atol=1e-10)
+
+
+def test_mlp_path_two_hidden_layers_binary_zero_one_and_logistic_activation(cancer):
+    X, y = cancer
+    X, y = X[:150, :3], y[:150]
+    model = _fit_quiet(make_pipeline(MinMaxScaler(), MLPClassifier(hidden_layer_sizes=(5, 4), activation="logistic",
+                                                                   solver="lbfgs", max_iter=500, random_state=0)), X, y)
+    assert model.score(X, y) > 0.9
+    for loss in ("log_loss", "zero_one"):
+        r = rashomon_set(model, X, y, loss=loss, epsilon=0.05 if loss == "zero_one" else None)
+        assert r.params["evaluation"] == "MLP weights", r.params["fallback"]
+        wrapped = ProbaOnly(model) if loss == "log_loss" else PredictOnly(model)
+        rb = rashomon_set(wrapped, X, y, loss=loss, epsilon=0.05 if loss == "zero_one" else None)
+        np.testing.assert_array_equal(r.multipliers, rb.multipliers)
+        np.testing.assert_allclose(r.losses, rb.losses, rtol=0, atol=1e-10)
+        fi = feature_interactions(r, X, y, n_permutations=(3, 4), pairs=[(0, 2)])
+        fb = feature_interactions(rb, X, y, n_permutations=(3, 4), pairs=[(0, 2)])
+        np.testing.assert_allclose(fi.main["effect"], fb.main["effect"], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(fi.fis["fis"], fb.fis["fis"], rtol=0, atol=1e-10)
+    assert fi.fis["fis"].abs().max() > 0  # zero-one effects that do not vanish
+
+
+def test_mlp_multipliers_act_on_the_raw_features_before_two_scalers(cancer):
+    """Pipeline(MinMaxScaler, StandardScaler, MLP): the losses of the set's models and the
+    reference's permutation effects equal scikit-learn's log_loss of predict_proba(m o x)."""
+    X, y = cancer
+    model = _fit_quiet(make_pipeline(MinMaxScaler(), StandardScaler(), MLPClassifier(
+        hidden_layer_sizes=(7,), max_iter=300, random_state=0)), X, y)
+    r = rashomon_set(model, X, y)
+    assert r.params["evaluation"] == "MLP weights"
+    for k in (r.single_offset(2) + 10, r.single_offset(4) + 21, r.pair_offset(1, 3) + 5):
+        m = r.multipliers[k]
+        assert not np.all(m == 1.0)
+        assert r.losses[k] == pytest.approx(log_loss(y, model.predict_proba(X * m)), rel=1e-10)
+    fi = feature_interactions(r, X, y, pairs=[(1, 3)], n_permutations=(4, 4), seed=5)
+    rng = np.random.default_rng(5)
+    perms = [rng.permutation(len(X)) for _ in range(4)]
+    k = r.pair_offset(1, 3) + 5
+    m = r.multipliers[k]
+    joint = []
+    for pi in perms:
+        Xp = X.copy()
+        Xp[:, [1, 3]] = X[pi][:, [1, 3]]
+        joint.append(log_loss(y, model.predict_proba(Xp * m)))
+    row = fi.fis[fi.fis["model"] == k].iloc[0]
+    assert row["joint"] == pytest.approx(np.mean(joint) - log_loss(y, model.predict_proba(X * m)), rel=1e-9)
+
+
+def test_mlp_fallbacks_are_taken_and_recorded(iris3):
+    X, y = iris3
+    tempered = _fit_quiet(TemperedMLP(hidden_layer_sizes=(6,), max_iter=300, random_state=0), X, y)
+    r, fi = _compare_with_loop(tempered, X, y, "log_loss")  # still the loop's set, by predict_proba
+    assert r.params["evaluation"] == "batched predict" and fi.params["evaluation"] == "batched predict"
+    assert "predict_proba differs from the forward pass on its weights" in r.params["fallback"]
+    assert r.params["fallback"] in r.label and fi.params["fallback"] == r.params["fallback"]
+    # predict is the plain MLP's, so zero-one loss still takes the weights
+    assert rashomon_set(tempered, X, y, loss="zero_one", epsilon=0.05).params["evaluation"] == "MLP weights"
+    quantile = _fit_quiet(make_pipeline(QuantileTransformer(n_quantiles=50), MLPClassifier(
+        hidden_layer_sizes=(4,), max_iter=200, random_state=0)), X, y)
+    q = rashomon_set(quantile, X, y)
+    assert q.params["evaluation"] == "batched predict"
+    assert "QuantileTransformer is not a per-column scaler" in q.params["fallback"]
+    # a model EmbedLens does not read at all is no fallback
+    assert rashomon_set(ProbaOnly(tempered), X, y).params["fallback"] is None
+
+
+def test_mlp_exponential_is_within_two_ulp_of_numpys():
+    from core._rashomon_kernels import _exp_nonpos
+
+    x = -np.concatenate([np.linspace(0.0, 750.0, 200_001), np.random.default_rng(0).exponential(2.0, 100_000),
+                         [0.0, 1e-300, 0.5 * np.log(2), 708.0, 745.0, 1e4]])
+    got = x.copy()
+    _exp_nonpos(got, len(got), np.empty(len(got)))
+    want = np.exp(np.maximum(x, -700.0))
+    assert np.max(np.abs(got - want) / want) <= 2 * np.finfo(float).eps
+    assert got[-6] == 1.0 and got[-1] == np.exp(-700.0)
+
+
+def test_warm_up_compiles_the_rashomon_kernels_with_the_types_of_real_calls(cancer):
+    from core._rashomon_kernels import linear_log_loss, mlp_loss, permuted_log_loss
+    from core.warmup import warm_up
+
+    timings = warm_up(steps=("rashomon",))
+    assert set(timings) <= {"rashomon"}  # empty when an earlier test of this process warmed it
+    kernels = (linear_log_loss, permuted_log_loss, mlp_loss)
+    compiled = [len(k.signatures) for k in kernels]
+    assert all(compiled)
+    X, y = cancer
+    for kind in ("logistic", "mlp"):
+        r = rashomon_set(fit_reference_model(X[:100], y[:100], kind=kind), X[:100], y[:100])
+        feature_interactions(r, X[:100], y[:100], pairs=[(0, 1)], n_permutations=(2, 2))
+    assert [len(k.signatures) for k in kernels] == compiled  # nothing compiled again
+    assert warm_up(steps=("rashomon",)) == {}
+    with pytest.raises(EmbedLensInputError, match="unknown warm-up step"):
+        warm_up(steps=("rashomon", "nope"))
+
+
 # --------------------------------------------------------------------------- effects and FIS
 
 
@@ -461,7 +641,7 @@ def test_fit_reference_model_kinds(cancer):
     X, y = cancer
     m = fit_reference_model(X, y, kind="mlp", seed=0)
     r = rashomon_set(m, X[:80], y[:80])
-    assert r.params["evaluation"] == "batched predict"
+    assert r.params["evaluation"] == "MLP weights" and r.params["fallback"] is None
     assert r.in_set[: 1 + r.n_single].all()
     with pytest.raises(EmbedLensInputError, match="fractional"):
         fit_reference_model(X, X[:, 0])
