@@ -112,11 +112,19 @@ def test_kind_rashomon_permutations_logits_and_batched_predict_are_guarded(monke
              "fewer rows of X")
     fi = core.feature_interactions(rset, X[:60], y[:60], n_permutations=(5, 10))  # the named option: fewer rows
     assert len(fi.fis) == 37 * len(rset.pairs)
-    # any other model: its candidates' inputs are stacked into predict calls
+    # any other model (here a plain class around an MLP, so the MLP fast path cannot read its weights):
+    # its candidates' inputs are stacked into predict calls
     monkeypatch.delenv("EMBEDLENS_MEMORY_BUDGET_MB")
     mlp = core.fit_reference_model(X[:200], y[:200], kind="mlp")
+
+    class Plain:
+        classes_ = mlp.classes_
+
+        def predict_proba(self, Z):
+            return mlp.predict_proba(Z)
+
     monkeypatch.setenv("EMBEDLENS_MEMORY_BUDGET_MB", "1")
-    _refused(lambda: core.rashomon_set(mlp, X, y), "batched predict inputs of", "fewer rows of X")
+    _refused(lambda: core.rashomon_set(Plain(), X, y), "batched predict inputs of", "fewer rows of X")
 
 
 def test_kind_knn_graph_pca_id_and_pca_map_refuse_large_copies(monkeypatch):
