@@ -84,6 +84,8 @@ class ViewState:
     """Leave out rows holding NaN / inf for this view (the files are never changed)."""
     data_search: str = field(default="", metadata=_key("q", page="data", scope="dataset"))
     """Data page: text filter on the metadata table (URL key ``q``, as before the page prefix)."""
+    data_health_all: bool = field(default=False, metadata=_key("dha", page="data", scope="app"))
+    """Data page: the health table of every view ("Check every view") under the current view's report."""
     page: str = field(default="", metadata=_key("", page="", scope="app", path=True))
     """The page's URL path (e.g. ``"data"``); lives in the URL path, not the query."""
 
@@ -155,6 +157,9 @@ class ViewState:
     """Side by side: the second view's name ("" for one map)."""
     map_render: str = field(default="auto", metadata=_key("mr", page="map", scope="app", choices=("auto", "points", "density")))
     """Draw every point, or a density image with a declared sample on top ("auto": by size)."""
+    map_tab: str = field(default="Selection", metadata=_key("mt", page="map", scope="app", choices=(
+        "Selection", "Item", "Details")))
+    """Map page: the side panel's tab (its label: Streamlit's stateful tabs hold the label)."""
 
     # --- compare ---
     cmp_view2: str = field(default="", metadata=_key("cv2", page="compare", scope="dataset"))
@@ -635,6 +640,8 @@ def decode_selection(text: str, n: int):
             rows = np.array([int(part) for part in text[1:].split(".")], dtype=np.int64)
         except ValueError:
             raise ValueError("the selection's row list is not numbers separated by dots") from None
+        except OverflowError:  # beyond int64
+            raise ValueError(f"the selection names rows outside 0..{n - 1}; it was made for other data") from None
         if rows.min() < 0 or rows.max() >= n:
             raise ValueError(f"the selection names rows outside 0..{n - 1}; it was made for other data")
         return np.unique(rows)
@@ -642,10 +649,16 @@ def decode_selection(text: str, n: int):
         head, _, payload = text[1:].partition(".")
         if not head.isdigit() or int(head) != n:
             raise ValueError(f"the selection was made for {head} items; this data has {n}")
-        try:
-            raw = zlib.decompress(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        size = (n + 7) // 8
+        try:  # bounded: a few kB of link must not inflate into megabytes on the server
+            inflate = zlib.decompressobj()
+            raw = inflate.decompress(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)), size + 1)
         except (binascii.Error, zlib.error, ValueError):
             raise ValueError("the selection's bitmap is damaged") from None
+        if len(raw) > size or inflate.unconsumed_tail:
+            raise ValueError(f"the selection's bitmap decompressed beyond the {size} bytes {n} items need")
+        if not inflate.eof:  # a truncated stream (zlib.decompress raised for it)
+            raise ValueError("the selection's bitmap is damaged")
         bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
         if len(bits) != (n + 7) // 8 * 8 or bits[n:].any():
             raise ValueError("the selection's bitmap has the wrong length")
