@@ -73,7 +73,8 @@ def _key(name: str, *, page: str, scope: str, **extra) -> dict:
 class ViewState:
     """Everything that defines a view. Field metadata: ``key`` (URL parameter), ``page`` (see
     :data:`PAGES`; the field's name starts with that page's prefix), ``scope`` (see :data:`SCOPES`),
-    and optionally ``choices``, ``item_choices`` (of each item of a tuple), ``bounds``, ``label``.
+    and optionally ``choices``, ``item_choices`` (of each item of a tuple), ``size`` (of a tuple: that
+    many items or none), ``bounds``, ``label``.
     :func:`validate` checks them all."""
 
     dataset: str = field(default="", metadata=_key("ds", page="", scope="app"))
@@ -219,7 +220,7 @@ class ViewState:
     """Rashomon page: seed of the model fit, the row sample and the permutations."""
     rsh_rows: int = field(default=2000, metadata=_key("rn", page="rashomon", scope="app", bounds=(50, 100_000), label="Rashomon rows"))
     """Rashomon page: the most rows used (a seeded, declared sample above)."""
-    rsh_pair: tuple[str, ...] = field(default=(), metadata=_key("rpr", page="rashomon", scope="dataset"))
+    rsh_pair: tuple[str, ...] = field(default=(), metadata=_key("rpr", page="rashomon", scope="dataset", size=2))
     """Rashomon page: the pair of feature names the halo plot shows (() = the first pair)."""
     rsh_abs: bool = field(default=False, metadata=_key("rab", page="rashomon", scope="app"))
     """Rashomon page: draw |FIS| (and |main effect|) in the swarms."""
@@ -458,6 +459,11 @@ def _check_fields(state: ViewState, fs, *, types: bool = True) -> tuple[ViewStat
             changes[f.name] = tuple(v for v in value if v in items)
             warnings.append(f"Ignored {key}={_encode(tuple(v for v in value if v not in items))!r}: each "
                             f"{name} must be one of {list(items)}.")
+            continue
+        size = f.metadata.get("size")
+        if types and size is not None and value and len(value) != size:
+            changes[f.name] = f.default
+            warnings.append(f"Ignored {key}={_short(_encode(value))!r}: {name} must name {size} items.")
             continue
         choices, bounds = f.metadata.get("choices"), f.metadata.get("bounds")
         if types and choices is not None and value not in choices:

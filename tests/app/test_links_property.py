@@ -57,6 +57,8 @@ def _valid(name: str) -> st.SearchStrategy:
     if typ is float:
         lo, hi = bounds
         return st.floats(lo, hi, allow_nan=False)
+    if meta.get("size") is not None:
+        return st.one_of(st.just(()), st.lists(_text, min_size=meta["size"], max_size=meta["size"]).map(tuple))
     if typing.get_origin(typ) is tuple:
         inner = typing.get_args(typ)[0]
         items = st.floats(0.01, 100.0, allow_nan=False) if inner is float else _text
