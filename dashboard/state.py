@@ -17,7 +17,7 @@ import dataclasses
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import unquote, urlencode
 
 __all__ = [
     "ViewState",
@@ -314,10 +314,17 @@ def _encode(value) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, tuple):
-        if value == ("",):  # "" means (); a bare "%" is never produced by quote()
+        if value == ("",):  # "" means (); a bare "%" is never produced by _escape_item
             return "%"
-        return ",".join(quote(str(v), safe="") for v in value)
+        return ",".join(_escape_item(str(v)) for v in value)
     return str(value)
+
+
+def _escape_item(text: str) -> str:
+    """One item of a tuple field in the link: only the separator "," and the escape "%" itself are
+    percent-encoded (``unquote`` reads them back; links made when every character was quoted read the
+    same). The address bar encodes the rest once: "label=3" travels as ``label%3D3``, not ``label%253D3``."""
+    return text.replace("%", "%25").replace(",", "%2C")
 
 
 def _decode(raw: str, typ) -> object:

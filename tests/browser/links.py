@@ -102,6 +102,17 @@ def number(page, field: str, value) -> None:
 text = number
 
 
+def multi(page, field: str, options: list[str]) -> None:
+    """Add ``options`` to the multiselect bound to ``field`` (each one a rerun)."""
+    for option in options:
+        box = _widget(page, field).locator("input")
+        box.click()
+        box.fill(option)
+        page.get_by_role("option", name=option, exact=True).first.click()
+        page.keyboard.press("Escape")
+        settle(page)
+
+
 def tick(page, field: str) -> None:
     """Click the checkbox or toggle bound to ``field``."""
     _widget(page, field).locator("label").first.click()
@@ -127,23 +138,24 @@ def expand(page, label: str) -> None:
 
 # --------------------------------------------------------------------------- what a page shows
 
-_WIDGETS = r"""() => {
+_WIDGETS = r"""() => {  // textContent: a collapsed expander's widgets have no innerText
   const out = {};
   for (const el of document.querySelectorAll('[class*="st-key-w-"]')) {
     const key = Array.from(el.classList).find(c => c.startsWith('st-key-w-')).slice(9);
     const kind = el.querySelector('[data-testid^="st"]');
     const tabs = el.querySelectorAll('[role="tab"]');
     let v;
-    if (tabs.length) v = Array.from(tabs).filter(t => t.getAttribute('aria-selected') === 'true').map(t => t.innerText);
+    if (tabs.length) v = Array.from(tabs).filter(t => t.getAttribute('aria-selected') === 'true').map(t => t.textContent.trim());
     else if (el.querySelector('[data-testid="stSelectbox"]')) v = el.querySelector('input').value;
     else if (el.querySelector('[data-testid="stMultiSelect"]'))
-      v = Array.from(el.querySelectorAll('[data-baseweb="tag"]')).map(t => t.innerText);
+      v = Array.from(el.querySelectorAll('[data-tag], [data-baseweb="tag"]')).map(t => t.getAttribute('aria-label')
+            || t.textContent.trim());  // Streamlit >= 1.6x: <span data-tag aria-label=...>; before: BaseWeb's tags
     else if (el.querySelector('[data-testid="stButtonGroup"]'))
       v = Array.from(el.querySelectorAll('button')).filter(b => b.getAttribute('aria-checked') === 'true'
-            || (b.getAttribute('data-testid') || '').endsWith('Active')).map(b => b.innerText);
+            || (b.getAttribute('data-testid') || '').endsWith('Active')).map(b => b.textContent.trim());
     else if (el.querySelector('[data-testid="stRadio"]'))
       v = Array.from(el.querySelectorAll('input[type="radio"]')).filter(i => i.checked)
-            .map(i => i.closest('label').innerText);
+            .map(i => i.closest('label').textContent.trim());
     else if (el.querySelector('[data-testid="stCheckbox"]')) v = el.querySelector('input').checked;
     else if (el.querySelector('[role="slider"]'))
       v = Array.from(el.querySelectorAll('[role="slider"]')).map(s => s.getAttribute('aria-valuenow'));
@@ -155,8 +167,8 @@ _WIDGETS = r"""() => {
 }"""
 
 _METRICS = """() => Array.from(document.querySelectorAll('[data-testid="stMetric"]')).map(m =>
-    [m.querySelector('[data-testid="stMetricLabel"]').innerText.trim(),
-     m.querySelector('[data-testid="stMetricValue"]').innerText.trim()])"""
+    [m.querySelector('[data-testid="stMetricLabel"]').textContent.trim(),
+     m.querySelector('[data-testid="stMetricValue"]').textContent.trim()])"""
 
 _DIGESTS = """() => Object.fromEntries(Array.from(document.querySelectorAll('[data-embedlens-figure]'))
     .map(e => [e.getAttribute('data-embedlens-figure'), e.getAttribute('data-sha256')]))"""
@@ -179,6 +191,14 @@ def digests(page) -> dict[str, str]:
 
 def snapshot(page) -> dict:
     return {"widgets": widgets(page), "metrics": metrics(page), "digests": digests(page)}
+
+
+def assert_same(after: dict, before: dict) -> None:
+    """Two snapshots agree, part by part (a failure names the widgets, cards or charts that differ)."""
+    for part in ("widgets", "digests"):
+        a, b = after[part], before[part]
+        assert a == b, {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    assert after["metrics"] == before["metrics"]
 
 
 def warnings(page) -> list[str]:
@@ -265,6 +285,6 @@ def rebase(link: str, url: str) -> str:
 
 
 __all__ = ["MAX_LINK", "VIEWPORT", "query", "links_server", "artefacts", "settle", "open_link",
-           "select", "number", "text", "tick", "choose", "expand", "widgets", "metrics", "digests", "snapshot",
-           "warnings", "check_link", "reopen", "screenshot", "check_tampered", "fresh_server", "rebase",
+           "select", "number", "text", "multi", "tick", "choose", "expand", "widgets", "metrics", "digests", "snapshot",
+           "assert_same", "warnings", "check_link", "reopen", "screenshot", "check_tampered", "fresh_server", "rebase",
            "stop_server"]

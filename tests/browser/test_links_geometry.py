@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .links import (artefacts, check_link, check_tampered, links_server, open_link, reopen,  # noqa: F401
+from .links import (artefacts, assert_same, check_link, check_tampered, links_server, open_link, reopen,  # noqa: F401
                     screenshot, select, snapshot)
 
 pytestmark = pytest.mark.browser
@@ -30,7 +30,7 @@ def test_geometry_page_link_reopens_the_same_view(links_server, browser, page, a
     after, q2, fresh = reopen(browser, page.url)
     try:
         assert q2 == q
-        assert after == before
+        assert_same(after, before)
     finally:
         fresh.close()
 

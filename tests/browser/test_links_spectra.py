@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .links import (artefacts, check_link, check_tampered, choose, expand, links_server, number,  # noqa: F401
+from .links import (artefacts, assert_same, check_link, check_tampered, choose, expand, links_server, number,  # noqa: F401
                     open_link, reopen, screenshot, select, snapshot)
 
 pytestmark = pytest.mark.browser
@@ -33,7 +33,7 @@ def test_spectra_page_link_reopens_the_same_view(links_server, browser, page, ar
     after, q2, fresh = reopen(browser, page.url)
     try:
         assert q2 == q
-        assert after == before
+        assert_same(after, before)
     finally:
         fresh.close()
 
