@@ -113,6 +113,15 @@ def multi(page, field: str, options: list[str]) -> None:
         settle(page)
 
 
+def slide(page, field: str, key: str, presses: int = 1) -> None:
+    """Move the (first) thumb of the slider bound to ``field`` by pressing ``key`` (e.g. "ArrowLeft")."""
+    thumb = _widget(page, field).locator('input[type="range"], [role="slider"]').first
+    thumb.focus()
+    for _ in range(presses):
+        thumb.press(key)
+    settle(page)
+
+
 def tick(page, field: str) -> None:
     """Click the checkbox or toggle bound to ``field``."""
     _widget(page, field).locator("label").first.click()
@@ -157,8 +166,9 @@ _WIDGETS = r"""() => {  // textContent: a collapsed expander's widgets have no i
       v = Array.from(el.querySelectorAll('input[type="radio"]')).filter(i => i.checked)
             .map(i => i.closest('label').textContent.trim());
     else if (el.querySelector('[data-testid="stCheckbox"]')) v = el.querySelector('input').checked;
-    else if (el.querySelector('[role="slider"]'))
-      v = Array.from(el.querySelectorAll('[role="slider"]')).map(s => s.getAttribute('aria-valuenow'));
+    else if (el.querySelector('[data-testid="stSlider"]'))
+      v = Array.from(el.querySelectorAll('input[type="range"], [role="slider"]'))
+            .map(s => s.getAttribute('aria-valuenow') || s.value);
     else if (el.querySelector('input')) v = el.querySelector('input').value;
     else continue;
     out[key] = v;
@@ -169,6 +179,9 @@ _WIDGETS = r"""() => {  // textContent: a collapsed expander's widgets have no i
 _METRICS = """() => Array.from(document.querySelectorAll('[data-testid="stMetric"]')).map(m =>
     [m.querySelector('[data-testid="stMetricLabel"]').textContent.trim(),
      m.querySelector('[data-testid="stMetricValue"]').textContent.trim()])"""
+
+_CAPTIONS = """() => Array.from(document.querySelectorAll('[data-testid="stMain"] [data-testid="stCaptionContainer"]'))
+    .map(c => c.textContent.trim())"""
 
 _DIGESTS = """() => Object.fromEntries(Array.from(document.querySelectorAll('[data-embedlens-figure]'))
     .map(e => [e.getAttribute('data-embedlens-figure'), e.getAttribute('data-sha256')]))"""
@@ -189,8 +202,13 @@ def digests(page) -> dict[str, str]:
     return page.evaluate(_DIGESTS)
 
 
+def captions(page) -> list[str]:
+    """Every caption of the page's main area (what each number used: rows, seeds, parameters), in order."""
+    return page.evaluate(_CAPTIONS)
+
+
 def snapshot(page) -> dict:
-    return {"widgets": widgets(page), "metrics": metrics(page), "digests": digests(page)}
+    return {"widgets": widgets(page), "metrics": metrics(page), "captions": captions(page), "digests": digests(page)}
 
 
 def assert_same(after: dict, before: dict) -> None:
@@ -199,6 +217,7 @@ def assert_same(after: dict, before: dict) -> None:
         a, b = after[part], before[part]
         assert a == b, {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
     assert after["metrics"] == before["metrics"]
+    assert after["captions"] == before["captions"]
 
 
 def warnings(page) -> list[str]:
@@ -285,6 +304,6 @@ def rebase(link: str, url: str) -> str:
 
 
 __all__ = ["MAX_LINK", "VIEWPORT", "query", "links_server", "artefacts", "settle", "open_link",
-           "select", "number", "text", "multi", "tick", "choose", "expand", "widgets", "metrics", "digests", "snapshot",
+           "select", "number", "text", "multi", "slide", "tick", "choose", "expand", "widgets", "metrics", "captions", "digests", "snapshot",
            "assert_same", "warnings", "check_link", "reopen", "screenshot", "check_tampered", "fresh_server", "rebase",
            "stop_server"]
