@@ -50,6 +50,22 @@ def _pick(trace: dict, dotted: str):
         if not isinstance(value, dict) or part not in value:
             return None
         value = value[part]
+    return _plain(value)
+
+
+def _plain(value):
+    """Plotly >= 6 writes numpy arrays in a figure's dict as ``{"dtype", "bdata"[, "shape"]}`` (base64):
+    back to the array, so a dict and the figure it came from hash the same."""
+    if isinstance(value, dict) and {"dtype", "bdata"} <= set(value):
+        import base64
+
+        import numpy as np
+
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        if shape:
+            array = array.reshape([int(n) for n in str(shape).split(",")])
+        return array
     return value
 
 
