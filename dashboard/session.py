@@ -17,6 +17,7 @@ from dataclasses import fields, replace
 
 import streamlit as st
 
+from . import testhooks
 from .state import (
     PAGES,
     SCOPES,
@@ -69,6 +70,7 @@ def init(page: str) -> ViewState:
     a dataset), one warning per dropped value; the dataset-dependent checks follow when the dataset
     loads (``dashboard.context.check_link``).
     """
+    testhooks.install()  # no-op unless EMBEDLENS_TEST_HOOKS=1 (the browser tests' servers)
     if _STATE not in st.session_state:
         query = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
         state, warnings = ViewState.from_query(query, page=page)

@@ -17,7 +17,7 @@ import dataclasses
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import unquote, urlencode
 
 __all__ = [
     "ViewState",
@@ -73,7 +73,8 @@ def _key(name: str, *, page: str, scope: str, **extra) -> dict:
 class ViewState:
     """Everything that defines a view. Field metadata: ``key`` (URL parameter), ``page`` (see
     :data:`PAGES`; the field's name starts with that page's prefix), ``scope`` (see :data:`SCOPES`),
-    and optionally ``choices``, ``item_choices`` (of each item of a tuple), ``bounds``, ``label``.
+    and optionally ``choices``, ``item_choices`` (of each item of a tuple), ``size`` (of a tuple: that
+    many items or none), ``bounds``, ``label``.
     :func:`validate` checks them all."""
 
     dataset: str = field(default="", metadata=_key("ds", page="", scope="app"))
@@ -84,6 +85,8 @@ class ViewState:
     """Leave out rows holding NaN / inf for this view (the files are never changed)."""
     data_search: str = field(default="", metadata=_key("q", page="data", scope="dataset"))
     """Data page: text filter on the metadata table (URL key ``q``, as before the page prefix)."""
+    data_health_all: bool = field(default=False, metadata=_key("dha", page="data", scope="app"))
+    """Data page: the health table of every view ("Check every view") under the current view's report."""
     page: str = field(default="", metadata=_key("", page="", scope="app", path=True))
     """The page's URL path (e.g. ``"data"``); lives in the URL path, not the query."""
 
@@ -155,6 +158,9 @@ class ViewState:
     """Side by side: the second view's name ("" for one map)."""
     map_render: str = field(default="auto", metadata=_key("mr", page="map", scope="app", choices=("auto", "points", "density")))
     """Draw every point, or a density image with a declared sample on top ("auto": by size)."""
+    map_tab: str = field(default="Selection", metadata=_key("mt", page="map", scope="app", choices=(
+        "Selection", "Item", "Details")))
+    """Map page: the side panel's tab (its label: Streamlit's stateful tabs hold the label)."""
 
     # --- compare ---
     cmp_view2: str = field(default="", metadata=_key("cv2", page="compare", scope="dataset"))
@@ -214,7 +220,7 @@ class ViewState:
     """Rashomon page: seed of the model fit, the row sample and the permutations."""
     rsh_rows: int = field(default=2000, metadata=_key("rn", page="rashomon", scope="app", bounds=(50, 100_000), label="Rashomon rows"))
     """Rashomon page: the most rows used (a seeded, declared sample above)."""
-    rsh_pair: tuple[str, ...] = field(default=(), metadata=_key("rpr", page="rashomon", scope="dataset"))
+    rsh_pair: tuple[str, ...] = field(default=(), metadata=_key("rpr", page="rashomon", scope="dataset", size=2))
     """Rashomon page: the pair of feature names the halo plot shows (() = the first pair)."""
     rsh_abs: bool = field(default=False, metadata=_key("rab", page="rashomon", scope="app"))
     """Rashomon page: draw |FIS| (and |main effect|) in the swarms."""
@@ -308,10 +314,17 @@ def _encode(value) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, tuple):
-        if value == ("",):  # "" means (); a bare "%" is never produced by quote()
+        if value == ("",):  # "" means (); a bare "%" is never produced by _escape_item
             return "%"
-        return ",".join(quote(str(v), safe="") for v in value)
+        return ",".join(_escape_item(str(v)) for v in value)
     return str(value)
+
+
+def _escape_item(text: str) -> str:
+    """One item of a tuple field in the link: only the separator "," and the escape "%" itself are
+    percent-encoded (``unquote`` reads them back; links made when every character was quoted read the
+    same). The address bar encodes the rest once: "label=3" travels as ``label%3D3``, not ``label%253D3``."""
+    return text.replace("%", "%25").replace(",", "%2C")
 
 
 def _decode(raw: str, typ) -> object:
@@ -453,6 +466,11 @@ def _check_fields(state: ViewState, fs, *, types: bool = True) -> tuple[ViewStat
             changes[f.name] = tuple(v for v in value if v in items)
             warnings.append(f"Ignored {key}={_encode(tuple(v for v in value if v not in items))!r}: each "
                             f"{name} must be one of {list(items)}.")
+            continue
+        size = f.metadata.get("size")
+        if types and size is not None and value and len(value) != size:
+            changes[f.name] = f.default
+            warnings.append(f"Ignored {key}={_short(_encode(value))!r}: {name} must name {size} items.")
             continue
         choices, bounds = f.metadata.get("choices"), f.metadata.get("bounds")
         if types and choices is not None and value not in choices:

@@ -103,7 +103,7 @@ def health_section(ds: core.Dataset, view: core.View) -> None:
     if not health.warnings() and not len(ds.dropped_rows):
         st.success("No NaN / inf, zero vectors, duplicates or dead dimensions.", icon=":material/check_circle:")
     st.plotly_chart(norm_histogram_figure(norm_histogram_info(health.norms)), key="norms", config=chart_config("row-norms"))
-    if len(ds.views) > 1 and st.toggle("Check every view", key="health_all"):
+    if len(ds.views) > 1 and st.toggle("Check every view", **vs.widget_key("data_health_all")):
         st.dataframe(view_data.health_table(ds), hide_index=True, width="stretch")
 
 

@@ -111,7 +111,7 @@ with user_errors():
         cols[0].caption("Box, lasso and click selection work on 2-D maps; in 3-D, inspect items by id "
                         "(Item tab).")
     # short names: longer ones went behind a scroll arrow in the 2/5 panel at 1000 px
-    tabs = panel.tabs(["Selection", "Item", "Details"])
+    tabs = panel.tabs(["Selection", "Item", "Details"], **vs.widget_key("map_tab"))  # in the link (mt=)
     selected = vs.decode_selection(state.map_selection, ds.n) if state.map_selection else None
     with tabs[0]:
         map_panels.selection_panel(ds, view, selected, shown, state.map_metric)

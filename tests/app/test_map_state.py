@@ -77,4 +77,5 @@ def test_map_fields_have_short_keys_in_the_map_namespace():
     keys = {f.name: f.metadata["key"] for f in dataclasses.fields(ViewState) if f.name.startswith("map_")}
     assert all(k.startswith("m") for k in keys.values())
     assert keys["map_selection"] == "msel" and keys["map_view2"] == "mv2" and keys["map_item"] == "mi"
-    assert ViewState(map_filter=("label=3", "split=test")).to_query()["mf"] == "label%3D3,split%3Dtest"
+    assert ViewState(map_filter=("label=3", "split=test")).to_query()["mf"] == "label=3,split=test"
+    assert ViewState.from_query({"mf": "label%3D3,split%3Dtest"})[0].map_filter == ("label=3", "split=test")  # older links

@@ -31,6 +31,7 @@ def start_server(env_overrides: dict[str, str] | None = None, timeout: float = 9
     """Start `streamlit run dashboard/app.py` on a free loopback port; (process, url, seconds to health)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "EMBEDLENS_DATA"}
+    env["EMBEDLENS_TEST_HOOKS"] = "1"  # each chart's data digest in a hidden element (dashboard.testhooks)
     env.update(env_overrides or {})
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
