@@ -197,7 +197,7 @@ def _entries_in(folder: Path, prefix: str, skip: Iterable[Path] = ()) -> list[Ca
         if _leaves(child, folder):  # not listed: resolve() names the reason when it is asked for
             _log.warning("EmbedLens: %s", _outside_message(prefix + child.name, "data folder"))
             continue
-        if child.is_dir() and _has_embedding_files(child):
+        if child.is_dir() and ((child / MANIFEST_NAME).is_file() or _has_embedding_files(child)):
             out.append(CatalogEntry(prefix + child.name, child, _description(child)))
         elif child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
             out.append(CatalogEntry(prefix + child.name, child))
@@ -207,8 +207,9 @@ def _entries_in(folder: Path, prefix: str, skip: Iterable[Path] = ()) -> list[Ca
 def list_datasets(data_dir: str | os.PathLike | None = None) -> list[CatalogEntry]:
     """The datasets under ``data_dir`` (default :func:`default_data_dir`), uploads last.
 
-    A sub-folder holding at least one supported file (at any depth, hidden and ``_`` paths
-    skipped) is a dataset, and so is each supported file directly in ``data_dir``; if
+    A sub-folder holding an ``embedlens.toml`` or at least one supported file (at any depth,
+    hidden and ``_`` paths skipped) is a dataset (so a manifest that cannot be loaded is listed,
+    and loading it names the problem), and so is each supported file directly in ``data_dir``; if
     ``data_dir`` itself holds a metadata file or an ``embedlens.toml`` it is the one dataset.
     Names and paths only: nothing is loaded, so a listed dataset may still fail to load. A
     file or folder that is a symbolic link to a place outside the data (or uploads) folder is

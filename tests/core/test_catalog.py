@@ -180,3 +180,20 @@ def test_kind_refused_uploads_name_the_uploaded_file_not_a_folder(tmp_path):
     assert str(info.value) == "fake.npy: is not a NumPy .npy file (it lacks the NumPy header)"
     assert info.value.source == "fake.npy"
     assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").rglob("*"))
+
+
+def test_kind_unloadable_dataset_is_listed_so_its_error_can_be_shown(tmp_path):
+    """A folder whose only file is an embedlens.toml naming a file outside it was left out of the
+    catalog, so the app never said why the dataset was missing; it is listed, and loading it names
+    the problem."""
+    import numpy as np
+
+    from core import EmbedLensInputError, list_datasets, load
+
+    np.save(tmp_path / "outside.npy", np.ones((4, 3), dtype=np.float32))
+    (tmp_path / "data" / "tomlds").mkdir(parents=True)
+    (tmp_path / "data" / "tomlds" / "embedlens.toml").write_text('[[views]]\nfile = "../../outside.npy"\n')
+    entries = {e.name: e for e in list_datasets(tmp_path / "data")}
+    assert "tomlds" in entries
+    with pytest.raises(EmbedLensInputError, match="outside"):
+        load(entries["tomlds"].path)
