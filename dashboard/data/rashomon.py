@@ -120,7 +120,7 @@ def model_inputs(dataset_fingerprint: str, view_fingerprint: str, _X, _meta, *, 
                                       f"({', '.join(names) or 'none'}); pick at least 2, or use the view's "
                                       "principal components")
         F = _meta[list(names)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-        ok &= np.isfinite(F).all(axis=1)
+        ok = ok & np.isfinite(F).all(axis=1)  # not in place: the metadata (and so `ok`) can be read-only
     pool = np.flatnonzero(ok)
     if len(pool) < 10:
         raise EmbedLensInputError(f"only {len(pool)} rows have a {target!r} value and finite features; "
