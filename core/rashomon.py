@@ -14,8 +14,9 @@ LinearRegression, Ridge, bare or after per-column scalers in a Pipeline) a batch
 models is one matrix product on the coefficients; for scikit-learn's MLPClassifier /
 MLPRegressor (the same) numba kernels run the forward pass from the weights, a permutation
 being a rank-|S| update of the first layer; for any other model the candidates' inputs are
-stacked into as few ``predict`` / ``predict_proba`` calls as memory allows. The chains of the greedy search are independent and advance in lockstep, so every
-step of the search is one batched evaluation.
+stacked into as few ``predict`` / ``predict_proba`` calls as memory allows. The chains of
+the greedy search are independent and advance in lockstep, so every step of the search is
+one batched evaluation.
 """
 
 from __future__ import annotations
@@ -382,7 +383,9 @@ def _affine_step(step, p):
     from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
     def arr(value, default):
-        return np.full(p, default) if value is None else np.broadcast_to(np.asarray(value, dtype=np.float64), (p,))
+        if value is None:
+            return np.full(p, default)
+        return np.broadcast_to(np.asarray(value, dtype=np.float64), (p,))
 
     try:
         if type(step) is StandardScaler:
@@ -548,9 +551,9 @@ class _MLPEngine(_Engine):
         from ._rashomon_kernels import mlp_loss
 
         out = np.empty((len(M), perms_t.shape[1]))
-        mlp_loss(self.X, M, self.W1, self.b1, self.Ws, self.bs, self.shapes, self.act,
-                 np.asarray(list(cols), dtype=np.intp), perms_t, self.y, self.code, 1e-15, numba.get_num_threads(),
-                 out)
+        cols = np.asarray(list(cols), dtype=np.intp)
+        mlp_loss(self.X, M, self.W1, self.b1, self.Ws, self.bs, self.shapes, self.act, cols, perms_t, self.y,
+                 self.code, 1e-15, numba.get_num_threads(), out)
         self.calls += 1
         return out / self.n  # the kernel sums over rows: the same division as np.mean
 
@@ -674,8 +677,8 @@ def _make_engine(model, X, y, loss):
             got = engine.base(np.ones((1, p)))[0]
             if not abs(got - check) <= 1e-9 * max(1.0, abs(check)):
                 engine = None  # e.g. a one-vs-rest logistic model: its probabilities are not a softmax
-                fallback = (f"the {type(model).__name__}'s loss from its coefficients ({got:.12g}) differs from "
-                            f"its own ({check:.12g})")
+                fallback = (f"the {type(model).__name__}'s loss from its coefficients ({got:.12g}) differs "
+                            f"from its own ({check:.12g})")
     elif isinstance(mlp, str):
         fallback = f"not read from its weights: {mlp}"
     elif mlp is not None:

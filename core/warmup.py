@@ -1,10 +1,12 @@
-"""Compile umap-learn's, pynndescent's and EmbedLens' numba code once per process, off the user's path.
+"""Compile umap-learn's, pynndescent's and EmbedLens' numba code once per process, off the
+user's path.
 
 :func:`warm_up` runs the real code paths (:func:`core.projection.project`,
 :func:`core.alignment.align_projections`, :func:`core.neighbors.knn_graph`,
 :func:`core.rashomon.rashomon_set` and :func:`core.rashomon.feature_interactions`) on a tiny
-array, so the first map or Rashomon set a user asks for does not pay the compilation. The umap-learn hooks it relies
-on (numba disk cache, the aligned epoch function) are in :mod:`core._umap_compat`.
+array, so the first map or Rashomon set a user asks for does not pay the compilation. The
+umap-learn hooks it relies on (numba disk cache, the aligned epoch function) are in
+:mod:`core._umap_compat`.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def controls(ds, columns: list[str], default: str) -> tuple[str, list[str]]:
                             **vs.widget_key("rsh_target", options=options))
     c[1].selectbox("Reference model", list(vr.MODELS), format_func=vr.MODELS.get, **vs.widget_key("rsh_model"),
                    help="Logistic regression (each candidate model is one matrix product) or a small MLP "
-                        "(batched predictions: minutes rather than seconds).")
+                        "(its forward pass from the weights: a few times slower).")
     numeric = vr.feature_columns(ds, target)
     for note in vr.link_notes(vs.current(), numeric):
         vr.link_warning(note)

@@ -334,6 +334,7 @@ def map_warm_up_steps(ds: Dataset | None) -> tuple[str, ...]:
         steps.append("pynndescent")
     if ds is not None and len(ds.views) > 1:
         steps.append("aligned_umap")
+    steps.append("rashomon")  # last: the Rashomon page's kernels (seconds; less from numba's disk cache)
     return tuple(steps)
 
 

@@ -133,9 +133,10 @@ def effect(model, X, y, loss, m, cols, perms):
     return float(np.mean(out)) - base
 
 
-def interactions(model, X, y, M, kept, pairs, *, loss, n_permutations=(30, 100), seed=0):
+def interactions(model, X, y, M, kept, pairs, *, loss, n_permutations=(30, 100), seed=0, only=None):
     """Main effects {(feature, model): phi} for the reference and single models, and
-    FIS {(i, j, model): (fis, joint, main_i, main_j)} for the reference and each pair's 36 models."""
+    FIS {(i, j, model): (fis, joint, main_i, main_j)} for the reference and each pair's 36 models
+    (of the pairs in ``only`` when given: a subset, as ``feature_interactions(pairs=...)``)."""
     yc = coded_target(model, y, loss)
     n1, n2 = n_permutations
     perms = permutations(len(X), max(n1, n2), seed)
@@ -146,6 +147,8 @@ def interactions(model, X, y, M, kept, pairs, *, loss, n_permutations=(30, 100),
             main[(f, model_row)] = effect(model, X, yc, loss, M[model_row], [f], perms[:n1])
     fis = {}
     for k, (i, j) in enumerate(pairs):
+        if only is not None and (i, j) not in only:
+            continue
         start = 1 + n_single + 36 * k
         for model_row in [0, *range(start, start + 36)]:
             m = M[model_row]

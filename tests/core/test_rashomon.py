@@ -350,8 +350,8 @@ def test_mlp_path_equals_the_loop_and_batched_predict_multiclass_relu(iris3):
 def test_mlp_path_equals_the_loop_and_batched_predict_scaler_pipeline_tanh(iris3):
     X, y = iris3
     X = X * [1.0, 10.0, 0.1] + [0.0, -20.0, 3.0]  # the scaler matters
-    model = _fit_quiet(make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(6,), activation="tanh",
-                                                                     max_iter=300, random_state=1)), X, y)
+    mlp = MLPClassifier(hidden_layer_sizes=(6,), activation="tanh", max_iter=300, random_state=1)
+    model = _fit_quiet(make_pipeline(StandardScaler(), mlp), X, y)
     _mlp_three_ways(model, X, y, "log_loss")
 
 
@@ -362,7 +362,8 @@ def test_mlp_path_equals_the_loop_and_batched_predict_regressor_mse():
     model = _fit_quiet(make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(8,), max_iter=400,
                                                                     random_state=0)), X, y)
     _mlp_three_ways(model, X, y, "mse")
-    bare = _fit_quiet(MLPRegressor(hidden_layer_sizes=(5,), activation="tanh", max_iter=300, random_state=0), X, y)
+    bare = _fit_quiet(MLPRegressor(hidden_layer_sizes=(5,), activation="tanh", max_iter=300, random_state=0),
+                      X, y)
     r = rashomon_set(bare, X, y, loss="mae")
     assert r.params["evaluation"] == "MLP weights"
     rb = rashomon_set(PredictOnly(bare), X, y, loss="mae")
@@ -373,8 +374,9 @@ def test_mlp_path_equals_the_loop_and_batched_predict_regressor_mse():
 def test_mlp_path_two_hidden_layers_binary_zero_one_and_logistic_activation(cancer):
     X, y = cancer
     X, y = X[:150, :3], y[:150]
-    model = _fit_quiet(make_pipeline(MinMaxScaler(), MLPClassifier(hidden_layer_sizes=(5, 4), activation="logistic",
-                                                                   solver="lbfgs", max_iter=500, random_state=0)), X, y)
+    mlp = MLPClassifier(hidden_layer_sizes=(5, 4), activation="logistic", solver="lbfgs", max_iter=500,
+                        random_state=0)
+    model = _fit_quiet(make_pipeline(MinMaxScaler(), mlp), X, y)
     assert model.score(X, y) > 0.9
     for loss in ("log_loss", "zero_one"):
         r = rashomon_set(model, X, y, loss=loss, epsilon=0.05 if loss == "zero_one" else None)
