@@ -179,7 +179,7 @@ def on_swarm_select(pairs: list[tuple[str, str]]) -> None:
 def used_caption(inputs: rd.Inputs, tables: rd.RashomonTables, s, n: int, target: str) -> str:
     """What every number on the page used: model, loss, epsilon, permutations, seed, rows, features.
 
-    Markdown for a caption: the column names and the set's label (data) are escaped (:func:`dashboard.literal.md`).
+    Markdown for a caption: the target and feature column names (data) are escaped (:func:`dashboard.literal.md`).
     """
     if inputs.source == "pcs":
         share = sum(inputs.explained)
@@ -197,7 +197,7 @@ def used_caption(inputs: rd.Inputs, tables: rd.RashomonTables, s, n: int, target
     return (f"Reference model: {MODELS[s.rsh_model]} (scikit-learn, standardised inputs, seed {s.rsh_seed}) "
             f"predicting {md(repr(target))} from {source}; {rd.LOSS.replace('_', ' ')} "
             f"L* = {tables.reference_loss:.5g}, {eps}; {n1} / {n2} permutations (features / pairs), seed "
-            f"{s.rsh_seed}; {rows}. {md(tables.set_label)}.")
+            f"{s.rsh_seed}; {rows}. {tables.set_label}.")
 
 
 # --------------------------------------------------------------------------- sections
