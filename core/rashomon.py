@@ -430,16 +430,19 @@ def _affine_prefix(model, p):
 
 
 def _linear_parts(model, p):
-    """(W (p, K), b (K,), kind) of a linear / logistic model in raw input units, or None.
+    """(W (p, K), b (K,), kind) of a linear / logistic model in raw input units, a str saying why
+    it cannot be read from its coefficients, or None for any other model.
 
     A Pipeline may hold per-column scalers before the model (:func:`_affine_prefix`): the
     multipliers act on the raw features, so W_raw = W / v and b_raw = b - (u / v) W.
     """
     from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
-    est, u, v, _ = _affine_prefix(model, p)
-    if u is None:
+    est, u, v, why = _affine_prefix(model, p)
+    if not isinstance(est, (LogisticRegression, LinearRegression, Ridge)):
         return None
+    if why is not None:
+        return f"{type(est).__name__} in a Pipeline where {why}"
     if isinstance(est, LogisticRegression):
         W = np.asarray(est.coef_, dtype=np.float64).T
         b = np.asarray(est.intercept_, dtype=np.float64).reshape(-1)
@@ -453,8 +456,6 @@ def _linear_parts(model, p):
         W = coef.reshape(-1, 1)
         b = np.asarray(est.intercept_, dtype=np.float64).reshape(-1)[:1]
         kind = "regressor"
-    else:
-        return None
     if W.shape[0] != p:
         return None
     return W / v[:, None], b - (u / v) @ W, kind
@@ -668,7 +669,9 @@ def _make_engine(model, X, y, loss):
     engine, fallback = None, None
     linear = _linear_parts(model, p)
     mlp = None if linear is not None else _mlp_parts(model, p)
-    if linear is not None:
+    if isinstance(linear, str) or isinstance(mlp, str):
+        fallback = f"not read from its weights: {linear or mlp}"
+    elif linear is not None:
         W, b, kind = linear
         if (kind == "classifier") == (loss in ("log_loss", "zero_one")):
             coded = _label_codes(model, y) if loss == "zero_one" else target
@@ -679,8 +682,6 @@ def _make_engine(model, X, y, loss):
                 engine = None  # e.g. a one-vs-rest logistic model: its probabilities are not a softmax
                 fallback = (f"the {type(model).__name__}'s loss from its coefficients ({got:.12g}) differs "
                             f"from its own ({check:.12g})")
-    elif isinstance(mlp, str):
-        fallback = f"not read from its weights: {mlp}"
     elif mlp is not None:
         engine, fallback = _mlp_engine(model, mlp, X, y, loss, target)
     if engine is None:

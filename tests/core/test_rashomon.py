@@ -434,6 +434,24 @@ def test_mlp_fallbacks_are_taken_and_recorded(iris3):
     assert "QuantileTransformer is not a per-column scaler" in q.params["fallback"]
     # a model EmbedLens does not read at all is no fallback
     assert rashomon_set(ProbaOnly(tempered), X, y).params["fallback"] is None
+    # the same for the logistic path
+    lq = make_pipeline(QuantileTransformer(n_quantiles=50), LogisticRegression()).fit(X, y)
+    r = rashomon_set(lq, X, y)
+    assert r.params["evaluation"] == "batched predict"
+    assert r.params["fallback"] == ("not read from its weights: LogisticRegression in a Pipeline where its step "
+                                    "QuantileTransformer is not a per-column scaler (StandardScaler, RobustScaler, "
+                                    "MaxAbsScaler, MinMaxScaler)")
+
+
+def test_logistic_path_folds_a_chain_of_per_column_scalers(cancer):
+    X, y = cancer
+    model = make_pipeline(MinMaxScaler(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
+    r = rashomon_set(model, X, y)
+    assert r.params["evaluation"] == "coefficients" and r.params["fallback"] is None
+    for k in (r.single_offset(1) + 7, r.pair_offset(0, 5) + 30):
+        m = r.multipliers[k]
+        assert not np.all(m == 1.0)
+        assert r.losses[k] == pytest.approx(log_loss(y, model.predict_proba(X * m)), rel=1e-10)
 
 
 def test_mlp_exponential_is_within_two_ulp_of_numpys():
