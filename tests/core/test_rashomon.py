@@ -384,11 +384,15 @@ def test_mlp_path_two_hidden_layers_binary_zero_one_and_logistic_activation(canc
         wrapped = ProbaOnly(model) if loss == "log_loss" else PredictOnly(model)
         rb = rashomon_set(wrapped, X, y, loss=loss, epsilon=0.05 if loss == "zero_one" else None)
         np.testing.assert_array_equal(r.multipliers, rb.multipliers)
-        np.testing.assert_allclose(r.losses, rb.losses, rtol=0, atol=1e-10)
+        # a saturated binary MLP (scikit-learn 1.5 fits one here: reference log loss ~4.1) has rows with
+        # p below ~1e-8, which predict_proba forms as 1 - expit(z) and the weights path from the logit;
+        # their logs then differ in the digits predict_proba cannot resolve (DESIGN section 12)
+        tol = dict(rtol=1e-4, atol=1e-6) if loss == "log_loss" else dict(rtol=0, atol=1e-10)
+        np.testing.assert_allclose(r.losses, rb.losses, **tol)
         fi = feature_interactions(r, X, y, n_permutations=(3, 4), pairs=[(0, 2)])
         fb = feature_interactions(rb, X, y, n_permutations=(3, 4), pairs=[(0, 2)])
-        np.testing.assert_allclose(fi.main["effect"], fb.main["effect"], rtol=0, atol=1e-10)
-        np.testing.assert_allclose(fi.fis["fis"], fb.fis["fis"], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(fi.main["effect"], fb.main["effect"], **tol)
+        np.testing.assert_allclose(fi.fis["fis"], fb.fis["fis"], **tol)
     assert fi.fis["fis"].abs().max() > 0  # zero-one effects that do not vanish
 
 
