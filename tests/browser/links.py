@@ -33,8 +33,9 @@ def links_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def artefacts(tmp_path_factory) -> Path:
-    """Where screenshots go: $EMBEDLENS_TEST_ARTEFACTS, else a pytest temporary folder (printed)."""
-    folder = os.environ.get("EMBEDLENS_TEST_ARTEFACTS")
+    """Where screenshots go: $TEST_ARTEFACTS (not an EMBEDLENS_ name: tests/hermetic.py removes those),
+    else a pytest temporary folder; printed either way (pytest -s shows it)."""
+    folder = os.environ.get("TEST_ARTEFACTS")
     path = Path(folder) if folder else tmp_path_factory.mktemp("link-screenshots")
     path.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots: {path}")
