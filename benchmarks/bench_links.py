@@ -64,7 +64,12 @@ def _timed(browser, url: str, drawn: str) -> tuple[float, float]:
     try:
         t0 = time.perf_counter()
         page.goto(url)
-        page.wait_for_function(drawn, timeout=900_000, polling=50)
+        try:
+            page.wait_for_function(drawn, timeout=600_000, polling=50)
+        except Exception:
+            seen = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd =>
+                (gd._fullData || []).map(t => t.type + ':' + (t.x ? t.x.length : '-')).join(' '))""")
+            raise RuntimeError(f"{url}: not drawn in 600 s; charts on the page: {seen}") from None
         t_drawn = time.perf_counter() - t0
         _idle(page)
         return t_drawn, time.perf_counter() - t0
@@ -73,8 +78,9 @@ def _timed(browser, url: str, drawn: str) -> tuple[float, float]:
 
 
 MAP_DRAWN = f"""() => {{ const gd = document.querySelector('.st-key-map_0 .js-plotly-plot');
-    return gd && gd._fullData && gd._fullData.length && gd._fullData[0].x && gd._fullData[0].x.length === {N}
-        && gd.querySelector('canvas.gl-canvas-context'); }}"""
+    if (!gd || !gd._fullData || !gd.querySelector('canvas.gl-canvas-context')) return false;
+    // one WebGL trace per label: all {N:,} points across them
+    return gd._fullData.reduce((n, t) => n + (t.type === 'scattergl' && t.x ? t.x.length : 0), 0) === {N}; }}"""
 MATRIX_DRAWN = "() => document.querySelector('.st-key-cmp_matrix .js-plotly-plot .scatterlayer .point')"
 HALO_DRAWN = ("() => document.querySelector('.st-key-rsh_halo .js-plotly-plot .main-svg') && "
               "!document.querySelector('[data-testid=\"stProgress\"]')")
@@ -85,18 +91,11 @@ def _median(xs) -> str:
 
 
 def link_lengths(X: np.ndarray) -> None:
-    import core
     from dashboard.state import ViewState, encode_selection, share_url
+    from tests.app.test_links_property import every_field_set
 
-    ds = core.load(core.sample_data_dir() / "digits-mlp")
-    long_view = max(ds.view_names, key=len)
-    state = ViewState(dataset="digits-mlp", view=long_view, fingerprint=ds.fingerprint[:8], page="map",
-                      map_method="umap", map_color="metric:knn_preservation", map_filter=("label=3", "label=8", "ink>=100"),
-                      map_selection=encode_selection(range(0, 1797, 2)[:1000], ds.n), map_item=1796, map_view2=long_view,
-                      map_tab="Details", cmp_view2=long_view, cmp_reference=long_view, rsh_pair=("PC11", "PC12"),
-                      rsh_features=("ink",), rsh_nested=(0.25, 0.5, 2.0, 4.0), spectra_pair=long_view, data_search="7 test")
-    print(f"  every page's fields set, 1,000 of 1,797 items selected: {len(share_url(state, 'http://127.0.0.1:8501'))} "
-          "characters")
+    print(f"  every field of every page set on the 30-view sample, 1,000 of 1,797 items selected: "
+          f"{len(share_url(every_field_set(), 'http://127.0.0.1:8501')):,} characters")
     from sklearn.decomposition import PCA
 
     pc = PCA(2, random_state=0).fit_transform(X)
@@ -110,7 +109,13 @@ def link_lengths(X: np.ndarray) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--links-only", action="store_true", help="only the link lengths (no server)")
     args = parser.parse_args()
+    if args.links_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            print("== link lengths")
+            link_lengths(make_dataset(Path(tmp) / "scale"))
+        return
 
     from playwright.sync_api import sync_playwright
 

@@ -233,6 +233,7 @@ def check_link(page, link: str, expected_keys: set[str]) -> dict[str, str]:
     """The address bar's link is short, holds ``expected_keys`` (besides v, ds, view, fp) and is the
     one "Show link" offers; returns its query."""
     q = query(link)
+    print(f"link ({len(link)} characters): {link}")
     assert len(link) < MAX_LINK, (len(link), link)
     assert q["v"] == "1" and expected_keys <= set(q), (expected_keys - set(q), q)
     return q
