@@ -129,6 +129,28 @@ class NeighborGraph:
         return NeighborGraph(self.indices[:, :k], self.distances[:, :k], self.metric, self.method,
                              {**self.params, "k": k})
 
+    def tied_rows(self, k: int | None = None) -> int:
+        """Rows whose ``k`` (default all) nearest neighbours are all at distance 0: duplicates, whose
+        neighbour lists are picked by tie-breaking among equal rows, so per-row neighbour statistics
+        (k-occurrence, mutual kNN overlap) are arbitrary for them.
+
+        Parameters
+        ----------
+        k : int, optional
+            Neighbours looked at (at most the graph's k).
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        Nothing
+            Of its own.
+        """
+        k = self.k if k is None else min(int(k), self.k)
+        return int((np.asarray(self.distances)[:, :k] == 0).all(axis=1).sum())
+
     def umap_knn(self, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
         """(indices, distances) with each point first at distance 0, as umap-learn builds them.
 

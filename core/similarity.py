@@ -139,8 +139,19 @@ def _similarity_rebuild(value: float, info: dict) -> Similarity:
     return Similarity(value, **info)
 
 
+class _ScoredResult:
+    """A result holding its score as ``value`` (a :class:`Similarity`): its label, and ``float()`` of it."""
+
+    @property
+    def label(self) -> str:
+        return self.value.label
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
 @dataclass(frozen=True, eq=False)
-class ProcrustesResult:
+class ProcrustesResult(_ScoredResult):
     """An orthogonal Procrustes distance and the rotation that attains it.
 
     Attributes
@@ -162,16 +173,9 @@ class ProcrustesResult:
     kind: str
     nuclear_norm: float
 
-    @property
-    def label(self) -> str:
-        return self.value.label
-
-    def __float__(self) -> float:
-        return float(self.value)
-
 
 @dataclass(frozen=True, eq=False)
-class MutualKNN:
+class MutualKNN(_ScoredResult):
     """Mutual k-nearest-neighbour alignment and each item's neighbourhood overlap.
 
     Attributes
@@ -189,13 +193,6 @@ class MutualKNN:
     per_item: np.ndarray
     k: int
     metric: str
-
-    @property
-    def label(self) -> str:
-        return self.value.label
-
-    def __float__(self) -> float:
-        return float(self.value)
 
 
 @dataclass(frozen=True, eq=False)

@@ -49,7 +49,7 @@ view-scoped one (:func:`rescope`)."""
 
 PAGES = {"": "", "data": "data_", "spectra": "spectra_", "geometry": "geo_", "map": "map_", "compare": "cmp_", "rashomon": "rsh_"}
 """The page a field belongs to, and the prefix every field of that page's name carries ("": shared by
-every page: the dataset, the view, the page itself). The Compare page adds its own."""
+every page: the dataset, the view, the page itself)."""
 
 
 COMPARISON_METRICS = ("cka", "cka_debiased", "procrustes", "mutual_knn", "rsa", "cca")

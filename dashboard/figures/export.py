@@ -11,6 +11,7 @@ already on the machine (found on the PATH, or named by ``BROWSER_PATH``; Debian'
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import plotly.graph_objects as go
@@ -26,6 +27,27 @@ class ExportUnavailable(RuntimeError):
 
 def _filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "figure"
+
+
+def _require_kaleido(fmt: str) -> None:
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(f"format {fmt!r}; expected one of {IMAGE_FORMATS}")
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        raise ExportUnavailable("server-side images need kaleido: pip install 'embedlens[export]'") from None
+
+
+@contextlib.contextmanager
+def _rendering(what: str):
+    """kaleido's failures while rendering ``what`` as :class:`ExportUnavailable` naming the fix."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - kaleido / choreographer raise their own types
+        raise ExportUnavailable(
+            f"kaleido could not render {what} ({type(exc).__name__}: {exc}); it needs a Chrome or "
+            "Chromium on this machine (Debian: apt-get install chromium; or set BROWSER_PATH)"
+        ) from None
 
 
 def chart_config(name: str, *, fmt: str = "png", scale: float = 2) -> dict:
@@ -75,19 +97,9 @@ def figure_image(fig: go.Figure, fmt: str = "png", *, scale: float = 2) -> bytes
     ValueError
         ``fmt`` not one of :data:`IMAGE_FORMATS`.
     """
-    if fmt not in IMAGE_FORMATS:
-        raise ValueError(f"format {fmt!r}; expected one of {IMAGE_FORMATS}")
-    try:
-        import kaleido  # noqa: F401
-    except ImportError:
-        raise ExportUnavailable("server-side images need kaleido: pip install 'embedlens[export]'") from None
-    try:
+    _require_kaleido(fmt)
+    with _rendering("the figure"):
         return fig.to_image(format=fmt, scale=scale)
-    except Exception as exc:  # noqa: BLE001 - kaleido / choreographer raise their own types
-        raise ExportUnavailable(
-            f"kaleido could not render the figure ({type(exc).__name__}: {exc}); it needs a Chrome or "
-            "Chromium on this machine (Debian: apt-get install chromium; or set BROWSER_PATH)"
-        ) from None
 
 
 def write_images(figures: dict, folder, fmt: str = "png", *, scale: float = 2) -> list:
@@ -118,24 +130,14 @@ def write_images(figures: dict, folder, fmt: str = "png", *, scale: float = 2) -
 
     import plotly.io as pio
 
-    if fmt not in IMAGE_FORMATS:
-        raise ValueError(f"format {fmt!r}; expected one of {IMAGE_FORMATS}")
-    try:
-        import kaleido  # noqa: F401
-    except ImportError:
-        raise ExportUnavailable("server-side images need kaleido: pip install 'embedlens[export]'") from None
+    _require_kaleido(fmt)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{_filename(stem)}.{fmt}" for stem in figures]
-    try:
+    with _rendering("the figures"):
         if hasattr(pio, "write_images"):  # plotly >= 6.1
             pio.write_images(list(figures.values()), paths, format=fmt, scale=scale)
         else:
             for fig, path in zip(figures.values(), paths):
                 path.write_bytes(fig.to_image(format=fmt, scale=scale))
-    except Exception as exc:  # noqa: BLE001 - kaleido / choreographer raise their own types
-        raise ExportUnavailable(
-            f"kaleido could not render the figures ({type(exc).__name__}: {exc}); it needs a Chrome or "
-            "Chromium on this machine (Debian: apt-get install chromium; or set BROWSER_PATH)"
-        ) from None
     return paths

@@ -162,7 +162,7 @@ def tie_warning(a: View, b: View, state) -> str | None:
     parts = []
     for name, v in (("A", a), ("B", b)):
         graph = view_graph(v.fingerprint, v.X, state.cmp_k, state.cmp_metric)  # cached: the graph mutual kNN used
-        tied = int((np.asarray(graph.distances)[:, : state.cmp_k] == 0).all(axis=1).sum())
+        tied = graph.tied_rows(state.cmp_k)
         if tied:
             parts.append(f"{'all' if tied == v.n else f'{tied:,} of'} {v.n:,} rows of {name}")
     if not parts:

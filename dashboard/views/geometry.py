@@ -79,7 +79,7 @@ def hub_ties(fingerprint: str, X, k: int, metric: str, graph_k: int) -> tuple[in
         The number of tied rows and the message naming it and the fix.
     """
     graph = view_graph(fingerprint, X, graph_k, metric)  # cached: the graph hubness used
-    tied = int((np.asarray(graph.distances)[:, :k] == 0).all(axis=1).sum())
+    tied = graph.tied_rows(k)
     if not tied:
         return 0, None
     n = len(graph.distances)

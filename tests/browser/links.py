@@ -239,13 +239,23 @@ def check_link(page, link: str, expected_keys: set[str]) -> dict[str, str]:
     return q
 
 
-def reopen(browser, link: str, ready: str | None = None) -> tuple[dict, dict, object]:
-    """Open ``link`` in a fresh browser context (no cookies, no session); its snapshot and query, and the
-    context (the caller closes it)."""
+def assert_reopens(browser, link: str, q: dict[str, str], before: dict, ready: str | None = None,
+                   wait=None, check=None) -> None:
+    """Open ``link`` in a fresh browser context (no cookies, no session) and assert it shows the same
+    view: query ``q`` and the snapshot ``before``. ``wait(page)`` runs before the snapshot (work the
+    page finishes in the background), ``check(page)`` after it; the context is closed either way."""
     fresh = browser.new_context(viewport=VIEWPORT)
-    other = fresh.new_page()
-    open_link(other, link, ready)
-    return snapshot(other), query(other.url), fresh
+    try:
+        other = fresh.new_page()
+        open_link(other, link, ready)
+        if wait is not None:
+            wait(other)
+        assert query(other.url) == q
+        assert_same(snapshot(other), before)
+        if check is not None:
+            check(other)
+    finally:
+        fresh.close()
 
 
 def screenshot(page, folder: Path, name: str) -> Path:
@@ -307,5 +317,5 @@ def rebase(link: str, url: str) -> str:
 
 __all__ = ["MAX_LINK", "VIEWPORT", "query", "links_server", "artefacts", "settle", "open_link",
            "select", "number", "text", "multi", "slide", "tick", "choose", "expand", "widgets", "metrics", "captions", "digests", "snapshot",
-           "assert_same", "warnings", "check_link", "reopen", "screenshot", "check_tampered", "fresh_server", "rebase",
+           "assert_same", "warnings", "check_link", "assert_reopens", "screenshot", "check_tampered", "fresh_server", "rebase",
            "stop_server"]

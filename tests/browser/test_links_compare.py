@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from .links import (artefacts, assert_same, check_link, check_tampered, links_server, open_link,  # noqa: F401
-                    reopen, screenshot, select, snapshot, tick)
+from .links import (artefacts, check_link, check_tampered, links_server, open_link,  # noqa: F401
+                    assert_reopens, screenshot, select, snapshot, tick)
 
 pytestmark = pytest.mark.browser
 
@@ -30,12 +30,7 @@ def test_compare_page_link_reopens_the_same_view(links_server, browser, page, ar
     assert set(before["digests"]) == {"cmp_matrix"}
     screenshot(page, artefacts, "compare")
 
-    after, q2, fresh = reopen(browser, page.url, ready=MATRIX)
-    try:
-        assert q2 == q
-        assert_same(after, before)
-    finally:
-        fresh.close()
+    assert_reopens(browser, page.url, q, before, ready=MATRIX)
 
     check_tampered(browser, page.url, {"cmx": "bogus", "cp": "<script>alert(1)</script>", "cv2": "../gone"},
                    ["Ignored cmx='bogus'", "Ignored cp='<script>alert(1)</script>'",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .links import (artefacts, assert_same, check_link, check_tampered, links_server, open_link, reopen, screenshot,  # noqa: F401
+from .links import (artefacts, check_link, check_tampered, links_server, open_link, assert_reopens, screenshot,  # noqa: F401
                     select, snapshot, text, tick)
 
 pytestmark = pytest.mark.browser
@@ -29,12 +29,7 @@ def test_data_page_link_reopens_the_same_view(links_server, browser, page, artef
     assert set(before["digests"]) == {"norms"}
     screenshot(page, artefacts, "data")
 
-    after, q2, fresh = reopen(browser, page.url)
-    try:
-        assert q2 == q
-        assert_same(after, before)
-    finally:
-        fresh.close()
+    assert_reopens(browser, page.url, q, before)
 
     check_tampered(browser, page.url, {"dha": "maybe", "zz<b>x</b>": "<img src=x onerror=alert(1)>", "v": "0"},
                    ["Ignored dha='maybe'", "Ignored unknown link parameter 'zz<b>x</b>'",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .links import (artefacts, assert_same, check_link, check_tampered, links_server, open_link, reopen,  # noqa: F401
+from .links import (artefacts, check_link, check_tampered, links_server, open_link, assert_reopens,  # noqa: F401
                     screenshot, select, snapshot)
 
 pytestmark = pytest.mark.browser
@@ -27,12 +27,7 @@ def test_geometry_page_link_reopens_the_same_view(links_server, browser, page, a
     assert {"geo_scale", "geo_barcode", "geo_cdnv", "geo_cos", "geo_depth"} <= set(before["digests"])
     screenshot(page, artefacts, "geometry")
 
-    after, q2, fresh = reopen(browser, page.url)
-    try:
-        assert q2 == q
-        assert_same(after, before)
-    finally:
-        fresh.close()
+    assert_reopens(browser, page.url, q, before)
 
     check_tampered(browser, page.url, {"gm": "manhattan", "gk": "7", "gl": "<b>x</b>"},
                    ["Ignored gm='manhattan'", "Ignored gk='7'", "This dataset has no label column '<b>x</b>'"],

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from .links import (artefacts, assert_same, check_link, check_tampered, choose, expand, links_server, multi,  # noqa: F401
-                    open_link, reopen, screenshot, select, settle, snapshot)
+from .links import (artefacts, check_link, check_tampered, choose, expand, links_server, multi,  # noqa: F401
+                    open_link, assert_reopens, screenshot, select, settle, snapshot)
 
 pytestmark = pytest.mark.browser
 
 CHART = '[data-testid="stPlotlyChart"]'
+
+
+def _item_42_shown(page) -> None:
+    assert page.get_by_text("Row 42", exact=False).first.is_visible()
 
 
 def test_map_page_link_reopens_the_same_view(links_server, browser, page, artefacts):
@@ -35,13 +39,7 @@ def test_map_page_link_reopens_the_same_view(links_server, browser, page, artefa
     assert page.get_by_text("Row 42", exact=False).first.is_visible()  # the Item tab is the one shown
     screenshot(page, artefacts, "map")
 
-    after, q2, fresh = reopen(browser, page.url, ready=CHART)
-    try:
-        assert q2 == q
-        assert_same(after, before)
-        assert fresh.pages[0].get_by_text("Row 42", exact=False).first.is_visible()
-    finally:
-        fresh.close()
+    assert_reopens(browser, page.url, q, before, ready=CHART, check=_item_42_shown)
 
     check_tampered(browser, page.url, {"mt": "<img src=x onerror=alert(1)>", "mi": "99999", "mc": "metric:../../etc"},
                    ["Ignored mt='<img src=x onerror=alert(1)>'", "Ignored inspected item 99999",

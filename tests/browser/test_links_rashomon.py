@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from .links import (artefacts, assert_same, check_link, check_tampered, links_server, number, open_link,  # noqa: F401
-                    reopen, screenshot, select, settle, slide, snapshot, tick)
+from .links import (artefacts, check_link, check_tampered, links_server, number, open_link,  # noqa: F401
+                    assert_reopens, screenshot, select, settle, slide, snapshot, tick)
 
 pytestmark = pytest.mark.browser
 
@@ -40,13 +40,7 @@ def test_rashomon_page_link_reopens_the_same_view(links_server, browser, page, a
     assert any("L* =" in c for c in before["captions"]), before["captions"]
     screenshot(page, artefacts, "rashomon")
 
-    after, q2, fresh = reopen(browser, page.url, ready=HALO)
-    try:
-        _computed(fresh.pages[0])
-        assert q2 == q
-        assert_same(snapshot(fresh.pages[0]), before)
-    finally:
-        fresh.close()
+    assert_reopens(browser, page.url, q, before, ready=HALO, wait=_computed)
 
     check_tampered(browser, page.url, {"rpr": "PC1", "rrm": "<b>x</b>", "rne": "0.3"},
                    ["Ignored rpr='PC1'", "Ignored rrm='<b>x</b>'", "Ignored nested ε multiple(s) 0.3"],

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from .links import (artefacts, assert_same, check_link, check_tampered, choose, expand, links_server, number,  # noqa: F401
-                    open_link, reopen, screenshot, select, snapshot)
+from .links import (artefacts, check_link, check_tampered, choose, expand, links_server, number,  # noqa: F401
+                    open_link, assert_reopens, screenshot, select, snapshot)
 
 pytestmark = pytest.mark.browser
 
@@ -30,12 +30,7 @@ def test_spectra_page_link_reopens_the_same_view(links_server, browser, page, ar
     assert any(label.startswith("Vendi") and "q=2" in label for label, _ in before["metrics"]), before["metrics"]
     screenshot(page, artefacts, "spectra")
 
-    after, q2, fresh = reopen(browser, page.url)
-    try:
-        assert q2 == q
-        assert_same(after, before)
-    finally:
-        fresh.close()
+    assert_reopens(browser, page.url, q, before)
 
     check_tampered(browser, page.url, {"sq": "1e400", "sp": "paired", "ssr": "<img src=x onerror=alert(1)>"},
                    ["Ignored sq='1e400'", "Ignored ssr='<img src=x onerror=alert(1)>'", "Ignored sp='paired'"],
