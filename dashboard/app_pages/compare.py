@@ -12,6 +12,7 @@ from dashboard.errors import user_errors
 from dashboard.figures import compare as fc
 from dashboard.literal import md
 from dashboard.views import compare as view_compare
+from dashboard.views import job_progress
 
 MAPS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 PANELS = {"units": "Units", "matrix": "Every pair", "moved": "What moved", "trajectories": "Trajectories"}
@@ -88,7 +89,7 @@ def what_moved(ds, a, b) -> None:
         view_compare.open_on_map(ds, b, top, s)
     maps, job = view_compare.moved_maps(ds, a, b, s)
     if job is not None and job.active:
-        view_compare.job_progress(job)
+        job_progress(job)
         st.caption(f"Showing PCA while {md(job.label)} is computed.")
     elif job is not None:
         st.caption(md(f"{job.label} {job.state}: {job.error or job.message}") + "; showing PCA.")

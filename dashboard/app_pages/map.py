@@ -11,8 +11,8 @@ from dashboard import context, data, map_panels, map_view
 from dashboard import session as vs
 from dashboard.errors import user_errors
 from dashboard.figures.projection import MAX_POINTS
-from dashboard.jobs import Job
 from dashboard.literal import md
+from dashboard.views import job_progress
 from dashboard.views import map as view_map
 
 METHODS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -20,17 +20,6 @@ METHODS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 
 def _retry() -> None:
     st.session_state["embedlens.map.retry"] = True
-
-
-@st.fragment(run_every=1.0)
-def _job_progress(job: Job) -> None:
-    session = st.session_state.get("embedlens.map.session", "")
-    if not job.active or job.stopped_by(session):  # done, or this session pressed Stop (others may wait on)
-        st.rerun()
-    st.progress(job.fraction, text=f"{md(job.label)}: {md(job.message)} · {job.elapsed:.0f} s")
-    # this session stops waiting; a map another session waits for is computed on (dashboard.jobs.Job.stop)
-    st.button("Stop", on_click=job.stop, args=(session,),
-              key=f"map_stop_{job.key[:8]}", icon=":material/stop:")
 
 
 def controls(ds, view) -> None:
@@ -94,7 +83,8 @@ with user_errors():
     maps, job = view_map.compute_maps(ds, views, state, prow)
     if job is not None:
         if job.active:
-            _job_progress(job)
+            session = st.session_state.get("embedlens.map.session", "")  # its Stop leaves others' maps running
+            job_progress(job, session, f"map_stop_{job.key[:8]}")
         else:
             st.error(md(f"{job.label} {job.state}: {job.error or job.message}"), icon=":material/error:")
             st.button("Run again", on_click=_retry, icon=":material/refresh:")

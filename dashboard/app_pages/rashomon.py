@@ -9,21 +9,13 @@ from core.metric_text import metric_help, metric_title
 from dashboard import context
 from dashboard import session as vs
 from dashboard.errors import user_errors
-from dashboard.jobs import Job
 from dashboard.literal import md
+from dashboard.views import job_progress
 from dashboard.views import rashomon as vr
 
 RUN_DIRS = {"auto": "auto (by its name)", "lower": "lower is better", "higher": "higher is better"}
 RUN_NAMES = {"effective_rank": "effective rank", "vendi": "Vendi (cosine, q = 1)", "twonn": "TwoNN ID (cosine)",
              "nc1": "NC1 (target classes)"}
-
-
-@st.fragment(run_every=1.0)
-def _job_progress(job: Job) -> None:
-    if not job.active:
-        st.rerun()
-    st.progress(job.fraction, text=f"{md(job.label)}: {md(job.message)} · {job.elapsed:.0f} s")
-    st.button("Stop", on_click=vr.stop, args=(job,), key=f"rsh_stop_{job.key[:8]}", icon=":material/stop:")
 
 
 def controls(ds, columns: list[str], default: str) -> tuple[str, list[str]]:
@@ -74,7 +66,7 @@ def interactions(ds, view, target: str, numeric: list[str]) -> None:
     tables, nested, job = vr.compute(inputs, s)
     if job is not None:
         if job.active:
-            _job_progress(job)
+            job_progress(job, vr.owner(), f"rsh_stop_{job.key[:8]}")
         else:
             st.error(md(f"{job.label} {job.state}: {job.error or job.message}"), icon=":material/error:")
             st.button("Run again", on_click=vr.retry, icon=":material/refresh:")

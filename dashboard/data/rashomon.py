@@ -234,8 +234,7 @@ def _keys(inputs: Inputs, *, model: str, epsilon_rate: float, epsilon: float, pe
 
 
 def interactions(inputs: Inputs, *, model: str, epsilon_rate: float, epsilon: float, perms: tuple[int, int],
-                 seed: int, nested: tuple[float, ...] = (), owner: str, retry: bool = False,
-                 stopped: frozenset = frozenset()
+                 seed: int, nested: tuple[float, ...] = (), owner: str, retry: bool = False
                  ) -> tuple[RashomonTables | None, dict[float, pd.DataFrame], Job | None]:
     """The Rashomon set of a ``model`` fitted on ``inputs`` and its FIS, and the halos at ``nested``
     multiples of its epsilon: from memory or disk, or the background job computing what is missing.
@@ -256,10 +255,9 @@ def interactions(inputs: Inputs, *, model: str, epsilon_rate: float, epsilon: fl
     owner : str
         The session asking (a new request cancels what only it was waiting for).
     retry : bool
-        Run a failed or stopped job again.
-    stopped : frozenset of str
-        Job keys this session stopped: such a job stays stopped (one cancelled because its
-        owner moved on starts again when asked for again).
+        Run a failed or stopped job again. A job this ``owner`` stopped (:meth:`Job.stop`) stays
+        stopped for it until then; one cancelled because its owner moved on starts again when
+        asked for again.
 
     Returns
     -------
@@ -324,7 +322,7 @@ def interactions(inputs: Inputs, *, model: str, epsilon_rate: float, epsilon: fl
 
     what = "Rashomon set and FIS" if main_key in missing else f"{len(missing)} nested Rashomon set(s)"
     label = f"{what} ({model}, {len(inputs.names)} features, {len(inputs.rows):,} rows)"
-    retry = retry or (job is not None and job.state == "cancelled" and job_key not in stopped)
+    retry = retry or (job is not None and job.state == "cancelled" and not job.stopped_by(owner))
     job = rashomon_jobs().submit(job_key, label, compute, owner=owner, retry=retry)
     return tables, halos, job
 

@@ -15,7 +15,6 @@ from core.metric_text import METRICS, metric_help
 from dashboard import session as vs
 from dashboard.data import compare as data
 from dashboard.data import view_graph
-from dashboard.jobs import Job
 from dashboard.literal import md
 from dashboard.state import TRAJECTORY_METRICS
 from dashboard.views import map as view_map
@@ -23,7 +22,7 @@ from dashboard.views import map as view_map
 __all__ = ["MATRIX_KEY", "METRIC_NAMES", "Card", "default_second", "second_view", "view_order", "options_for",
            "used_text", "pair_cards", "tie_warning", "show_cards", "unit_match", "matrix", "picked_pair",
            "on_matrix_select", "movers",
-           "moved_maps", "job_progress", "open_on_map", "trajectory_metrics_input", "trajectory_frame"]
+           "moved_maps", "open_on_map", "trajectory_metrics_input", "trajectory_frame"]
 
 MATRIX_KEY = "cmp_matrix"
 """The matrix chart's Streamlit key (its selection event lives there)."""
@@ -253,14 +252,6 @@ def moved_maps(ds: Dataset, a: View, b: View, state):
     if job is not None:
         maps, _ = view_map.compute_maps(ds, [a, b], replace(mapped, map_method="pca"), np.arange(ds.n))
     return maps, job
-
-
-@st.fragment(run_every=1.0)
-def job_progress(job: Job) -> None:
-    """The running map job's progress, polled every second; the page reruns when it ends."""
-    if not job.active:
-        st.rerun()
-    st.progress(job.fraction, text=f"{md(job.label)}: {md(job.message)} · {job.elapsed:.0f} s")
 
 
 def open_on_map(ds: Dataset, b: View, top, state) -> None:

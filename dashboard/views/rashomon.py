@@ -17,11 +17,10 @@ from dashboard import data
 from dashboard import session as vs
 from dashboard.data import rashomon as rd
 from dashboard.figures import rashomon as fr
-from dashboard.jobs import Job
 from dashboard.literal import md
 
 __all__ = ["MODELS", "NESTED", "RUN_METRICS", "link_warning", "link_notes", "targets", "feature_columns", "tuple_widget",
-           "model_inputs", "compute", "stop", "retry",
+           "model_inputs", "owner", "compute", "retry",
            "pair_options", "current_pair", "pair_from_click", "on_swarm_select", "used_caption", "swarms",
            "halo", "halo_caption", "pair_table", "run_scores", "higher_is_better", "runs"]
 
@@ -35,7 +34,6 @@ _RUN_NOTES = {"effective_rank": "of the covariance spectrum, every row",
               "twonn": "TwoNN, cosine, on the shared 20-neighbour graph (the Geometry page's)",
               "nc1": "with the target column as classes"}
 
-_STOPPED = "embedlens.rashomon.stopped"
 _RETRY = "embedlens.rashomon.retry"
 _SWARM = "rsh_swarm"
 
@@ -103,26 +101,22 @@ def model_inputs(ds, view, s, target: str, columns: list[str]) -> rd.Inputs:
                            max_rows=s.rsh_rows, seed=s.rsh_seed)
 
 
+def owner() -> str:
+    """This session's owner key of the page's jobs (its Stop withdraws only this session: :meth:`dashboard.jobs.Job.stop`)."""
+    return st.session_state.setdefault("embedlens.rashomon.session", uuid.uuid4().hex)
+
+
 def compute(inputs: rd.Inputs, s):
     """(tables or None, nested halos, job or None) for the state's model, epsilon, permutations and seed."""
-    owner = st.session_state.setdefault("embedlens.rashomon.session", uuid.uuid4().hex)
     return rd.interactions(inputs, model=s.rsh_model, epsilon_rate=s.rsh_eps_rate, epsilon=s.rsh_epsilon,
                            perms=(s.rsh_perms, s.rsh_pair_perms), seed=s.rsh_seed,
                            nested=tuple(sorted(set(s.rsh_nested) & set(NESTED))),
-                           owner=owner, retry=st.session_state.pop(_RETRY, False),
-                           stopped=frozenset(st.session_state.get(_STOPPED, ())))
-
-
-def stop(job: Job) -> None:
-    """The Stop button: cancel the job and keep it stopped until "Run again"."""
-    st.session_state.setdefault(_STOPPED, set()).add(job.key)
-    job.cancel()
+                           owner=owner(), retry=st.session_state.pop(_RETRY, False))
 
 
 def retry() -> None:
-    """The "Run again" button."""
+    """The "Run again" button (a job this session stopped stays stopped here until then)."""
     st.session_state[_RETRY] = True
-    st.session_state[_STOPPED] = set()
 
 
 # --------------------------------------------------------------------------- pairs
