@@ -10,7 +10,9 @@ from dashboard import context, data
 from dashboard import session as vs
 from dashboard.errors import user_errors
 from dashboard.figures import compare as fc
+from dashboard.figures.export import chart_config
 from dashboard.literal import md
+from dashboard.state import COMPARISON_METRICS
 from dashboard.views import compare as view_compare
 from dashboard.views import job_progress
 
@@ -45,10 +47,11 @@ def controls(ds, view) -> None:
 def units(a, b) -> None:
     match = view_compare.unit_match(a, b)
     names = (a.label, b.label)
-    st.plotly_chart(fc.unit_heatmap_figure(fc.unit_heatmap_info(match, names)), key="cmp_units")
+    st.plotly_chart(fc.unit_heatmap_figure(fc.unit_heatmap_info(match, names)), key="cmp_units",
+                    config=chart_config("unit-correlations"))
     curve = fc.match_curve_info(match, names)
     left, right = st.columns(2)
-    left.plotly_chart(fc.match_curve_figure(curve), key="cmp_curve")
+    left.plotly_chart(fc.match_curve_figure(curve), key="cmp_curve", config=chart_config("matched-correlations"))
     right.caption(f"Correlation of every unit (dimension) of A with every unit of B over {a.n:,} items (column "
                   f"z-scores); right: in the matching's order, matched pairs on the diagonal. One-to-one matching "
                   f"by scipy's linear_sum_assignment; semi-matching: each unit's best. "
@@ -58,7 +61,7 @@ def units(a, b) -> None:
 
 def pair_matrix(ds, a, b) -> None:
     c = st.columns(2)
-    c[0].selectbox("Metric", list(view_compare.METRIC_NAMES)[:6], format_func=view_compare.METRIC_NAMES.get,
+    c[0].selectbox("Metric", list(COMPARISON_METRICS), format_func=view_compare.METRIC_NAMES.get,
                    **vs.widget_key("cmp_matrix_metric"))
     c[1].selectbox("Order", list(ORDERS), format_func=ORDERS.get, **vs.widget_key("cmp_order"))
     s = vs.current()
@@ -68,7 +71,7 @@ def pair_matrix(ds, a, b) -> None:
                                title=f"{result.label} over {len(ds.views)} views", chosen=(a.name, b.name),
                                higher_is_similar=result.higher_is_similar)
     st.plotly_chart(fc.pair_matrix_figure(info), key=view_compare.MATRIX_KEY, on_select=view_compare.on_matrix_select,
-                    selection_mode=("points",), config={"displaylogo": False}, theme=None)
+                    selection_mode=("points",), config=chart_config(f"{result.metric}-matrix"), theme=None)
     p = dict(result.params)
     used = view_compare.used_text(result.label, n=p["n"], n_input=p["n_input"], method=p["method"], seed=p["seed"],
                                   params={k: v for k, v in p.items() if k not in ("kernel", "debiased")})
@@ -95,7 +98,7 @@ def what_moved(ds, a, b) -> None:
         st.caption(md(f"{job.label} {job.state}: {job.error or job.message}") + "; showing PCA.")
     info = fc.movers_map_info(maps[0].coords, maps[1].coords, change, top, titles=(f"A: {a.label}", f"B: {b.label}"),
                               k=knn.k, metric=knn.metric)
-    st.plotly_chart(fc.movers_map_figure(info), key="cmp_moved_maps", config={"displaylogo": False})
+    st.plotly_chart(fc.movers_map_figure(info), key="cmp_moved_maps", config=chart_config("what-moved"))
     tied = int((change == change[top[-1]]).sum()) if len(top) else 0
     st.caption(f"moved = 1 − the share of an item's {knn.k} nearest neighbours ({knn.metric}) that are its "
                f"neighbours in both views (per-item mutual kNN); mean {change.mean():.3f}; "
@@ -115,7 +118,7 @@ def trajectories(ds) -> None:
         return
     c = st.columns(3)
     view_compare.trajectory_metrics_input(c[0])
-    c[1].selectbox("Compared with the reference by", ["", *list(view_compare.METRIC_NAMES)[:6]],
+    c[1].selectbox("Compared with the reference by", ["", *COMPARISON_METRICS],
                    format_func=lambda m: "— none —" if m == "" else view_compare.METRIC_NAMES[m],
                    **vs.widget_key("cmp_traj_compare"))
     refs = ["", *ds.view_names]
@@ -128,7 +131,7 @@ def trajectories(ds) -> None:
     if frame is None or not len(frame):
         st.caption("Pick a metric to draw.")
         return
-    st.plotly_chart(fc.trajectory_figure(fc.trajectory_info(frame)), key="cmp_traj")
+    st.plotly_chart(fc.trajectory_figure(fc.trajectory_info(frame)), key="cmp_traj", config=chart_config("trajectories"))
     st.caption("One line per run / layer; each panel names its metric and variant.")
 
 
