@@ -290,6 +290,7 @@ def _parse_failure(exc: Exception, path: Path, rel: str, fmt: _TextFormat, heade
                    vector_cols: list[int], skip_blank_lines: bool = True) -> EmbedLensInputError:
     """The located error for a failed parse: the diagnostic pass, else the parser's words."""
     _diagnose_text(path, rel, fmt, header, vector_cols, skip_blank_lines=skip_blank_lines)
+    _diagnose_overflow(path, rel, fmt, header, vector_cols)  # pandas < 2.3 refuses 1e999 as a float32 cell
     text = str(exc)
     if "EOF inside string" in text:
         return EmbedLensInputError(

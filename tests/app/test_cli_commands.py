@@ -120,7 +120,7 @@ def test_report_is_one_html_file_with_plotly_inline(tmp_path):
     assert get_plotlyjs() in text  # plotly.js inline: opens without a server or network
     rest = text.replace(get_plotlyjs(), "")
     assert "<script src=" not in rest and "https://" not in rest
-    assert text.count("Plotly.newPlot(") == 2 + 2 * 2  # 2 trajectories, a spectrum and a map per view
+    assert rest.count("Plotly.newPlot(") == 2 + 2 * 2  # 2 trajectories, a spectrum and a map per view
     assert "seed2/hidden2/epoch100" in text and "Plotly.downloadImage" in text
     ds = core.load(SAMPLE)
     pr = _participation_ratio(ds.view("seed0/hidden1/epoch001").X)
