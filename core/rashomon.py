@@ -157,8 +157,9 @@ def _stop_check(should_stop) -> None:
 class _Engine:
     """Losses of multiplier models f*(m o x) on (X, y), in batches.
 
-    ``base(M)``: the loss of each row of M (B x p). ``permuted(M, cols, perms)``: (B, P) losses with
-    the columns ``cols`` of X replaced by X[perm, cols] (all together) for each perm.
+    ``base(M)``: the loss of each row of M (B x p). ``permuted_sets(M, col_sets, perms_list)``: per
+    column set ``cols``, (B, P) losses with the columns ``cols`` of X replaced by X[perm, cols] (all
+    together) for each of its perms (by default one ``permuted(M, cols, perms)`` per set).
     """
 
     evaluation = ""
@@ -259,8 +260,8 @@ class _LinearEngine(_Engine):
 
     evaluation = "coefficients"
 
-    def __init__(self, W, b, X, target, loss, kind):
-        self.W, self.b, self.loss, self.kind = np.ascontiguousarray(W), np.ascontiguousarray(b), loss, kind
+    def __init__(self, W, b, X, target, loss):
+        self.W, self.b, self.loss = np.ascontiguousarray(W), np.ascontiguousarray(b), loss
         self.X = np.ascontiguousarray(X)  # W (p, K), b (K,)
         self.n, self.p = X.shape
         self.K = W.shape[1]
@@ -287,8 +288,8 @@ class _LinearEngine(_Engine):
         zy = np.take_along_axis(Z, np.broadcast_to(y[:, None, None], Z.shape[:-2] + (1, Z.shape[-1])), -2)[..., 0, :]
         return np.mean(np.minimum(lse - zy, _LOG_CAP), axis=-2)
 
-    def _chunk(self, B, per=1):
-        step = max(1, _BUDGET // (self.n * self.K * per))
+    def _chunk(self, B):
+        step = max(1, _BUDGET // (self.n * self.K))
         # logits, their exponential, the per-column factors and their product, the permuted terms
         _require(8 * self.n * self.K * min(step, max(B, 1)),
                  f"the logits of {min(step, max(B, 1)):,} models on {self.n:,} rows x {self.K} outputs")
@@ -308,9 +309,6 @@ class _LinearEngine(_Engine):
             C = self._coef(M[a:a + step])
             out[a:a + step] = self._loss_from_logits(self._logits(C))
         return out
-
-    def permuted(self, M, cols, perms):
-        return self.permuted_sets(M, [cols], [perms])[0]
 
     def permuted_sets(self, M, col_sets, perms_list):
         M = np.atleast_2d(np.asarray(M, dtype=np.float64))
@@ -540,7 +538,7 @@ class _MLPEngine(_Engine):
         self.Ws = np.ascontiguousarray(np.concatenate([np.ascontiguousarray(W).ravel() for W, _ in rest]))
         self.bs = np.ascontiguousarray(np.concatenate([b for _, b in rest]))
         self.shapes = np.array([W.shape for W, _ in rest], dtype=np.intp).reshape(-1, 2)
-        self.act, self.loss = int(act), loss
+        self.act = int(act)
         self.code = self._LOSS_CODES[loss]
         self.X = np.ascontiguousarray(X, dtype=np.float64)
         self.n, self.p = X.shape
@@ -561,9 +559,6 @@ class _MLPEngine(_Engine):
     def base(self, M):
         M = np.ascontiguousarray(np.atleast_2d(np.asarray(M, dtype=np.float64)))
         return self._run(M, (), np.zeros((self.n, 1), dtype=np.intp))[:, 0]
-
-    def permuted(self, M, cols, perms):
-        return self.permuted_sets(M, [cols], [perms])[0]
 
     def permuted_sets(self, M, col_sets, perms_list):
         M = np.ascontiguousarray(np.atleast_2d(np.asarray(M, dtype=np.float64)))
@@ -675,7 +670,7 @@ def _make_engine(model, X, y, loss):
         W, b, kind = linear
         if (kind == "classifier") == (loss in ("log_loss", "zero_one")):
             coded = _label_codes(model, y) if loss == "zero_one" else target
-            engine = _LinearEngine(W, b, X, coded, loss, kind)
+            engine = _LinearEngine(W, b, X, coded, loss)
             check = _PredictEngine(model, X, y, loss, target).base(np.ones((1, p)))[0]
             got = engine.base(np.ones((1, p)))[0]
             if not abs(got - check) <= 1e-9 * max(1.0, abs(check)):
