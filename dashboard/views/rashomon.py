@@ -244,7 +244,7 @@ def halo_caption(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], p
 
 def pair_table(tables: rd.RashomonTables) -> None:
     """Reference FIS, min, max over the set and the share of models flipping its sign, per pair."""
-    table = rd.summary(tables)[["pair", "reference", "min", "max", "sign_flip_share", "n_models"]]
+    table = R.fis_summary(tables.result)[["pair", "reference", "min", "max", "sign_flip_share", "n_models"]]
     st.dataframe(table, hide_index=True, width="stretch", key="rsh_table", column_config={
         "pair": "pair", "reference": st.column_config.NumberColumn("reference FIS", format="%.4g"),
         "min": st.column_config.NumberColumn("min", format="%.4g"),
