@@ -197,10 +197,10 @@ def used_caption(inputs: rd.Inputs, tables: rd.RashomonTables, s, n: int, target
 # --------------------------------------------------------------------------- sections
 
 
-def swarms(tables: rd.RashomonTables, s, pair) -> None:
-    """The FIS swarm (a click on a row picks the halo's pair) and the main-effect swarm."""
+def swarms(tables: rd.RashomonTables, s, pairs: list[tuple[str, str]], pair) -> None:
+    """The FIS swarm (a click on a row picks the halo's pair among ``pairs``, :func:`pair_options`) and
+    the main-effect swarm."""
     loss_max = tables.reference_loss + tables.epsilon
-    pairs = pair_options(tables)
     fis = R.swarm_data(tables.result, kind="fis", absolute=s.rsh_abs)
     info = fr.swarm_info(fis, loss_min=tables.min_loss, loss_max=loss_max, kind="fis", absolute=s.rsh_abs,
                          show_outside=s.rsh_outside, box=s.rsh_box,
@@ -221,19 +221,24 @@ def swarms(tables: rd.RashomonTables, s, pair) -> None:
                "within L* + ε in all), the reference as a star.")
 
 
-def halo(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair, s) -> None:
-    """The chosen pair's halo at the page's epsilon and at the nested ones found so far."""
+def halo(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair) -> pd.DataFrame:
+    """The chosen pair's halo at the page's epsilon and at the nested ones found so far; returns the
+    pair's rows of the page's set (for :func:`halo_caption`)."""
     i, j = pair
     pick = lambda t: t[(t["i"] == i) & (t["j"] == j)]  # noqa: E731
     parts = [(tables.epsilon, pick(tables.halos))]
-    parts += [(float(t["expected"].iloc[0]), pick(t)) for f, t in sorted(nested.items()) if len(pick(t))]
+    for _f, t in sorted(nested.items()):
+        rows = pick(t)
+        if len(rows):
+            parts.append((float(t["expected"].iloc[0]), rows))
     st.plotly_chart(fr.halo_figure(fr.halo_info(parts, pair=pair)), key="rsh_halo")
+    return parts[0][1]
 
 
-def halo_caption(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair) -> None:
-    """What the halo shows: the quadrant labels, the epsilons drawn, a loss rise below 0."""
+def halo_caption(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair, t: pd.DataFrame) -> None:
+    """What the halo shows: the quadrant labels, the epsilons drawn, a loss rise below 0 (``t``: the
+    pair's rows of the page's set, as :func:`halo` returns them)."""
     i, j = pair
-    t = tables.halos[(tables.halos["i"] == i) & (tables.halos["j"] == j)]
     below = int((t["measured"] < 0).sum())
     eps = ", ".join(f"{float(h['expected'].iloc[0]):.4g} (ε × {f:g})" for f, h in sorted(nested.items()) if len(h))
     st.caption(f"Angle labels: the signs of the {md(i)} and {md(j)} multipliers' moves from 1. Solid: ε = "
