@@ -17,6 +17,7 @@ from dashboard import data
 from dashboard import session as vs
 from dashboard.data import rashomon as rd
 from dashboard.figures import rashomon as fr
+from dashboard.figures.export import chart_config
 from dashboard.literal import md
 
 __all__ = ["MODELS", "NESTED", "RUN_METRICS", "link_warning", "link_notes", "targets", "feature_columns", "tuple_widget",
@@ -207,7 +208,7 @@ def swarms(tables: rd.RashomonTables, s, pairs: list[tuple[str, str]], pair) -> 
                          selected=f"{pair[0]} × {pair[1]}" if pair else None)
     st.subheader(metric_title("fisc"), help=metric_help("fis"))
     st.plotly_chart(fr.swarm_figure(info), key=_SWARM, on_select=lambda: on_swarm_select(pairs),
-                    selection_mode=("points",))
+                    selection_mode=("points",), config=chart_config("rashomon-fis-swarm"))
     hidden = (f" {info.n_hidden:,} joint models above L* + ε hidden (tick “Models above L* + ε”)."
               if info.n_hidden else "")
     st.caption(f"{metric_help('fisc')} Colour: loss from {info.cmin:.5g} (lowest in the set) to L* + ε = "
@@ -216,7 +217,7 @@ def swarms(tables: rd.RashomonTables, s, pairs: list[tuple[str, str]], pair) -> 
     minfo = fr.swarm_info(main, loss_min=tables.min_loss, loss_max=loss_max, kind="main", absolute=s.rsh_abs,
                           box=s.rsh_box)
     st.subheader(metric_title("model_reliance"), help=metric_help("model_reliance"))
-    st.plotly_chart(fr.swarm_figure(minfo), key="rsh_main")
+    st.plotly_chart(fr.swarm_figure(minfo), key="rsh_main", config=chart_config("rashomon-main-effect-swarm"))
     st.caption(f"One dot per single-feature model of the set ({tables.n_in_set:,} of {tables.n_models:,} models "
                "within L* + ε in all), the reference as a star.")
 
@@ -231,7 +232,8 @@ def halo(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair) -> 
         rows = pick(t)
         if len(rows):
             parts.append((float(t["expected"].iloc[0]), rows))
-    st.plotly_chart(fr.halo_figure(fr.halo_info(parts, pair=pair)), key="rsh_halo")
+    st.plotly_chart(fr.halo_figure(fr.halo_info(parts, pair=pair)), key="rsh_halo",
+                    config=chart_config("rashomon-halo"))
     return parts[0][1]
 
 
@@ -306,7 +308,8 @@ def runs(ds, view, s, score: str, labels_key: str, labels) -> None:
                           "score": list(scores.values()), "value": values,
                           "member": [v.name in eset.members for v in views]})
     title = metric_title(key)
-    st.plotly_chart(fr.runs_figure(fr.runs_info(table, metric_title=title, score_name=score)), key="rsh_runs")
+    st.plotly_chart(fr.runs_figure(fr.runs_info(table, metric_title=title, score_name=score)), key="rsh_runs",
+                    config=chart_config("rashomon-runs"))
     member = table[table["member"]]["value"]
     spread = (f" Across the set, {title} ranges from {member.min():.4g} to {member.max():.4g}."
               if member.notna().any() else "")
