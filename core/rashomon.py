@@ -157,8 +157,9 @@ def _stop_check(should_stop) -> None:
 class _Engine:
     """Losses of multiplier models f*(m o x) on (X, y), in batches.
 
-    ``base(M)``: the loss of each row of M (B x p). ``permuted(M, cols, perms)``: (B, P) losses with
-    the columns ``cols`` of X replaced by X[perm, cols] (all together) for each perm.
+    ``base(M)``: the loss of each row of M (B x p). ``permuted_sets(M, col_sets, perms_list)``: per
+    column set ``cols``, (B, P) losses with the columns ``cols`` of X replaced by X[perm, cols] (all
+    together) for each of its perms (by default one ``permuted(M, cols, perms)`` per set).
     """
 
     evaluation = ""
@@ -259,8 +260,8 @@ class _LinearEngine(_Engine):
 
     evaluation = "coefficients"
 
-    def __init__(self, W, b, X, target, loss, kind):
-        self.W, self.b, self.loss, self.kind = np.ascontiguousarray(W), np.ascontiguousarray(b), loss, kind
+    def __init__(self, W, b, X, target, loss):
+        self.W, self.b, self.loss = np.ascontiguousarray(W), np.ascontiguousarray(b), loss
         self.X = np.ascontiguousarray(X)  # W (p, K), b (K,)
         self.n, self.p = X.shape
         self.K = W.shape[1]
@@ -287,8 +288,8 @@ class _LinearEngine(_Engine):
         zy = np.take_along_axis(Z, np.broadcast_to(y[:, None, None], Z.shape[:-2] + (1, Z.shape[-1])), -2)[..., 0, :]
         return np.mean(np.minimum(lse - zy, _LOG_CAP), axis=-2)
 
-    def _chunk(self, B, per=1):
-        step = max(1, _BUDGET // (self.n * self.K * per))
+    def _chunk(self, B):
+        step = max(1, _BUDGET // (self.n * self.K))
         # logits, their exponential, the per-column factors and their product, the permuted terms
         _require(8 * self.n * self.K * min(step, max(B, 1)),
                  f"the logits of {min(step, max(B, 1)):,} models on {self.n:,} rows x {self.K} outputs")
@@ -308,9 +309,6 @@ class _LinearEngine(_Engine):
             C = self._coef(M[a:a + step])
             out[a:a + step] = self._loss_from_logits(self._logits(C))
         return out
-
-    def permuted(self, M, cols, perms):
-        return self.permuted_sets(M, [cols], [perms])[0]
 
     def permuted_sets(self, M, col_sets, perms_list):
         M = np.atleast_2d(np.asarray(M, dtype=np.float64))
@@ -540,7 +538,7 @@ class _MLPEngine(_Engine):
         self.Ws = np.ascontiguousarray(np.concatenate([np.ascontiguousarray(W).ravel() for W, _ in rest]))
         self.bs = np.ascontiguousarray(np.concatenate([b for _, b in rest]))
         self.shapes = np.array([W.shape for W, _ in rest], dtype=np.intp).reshape(-1, 2)
-        self.act, self.loss = int(act), loss
+        self.act = int(act)
         self.code = self._LOSS_CODES[loss]
         self.X = np.ascontiguousarray(X, dtype=np.float64)
         self.n, self.p = X.shape
@@ -562,9 +560,6 @@ class _MLPEngine(_Engine):
         M = np.ascontiguousarray(np.atleast_2d(np.asarray(M, dtype=np.float64)))
         return self._run(M, (), np.zeros((self.n, 1), dtype=np.intp))[:, 0]
 
-    def permuted(self, M, cols, perms):
-        return self.permuted_sets(M, [cols], [perms])[0]
-
     def permuted_sets(self, M, col_sets, perms_list):
         M = np.ascontiguousarray(np.atleast_2d(np.asarray(M, dtype=np.float64)))
         return [self._run(M, cols, np.ascontiguousarray(np.asarray(perms, dtype=np.intp).T))
@@ -578,11 +573,22 @@ def _label_codes(model, y) -> np.ndarray:
     return np.array([lookup.get(v.item() if isinstance(v, np.generic) else v, -1) for v in y], dtype=np.intp)
 
 
+def _checked(model, build, X, y, loss, target, source: str):
+    """(engine, None) when the engine ``build(target in its coding)`` gives the reference model's
+    loss on (X, y) as the model's own outputs do (batched predict; 1e-9 relative), else (None, why not)."""
+    engine = build(_label_codes(model, y) if loss == "zero_one" else target)
+    ones = np.ones((1, X.shape[1]))
+    check = _PredictEngine(model, X, y, loss, target).base(ones)[0]
+    got = engine.base(ones)[0]
+    if not abs(got - check) <= 1e-9 * max(1.0, abs(check)):
+        return None, (f"the {type(model).__name__}'s loss from its {source} ({got:.12g}) differs from its own "
+                      f"({check:.12g})")
+    return engine, None
+
+
 def _mlp_engine(model, parts, X, y, loss, target):
     """The MLP engine, checked against the model's own outputs on X; or (None, why not)."""
-    layers, act, kind = parts
-    if (kind == "classifier") != (loss in ("log_loss", "zero_one")):
-        return None, None  # e.g. mse on a classifier's predict: batched predict, as for any model
+    layers, act, _kind = parts
     Z = _mlp_forward(X, layers, act)
     if loss == "log_loss":
         P = np.exp(Z - Z.max(axis=1, keepdims=True))
@@ -599,17 +605,14 @@ def _mlp_engine(model, parts, X, y, loss, target):
         own, what = np.asarray(model.predict(X), dtype=np.float64).reshape(-1), "predict"
         diff = float(np.max(np.abs(Z[:, 0] - own))) if own.size == len(X) else np.inf
         scale = max(1.0, float(np.max(np.abs(own))) if own.size else 1.0)
-    name = type(model).__name__
     if not diff <= 1e-9 * scale:
-        return None, (f"the {name}'s {what} differs from the forward pass on its weights (max |difference| "
-                      f"{diff:.2g} on X)")
-    engine = _MLPEngine(layers, act, X, _label_codes(model, y) if loss == "zero_one" else target, loss)
-    check = _PredictEngine(model, X, y, loss, target).base(np.ones((1, X.shape[1])))[0]
-    got = engine.base(np.ones((1, X.shape[1])))[0]
-    engine.calls = 0
-    if not abs(got - check) <= 1e-9 * max(1.0, abs(check)):
-        return None, f"the {name}'s loss from its weights ({got:.12g}) differs from its own ({check:.12g})"
-    return engine, None
+        return None, (f"the {type(model).__name__}'s {what} differs from the forward pass on its weights (max "
+                      f"|difference| {diff:.2g} on X)")
+    engine, why = _checked(model, lambda coded: _MLPEngine(layers, act, X, coded, loss), X, y, loss, target,
+                           "weights")
+    if engine is not None:
+        engine.calls = 0  # its params["batches"] leave the check out (a linear engine's count it)
+    return engine, why
 
 
 def _make_engine(model, X, y, loss):
@@ -636,7 +639,7 @@ def _make_engine(model, X, y, loss):
         except NotFittedError:
             raise EmbedLensInputError(f"the {type(model).__name__} is not fitted; fit it on (X, y) first, or use "
                                       "fit_reference_model", source="model") from None
-    n, p = X.shape
+    p = X.shape[1]
     n_in = getattr(model, "n_features_in_", None)
     if isinstance(n_in, (int, np.integer)) and int(n_in) != p:
         raise EmbedLensInputError(f"the model was fitted on {plural(n_in, 'feature')} but X has {p}; give the "
@@ -646,15 +649,15 @@ def _make_engine(model, X, y, loss):
     elif loss == "log_loss":
         classes = getattr(model, "classes_", None)
         if classes is not None:
-            classes = np.asarray(classes)
-            lookup = {c.item() if isinstance(c, np.generic) else c: k for k, c in enumerate(classes)}
             try:
-                target = np.array([lookup[v.item() if isinstance(v, np.generic) else v] for v in y], dtype=np.intp)
-            except (KeyError, TypeError):
+                target = _label_codes(model, y)
+            except TypeError:  # an unhashable label
+                target = None
+            if target is None or (target < 0).any():
+                classes = np.asarray(classes)
                 unknown = [v for v in np.unique(y.astype(str)) if v not in {str(c) for c in classes}]
                 raise EmbedLensInputError(f"y holds labels the model does not know ({first_items(unknown, 3)}); "
-                                          f"the model's classes are {first_items(classes, 10)}",
-                                          source="y") from None
+                                          f"the model's classes are {first_items(classes, 10)}", source="y")
         else:
             try:
                 target = y.astype(np.float64)
@@ -668,22 +671,17 @@ def _make_engine(model, X, y, loss):
         target = y
     engine, fallback = None, None
     linear = _linear_parts(model, p)
-    mlp = None if linear is not None else _mlp_parts(model, p)
-    if isinstance(linear, str) or isinstance(mlp, str):
-        fallback = f"not read from its weights: {linear or mlp}"
-    elif linear is not None:
-        W, b, kind = linear
-        if (kind == "classifier") == (loss in ("log_loss", "zero_one")):
-            coded = _label_codes(model, y) if loss == "zero_one" else target
-            engine = _LinearEngine(W, b, X, coded, loss, kind)
-            check = _PredictEngine(model, X, y, loss, target).base(np.ones((1, p)))[0]
-            got = engine.base(np.ones((1, p)))[0]
-            if not abs(got - check) <= 1e-9 * max(1.0, abs(check)):
-                engine = None  # e.g. a one-vs-rest logistic model: its probabilities are not a softmax
-                fallback = (f"the {type(model).__name__}'s loss from its coefficients ({got:.12g}) differs "
-                            f"from its own ({check:.12g})")
-    elif mlp is not None:
-        engine, fallback = _mlp_engine(model, mlp, X, y, loss, target)
+    parts = linear if linear is not None else _mlp_parts(model, p)
+    if isinstance(parts, str):
+        fallback = f"not read from its weights: {parts}"
+    elif parts is not None and (parts[-1] == "classifier") == (loss in ("log_loss", "zero_one")):
+        # (else, e.g. mse on a classifier's predict: batched predict, as for any model)
+        if linear is not None:
+            W, b, _kind = linear  # a one-vs-rest logistic model fails the check: its probabilities are not a softmax
+            engine, fallback = _checked(model, lambda coded: _LinearEngine(W, b, X, coded, loss), X, y, loss, target,
+                                        "coefficients")
+        else:
+            engine, fallback = _mlp_engine(model, parts, X, y, loss, target)
     if engine is None:
         engine = _PredictEngine(model, X, y, loss, target)
         engine.fallback = fallback

@@ -7,12 +7,11 @@ as a file beside the report, rendered by kaleido (:mod:`dashboard.figures.export
 
 The page is built from **sections**, in order: the metrics table of every view
 (:func:`core.report.view_metrics`), each metric over training steps when views carry steps, and
-each view's covariance spectrum and map. A page module adds its own section with
-:func:`register_section` (e.g. the Compare page's heatmap, the Rashomon plots): it calls
-``register_section("compare", build)`` at import, and is named in :data:`SECTION_MODULES`,
-which the report imports when they exist. ``build(ctx)`` gets a :class:`ReportContext` and
-returns :class:`Block` s (a title, figures, optional HTML); a section that has nothing to say
-returns ``[]``.
+each view's covariance spectrum and map. A page module can add its own section with
+:func:`register_section` (none does yet): it calls ``register_section("name", build)`` at
+import, and is named in :data:`SECTION_MODULES`, which the report imports when they exist.
+``build(ctx)`` gets a :class:`ReportContext` and returns :class:`Block` s (a title, figures,
+optional HTML); a section that has nothing to say returns ``[]``.
 """
 
 from __future__ import annotations
@@ -42,8 +41,9 @@ from .figures.projection import MapColor, projection_figure, projection_info
 __all__ = ["ReportContext", "Block", "register_section", "SECTIONS", "SECTION_MODULES", "report_html",
            "write_report", "ReportError"]
 
-SECTION_MODULES: tuple[str, ...] = ("dashboard.views.compare", "dashboard.views.rashomon")
-"""Modules imported (when they exist) before a report is built, so their register_section calls run."""
+SECTION_MODULES: tuple[str, ...] = ()
+"""Modules imported (when they exist) before a report is built, so their register_section calls run
+(none registers a section yet)."""
 
 
 class ReportError(RuntimeError):

@@ -84,7 +84,7 @@ def interactions(ds, view, target: str, numeric: list[str]) -> None:
     t[1].checkbox("Box overlay", **vs.widget_key("rsh_box"))
     t[2].checkbox("Models above L* + ε", **vs.widget_key("rsh_outside"),
                   help="The joint models of a pair whose loss exceeds L* + ε: outside the set, kept for the halo.")
-    vr.swarms(tables, vs.current(), pair)
+    vr.swarms(tables, vs.current(), pairs, pair)
     if pair is None:
         st.info("The set keeps fewer than 2 features (the loss does not move with the others): no pairs.")
         return
@@ -94,9 +94,9 @@ def interactions(ds, view, target: str, numeric: list[str]) -> None:
         st.selectbox("Pair", pairs, format_func=lambda q: f"{q[0]} × {q[1]}",
                      **vs.widget_key("rsh_pair", options=pairs))
     with left:
-        vr.halo(tables, nested, pair, vs.current())
+        shown = vr.halo(tables, nested, pair)
     with right:
-        vr.halo_caption(tables, nested, pair)
+        vr.halo_caption(tables, nested, pair, shown)
     st.subheader("Per pair", help=metric_help("fisc"))
     vr.pair_table(tables)
 

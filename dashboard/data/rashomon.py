@@ -20,12 +20,13 @@ import streamlit as st
 from core import rashomon as R
 from core._sampling import subsample
 from core.cache import DiskCache, cache_key, library_versions
+from dashboard.data import GRAPH_MIN_K
 from dashboard.data import geometry as geometry_data
 from dashboard.data import spectra as spectra_data
 from dashboard.jobs import Job, JobRegistry
 
 __all__ = ["Inputs", "RashomonTables", "rashomon_jobs", "rashomon_cache", "model_inputs", "interactions",
-           "summary", "run_metric", "LOSS"]
+           "run_metric", "LOSS"]
 
 LOSS = "log_loss"
 """The loss of the page's classifiers (the target is a label column)."""
@@ -294,12 +295,11 @@ def interactions(inputs: Inputs, *, model: str, epsilon_rate: float, epsilon: fl
             def part(fraction, text, n=n):
                 progress(n * share + fraction * share, text)
 
-            if main_eps is None or key == main_key:  # the nested sets need the main set's epsilon
+            if key == main_key:  # first in `missing` (as in `found`): the nested sets need its epsilon
                 main_set = R.rashomon_set(fitted, inputs.X, inputs.y, loss=LOSS, seed=seed,
                                           feature_names=inputs.names, progress=lambda f, t: part(0.3 * f, t),
                                           **eps_arg)
                 main_eps = main_set.epsilon
-            if key == main_key:
                 fi = R.feature_interactions(main_set, inputs.X, inputs.y, n_permutations=perms, seed=seed,
                                             progress=lambda f, t: part(0.3 + 0.7 * f, t))
                 frames = {"main": fi.main, "fis": fi.fis, "halos": _all_halos(main_set)}
@@ -325,11 +325,6 @@ def interactions(inputs: Inputs, *, model: str, epsilon_rate: float, epsilon: fl
     retry = retry or (job is not None and job.state == "cancelled" and not job.stopped_by(owner))
     job = rashomon_jobs().submit(job_key, label, compute, owner=owner, retry=retry)
     return tables, halos, job
-
-
-def summary(tables: RashomonTables) -> pd.DataFrame:
-    """:func:`core.rashomon.fis_summary` of the stored interactions (cheap: no st.cache)."""
-    return R.fis_summary(tables.result)
 
 
 # --- the runs' set ---
@@ -364,7 +359,7 @@ def run_metric(name: str, view, *, labels_key: str = "", labels=None) -> float:
     if name == "vendi":
         return float(spectra_data.spectral_profile(fp, X, kernel="cosine", q=1.0, eps2=0.5, max_n=3000).vendi)
     if name == "twonn":
-        k = min(20, X.shape[0] - 1)
+        k = min(GRAPH_MIN_K, X.shape[0] - 1)  # the shared graph as built: no search of its own
         return float(geometry_data.intrinsic_dimension(fp, X, "twonn", "cosine", k).value)
     if name == "nc1":
         return float(geometry_data.neural_collapse(fp, X, labels_key, labels).nc1)

@@ -79,13 +79,12 @@ class SwarmInfo:
     selected: int | None
     n_hidden: int
     """Joint models outside the Rashomon set left out (``show_outside=False``)."""
-    title: str
     x_title: str
 
 
 def swarm_info(data: pd.DataFrame, *, loss_max: float, loss_min: float | None = None, kind: str = "fis",
                absolute: bool = False, show_outside: bool = False, box: bool = False,
-               selected: str | None = None, title: str = "") -> SwarmInfo:
+               selected: str | None = None) -> SwarmInfo:
     """Plain data for :func:`swarm_figure` from a ``core.rashomon.swarm_data`` table.
 
     Parameters
@@ -139,7 +138,7 @@ def swarm_info(data: pd.DataFrame, *, loss_max: float, loss_min: float | None = 
                      model=dots["model"].to_numpy(int), row_of=row_of, reference=reference,
                      cmin=float(loss_min), cmax=float(loss_max), box=box,
                      selected=index.get(selected) if selected is not None else None, n_hidden=n_hidden,
-                     title=title, x_title=f"|{what}|" if absolute else what)
+                     x_title=f"|{what}|" if absolute else what)
 
 
 def swarm_figure(info: SwarmInfo) -> go.Figure:
@@ -183,14 +182,14 @@ def swarm_figure(info: SwarmInfo) -> go.Figure:
         fig.add_hrect(y0=info.selected - 0.5, y1=info.selected + 0.5, fillcolor="#FCEFD2", opacity=0.6,
                       line_width=0, layer="below")
     fig.update_layout(
-        template=TEMPLATE, height=110 + 34 * max(len(info.rows), 2), title=plot(info.title) if info.title else None,
-        xaxis_title=plot(info.x_title), clickmode="event+select", dragmode=False,
+        template=TEMPLATE, height=110 + 34 * max(len(info.rows), 2), xaxis_title=plot(info.x_title),
+        clickmode="event+select", dragmode=False,
         coloraxis=dict(colorscale=LOSS_COLORSCALE, cmin=info.cmin, cmax=info.cmax,
                        colorbar=dict(title=dict(text="loss"), thickness=12)),
         yaxis=dict(tickvals=list(range(len(info.rows))), ticktext=list(shown), autorange="reversed",
                    range=None, showgrid=False, zeroline=False),
         legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),  # above: below, it met the axis title
-        margin=dict(l=96, r=16, t=70 if info.title else 36, b=48),
+        margin=dict(l=96, r=16, t=36, b=48),
     )
     return fig
 

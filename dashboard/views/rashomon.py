@@ -17,6 +17,7 @@ from dashboard import data
 from dashboard import session as vs
 from dashboard.data import rashomon as rd
 from dashboard.figures import rashomon as fr
+from dashboard.figures.export import chart_config
 from dashboard.literal import md
 
 __all__ = ["MODELS", "NESTED", "RUN_METRICS", "link_warning", "link_notes", "targets", "feature_columns", "tuple_widget",
@@ -197,17 +198,17 @@ def used_caption(inputs: rd.Inputs, tables: rd.RashomonTables, s, n: int, target
 # --------------------------------------------------------------------------- sections
 
 
-def swarms(tables: rd.RashomonTables, s, pair) -> None:
-    """The FIS swarm (a click on a row picks the halo's pair) and the main-effect swarm."""
+def swarms(tables: rd.RashomonTables, s, pairs: list[tuple[str, str]], pair) -> None:
+    """The FIS swarm (a click on a row picks the halo's pair among ``pairs``, :func:`pair_options`) and
+    the main-effect swarm."""
     loss_max = tables.reference_loss + tables.epsilon
-    pairs = pair_options(tables)
     fis = R.swarm_data(tables.result, kind="fis", absolute=s.rsh_abs)
     info = fr.swarm_info(fis, loss_min=tables.min_loss, loss_max=loss_max, kind="fis", absolute=s.rsh_abs,
                          show_outside=s.rsh_outside, box=s.rsh_box,
                          selected=f"{pair[0]} × {pair[1]}" if pair else None)
     st.subheader(metric_title("fisc"), help=metric_help("fis"))
     st.plotly_chart(fr.swarm_figure(info), key=_SWARM, on_select=lambda: on_swarm_select(pairs),
-                    selection_mode=("points",))
+                    selection_mode=("points",), config=chart_config("rashomon-fis-swarm"))
     hidden = (f" {info.n_hidden:,} joint models above L* + ε hidden (tick “Models above L* + ε”)."
               if info.n_hidden else "")
     st.caption(f"{metric_help('fisc')} Colour: loss from {info.cmin:.5g} (lowest in the set) to L* + ε = "
@@ -216,24 +217,30 @@ def swarms(tables: rd.RashomonTables, s, pair) -> None:
     minfo = fr.swarm_info(main, loss_min=tables.min_loss, loss_max=loss_max, kind="main", absolute=s.rsh_abs,
                           box=s.rsh_box)
     st.subheader(metric_title("model_reliance"), help=metric_help("model_reliance"))
-    st.plotly_chart(fr.swarm_figure(minfo), key="rsh_main")
+    st.plotly_chart(fr.swarm_figure(minfo), key="rsh_main", config=chart_config("rashomon-main-effect-swarm"))
     st.caption(f"One dot per single-feature model of the set ({tables.n_in_set:,} of {tables.n_models:,} models "
                "within L* + ε in all), the reference as a star.")
 
 
-def halo(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair, s) -> None:
-    """The chosen pair's halo at the page's epsilon and at the nested ones found so far."""
+def halo(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair) -> pd.DataFrame:
+    """The chosen pair's halo at the page's epsilon and at the nested ones found so far; returns the
+    pair's rows of the page's set (for :func:`halo_caption`)."""
     i, j = pair
     pick = lambda t: t[(t["i"] == i) & (t["j"] == j)]  # noqa: E731
     parts = [(tables.epsilon, pick(tables.halos))]
-    parts += [(float(t["expected"].iloc[0]), pick(t)) for f, t in sorted(nested.items()) if len(pick(t))]
-    st.plotly_chart(fr.halo_figure(fr.halo_info(parts, pair=pair)), key="rsh_halo")
+    for _f, t in sorted(nested.items()):
+        rows = pick(t)
+        if len(rows):
+            parts.append((float(t["expected"].iloc[0]), rows))
+    st.plotly_chart(fr.halo_figure(fr.halo_info(parts, pair=pair)), key="rsh_halo",
+                    config=chart_config("rashomon-halo"))
+    return parts[0][1]
 
 
-def halo_caption(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair) -> None:
-    """What the halo shows: the quadrant labels, the epsilons drawn, a loss rise below 0."""
+def halo_caption(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], pair, t: pd.DataFrame) -> None:
+    """What the halo shows: the quadrant labels, the epsilons drawn, a loss rise below 0 (``t``: the
+    pair's rows of the page's set, as :func:`halo` returns them)."""
     i, j = pair
-    t = tables.halos[(tables.halos["i"] == i) & (tables.halos["j"] == j)]
     below = int((t["measured"] < 0).sum())
     eps = ", ".join(f"{float(h['expected'].iloc[0]):.4g} (ε × {f:g})" for f, h in sorted(nested.items()) if len(h))
     st.caption(f"Angle labels: the signs of the {md(i)} and {md(j)} multipliers' moves from 1. Solid: ε = "
@@ -244,7 +251,7 @@ def halo_caption(tables: rd.RashomonTables, nested: dict[float, pd.DataFrame], p
 
 def pair_table(tables: rd.RashomonTables) -> None:
     """Reference FIS, min, max over the set and the share of models flipping its sign, per pair."""
-    table = rd.summary(tables)[["pair", "reference", "min", "max", "sign_flip_share", "n_models"]]
+    table = R.fis_summary(tables.result)[["pair", "reference", "min", "max", "sign_flip_share", "n_models"]]
     st.dataframe(table, hide_index=True, width="stretch", key="rsh_table", column_config={
         "pair": "pair", "reference": st.column_config.NumberColumn("reference FIS", format="%.4g"),
         "min": st.column_config.NumberColumn("min", format="%.4g"),
@@ -301,7 +308,8 @@ def runs(ds, view, s, score: str, labels_key: str, labels) -> None:
                           "score": list(scores.values()), "value": values,
                           "member": [v.name in eset.members for v in views]})
     title = metric_title(key)
-    st.plotly_chart(fr.runs_figure(fr.runs_info(table, metric_title=title, score_name=score)), key="rsh_runs")
+    st.plotly_chart(fr.runs_figure(fr.runs_info(table, metric_title=title, score_name=score)), key="rsh_runs",
+                    config=chart_config("rashomon-runs"))
     member = table[table["member"]]["value"]
     spread = (f" Across the set, {title} ranges from {member.min():.4g} to {member.max():.4g}."
               if member.notna().any() else "")
