@@ -34,7 +34,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ._files import atomic_write
+from ._files import TEMP_SUFFIX, atomic_write
 from ._validation import EmbedLensInputError, plain
 
 __all__ = ["CACHE_FORMAT", "CacheEntry", "DiskCache", "cache_key", "default_cache_dir", "library_versions",
@@ -449,7 +449,7 @@ class DiskCache:
     def _remove_leftovers(self) -> None:
         """Temporary files of writers killed more than an hour ago, and manifests of the two-file layout."""
         now = time.time()
-        for p in list(self.folder.glob(".*.tmp")) + list(self.folder.glob("*.json")):
+        for p in list(self.folder.glob(f".*{TEMP_SUFFIX}")) + list(self.folder.glob("*.json")):
             try:
                 if p.suffix == ".json" or now - p.stat().st_mtime > _STALE_SECONDS:
                     p.unlink()

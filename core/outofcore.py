@@ -344,8 +344,9 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
 
 
 def _digest(block) -> tuple:
-    block = np.ascontiguousarray(np.asarray(block), dtype=np.float32)
-    return (hashlib.sha256(memoryview(block).cast("B")).digest(),)
+    from .readers.fingerprint import _block_digest
+
+    return (_block_digest(block),)
 
 
 def fingerprint_chunked(X) -> str:
@@ -371,20 +372,17 @@ def fingerprint_chunked(X) -> str:
     """
     from dask import delayed
 
-    from .readers.fingerprint import _HASH_CHUNK_BYTES, fingerprint_array
+    from .readers.fingerprint import _block_rows, _combine, fingerprint_array
 
     if not _dask.is_dask(X):
         return fingerprint_array(X)
     n, d = X.shape
-    rows = max(1, _HASH_CHUNK_BYTES // max(1, d * 4))
+    rows = _block_rows(d)
     X = X.astype(np.float32) if X.dtype != np.float32 else X
     X = X.rechunk(((rows,) * (n // rows) + ((n % rows,) if n % rows else ()) or (0,), (d,)))
     fn = delayed(_digest, pure=True)
     digests = _dask.compute(*[fn(b) for b in X.to_delayed().ravel()])
-    h = hashlib.sha256(f"embedlens-view-v1:{n}x{d}:float32:".encode())  # as fingerprint_array (tested equal)
-    for (dg,) in digests:
-        h.update(dg)
-    return h.hexdigest()[:32]
+    return _combine(n, d, [dg for (dg,) in digests])  # as fingerprint_array (tested equal)
 
 
 # --------------------------------------------------------------------------- samples
@@ -821,7 +819,9 @@ def sampled_knn_metric(X, /, *, kind: str = "knn_purity", labels=None, Y=None, k
         per_item = (codes[idx] == codes[rows][:, None]).mean(axis=1)
     else:
         idx_y = _query_knn(Y, rows, int(k), metric, lazy_y, "Y")
-        per_item = np.array([len(np.intersect1d(a, b)) for a, b in zip(idx, idx_y)], dtype=np.float64) / k
+        from .similarity import _overlap  # the in-memory mutual kNN's per-row count
+
+        per_item = _overlap(idx, idx_y).astype(np.float64) / k
     strata = None if drawn.strata is None else drawn.strata[np.searchsorted(
         np.arange(n) if pool is None else pool, rows)]
     value, se = _stratified_mean(per_item, strata, drawn.strata, drawn.n_input)
