@@ -34,7 +34,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ._numerics import pow2_scale, unit_rows
-from ._validation import EmbedLensInputError, NonFiniteRowsError, first_items, require_real_matrix
+from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, NonFiniteRowsError, nonfinite_rows_error,
+                          require_real_matrix)
 
 __all__ = ["SPLIT_EVERY", "PILOT_ROWS", "MomentLimits", "is_dask", "client", "check_matrix", "row_blocks",
            "tree_sum", "compute", "nonfinite_rows", "take_rows", "feature_moments", "shared_pass", "class_moments",
@@ -323,10 +324,7 @@ def nonfinite_rows(X) -> np.ndarray:
 def _raise_nonfinite(X, name: str, *, error=EmbedLensInputError, hint: str = "") -> None:
     bad = nonfinite_rows(X)
     if len(bad):
-        message = f"{len(bad)} of {X.shape[0]} rows hold NaN or inf (rows {first_items(bad)}){hint}"
-        if error is NonFiniteRowsError:
-            raise NonFiniteRowsError(message, source=name, rows=bad)
-        raise error(message, source=name, row=int(bad[0]))
+        raise nonfinite_rows_error(bad, X.shape[0], source=name, hint=hint, error=error)
 
 
 def _max_abs_chunk(block):
@@ -505,10 +503,7 @@ def _moment_passes(X, variants: list[dict], *, limits: MomentLimits, name: str) 
     redo = []
     for i, (v, (acc, col, used, nbad, first)) in enumerate(zip(variants, sums)):
         if nbad:
-            more = ", ..." if nbad > len(first) else ""
-            raise EmbedLensInputError(
-                f"{nbad} of {n} rows hold NaN or inf (rows {first_items(list(first))}{more}); "
-                "drop them first (the Data page offers to)", source=name, row=int(first[0]))
+            raise nonfinite_rows_error(first, n, count=nbad, source=name, hint=DROP_ROWS_HINT)
         if used == 0:
             raise EmbedLensInputError(
                 f"all {n} rows are zero vectors, so their cosine similarity is undefined; "
@@ -996,8 +991,7 @@ def cross_covariance(X, Y, *, block_rows: int = 4096) -> CrossCovariance:
     if sums[-1]:
         bad = (nonfinite_rows(X) if lazy else np.flatnonzero(~np.isfinite(X).all(axis=1)))
         bad = np.union1d(bad, nonfinite_rows(Y) if lazy else np.flatnonzero(~np.isfinite(Y).all(axis=1)))
-        raise EmbedLensInputError(f"{len(bad)} of {X.shape[0]} rows hold NaN or inf in X or Y (rows "
-                                  f"{first_items(bad)}); drop them from both views first", row=int(bad[0]))
+        raise nonfinite_rows_error(bad, X.shape[0], where=" in X or Y", hint="; drop them from both views first")
     if not all(np.isfinite(s).all() for s in sums[:5]):  # float64 products overflowed: rescale each view
         scale_x = _pow2_scale(X) if lazy else pow2_scale(X)
         scale_y = _pow2_scale(Y) if lazy else pow2_scale(Y)

@@ -60,6 +60,49 @@ class NonFiniteRowsError(EmbedLensInputError):
         super().__init__(message, source=source, row=int(self.rows[0]) if len(self.rows) else None)
 
 
+DROP_ROWS_HINT = "; drop them first (the Data page offers to)"
+
+
+def nonfinite_rows_error(rows, n: int, *, source: str | Path | None = None, count: int | None = None,
+                         where: str = "", hint: str = "", error: type = EmbedLensInputError) -> EmbedLensInputError:
+    """The one message for rows holding NaN or inf: ``"2 of 10 rows hold NaN or inf (rows 3, 7)"``.
+
+    Parameters
+    ----------
+    rows : sequence of int
+        The rows found, ascending (all of them, or the first ones when ``count`` is larger).
+    n : int
+        Rows in the matrix.
+    source : str or Path, optional
+        What the message names (the view, the file).
+    count : int, optional
+        How many rows hold NaN or inf, when ``rows`` lists only the first; default ``len(rows)``.
+    where : str, default=""
+        Text after "NaN or inf", e.g. ``" in X or Y"``.
+    hint : str, default=""
+        The way out, appended (e.g. :data:`DROP_ROWS_HINT`).
+    error : type, default=EmbedLensInputError
+        The class returned; :class:`NonFiniteRowsError` carries ``rows``.
+
+    Returns
+    -------
+    EmbedLensInputError
+        Not raised: the caller raises it.
+
+    Raises
+    ------
+    IndexError
+        When ``rows`` is empty (there is nothing to report).
+    """
+    rows = [int(r) for r in rows]
+    count = len(rows) if count is None else int(count)
+    more = ", ..." if count > len(rows) else ""
+    message = f"{count} of {n} rows hold NaN or inf{where} (rows {first_items(rows)}{more}){hint}"
+    if error is NonFiniteRowsError:
+        return NonFiniteRowsError(message, source=source, rows=np.asarray(rows, dtype=np.int64))
+    return error(message, source=source, row=rows[0])
+
+
 def plain(value):
     """``value`` with numpy scalars as Python numbers, for messages: ``2``, not ``np.int64(2)``.
 
@@ -264,11 +307,7 @@ def check_embeddings(
     if not allow_nonfinite:
         bad = nonfinite_rows(arr)
         if len(bad):
-            raise NonFiniteRowsError(
-                f"{len(bad)} of {n} rows hold NaN or inf (rows {first_items(bad)})",
-                source=name,
-                rows=bad,
-            )
+            raise nonfinite_rows_error(bad, n, source=name, error=NonFiniteRowsError)
     return arr
 
 

@@ -34,8 +34,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ._files import atomic_write
+from ._files import TEMP_SUFFIX, atomic_write
 from ._validation import EmbedLensInputError, plain
+from .readers.numpy_formats import _npy_header, _promised_bytes  # the loader's .npy header checks
 
 __all__ = ["CACHE_FORMAT", "CacheEntry", "DiskCache", "cache_key", "default_cache_dir", "library_versions",
            "metric_key"]
@@ -258,16 +259,10 @@ def _read_member(zf: zipfile.ZipFile, member: str, spec: Mapping) -> np.ndarray:
     promises are there, so a damaged header never makes the reader allocate what the file does not hold."""
     info = zf.getinfo(member)
     with zf.open(info) as fh:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            raise ValueError(f"{member}: .npy format version {version} is not one this cache writes")
-        if dtype.hasobject or str(dtype) != spec["dtype"] or list(shape) != list(spec["shape"]):
+        shape, fortran, dtype = _npy_header(fh, member)  # EmbedLensInputError is a ValueError
+        if str(dtype) != spec["dtype"] or list(shape) != list(spec["shape"]):
             raise ValueError(f"{member}: header {dtype}{shape} does not match the manifest")
-        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        nbytes = _promised_bytes(shape, dtype)
         if nbytes > info.file_size:
             raise ValueError(f"{member}: the header promises {nbytes} bytes, the file holds {info.file_size}")
         data = fh.read(nbytes)
@@ -449,7 +444,7 @@ class DiskCache:
     def _remove_leftovers(self) -> None:
         """Temporary files of writers killed more than an hour ago, and manifests of the two-file layout."""
         now = time.time()
-        for p in list(self.folder.glob(".*.tmp")) + list(self.folder.glob("*.json")):
+        for p in list(self.folder.glob(f".*{TEMP_SUFFIX}")) + list(self.folder.glob("*.json")):
             try:
                 if p.suffix == ".json" or now - p.stat().st_mtime > _STALE_SECONDS:
                     p.unlink()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ._validation import EmbedLensInputError
 from .readers import MANIFEST_NAME, SUPPORTED_SUFFIXES, default_max_bytes, load
+from .readers.contents import _is_hidden
 from .readers.manifest import _read_manifest
 
 __all__ = [
@@ -157,7 +158,7 @@ def _is_dataset_folder(folder: Path) -> bool:
 def _has_embedding_files(folder: Path) -> bool:
     for p in folder.rglob("*"):
         rel = p.relative_to(folder).parts
-        if p.is_file() and not any(x.startswith((".", "_")) for x in rel) and p.suffix.lower() in SUPPORTED_SUFFIXES:
+        if p.is_file() and not _is_hidden(rel) and p.suffix.lower() in SUPPORTED_SUFFIXES:
             return True
     return False
 

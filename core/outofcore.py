@@ -28,8 +28,9 @@ import numpy as np
 
 from . import _dask
 from ._numerics import cosine_distances
-from ._sampling import SAMPLE_METHOD, subsample
-from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, first_items
+from ._sampling import subsample
+from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
+                          nonfinite_rows_error)
 
 __all__ = ["ShardedView", "open_sharded", "fingerprint_chunked", "ExtendedMap", "sample_then_extend_umap",
            "SampledMetric", "sampled_knn_metric", "KNN_KINDS"]
@@ -343,8 +344,9 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
 
 
 def _digest(block) -> tuple:
-    block = np.ascontiguousarray(np.asarray(block), dtype=np.float32)
-    return (hashlib.sha256(memoryview(block).cast("B")).digest(),)
+    from .readers.fingerprint import _block_digest
+
+    return (_block_digest(block),)
 
 
 def fingerprint_chunked(X) -> str:
@@ -370,20 +372,17 @@ def fingerprint_chunked(X) -> str:
     """
     from dask import delayed
 
-    from .readers.fingerprint import _HASH_CHUNK_BYTES, fingerprint_array
+    from .readers.fingerprint import _block_rows, _combine, fingerprint_array
 
     if not _dask.is_dask(X):
         return fingerprint_array(X)
     n, d = X.shape
-    rows = max(1, _HASH_CHUNK_BYTES // max(1, d * 4))
+    rows = _block_rows(d)
     X = X.astype(np.float32) if X.dtype != np.float32 else X
     X = X.rechunk(((rows,) * (n // rows) + ((n % rows,) if n % rows else ()) or (0,), (d,)))
     fn = delayed(_digest, pure=True)
     digests = _dask.compute(*[fn(b) for b in X.to_delayed().ravel()])
-    h = hashlib.sha256(f"embedlens-view-v1:{n}x{d}:float32:".encode())  # as fingerprint_array (tested equal)
-    for (dg,) in digests:
-        h.update(dg)
-    return h.hexdigest()[:32]
+    return _combine(n, d, [dg for (dg,) in digests])  # as fingerprint_array (tested equal)
 
 
 # --------------------------------------------------------------------------- samples
@@ -534,7 +533,7 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
                 hint=f"the sample has {len(drawn.rows):,} rows")
     sample = _dask.take_rows(X, drawn.rows) if lazy else np.asarray(X[drawn.rows])
     if lazy and not np.isfinite(sample).all():  # name every such row of X, not the sample's
-        _dask._raise_nonfinite(X, "X", hint="; drop them first (the Data page offers to)")
+        _dask._raise_nonfinite(X, "X", hint=DROP_ROWS_HINT)
     umap = import_umap()
     reducer = umap.UMAP(n_neighbors=int(n_neighbors), min_dist=float(min_dist), metric=metric,
                         n_components=int(n_components), random_state=int(seed), transform_seed=int(seed),
@@ -556,8 +555,7 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
     (placed,) = _dask.compute(out)
     bad = np.flatnonzero(placed[:, -1] > 0)
     if len(bad):
-        raise EmbedLensInputError(f"{len(bad)} of {n} rows hold NaN or inf (rows {first_items(bad)}); drop them "
-                                  "first (the Data page offers to)", source="X", row=int(bad[0]))
+        raise nonfinite_rows_error(bad, n, source="X", hint=DROP_ROWS_HINT)
     coords = np.ascontiguousarray(placed[:, :-1], dtype=np.float32)
     coords[drawn.rows] = fitted
     params = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric,
@@ -697,7 +695,7 @@ def _query_knn(X, rows: np.ndarray, k: int, metric: str, lazy: bool, name: str =
         parts = [_knn_chunk(X[s:s + step], s, Q=Q, qrows=rows, k=k, metric=metric) for s in range(0, len(X), step)]
         dist, idx, nbad = _merge(*parts)
     if nbad:  # only a dask array gets here with NaN / inf (an in-memory one was checked whole)
-        _dask._raise_nonfinite(X, name, hint="; drop them first (the Data page offers to)")
+        _dask._raise_nonfinite(X, name, hint=DROP_ROWS_HINT)
     return idx[:, :k]
 
 
@@ -821,7 +819,9 @@ def sampled_knn_metric(X, /, *, kind: str = "knn_purity", labels=None, Y=None, k
         per_item = (codes[idx] == codes[rows][:, None]).mean(axis=1)
     else:
         idx_y = _query_knn(Y, rows, int(k), metric, lazy_y, "Y")
-        per_item = np.array([len(np.intersect1d(a, b)) for a, b in zip(idx, idx_y)], dtype=np.float64) / k
+        from .similarity import _overlap  # the in-memory mutual kNN's per-row count
+
+        per_item = _overlap(idx, idx_y).astype(np.float64) / k
     strata = None if drawn.strata is None else drawn.strata[np.searchsorted(
         np.arange(n) if pool is None else pool, rows)]
     value, se = _stratified_mean(per_item, strata, drawn.strata, drawn.n_input)

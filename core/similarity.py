@@ -1297,7 +1297,10 @@ def _reference(views, reference):
 
 
 def _comparer(metric: str, ref, options: dict):
-    """f(X) -> (value, label) comparing X with the reference view, reusing its statistics."""
+    """f(X) -> (value, label) comparing X with the reference view.
+
+    Only the reference's kNN graph is built once; CKA, Procrustes, RSA and CCA prepare the
+    reference again for each view (the pairwise matrix shares them; here one pass per view)."""
     if metric == "mutual_knn":
         from .neighbors import knn_graph
 

@@ -45,8 +45,8 @@ from ._numerics import eigvalsh_dc, median_pairwise_distance, pow2_scale, rescal
 from ._sampling import subsample
 from numbers import Integral, Real
 
-from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, first_items,
-                          invalid_message, nonfinite_rows)
+from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
+                          invalid_message, nonfinite_rows, nonfinite_rows_error)
 
 __all__ = [
     "Spectrum",
@@ -475,9 +475,7 @@ def _double_center(K: np.ndarray) -> np.ndarray:
 def _raise_nonfinite(X: np.ndarray, name: str = "X") -> None:
     bad = _dask.nonfinite_rows(X) if is_dask(X) else nonfinite_rows(X)
     if len(bad):
-        raise EmbedLensInputError(
-            f"{len(bad)} of {X.shape[0]} rows hold NaN or inf (rows {first_items(bad)}); "
-            "drop them first (the Data page offers to)", source=name, row=int(bad[0]))
+        raise nonfinite_rows_error(bad, X.shape[0], source=name, hint=DROP_ROWS_HINT)
 
 
 def _rows(X: np.ndarray, normalize: bool) -> tuple[np.ndarray, int]:

@@ -239,7 +239,7 @@ def _load_for_command(args, parser):
         sys.exit(f"embedlens {args.command_name}: {exc}{hint}")
 
 
-def _compute(args, parser, ds):
+def _compute(args, ds):
     import time
 
     from tqdm import tqdm
@@ -269,7 +269,7 @@ def _metrics(args, parser) -> None:
     args.command_name = "metrics"
     fmt = args.format or ("csv" if args.out is not None and args.out.suffix.lower() == ".csv" else "json")
     ds = _load_for_command(args, parser)
-    report, seconds = _compute(args, parser, ds)
+    report, seconds = _compute(args, ds)
     if fmt == "csv":
         text = report.table.to_csv(index=False)
     else:
@@ -290,7 +290,7 @@ def _metrics(args, parser) -> None:
 def _report(args, parser) -> None:
     args.command_name = "report"
     ds = _load_for_command(args, parser)
-    report, _ = _compute(args, parser, ds)
+    report, _ = _compute(args, ds)
     from dashboard.report import ReportError, write_report
 
     try:

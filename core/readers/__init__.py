@@ -35,9 +35,9 @@ from pathlib import Path
 
 from .._validation import EmbedLensInputError
 from ..types import Dataset
-from .contents import default_max_bytes
+from .contents import _inside, default_max_bytes
 from .fingerprint import fingerprint_array, fingerprint_metadata
-from .folder import SUPPORTED_SUFFIXES, _assemble, _inside, _load_folder, _read_view_file
+from .folder import SUPPORTED_SUFFIXES, _assemble, _load_folder, _read_view_file
 from .manifest import MANIFEST_NAME, _ViewSpec
 
 __all__ = [

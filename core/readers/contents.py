@@ -57,6 +57,20 @@ class _FileContents:
     notes: list[str] = field(default_factory=list)
 
 
+def _inside(child: Path, parent: Path) -> bool:
+    """Whether ``child`` lies inside ``parent`` once symbolic links and ``..`` are resolved."""
+    try:
+        child.resolve().relative_to(parent.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _is_hidden(rel_parts: tuple[str, ...]) -> bool:
+    """Whether a relative path has a part starting with ``.`` or ``_`` (skipped when scanning a folder)."""
+    return any(p.startswith((".", "_")) for p in rel_parts)
+
+
 def _check_size(path: Path, max_bytes: int, rel: str) -> None:
     size = path.stat().st_size
     if size == 0:

@@ -14,6 +14,25 @@ from ..types import View
 _HASH_CHUNK_BYTES = 32 << 20
 
 
+def _block_rows(d: int) -> int:
+    """Rows per hashed block of a float32 matrix with ``d`` columns (32 MiB)."""
+    return max(1, _HASH_CHUNK_BYTES // max(1, d * 4))
+
+
+def _block_digest(block) -> bytes:
+    """SHA-256 of one block's float32 bytes (C order)."""
+    block = np.ascontiguousarray(np.asarray(block), dtype=np.float32)
+    return hashlib.sha256(memoryview(block).cast("B")).digest()
+
+
+def _combine(n: int, d: int, digests) -> str:
+    """The fingerprint from the block digests, in row order (shape and dtype in the header)."""
+    h = hashlib.sha256(f"embedlens-view-v1:{n}x{d}:float32:".encode())
+    for dg in digests:
+        h.update(dg)
+    return h.hexdigest()[:32]
+
+
 def fingerprint_array(X: np.ndarray) -> str:
     """Content hash of a matrix as float32: shape and bytes, independent of file format.
 
@@ -52,21 +71,14 @@ def fingerprint_array(X: np.ndarray) -> str:
     if not X.flags.c_contiguous:
         X = np.ascontiguousarray(X)
     n, d = X.shape
-    rows = max(1, _HASH_CHUNK_BYTES // max(1, d * 4))
+    rows = _block_rows(d)
     blocks = [X[i : i + rows] for i in range(0, n, rows)] or [X]
-
-    def digest(block: np.ndarray) -> bytes:
-        return hashlib.sha256(memoryview(block).cast("B")).digest()
-
     if len(blocks) > 1:
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            digests = list(pool.map(digest, blocks))
+            digests = list(pool.map(_block_digest, blocks))
     else:
-        digests = [digest(blocks[0])]
-    h = hashlib.sha256(f"embedlens-view-v1:{n}x{d}:float32:".encode())
-    for dg in digests:
-        h.update(dg)
-    return h.hexdigest()[:32]
+        digests = [_block_digest(blocks[0])]
+    return _combine(n, d, digests)
 
 
 def _stable_column(s: pd.Series) -> tuple[str, pd.Series]:

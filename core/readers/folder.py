@@ -10,7 +10,15 @@ import pandas as pd
 from .._validation import EmbedLensInputError, NonFiniteRowsError, first_items, nonfinite_rows, plain
 from ..types import Dataset, View
 from .arrow_formats import _ARROW_SUFFIXES, _ArrowSource, _read_arrow
-from .contents import _check_float32_range, _check_size, _count_error, _FileContents, _Matrix
+from .contents import (
+    _check_float32_range,
+    _check_size,
+    _count_error,
+    _FileContents,
+    _inside,
+    _is_hidden,
+    _Matrix,
+)
 from .fingerprint import _dataset_fingerprint, fingerprint_array, fingerprint_metadata
 from .hf_datasets import _is_hf_folder, _read_hf
 from .json_formats import _JSON_SUFFIXES, _read_jsonl
@@ -67,19 +75,6 @@ def _read_metadata(path: Path, rel: str, max_bytes: int, n: int, view_source: st
             source=rel,
         )
     return _read_text_metadata(path, rel, n, view_source, id_column)
-
-
-def _inside(child: Path, parent: Path) -> bool:
-    """Whether ``child`` lies inside ``parent`` once symbolic links and ``..`` are resolved."""
-    try:
-        child.resolve().relative_to(parent.resolve())
-        return True
-    except ValueError:
-        return False
-
-
-def _is_hidden(rel_parts: tuple[str, ...]) -> bool:
-    return any(p.startswith((".", "_")) for p in rel_parts)
 
 
 def _outside_error(p: Path, folder: Path, name: str) -> EmbedLensInputError:

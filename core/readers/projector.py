@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import EmbedLensInputError
-from .contents import _check_size, _FileContents, _Matrix, _numeric_matrix
+from .contents import _check_size, _FileContents, _inside, _is_hidden, _Matrix, _numeric_matrix
 from .manifest import _ViewSpec
 from .text_formats import _read_text, _read_text_metadata
 
@@ -121,7 +121,7 @@ def _projector_logs(folder: Path) -> list[Path]:
     found = []
     for p in sorted(folder.rglob(PROJECTOR_CONFIG)):
         rel = p.relative_to(folder).parts
-        if p.is_file() and not any(x.startswith((".", "_")) for x in rel):
+        if p.is_file() and not _is_hidden(rel):
             found.append(p.parent)
     return found
 
@@ -129,14 +129,6 @@ def _projector_logs(folder: Path) -> list[Path]:
 def _first(entry: dict, key: str, default=""):
     values = entry.get(key)
     return values[-1] if values else default
-
-
-def _inside_log(path: Path, log: Path) -> bool:
-    try:
-        path.resolve().relative_to(log.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 def _read_tensor(path: Path, rel: str, shape: list[int]) -> _FileContents:
@@ -222,7 +214,7 @@ def _read_projector(folder: Path, name: str, max_bytes: int) -> tuple[list, pd.D
                     "torch.utils.tensorboard add_embedding do; or np.save the matrix)", source=config_rel)
             tpath = log / tensor_path
             trel = f"{log_rel}/{tensor_path}"
-            if not _inside_log(tpath, log):
+            if not _inside(tpath, log):
                 raise EmbedLensInputError(f"tensor_path {tensor_path!r} points outside the log folder",
                                           source=config_rel)
             if not tpath.is_file():
@@ -242,7 +234,7 @@ def _read_projector(folder: Path, name: str, max_bytes: int) -> tuple[list, pd.D
             if meta_path:
                 mpath = log / meta_path
                 mrel = f"{log_rel}/{meta_path}"
-                if not _inside_log(mpath, log) or not mpath.is_file():
+                if not _inside(mpath, log) or not mpath.is_file():
                     raise EmbedLensInputError(f"metadata_path {meta_path!r} does not exist inside the log "
                                               "folder", source=config_rel)
                 _check_size(mpath, max_bytes, mrel)
