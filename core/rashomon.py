@@ -1129,7 +1129,7 @@ def rashomon_set(model, X, y, /, *, loss: str = "log_loss", epsilon: float | Non
                                   source="model")
     if epsilon is None:
         if L_star <= 0.0:
-            raise EmbedLensInputError(f"the reference model's loss L* is 0, so epsilon_rate x L* = 0 leaves no "
+            raise EmbedLensInputError("the reference model's loss L* is 0, so epsilon_rate x L* = 0 leaves no "
                                       "room; give an absolute epsilon (e.g. epsilon=0.1)")
         eps = epsilon_rate * L_star
     else:

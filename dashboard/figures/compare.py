@@ -69,8 +69,8 @@ def unit_heatmap_figure(info: UnitHeatmapInfo) -> go.Figure:
         fig.add_trace(go.Heatmap(
             z=z, colorscale=DIVERGING, zmin=-1.0, zmax=1.0, zmid=0.0, showscale=col == 2,
             colorbar=dict(title="corr."), customdata=np.dstack(np.meshgrid(cols, rows)),
-            hovertemplate=f"unit %{{customdata[1]}} of A · unit %{{customdata[0]}} of B<br>"
-                          f"correlation %{{z:.3f}}<extra></extra>",
+            hovertemplate="unit %{customdata[1]} of A · unit %{customdata[0]} of B<br>"
+                          "correlation %{z:.3f}<extra></extra>",
         ), row=1, col=col)
         # the views' labels are data: shown as written (dashboard.literal.plot); the <br> of wrap are ours
         fig.update_yaxes(autorange="reversed", showgrid=False, row=1, col=col,

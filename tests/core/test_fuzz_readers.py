@@ -26,7 +26,6 @@ import json
 import os
 import pickle
 import signal
-import time
 import zipfile
 from collections import Counter, defaultdict
 from contextlib import contextmanager
