@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._numerics import pow2_scale, unit_rows
-from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, NonFiniteRowsError, nonfinite_rows_error,
+from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, NonFiniteRowsError, nonfinite_rows_error, plural,
                           require_real_matrix)
 
 __all__ = ["SPLIT_EVERY", "PILOT_ROWS", "MomentLimits", "is_dask", "client", "check_matrix", "row_blocks",
@@ -175,7 +175,7 @@ def check_matrix(X, *, name: str = "X", min_rows: int = 1, min_cols: int = 1):
         raise EmbedLensInputError("has unknown chunk sizes (NaN in X.chunks); call X.compute_chunk_sizes() "
                                   "first", source=name)
     if n < min_rows:
-        raise EmbedLensInputError(f"has {n} rows; at least {min_rows} are needed", source=name)
+        raise EmbedLensInputError(f"has {plural(n, 'row')}; at least {min_rows} are needed", source=name)
     if d < min_cols:
         raise EmbedLensInputError(f"has {d} columns; at least {min_cols} are needed", source=name)
     if not np.issubdtype(X.dtype, np.floating):

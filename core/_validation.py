@@ -298,7 +298,7 @@ def check_embeddings(
     require_real_matrix(arr, source=name)
     n, d = arr.shape
     if n < min_rows:
-        raise EmbedLensInputError(f"has {n} rows; at least {min_rows} are needed", source=name)
+        raise EmbedLensInputError(f"has {plural(n, 'row')}; at least {min_rows} are needed", source=name)
     if d < min_cols:
         raise EmbedLensInputError(f"has {d} columns; at least {min_cols} are needed", source=name)
     target = np.dtype(dtype)

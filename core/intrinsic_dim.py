@@ -170,6 +170,10 @@ def _too_few_message(n_u: int, n: int, info: _Distinct, K: int, metric: str) -> 
         return f"{head}; load more points"
     causes = " and ".join(w for w, c in (("duplicate rows", info.n_duplicates),
                                          (f"zero rows (no direction under {metric})", info.n_zero)) if c)
+    if n_u == 1 and info.n_zero == 0 and metric == "cosine":
+        return (f"{head}: all {n:,} rows point in the same direction (duplicates under cosine, which compares "
+                "directions only; e.g. one-dimensional positive data), so there is no geometry to measure under "
+                "cosine; use the euclidean metric when their lengths differ")
     if n_u == 1 and info.n_zero == 0:
         return (f"{head}: all {n:,} rows are identical (duplicate rows, not too few rows), so there is no "
                 f"geometry to measure; the Data page's health report lists the duplicates")

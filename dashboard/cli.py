@@ -85,7 +85,7 @@ def _add_serve(sub) -> None:
         help="folder of datasets: sub-folders with a metadata file + one file per view, or single "
         "embedding files (default: $EMBEDLENS_DATA, else the bundled sample data)",
     )
-    p.add_argument("--port", type=int, default=8501, help="port to serve on (default: 8501)")
+    p.add_argument("--port", type=_int_in(1, 65535), default=8501, help="port to serve on (default: 8501)")
     p.add_argument(
         "--address",
         help=f"address to bind (default: {DEFAULT_ADDRESS}, this machine only; 0.0.0.0 serves every "
@@ -93,6 +93,22 @@ def _add_serve(sub) -> None:
     )
     _add_max_file_mb(p)
     p.set_defaults(func=_serve, sub_parser=p)
+
+
+def _int_in(lo: int, hi: int | None = None):
+    """An argparse type: an integer in [lo, hi] (a clear usage error otherwise, never a traceback)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(
+                f"{value} is out of range: expected {lo} or more" if hi is None else
+                f"{value} is out of range: expected {lo} to {hi}")
+        return value
+    parse.__name__ = "integer"
+    return parse
 
 
 def _add_max_file_mb(p) -> None:
@@ -110,8 +126,8 @@ def _add_dataset_options(p) -> None:
     p.add_argument("--views", help="comma-separated view names (default: every view)")
     p.add_argument("--label", help="metadata column of class labels for knn_purity and nc1 (default: the "
                    "first label-like column)")
-    p.add_argument("--k", type=int, default=10, help="neighbours for hubness and kNN purity (default: 10)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every sampled step (default: 0)")
+    p.add_argument("--k", type=_int_in(1), default=10, help="neighbours for hubness and kNN purity (default: 10)")
+    p.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=0, help="seed of every sampled step (default: 0)")
     p.add_argument("--drop-nonfinite", action="store_true",
                    help="leave out rows holding NaN / inf (from every view) instead of refusing them")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
@@ -216,12 +232,22 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _load_for_command(args, parser):
-    """The dataset at ``args.path`` (errors: a message naming the fix, exit status 1)."""
+    """The dataset at ``args.path`` (errors: a message naming the fix, exit status 1).
+
+    The arguments are checked first, so a bad one fails before any loading or computing."""
     import core
 
     _max_file_mb(args, parser, os.environ)
     if not args.path.exists():
         parser.error(f"{str(args.path)!r} does not exist")
+    out = getattr(args, "out", None)
+    if out is not None and not out.resolve().parent.is_dir():
+        parser.error(f"--out {str(out)!r}: the folder {str(out.resolve().parent)!r} does not exist")
+    if out is not None and out.is_dir():
+        parser.error(f"--out {str(out)!r} is a folder; name a file")
+    for option in ("metrics", "views"):
+        if getattr(args, option) is not None and not _split(getattr(args, option)):
+            parser.error(f"--{option} names nothing; leave it out for every {option[:-1]}")
     if not args.quiet:
         print(f"Loading {args.path} ...", file=sys.stderr, flush=True)
     try:
@@ -236,6 +262,8 @@ def _load_for_command(args, parser):
             if len(names) > 1:
                 hint = (f"\n{str(args.path)!r} looks like a data folder of {len(names)} datasets "
                         f"({', '.join(names[:5])}); pass one of them")
+        if isinstance(exc, core.NonFiniteRowsError) and not args.drop_nonfinite:
+            hint += "\n--drop-nonfinite leaves those rows out (from every view and the metadata)"
         sys.exit(f"embedlens {args.command_name}: {exc}{hint}")
 
 
@@ -278,7 +306,10 @@ def _metrics(args, parser) -> None:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        args.out.write_text(text, encoding="utf-8")
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            sys.exit(f"embedlens metrics: cannot write {str(args.out)!r} ({exc.strerror or exc})")
     if not args.quiet:
         where = f" to {args.out}" if args.out is not None else ""
         print(f"{len(report.table)} views x {len(report.metrics)} metrics in {seconds:.1f} s{where}",
@@ -299,6 +330,8 @@ def _report(args, parser) -> None:
                                progress=None if args.quiet else lambda t: print(t, file=sys.stderr))
     except ReportError as exc:
         sys.exit(f"embedlens report: {exc}")
+    except OSError as exc:
+        sys.exit(f"embedlens report: cannot write {str(args.out)!r} ({exc.strerror or exc})")
     if not args.quiet:
         print(f"wrote {written[0]}" + (f" and {len(written) - 1} images" if len(written) > 1 else ""),
               file=sys.stderr)

@@ -463,7 +463,8 @@ def _check_fields(state: ViewState, fs, *, types: bool = True) -> tuple[ViewStat
             continue
         items = f.metadata.get("item_choices")
         if types and items is not None and any(v not in items for v in value):
-            changes[f.name] = tuple(v for v in value if v in items)
+            kept = tuple(v for v in value if v in items)
+            changes[f.name] = kept if kept or not value else f.default  # none left: the default, not nothing
             warnings.append(f"Ignored {key}={_encode(tuple(v for v in value if v not in items))!r}: each "
                             f"{name} must be one of {list(items)}.")
             continue

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._validation import EmbedLensInputError, NonFiniteRowsError, first_items, nonfinite_rows, plain
+from .._validation import EmbedLensInputError, NonFiniteRowsError, first_items, nonfinite_rows, plain, plural
 from ..types import Dataset, View
 from .arrow_formats import _ARROW_SUFFIXES, _ArrowSource, _read_arrow
 from .contents import (
@@ -211,7 +211,7 @@ def _assemble(
             src, rows = next((s, r) for s, r in bad_by_view.items() if len(r))
             raise NonFiniteRowsError(
                 f"{len(rows)} of {n} rows hold NaN or inf (rows {first_items(rows)}); "
-                f"{len(dropped)} rows across all views. EmbedLens can leave them out (from every "
+                f"{plural(len(dropped), 'row')} across all views. EmbedLens can leave them out (from every "
                 "view and the metadata) for this session; the file is not changed",
                 source=src,
                 rows=dropped,

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
+from core._validation import plural
 from dashboard import context, data, map_panels, map_view
 from dashboard import session as vs
 from dashboard.errors import user_errors
@@ -77,8 +78,13 @@ with user_errors():
     shown = map_view.shown_rows(ds, state.map_filter)
     prow = shown if state.map_filter_mode == "project" and len(shown) < ds.n else np.arange(ds.n)
     if len(prow) < 5:
-        st.warning(f"Only {len(prow)} items pass the filter; a map needs at least 5.")
+        st.warning(f"Only {plural(len(prow), 'item')} {'passes' if len(prow) == 1 else 'pass'} the filter; "
+                   "a map needs at least 5." if state.map_filter else
+                   f"This dataset has {plural(ds.n, 'item')}; a map needs at least 5.")
         st.stop()
+    if state.map_filter and not len(shown):
+        st.warning(md(f"No item passes the filter {', '.join(map(repr, state.map_filter))}: the map below is empty. Change or "
+                      "clear the filter."), icon=":material/filter_alt_off:")
     views = view_map.views_of(ds, view, state)
     maps, job = view_map.compute_maps(ds, views, state, prow)
     if job is not None:

@@ -84,13 +84,16 @@ def link_notes(s, columns: list[str]) -> list[str]:
     if unknown:
         notes.append(f"Ignored feature column(s) {', '.join(map(repr, unknown))}: not numeric metadata columns of "
                      "this dataset.")
+    repeated = sorted({c for c in s.rsh_features if s.rsh_features.count(c) > 1})
+    if repeated:
+        notes.append(f"Ignored the repeats of feature column(s) {', '.join(map(repr, repeated))}: each is used once.")
     odd = [f for f in s.rsh_nested if f not in NESTED]
     if odd:
         notes.append(f"Ignored nested ε multiple(s) {', '.join(f'{f:g}' for f in odd)}: the page offers "
                      f"{', '.join(f'{f:g}' for f in NESTED)}.")
     if notes:
-        vs.update(rsh_features=tuple(c for c in s.rsh_features if c in columns),
-                  rsh_nested=tuple(f for f in s.rsh_nested if f in NESTED))
+        vs.update(rsh_features=tuple(dict.fromkeys(c for c in s.rsh_features if c in columns)),
+                  rsh_nested=tuple(dict.fromkeys(f for f in s.rsh_nested if f in NESTED)))
     return notes
 
 

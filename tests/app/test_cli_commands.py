@@ -86,6 +86,34 @@ def test_metrics_errors_say_what_to_do(tmp_path):
     assert res.returncode == 2 and "does not exist" in res.stderr
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["metrics", SAMPLE, "--out", "/nonexistent-embedlens/x.json"], "the folder '/nonexistent-embedlens' does not exist"),
+    (["report", SAMPLE, "--out", "/nonexistent-embedlens/r.html"], "the folder '/nonexistent-embedlens' does not exist"),
+    (["metrics", SAMPLE, "--seed", "-3"], "argument --seed: -3 is out of range: expected 0 to 4294967295"),
+    (["metrics", SAMPLE, "--k", "0"], "argument --k: 0 is out of range: expected 1 or more"),
+    (["metrics", SAMPLE, "--k", "ten"], "argument --k: 'ten' is not an integer"),
+    (["metrics", SAMPLE, "--views", ","], "--views names nothing"),
+    (["serve", "--port", "99999"], "argument --port: 99999 is out of range: expected 1 to 65535"),
+])
+def test_bad_arguments_are_usage_errors_before_any_work(args, said):
+    """Found by a new user: these printed a traceback (after computing every metric, for --out)."""
+    res = _run(*args, check=False)
+    assert res.returncode == 2 and said in res.stderr and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert "Loading" not in res.stderr  # refused before the dataset was read
+
+
+def test_rows_with_nan_name_the_flag_that_leaves_them_out(tmp_path):
+    X = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
+    X[3] = np.nan
+    np.save(tmp_path / "v.npy", X)
+    res = _run("metrics", tmp_path / "v.npy", "--metrics", "participation_ratio", "--quiet", check=False)
+    assert res.returncode == 1 and "1 of 30 rows hold NaN or inf (rows 3); 1 row across all views" in res.stderr
+    assert "--drop-nonfinite leaves those rows out" in res.stderr and "Traceback" not in res.stderr
+    res = _run("metrics", tmp_path / "v.npy", "--metrics", "participation_ratio", "--quiet", "--drop-nonfinite")
+    (view,) = json.loads(res.stdout)["views"]
+    assert view["n"] == 29 and view["participation_ratio"] == pytest.approx(_participation_ratio(np.delete(X, 3, 0)))
+
+
 def test_every_serve_option_is_in_help_and_the_commands_are_listed():
     top = _run("--help").stdout
     assert all(c in top for c in ("serve", "metrics", "report", "DATA_DIR"))

@@ -193,6 +193,18 @@ def test_kind_wrong_advice_geometry_identical_rows(isolated_env, metric_name):
     assert not any("Anti-hubs" in c.value for c in at.caption)
 
 
+def test_one_dimensional_positive_data_under_cosine_says_directions_not_identical_rows(isolated_env):
+    """Found by a new user: 50 distinct positive numbers (d = 1) were called "all 50 rows are identical";
+    under cosine they all point the same way, and euclidean measures them."""
+    np.save(isolated_env / "onecol.npy", np.random.default_rng(0).uniform(1, 2, (50, 1)).astype(np.float32))
+    at = run_app({"ds": "onecol.npy"}, page=PAGE)
+    (error,) = [e.value for e in at.error]
+    assert "all 50 rows point in the same direction" in error and "use the euclidean metric" in error
+    assert "are identical" not in error
+    at = run_app({"ds": "onecol.npy", "gm": "euclidean"}, page=PAGE)
+    assert not any("same direction" in e.value for e in at.error)
+
+
 def test_kind_wrong_advice_geometry_some_duplicates_declared(isolated_env):
     """A few duplicated rows among distinct ones: the hubs table stays, with a warning naming
     how many rows have all-zero neighbour distances (counted here by hand from the rows)."""

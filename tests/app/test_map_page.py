@@ -93,6 +93,16 @@ def test_a_link_reopens_the_selection_and_the_inspected_item(map_env):
     assert "msel" not in at.query_params and "Selected items" not in [m.label for m in at.metric]
 
 
+def test_a_filter_that_no_item_passes_is_said_above_the_empty_map(map_env):
+    """Found by a new user: mf=label=42 left an empty chart, explained only by a caption under it."""
+    at = run_app({"ds": "digits-mlp", "mf": "label%3D42"}, page=MAP)
+    assert "No item passes the filter 'label=42': the map below is empty. Change or clear the filter." in [
+        w.value for w in at.warning]
+    assert "0 of 1,797 items pass the filter" in _captions(at)
+    at = run_app({"ds": "digits-mlp", "mf": "label%3D42", "mfm": "project"}, page=MAP)
+    assert "Only 0 items pass the filter; a map needs at least 5." in [w.value for w in at.warning]
+
+
 def test_filters_hide_points_or_restrict_the_projection(map_env):
     shown = run_app({"ds": "digits-mlp", "mf": "split%3Dtest"}, page=MAP)
     n_test = int((core.load(core.sample_data_dir() / "digits-mlp").metadata["split"] == "test").sum())

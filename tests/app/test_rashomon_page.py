@@ -195,6 +195,16 @@ def test_bad_link_values_fall_back_with_warnings():
     assert len([t for t in _halo(at)["data"] if t["name"].startswith("measured")]) == 2
 
 
+def test_a_link_repeating_a_feature_column_uses_it_once():
+    """Found by a new user: rf=ink,ink ended in the error box "feature_names repeats a name"."""
+    at = _settle(run_app({**QUICK, "rsrc": "metadata", "rf": "ink,ink", "rt": "split"}, page=PAGE))
+    assert "Ignored the repeats of feature column(s) 'ink': each is used once." in [w.value for w in at.warning]
+    assert at.query_params["rf"] == "ink" and not at.exception
+    # digits-mlp offers one numeric feature column (ink), so the page asks for another, in its own words
+    assert [e.value for e in at.error] == ["1 numeric metadata column(s) chosen as features (ink); pick at least 2, "
+                                          "or use the view's principal components"]
+
+
 def test_the_runs_set_and_its_metric_equal_the_core_calls(digits):
     at = _settle(run_app(QUICK, page=PAGE))
     views = [v for v in digits.views if v.layer == "hidden1"]

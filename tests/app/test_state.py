@@ -258,6 +258,17 @@ def test_kind_state_validated_once_types_choices_bounds():
     assert validate(ok) == (ok, [])
 
 
+def test_a_list_field_left_with_no_valid_item_takes_its_default():
+    """Found by a new user: ctm=zzz warned, then drew no trajectory at all (an empty metric list)."""
+    from dashboard.state import validate
+
+    state, warnings = validate(ViewState(cmp_traj_metrics=("zzz",)))
+    assert state.cmp_traj_metrics == ViewState().cmp_traj_metrics == ("effective_rank",)
+    assert len(warnings) == 1 and warnings[0].startswith("Ignored ctm='zzz': each")
+    state, _ = validate(ViewState(cmp_traj_metrics=("zzz", "rankme")))
+    assert state.cmp_traj_metrics == ("rankme",)  # the valid ones are kept
+
+
 def test_kind_state_validated_once_dataset_values():
     import core
     from dashboard.state import encode_selection, validate

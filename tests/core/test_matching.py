@@ -103,7 +103,7 @@ def test_bad_input_is_refused_with_a_clear_message(rng):
     A = rng.standard_normal((10, 3))
     with pytest.raises(EmbedLensInputError, match="A has 10 rows but B has 9; the two views must hold the same items"):
         match_units(A, A[:9])
-    with pytest.raises(EmbedLensInputError, match="A: has 1 rows; at least 2 are needed"):
+    with pytest.raises(EmbedLensInputError, match="A: has 1 row; at least 2 are needed"):
         match_units(A[:1], A[:1])
     bad = A.copy()
     bad[2, 0] = np.inf

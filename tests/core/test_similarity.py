@@ -442,9 +442,9 @@ def test_bad_input_is_refused_with_a_clear_message(f, rng):
     X = rng.standard_normal((20, 3))
     with pytest.raises(EmbedLensInputError, match=r"X has 20 rows but Y has 19; the two views must hold the same"):
         f(X, X[:19])
-    with pytest.raises(EmbedLensInputError, match=r"Y: has 1 rows; at least \d are needed"):
+    with pytest.raises(EmbedLensInputError, match=r"Y: has 1 row; at least \d are needed"):
         f(X, X[:1])
-    with pytest.raises(EmbedLensInputError, match=r"X: has 1 rows; at least \d are needed"):
+    with pytest.raises(EmbedLensInputError, match=r"X: has 1 row; at least \d are needed"):
         f(X[:1], X[:1])
     bad = X.copy()
     bad[4, 1] = np.nan
