@@ -217,7 +217,10 @@ def _assemble(
                 rows=dropped,
             )
         if len(dropped) == n:
-            raise EmbedLensInputError(f"every one of the {n} rows holds NaN or inf", source=name)
+            raise EmbedLensInputError(
+                f"every one of the {n} rows holds NaN or inf, so leaving them out leaves nothing; the "
+                "embeddings were not written (or diverged): check the step that produced them and save them again",
+                source=name)
         keep = np.ones(n, dtype=bool)
         keep[dropped] = False
         meta = meta.loc[keep].reset_index(drop=True)

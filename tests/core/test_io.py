@@ -413,6 +413,16 @@ def test_nan_rows_can_be_dropped_without_touching_the_file(tmp_path, X):
     assert before == after
 
 
+def test_leaving_out_rows_when_every_row_holds_nan_says_what_to_do(tmp_path):
+    """Found by a new user: the Data page's "Leave out these 20 rows" ended in a message with no way out."""
+    np.save(tmp_path / "allnan.npy", np.full((20, 3), np.nan, dtype=np.float32))
+    with pytest.raises(NonFiniteRowsError, match=r"20 of 20 rows hold NaN or inf .*; 20 rows across all views"):
+        core.load(tmp_path / "allnan.npy")
+    with pytest.raises(EmbedLensInputError, match=r"every one of the 20 rows holds NaN or inf, so leaving them out "
+                                                  r"leaves nothing; .* save them again"):
+        core.load(tmp_path / "allnan.npy", nonfinite="drop")
+
+
 def test_nan_in_csv_is_reported_as_nan_not_as_ragged(tmp_path):
     (tmp_path / "n.csv").write_text("1,2\nnan,3\n4,inf\n")
     with pytest.raises(NonFiniteRowsError, match=r"2 of 3 rows hold NaN or inf \(rows 1, 2\)"):
