@@ -16,10 +16,26 @@ import numpy as np
 import pytest
 
 import core
-from core import (EmbedLensInputError, NonFiniteRowsError, coding_rate, effective_rank, hill_curve,
-                  neural_collapse, participation_ratio, pca_k, powerlaw_alpha, rankme, rate_reduction,
-                  spectral_profile, spectrum, stable_rank, vendi_score)
-from core import _dask
+from core import (
+    EmbedLensInputError,
+    NonFiniteRowsError,
+    _dask,
+    coding_rate,
+    effective_rank,
+    hill_curve,
+    neural_collapse,
+    participation_ratio,
+    pca_k,
+    powerlaw_alpha,
+    rankme,
+    rate_reduction,
+    spectral_profile,
+    spectrum,
+    stable_rank,
+    vendi_score,
+)
+
+from .test_spectra import _direct_eigenvalues  # the O(n^3) reference of the in-memory tests
 
 needs_dask = pytest.mark.skipif(importlib.util.find_spec("dask") is None, reason="dask is not installed")
 
@@ -41,17 +57,6 @@ def _uneven(X, chunks=CHUNKS):
     rows = list(chunks)
     rows.append(len(X) - sum(rows))
     return da.from_array(X, chunks=(tuple(r for r in rows if r), X.shape[1]))
-
-
-def _direct_eigenvalues(X, *, center, normalize=False):
-    """O(n^3) reference: eigenvalues of X X^T / n (rows unit length, zero rows dropped, when normalising)."""
-    Z = np.asarray(X, dtype=np.float64)
-    if normalize:
-        norms = np.linalg.norm(Z, axis=1)
-        Z = Z[norms > 0] / norms[norms > 0, None]
-    if center:
-        Z = Z - Z.mean(axis=0)
-    return np.sort(np.linalg.eigvalsh(Z @ Z.T / len(Z)))[::-1]
 
 
 @pytest.fixture(scope="module")
