@@ -36,6 +36,7 @@ import numpy as np
 from ._numerics import pow2_scale, unit_rows
 from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, NonFiniteRowsError, nonfinite_rows_error, plural,
                           require_real_matrix)
+from ._validation import nonfinite_rows as _rows_with_nonfinite
 
 __all__ = ["SPLIT_EVERY", "PILOT_ROWS", "MomentLimits", "is_dask", "client", "check_matrix", "row_blocks",
            "tree_sum", "compute", "nonfinite_rows", "take_rows", "feature_moments", "shared_pass", "class_moments",
@@ -290,8 +291,7 @@ def compute(*objects):
 
 
 def _bad_chunk(block, offset):
-    bad = np.flatnonzero(~np.isfinite(np.asarray(block)).all(axis=1)) + offset
-    return (bad,)
+    return (_rows_with_nonfinite(np.asarray(block)) + offset,)  # the in-memory scan, per chunk
 
 
 def nonfinite_rows(X) -> np.ndarray:

@@ -317,8 +317,10 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
         X = X.rechunk({1: -1})
         return ShardedView(X, int(X.shape[0]), int(X.shape[1]), source_dtype, "zarr", (root.name,), str(root),
                            params={"chunks": len(X.chunks[0])})
+    from .readers.contents import _is_hidden
+
     files = [root] if root.is_file() else sorted(
-        (f for f in root.iterdir() if f.is_file() and not f.name.startswith((".", "_"))),
+        (f for f in root.iterdir() if f.is_file() and not _is_hidden((f.name,))),
         key=lambda f: _natural(f.name))
     npy = [f for f in files if f.suffix.lower() == ".npy"]
     parquet = [f for f in files if f.suffix.lower() in (".parquet", ".pq")]
@@ -341,12 +343,6 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
         X = X.astype(np.float32)
     return ShardedView(X, reader.shape[0], reader.shape[1], source_dtype, fmt, tuple(f.name for f in used),
                        str(root), column=col, params={"chunks": len(chunks)})
-
-
-def _digest(block) -> tuple:
-    from .readers.fingerprint import _block_digest
-
-    return (_block_digest(block),)
 
 
 def fingerprint_chunked(X) -> str:
@@ -372,7 +368,7 @@ def fingerprint_chunked(X) -> str:
     """
     from dask import delayed
 
-    from .readers.fingerprint import _block_rows, _combine, fingerprint_array
+    from .readers.fingerprint import _block_digest, _block_rows, _combine, fingerprint_array
 
     if not _dask.is_dask(X):
         return fingerprint_array(X)
@@ -380,9 +376,9 @@ def fingerprint_chunked(X) -> str:
     rows = _block_rows(d)
     X = X.astype(np.float32) if X.dtype != np.float32 else X
     X = X.rechunk(((rows,) * (n // rows) + ((n % rows,) if n % rows else ()) or (0,), (d,)))
-    fn = delayed(_digest, pure=True)
+    fn = delayed(_block_digest, pure=True)
     digests = _dask.compute(*[fn(b) for b in X.to_delayed().ravel()])
-    return _combine(n, d, [dg for (dg,) in digests])  # as fingerprint_array (tested equal)
+    return _combine(n, d, digests)  # as fingerprint_array (tested equal)
 
 
 # --------------------------------------------------------------------------- samples

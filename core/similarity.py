@@ -1127,8 +1127,8 @@ def _pairwise_rsa(arrays, options, progress):
     mu = (P + 1) / 2.0
     cross = np.zeros((m, m))
     chunk = max(1, _BLOCK_ELEMENTS // m)
-    for s in range(0, P, chunk):
-        B = R[:, s : s + chunk].astype(np.float64) - mu
+    for start in range(0, P, chunk):  # not `s`: that is the sample size above
+        B = R[:, start : start + chunk].astype(np.float64) - mu
         cross += B @ B.T
     norms = np.sqrt(np.diag(cross))
     with np.errstate(invalid="ignore", divide="ignore"):

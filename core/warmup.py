@@ -28,7 +28,11 @@ _WARM_LOCK = threading.Lock()
 _WARM: dict[str, float] = {}
 
 
-def warm_up(*, steps: Sequence[str] = ("umap", "aligned_umap", "pynndescent")) -> dict[str, float]:
+STEPS = ("umap", "aligned_umap", "pynndescent", "rashomon")
+"""Every warm-up step; the default is the first three (the Map's)."""
+
+
+def warm_up(*, steps: Sequence[str] = STEPS[:3]) -> dict[str, float]:
     """Compile umap-learn's, pynndescent's and the Rashomon kernels' numba code once per process.
 
     The first UMAP after a fresh start otherwise pays the just-in-time compilation (tens of
@@ -56,10 +60,9 @@ def warm_up(*, steps: Sequence[str] = ("umap", "aligned_umap", "pynndescent")) -
     rng = np.random.default_rng(0)
     X = rng.standard_normal((96, 8)).astype(np.float32)
     out = {}
-    known = ("umap", "aligned_umap", "pynndescent", "rashomon")
-    unknown = [s for s in steps if s not in known]
+    unknown = [s for s in steps if s not in STEPS]
     if unknown:
-        raise EmbedLensInputError(f"unknown warm-up step {unknown[0]!r}; the steps are {', '.join(known)}")
+        raise EmbedLensInputError(f"unknown warm-up step {unknown[0]!r}; the steps are {', '.join(STEPS)}")
     with _WARM_LOCK:
         for step in steps:
             if step in _WARM:
