@@ -17,7 +17,7 @@ from .catalog import (
 )
 from .health import ViewHealth, health_report
 from .readers import fingerprint_array, fingerprint_metadata, load
-from .types import Dataset, View
+from .types import Dataset, DatasetSample, View
 from .writing import EmbeddingWriter, writer
 
 # --- spectra ---
@@ -120,6 +120,8 @@ from .outofcore import (
     ShardedView,
     fingerprint_chunked,
     open_sharded,
+    read_rows,
+    sample_dataset,
     sample_then_extend_umap,
     sampled_knn_metric,
 )
@@ -127,6 +129,7 @@ from .outofcore import (
 __all__ = [
     "CatalogEntry",
     "Dataset",
+    "DatasetSample",
     "EmbedLensInputError",
     "NonFiniteRowsError",
     "View",
@@ -249,6 +252,8 @@ __all__ = [
     "ShardedView",
     "fingerprint_chunked",
     "open_sharded",
+    "read_rows",
+    "sample_dataset",
     "sample_then_extend_umap",
     "sampled_knn_metric",
 ]

@@ -30,14 +30,17 @@ from . import _dask
 from ._numerics import cosine_distances
 from ._sampling import subsample
 from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
-                          nonfinite_rows_error)
+                          NonFiniteRowsError, first_items, nonfinite_rows_error)
 
-__all__ = ["ShardedView", "open_sharded", "fingerprint_chunked", "ExtendedMap", "sample_then_extend_umap",
-           "SampledMetric", "sampled_knn_metric", "KNN_KINDS"]
+__all__ = ["ShardedView", "open_sharded", "fingerprint_chunked", "read_rows", "sample_dataset", "SAMPLE_ROWS",
+           "ExtendedMap", "sample_then_extend_umap", "SampledMetric", "sampled_knn_metric", "KNN_KINDS"]
 
 CHUNK_MB = 128
 """Largest chunk (MiB, as stored) that a ``.npy`` shard is split into."""
 KNN_KINDS = ("knn_purity", "mutual_knn")
+SAMPLE_ROWS = 50_000
+"""Items in the in-memory sample that pages show of an out-of-core dataset (:func:`sample_dataset`)."""
+_READERS: dict[str, object] = {}  # dask name of an open_sharded array -> its reader (for read_rows)
 _STRATIFIED = "seeded sample stratified by label (proportional allocation)"
 
 
@@ -80,6 +83,17 @@ class _NpyShards:
             width = len(range(*cols.indices(self.shape[1]))) if isinstance(cols, slice) else len(cols)
             return np.empty((0, width), self.dtype)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The given ascending rows: each shard mapped once and indexed, so only their pages are read."""
+        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
+        shard = np.searchsorted(self.starts, rows, side="right") - 1
+        for i in np.unique(shard):
+            sel = shard == i
+            mapped = np.load(self.paths[i], mmap_mode="r", allow_pickle=False)
+            out[sel] = mapped[rows[sel] - self.starts[i]]
+            del mapped
+        return out
 
     def __getitem__(self, key):
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))
@@ -177,6 +191,18 @@ class ShardedView:
         """:func:`fingerprint_chunked` of ``X`` (one pass, computed on first use and kept)."""
         return fingerprint_chunked(self.X)
 
+    @property
+    def stat_fingerprint(self) -> str:
+        """32 hex digits over the format, shape, dtype and each shard's name, size and modification time.
+
+        What a dataset of shards is keyed by (:func:`core.load`): it changes when a shard is rewritten,
+        without reading 15 GB to hash the content (:attr:`fingerprint` does that, on request)."""
+        root = Path(self.path)
+        stamp = [(name, (root / name if root.is_dir() else root).stat().st_size,
+                  (root / name if root.is_dir() else root).stat().st_mtime_ns) for name in self.shards]
+        key = repr(("embedlens-shards-v1", self.format, self.n, self.d, self.source_dtype, self.column, stamp))
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
 
 def _npy_shards(files: list[Path], root: Path, chunk_mb: float):
     from .readers.numpy_formats import _read_npy
@@ -255,7 +281,8 @@ def _parquet_shards(files: list[Path], root: Path, column: str | None):
     return reader, tuple(rows), str(dtype), columns[0] if vector else None
 
 
-def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_MB) -> ShardedView:
+def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_MB,
+                 inside=None) -> ShardedView:
     """Open a folder of ``.npy`` shards, Parquet files or a Zarr array as one lazy float32 dask array.
 
     Shards are read in natural name order (``part-2`` before ``part-10``); nothing is read but
@@ -274,6 +301,9 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
         ``dim_0 .. dim_k`` columns).
     chunk_mb : float, default=CHUNK_MB
         ``.npy``: the largest chunk, in MiB as stored (a shard is split; chunks never span shards).
+    inside : str or Path, optional
+        The folder every shard must resolve into (default: ``path`` itself): a shard that is a
+        symbolic link leading elsewhere is refused.
 
     Returns
     -------
@@ -286,7 +316,7 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
         The path does not exist, holds no shards, mixes ``.npy`` and Parquet; a shard that is
         not a numeric 2-D ``.npy`` (pickles are never loaded), shards of different widths or
         schemas; Parquet without a vector or ``dim_*`` column, or with several vector columns
-        and no ``column``; ``chunk_mb`` not positive.
+        and no ``column``; ``chunk_mb`` not positive; a shard leading outside ``inside``.
     ImportError
         Without dask (``pip install 'embedlens[scale]'``); a Zarr store without ``zarr``.
 
@@ -306,6 +336,10 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
     is_zarr = root.is_dir() and (root.suffix == ".zarr" or (root / ".zarray").exists()
                                  or (root / "zarr.json").exists())
     if is_zarr:
+        from .readers.contents import _inside
+
+        if inside is not None and not _inside(root, Path(inside)):
+            raise EmbedLensInputError(f"leads outside {Path(inside).name}", source=str(path))
         try:
             import zarr  # noqa: F401
         except ImportError:
@@ -322,6 +356,13 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
     files = [root] if root.is_file() else sorted(
         (f for f in root.iterdir() if f.is_file() and not _is_hidden((f.name,))),
         key=lambda f: _natural(f.name))
+    from .readers.contents import _inside
+
+    fence = Path(inside) if inside is not None else (root if root.is_dir() else root.parent)
+    for f in files:
+        if not _inside(f, fence):
+            raise EmbedLensInputError(f"{f.name} is a link leading outside {fence.name}; shards must lie inside "
+                                      "the folder", source=str(path))
     npy = [f for f in files if f.suffix.lower() == ".npy"]
     parquet = [f for f in files if f.suffix.lower() in (".parquet", ".pq")]
     if npy and parquet:
@@ -341,6 +382,7 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
                       meta=np.empty((0, reader.shape[1]), dtype=reader.dtype), fancy=False)
     if X.dtype != np.float32:
         X = X.astype(np.float32)
+    _READERS[X.name] = reader
     return ShardedView(X, reader.shape[0], reader.shape[1], source_dtype, fmt, tuple(f.name for f in used),
                        str(root), column=col, params={"chunks": len(chunks)})
 
@@ -379,6 +421,121 @@ def fingerprint_chunked(X) -> str:
     fn = delayed(_block_digest, pure=True)
     digests = _dask.compute(*[fn(b) for b in X.to_delayed().ravel()])
     return _combine(n, d, digests)  # as fingerprint_array (tested equal)
+
+
+# --------------------------------------------------------------------------- in-memory samples
+
+
+def read_rows(X, rows) -> np.ndarray:
+    """The given rows of a view, in memory, float32, reading as little as the storage allows.
+
+    Hand-written for ``.npy`` shards because dask's fancy indexing reads each chunk whole: here each
+    shard is memory-mapped once and indexed, so 50,000 rows of 10,000,000 read their own pages only.
+    Other dask arrays go through :func:`core._dask.take_rows` (the chunks holding the rows); numpy
+    arrays are indexed.
+
+    Parameters
+    ----------
+    X : ndarray or dask.array.Array of shape (n, d)
+    rows : array-like of int
+        Row numbers in ``[0, n)``.
+
+    Returns
+    -------
+    ndarray of shape (len(rows), d), float32
+        In the order of ``rows``.
+
+    Raises
+    ------
+    IndexError
+        A row number outside ``[0, n)``.
+    """
+    rows = np.asarray(rows, dtype=np.int64).ravel()
+    n = X.shape[0]
+    if rows.size and (rows.min() < 0 or rows.max() >= n):
+        raise IndexError(f"row numbers must lie in [0, {n}); got {int(rows.min())} .. {int(rows.max())}")
+    if not _dask.is_dask(X):
+        return np.asarray(X[rows], dtype=np.float32)
+    reader = _READERS.get(X.name)
+    if isinstance(reader, _NpyShards):
+        order = np.argsort(rows, kind="stable")
+        out = np.empty((rows.size, X.shape[1]), dtype=np.float32)
+        out[order] = reader.take(rows[order])
+        return out
+    return np.asarray(_dask.take_rows(X, rows), dtype=np.float32)
+
+
+def sample_dataset(ds, /, *, size: int = SAMPLE_ROWS, seed: int = 0, nonfinite: str = "error"):
+    """A seeded uniform sample of an out-of-core dataset's items, in memory: what the pages show of it.
+
+    Every view gives the same rows (:func:`read_rows`), with the matching metadata; the result's
+    :attr:`~core.Dataset.sample` keeps the row numbers, the seed and the full (lazy) dataset, from
+    which exact sum-over-items metrics are computed. Without an id column the sample gets one,
+    ``row``: each item's row number in the full dataset.
+
+    Parameters
+    ----------
+    ds : Dataset
+        With lazy views (:func:`core.load` of a folder whose views are folders of shards).
+    size : int, default=SAMPLE_ROWS
+        Items to draw (all of them when the dataset has no more).
+    seed : int, default=0
+    nonfinite : {"error", "drop"}, default="error"
+        Sampled rows holding NaN / inf: refuse (naming their rows in the full dataset) or leave them out.
+
+    Returns
+    -------
+    Dataset
+        ``min(size, n)`` items (fewer by the rows left out), views in memory (float32, read-only),
+        ``sample`` set.
+
+    Raises
+    ------
+    EmbedLensInputError
+        ``ds`` not out of core; ``size`` not a positive integer; ``nonfinite`` not one of the above.
+    NonFiniteRowsError
+        Sampled rows holding NaN / inf with ``nonfinite="error"`` (``rows``: positions in the sample).
+    """
+    from dataclasses import replace
+
+    from .readers.contents import _Matrix
+    from .readers.folder import _assemble
+    from .readers.manifest import _ViewSpec
+    from .types import DatasetSample
+
+    check_param("size", size, Interval(Integral, 1, None, closed="left"))
+    check_param("seed", seed, Interval(Integral, 0, 2**32 - 1, closed="both"))
+    check_param("nonfinite", nonfinite, StrOptions({"error", "drop"}))
+    if not ds.lazy:
+        raise EmbedLensInputError("is in memory; sample_dataset draws from out-of-core datasets", source=ds.name)
+    drawn = _draw(ds.n, int(size), int(seed), None)
+    rows = np.asarray(drawn.rows, dtype=np.int64)
+    meta = ds.metadata.iloc[rows].reset_index(drop=True)
+    id_column = ds.id_column
+    if id_column is None:
+        id_column = next(c for c in ("row", "row_in_full", "embedlens_row") if c not in meta.columns)
+        meta.insert(0, id_column, rows)
+    entries = [(_Matrix(name=v.name, data=read_rows(v.X, rows), source=v.source, source_dtype=v.source_dtype),
+                _ViewSpec(file=v.source, name=v.name, run=v.run, layer=v.layer, step=v.step, modality=v.modality,
+                          extra=dict(v.extra)))
+               for v in ds.views]
+    method = "seeded uniform sample without replacement" if len(rows) < ds.n else "all rows"
+    try:
+        sub = _assemble(ds.name, entries, meta, id_column=id_column, meta_rel=ds.name, nonfinite=nonfinite,
+                        description=ds.description, path=Path(ds.path),
+                        notes=list(ds.notes) + [f"The pages show {len(rows):,} of {ds.n:,} items ({method}, "
+                                                f"seed {seed})."])
+    except EmbedLensInputError as exc:
+        if getattr(exc, "rows", None) is None:
+            raise
+        bad = np.asarray(exc.rows, dtype=np.int64)
+        raise NonFiniteRowsError(
+            f"{len(bad)} of the {len(rows):,} sampled rows hold NaN or inf (rows {first_items(rows[bad])} of the "
+            "full dataset); EmbedLens can leave them out of the sample for this session (exact metrics over "
+            "every item refuse such rows until the shards are fixed)", source=ds.name, rows=bad) from None
+    kept = np.delete(rows, sub.dropped_rows) if len(sub.dropped_rows) else rows
+    kept.flags.writeable = False
+    return replace(sub, sample=DatasetSample(rows=kept, n_total=ds.n, seed=int(seed), method=method, full=ds))
 
 
 # --------------------------------------------------------------------------- samples

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ._validation import EmbedLensInputError
 
-__all__ = ["View", "Dataset"]
+__all__ = ["View", "Dataset", "DatasetSample"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +65,11 @@ class View:
         return int(self.X.shape[0])
 
     @property
+    def lazy(self) -> bool:
+        """Whether ``X`` is a lazy ``dask.array.Array`` (an out-of-core view, :func:`core.open_sharded`)."""
+        return type(self.X).__module__.startswith("dask.")
+
+    @property
     def d(self) -> int:
         return int(self.X.shape[1])
 
@@ -77,6 +82,36 @@ class View:
         if self.modality:
             parts.append(self.modality)
         return " · ".join(parts) if parts else self.name
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetSample:
+    """How a :class:`Dataset` was drawn from a larger, out-of-core one (:func:`core.sample_dataset`).
+
+    Attributes
+    ----------
+    rows : ndarray of int64
+        Ascending row numbers, in the full dataset, of the sampled items (row ``i`` of the
+        sample is row ``rows[i]`` of ``full``).
+    n_total : int
+        Items in the full dataset.
+    seed : int
+    method : str
+        How the rows were drawn, e.g. ``"seeded uniform sample without replacement"``.
+    full : Dataset
+        The full dataset, its views lazy ``dask`` arrays: what exact (sum-over-items) metrics read.
+    """
+
+    rows: np.ndarray
+    n_total: int
+    seed: int
+    method: str
+    full: "Dataset"
+
+    @property
+    def label(self) -> str:
+        """``"a seeded sample of 50,000 of 10,000,000 items (seed 0)"``."""
+        return f"a seeded sample of {len(self.rows):,} of {self.n_total:,} items (seed {self.seed})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +145,9 @@ class Dataset:
         file: an encoding other than UTF-8, a header guessed (or not) by convention, words
         such as ``NA`` read as missing in a column of numbers, a pandas index column left
         out or kept as metadata. The Data page shows them.
+    sample : DatasetSample or None
+        Set when this dataset is a seeded sample of an out-of-core one (its views then hold
+        the sampled rows in memory; ``sample.full`` holds the lazy views of every item).
     """
 
     name: str
@@ -122,6 +160,7 @@ class Dataset:
     dropped_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     path: str = ""
     notes: tuple[str, ...] = ()
+    sample: DatasetSample | None = None
 
     def __post_init__(self) -> None:
         if not self.views:
@@ -134,6 +173,11 @@ class Dataset:
     @property
     def n(self) -> int:
         return self.views[0].n
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the views are out-of-core (lazy dask arrays): pages show :attr:`sample`-d copies."""
+        return self.views[0].lazy
 
     @property
     def view_names(self) -> list[str]:

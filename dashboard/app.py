@@ -14,6 +14,7 @@ from dashboard import context, sidebar  # noqa: E402
 from dashboard import data  # noqa: E402  (map, issue 6)
 from dashboard import session as vs  # noqa: E402
 from dashboard.literal import md  # noqa: E402
+from dashboard.views import outofcore as view_ooc  # noqa: E402
 
 st.set_page_config(page_title="EmbedLens", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -37,6 +38,7 @@ sidebar.render(ctx)
 vs.sync_url()
 for message in vs.link_warnings():
     st.warning(md(message), icon=":material/link_off:")  # quotes the link's values: shown as written
+view_ooc.banner(ctx.dataset)  # an out-of-core dataset: which sample the page shows, what is exact
 try:
     page.run()
 finally:

@@ -329,6 +329,9 @@ def _load_folder(folder: Path, name: str, max_bytes: int, nonfinite: str) -> Dat
             f"files{' besides ' + meta_path.name if meta_path else ''}",
             source=name,
         )
+    sharded = [s for s in specs if (folder / s.file).is_dir()]
+    if sharded:
+        return _load_sharded(folder, name, specs, sharded, manifest, meta_path, max_bytes)
     entries: list[tuple[_Matrix, _ViewSpec]] = []
     file_meta = None
     contents_by_file: list[tuple[_FileContents, str]] = []
@@ -383,3 +386,59 @@ def _load_folder(folder: Path, name: str, max_bytes: int, nonfinite: str) -> Dat
         path=folder,
         notes=notes,
     )
+
+
+def _load_sharded(folder: Path, name: str, specs: list[_ViewSpec], sharded: list[_ViewSpec], manifest: dict,
+                  meta_path: Path | None, max_bytes: int) -> Dataset:
+    """A dataset whose views are folders of shards (``.npy``, Parquet, Zarr): lazy dask arrays, nothing read
+    but headers. NaN / inf rows are found by each metric's pass over the view (and in the pages' sample),
+    not here: a scan would read every shard."""
+    if len(sharded) != len(specs):
+        files = [s.file for s in specs if s not in sharded]
+        raise EmbedLensInputError(
+            f"mixes views that are folders of shards ({sharded[0].file!r}) with single-file views ({files[0]!r}); "
+            "an out-of-core dataset keeps every view as a folder of shards (write the small views as one-shard "
+            "folders)", source=f"{name}/{MANIFEST_NAME}")
+    try:
+        import dask.array  # noqa: F401
+
+        from ..outofcore import open_sharded
+    except ImportError:
+        raise EmbedLensInputError(
+            f"view {sharded[0].file!r} is a folder of shards; reading it out of core needs dask: "
+            "pip install 'embedlens[scale]'", source=name) from None
+    views, notes = [], list(manifest.get("notes", []))
+    for spec in specs:
+        vpath = folder / spec.file
+        if not _inside(vpath, folder):
+            raise _outside_error(vpath, folder, name)
+        sv = open_sharded(vpath, column=spec.key, inside=folder)
+        views.append(View(name=spec.name or Path(spec.file).as_posix().rstrip("/"), X=sv.X,
+                          fingerprint=sv.stat_fingerprint, run=spec.run, layer=spec.layer, step=spec.step,
+                          modality=spec.modality, source=spec.file, source_dtype=sv.source_dtype, extra=spec.extra))
+        notes.append(f"{spec.file}: {plural(len(sv.shards), sv.format + ' shard')} in "
+                     f"{plural(sv.params['chunks'], 'chunk')}, read out of core (Dask).")
+    n = views[0].n
+    for v in views[1:]:
+        if v.n != n:
+            raise EmbedLensInputError(
+                f"{v.source} has {v.n} rows but {views[0].source} has {n}; all views of a dataset must hold "
+                "the same items in the same order", source=name)
+    id_column = manifest.get("id_column")
+    if meta_path is not None:
+        meta_rel = f"{name}/{meta_path.relative_to(folder).as_posix()}"
+        meta, meta_notes = _read_metadata(meta_path, meta_rel, max_bytes, n, views[0].source, id_column)
+        notes += meta_notes
+        if len(meta) != n:
+            raise _count_error(meta_rel, len(meta), n, views[0].source)
+        meta = meta.reset_index(drop=True)
+    else:
+        meta_rel, meta = name, pd.DataFrame(index=pd.RangeIndex(n))
+    ids, id_column = _resolve_ids(meta, id_column, meta_rel)
+    ids = np.asarray(ids)
+    ids.flags.writeable = False
+    dropped = np.empty(0, dtype=np.int64)
+    return Dataset(name=name, metadata=meta, ids=ids, views=tuple(views),
+                   fingerprint=_dataset_fingerprint(fingerprint_metadata(meta), views, dropped),
+                   id_column=id_column, description=str(manifest.get("description", "")), dropped_rows=dropped,
+                   path=str(folder), notes=tuple(dict.fromkeys(notes)))

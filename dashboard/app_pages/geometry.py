@@ -15,7 +15,7 @@ from dashboard.errors import user_errors
 from dashboard.literal import md
 from dashboard.figures import geometry as fg
 from dashboard.figures.export import chart_config
-from dashboard.views import geometry as view_geometry
+from dashboard.views import geometry as view_geometry, outofcore as view_ooc
 
 ID_NAMES = {"twonn": "TwoNN", "mle": "MLE (Levina-Bickel)", "pca": "PCA (95% variance)"}
 # card -> its entry in core.metric_text.METRICS (a comment: Streamlit's magic drew a string here on the page)
@@ -151,7 +151,8 @@ with user_errors():
                                                         metric=s.geo_metric, graph_k=graph_k)
     st.caption(f"kNN graph: {graph.method} ({graph.params['library']}), k={graph.k}, {graph.metric}"
                + (f", sampled recall {graph.params['recall_estimate']:.3f}" if "recall_estimate" in graph.params else ""))
-    sections = [lambda: cards(view, s, graph_k, sep, labels), lambda: scale_and_barcode(view, s, graph_k, sep)]
+    sections = [lambda: cards(view, s, graph_k, sep, labels), lambda: view_ooc.geometry(ds, view, s, labels.column),
+                lambda: scale_and_barcode(view, s, graph_k, sep)]
     sections += [lambda: classes(view, labels), lambda: depthwise(ds, labels)] if labels.column else []
     for show in [*sections, lambda: hubs(ds, view, s, graph_k)]:
         with user_errors():  # one section's bad input leaves the others on the page

@@ -13,7 +13,7 @@ from dashboard.literal import md
 from dashboard.state import spectra_panels
 from dashboard.figures import spectra as figs
 from dashboard.figures.export import chart_config
-from dashboard.views import spectra as view_spectra
+from dashboard.views import outofcore as view_ooc, spectra as view_spectra
 
 PANELS = {"class": "Per class", "training": "Over training", "paired": "Paired views"}
 TRAJECTORY = ["dse", "dsmi", "vendi", "coding_rate", "rate_reduction", "participation_ratio",
@@ -59,13 +59,13 @@ def overview(view, s, sigma) -> None:
     st.caption(used := figs.parameters_used(profile, dse))
     st.download_button("Metrics (CSV)", view_spectra.cards_csv(view, cards, used), f"{view.name}-spectra.csv".replace("/", "_"),
                        "text/csv", icon=":material/download:", key="spectra_csv")
+    view_ooc.spectra(context.get().dataset, view, s)  # out of core: the cards over every item, on request
     if dse.warning:
         st.warning(f"DSE: {dse.warning}", icon=":material/warning:")
     with st.expander("Formulas and references", icon=":material/functions:"):
         for card in cards:
             st.markdown(f"**{card.label}** — {card.help.replace(chr(10) * 2, ' — ')}")
-    # two charts a row: three were ~180 px wide each on a 1000 px window, titles and ticks cut off
-    c = st.columns(2)
+    c = st.columns(2)  # two charts a row: three were ~180 px wide each at 1000 px, titles and ticks cut off
     c[0].plotly_chart(figs.spectrum_figure(figs.spectrum_info(profile.covariance, profile.powerlaw)), key="spectrum",
                       config=chart_config("spectrum"))
     c[1].plotly_chart(figs.cumulative_figure(figs.cumulative_info(profile.covariance, profile.pca_90,
@@ -119,6 +119,7 @@ def class_panel(ds, view, s, sigma) -> None:
                          f"{r['vendi_method']} (seed {int(r['seed'])})" for _, r in sampled.iterrows()))
     if mi.warning:
         st.warning(f"DSMI: {mi.warning}", icon=":material/warning:")
+    view_ooc.rate_reduction(ds, view, s, column)
     shown, texts = view_spectra.class_table(
         table, mi.table, column=column, vendi_label=figs.metric_label("vendi", kernel=s.spectra_kernel, q=s.spectra_q),
         coding_label=figs.metric_label("coding_rate", eps2=s.spectra_eps2))
@@ -165,8 +166,7 @@ def paired_panel(ds, view, s) -> None:
 ds, view = context.require_dataset()
 st.title("Spectra")
 st.caption(f"{md(view.label)}: {view.n:,} items × {view.d:,} dims")
-state = vs.current()  # the link was validated once, at session start (context.check_link)
-state = parameters(view)
+state = parameters(view)  # the link was validated once, at session start (context.check_link)
 sigma = "median" if state.spectra_sigma_rule == "median" else state.spectra_sigma
 with user_errors():
     overview(view, state, sigma)

@@ -37,7 +37,7 @@ from core.warmup import warm_up
 from dashboard.jobs import JobRegistry
 from dashboard.literal import md
 
-__all__ = ["data_dir", "catalog", "save_upload", "remove_upload", "files_stamp", "load_dataset",
+__all__ = ["data_dir", "catalog", "save_upload", "remove_upload", "files_stamp", "load_dataset", "sample_rows",
            "label_columns", "label_choices", "column_kinds", "map_column_kinds", "map_jobs", "metric_jobs",
            "map_warm_up", "map_warm_up_steps", "GRAPH_MIN_K", "view_graph"]
 
@@ -159,8 +159,18 @@ def files_stamp(path: Path) -> tuple:
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _load(path: str, name: str, nonfinite: str, stamp: tuple) -> Dataset:
-    return core.load(path, name=name, nonfinite=nonfinite)
+def _load(path: str, name: str, nonfinite: str, stamp: tuple, sample: int) -> Dataset:
+    ds = core.load(path, name=name, nonfinite=nonfinite)
+    if ds.lazy:  # out of core: the pages show a seeded sample; exact sums read ds.sample.full
+        ds = core.sample_dataset(ds, size=sample, seed=0, nonfinite=nonfinite)
+    return ds
+
+
+def sample_rows() -> int:
+    """Items the pages show of an out-of-core dataset (``embedlens serve --sample-rows`` /
+    ``EMBEDLENS_SAMPLE_ROWS``, default :data:`core.outofcore.SAMPLE_ROWS`); a bad value is the default."""
+    text = os.environ.get("EMBEDLENS_SAMPLE_ROWS", "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else core.outofcore.SAMPLE_ROWS
 
 
 def load_dataset(entry: CatalogEntry, *, drop_nonfinite: bool = False) -> Dataset:
@@ -175,8 +185,10 @@ def load_dataset(entry: CatalogEntry, *, drop_nonfinite: bool = False) -> Datase
     Returns
     -------
     Dataset
-        Shared by every session (``st.cache_resource``), keyed by path, name, the NaN rule and
-        :func:`files_stamp`.
+        Shared by every session (``st.cache_resource``), keyed by path, name, the NaN rule,
+        :func:`files_stamp` and :func:`sample_rows`. An out-of-core dataset (views that are folders
+        of shards) comes as :func:`core.sample_dataset` of it: its ``sample`` names the rows and
+        holds the full, lazy dataset.
 
     Raises
     ------
@@ -189,7 +201,8 @@ def load_dataset(entry: CatalogEntry, *, drop_nonfinite: bool = False) -> Datase
     """
     with st.spinner(f"Loading {md(entry.name)} ..."):
         return _load(
-            str(entry.path), entry.name, "drop" if drop_nonfinite else "error", files_stamp(entry.path)
+            str(entry.path), entry.name, "drop" if drop_nonfinite else "error", files_stamp(entry.path),
+            sample_rows(),
         )
 
 

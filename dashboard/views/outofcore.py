@@ -1,0 +1,122 @@
+"""What the pages add for an out-of-core dataset: the banner naming the sample, and "all items" blocks.
+
+An out-of-core dataset reaches the pages as a seeded in-memory sample (:func:`core.sample_dataset`):
+every chart and card is computed on the sample, and says so through the banner. Where a metric
+is a sum over items, an "All items" block computes it exactly over every item of the full, lazy
+views on Dask (:mod:`dashboard.data.outofcore`), on request -- reading a 15 GB view takes minutes --
+as a background job with progress and Stop, shared by sessions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import streamlit as st
+
+from core import Dataset
+from core.metric_text import metric_help
+from dashboard.data import outofcore as ooc
+from dashboard.literal import md
+from dashboard.views import job_progress
+
+__all__ = ["banner", "all_items", "spectra", "rate_reduction", "geometry"]
+
+
+def banner(ds: Dataset | None) -> None:
+    """One line on every page of an out-of-core dataset: the sample it shows and what is exact."""
+    if ds is None or ds.sample is None:
+        return
+    s = ds.sample
+    st.info(md(f"Out of core: {ds.name!r} holds {s.n_total:,} items; this page shows {s.label} ({s.method}). "
+               "Exact over every item (on Dask, under 'All items'): the covariance and cosine "
+               "spectra with every metric read off them, coding rate, rate reduction, neural collapse, linear "
+               "CKA, Procrustes and CCA; kNN purity from the exact neighbours of a sample among all items."),
+            icon=":material/storage:")
+
+
+def _owner(kind: str) -> str:
+    return st.session_state.setdefault("embedlens.ooc.session", uuid.uuid4().hex) + ":" + kind
+
+
+def all_items(ds: Dataset, kind: str, views: tuple[str, ...], params: dict, render: Callable[[object], None],
+              *, what: str = "") -> None:
+    """A bordered block: a button computing ``kind`` over every item of ``views``; progress and Stop while
+    it runs; ``render(result)`` and how it was computed once done; the message if it failed."""
+    if ds.sample is None:
+        return
+    n = ds.sample.n_total
+    key = f"{kind}_{abs(hash(ooc.job_key(kind, views, params))) % 10**8}"
+    job = ooc.get(kind, ds, views, params)
+    with st.container(border=True):
+        st.markdown(f"**All {n:,} items** · {md(what or ooc.EXACT.get(kind, kind))}")
+        if job is not None and job.active:
+            job_progress(job, _owner(kind), f"ooc_stop_{key}")
+            return
+        if job is not None and job.finished_ok:
+            render(job.result)
+            st.caption(f"Over all {n:,} items of the full view(s), read chunk by chunk on Dask, in "
+                       f"{job.elapsed:.0f} s.")
+            return
+        if job is not None and job.state == "failed":
+            st.error(md(job.error.split(": ", 1)[-1]), icon=":material/error:")
+        elif job is not None and job.state == "cancelled":
+            st.caption("Stopped.")
+        if st.button(f"Compute over all {n:,} items", key=f"ooc_go_{key}", icon=":material/play_arrow:",
+                     help="Reads every shard once (a 10,000,000 x 384 view takes minutes on 2 cores)."):
+            ooc.submit(kind, ds, views, params, owner=_owner(kind))
+            st.rerun()
+
+
+def _cards(pairs: list[tuple[str, str, str]]) -> None:
+    cols = st.columns(4)
+    for i, (label, value, help_) in enumerate(pairs):
+        cols[i % 4].metric(label, value, help=help_)
+
+
+def spectra(ds: Dataset, view, s) -> None:
+    """The Spectra page's cards over every item (covariance + kernel spectra from one read)."""
+    from dashboard.figures import spectra as figs
+
+    def render(profile) -> None:
+        _cards([(c.label, c.value, c.help) for c in figs.metric_cards(profile)])
+        st.caption(md(figs.parameters_used(profile, None)))
+
+    all_items(ds, "profile", (view.name,), {"kernel": s.spectra_kernel, "q": float(s.spectra_q),
+                                           "eps2": float(s.spectra_eps2), "max_n": int(s.spectra_sample)}, render)
+
+
+def rate_reduction(ds: Dataset, view, s, column: str) -> None:
+    """The Spectra page's class panel over every item: ΔR, R and R_c with the full label column."""
+    from dashboard.figures import spectra as figs
+
+    def render(rr) -> None:
+        _cards([(figs.metric_label("rate_reduction", eps2=rr.eps2), figs.fmt(rr.delta_r), metric_help("rate_reduction")),
+                ("Coding rate (all)", figs.fmt(rr.r), metric_help("coding_rate_all")),
+                ("Class-conditional rate", figs.fmt(rr.rc), metric_help("class_conditional_rate"))])
+
+    all_items(ds, "rate_reduction", (view.name,), {"column": column, "eps2": float(s.spectra_eps2)}, render,
+              what=f"rate reduction with {column!r}")
+
+
+def geometry(ds: Dataset, view, s, column: str) -> None:
+    """The Geometry page over every item: NC1 (exact) and kNN purity (exact neighbours of a sample)."""
+    if not column:
+        return
+
+    def render_nc(nc) -> None:
+        _cards([(f"NC1 ({len(nc.classes)} classes)", f"{nc.nc1:.3g}", metric_help("nc1")),
+                ("Trace ratio tr Σ_W / tr Σ_B", f"{nc.trace_ratio:.3g}", ""),
+                ("NC2 equinorm", f"{nc.equinorm:.3f}", ""), ("Equiangularity", f"{nc.equiangularity:.3f}", "")])
+
+    def render_knn(m) -> None:
+        lo, hi = m.ci
+        _cards([(f"kNN purity (k={m.k}, {m.metric})", f"{m.value:.3f} ± {m.se:.3f}", metric_help("knn_purity"))])
+        st.caption(md(f"{m.method}: {len(m.rows):,} of {m.n_input:,} items (seed {m.seed}); each item's {m.k} "
+                      f"neighbours searched among all items; {m.confidence:.0%} interval [{lo:.3f}, {hi:.3f}] "
+                      "(standard error of the stratified mean)."))
+
+    all_items(ds, "neural_collapse", (view.name,), {"column": column}, render_nc, what=f"neural collapse of {column!r}")
+    all_items(ds, "knn_purity", (view.name,), {"column": column, "k": int(s.geo_neighbors), "metric": s.geo_metric,
+                                              "sample_size": 2000, "seed": 0}, render_knn,
+              what=f"kNN purity of {column!r}, neighbours among all items")
