@@ -15,6 +15,7 @@ from dashboard.figures.projection import MAX_POINTS
 from dashboard.literal import md
 from dashboard.views import job_progress
 from dashboard.views import map as view_map
+from dashboard.views import outofcore as view_ooc
 
 METHODS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 
@@ -115,3 +116,4 @@ with user_errors():
         map_panels.item_panel(ds, view, state.map_item, state.map_metric, nbrs)
     with tabs[2]:
         map_panels.details_panel(ds, views, maps, [i for i, _ in infos], prow, infos[0][1])
+    view_ooc.map_all(ds, view, state)  # out of core: every item placed on the sample's UMAP, on request

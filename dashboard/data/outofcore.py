@@ -26,6 +26,7 @@ EXACT = {
     "rate_reduction": "rate reduction ΔR and the coding rates",
     "neural_collapse": "neural collapse (NC1, NC2, CDNV)",
     "knn_purity": "kNN purity, exact neighbours among all items of a seeded sample",
+    "umap_extend": "UMAP fitted on the sample, every other item placed by transform",
 }
 COMPARISONS = {"cka": "cka", "procrustes": "procrustes_distance", "cca": "cca_similarity",
                "linear_r2": "linear_regression_r2"}
@@ -66,6 +67,8 @@ def _compute(kind: str, ds: Dataset, views: tuple[str, ...], params: dict) -> Ca
         return lambda: core.sampled_knn_metric(X, kind="knn_purity", labels=labels, k=params["k"],
                                                metric=params["metric"], sample_size=params["sample_size"],
                                                seed=params["seed"], stratify=labels)
+    if kind == "umap_extend":
+        return lambda: core.sample_then_extend_umap(X, **params)
     if kind in COMPARISONS:
         Y, fn = _full(ds, views[1]).X, getattr(core, COMPARISONS[kind])
         return lambda: fn(X, Y, **params)

@@ -20,7 +20,7 @@ from dashboard.data import outofcore as ooc
 from dashboard.literal import md
 from dashboard.views import job_progress
 
-__all__ = ["banner", "all_items", "spectra", "rate_reduction", "geometry"]
+__all__ = ["banner", "all_items", "spectra", "rate_reduction", "geometry", "map_all"]
 
 
 def banner(ds: Dataset | None) -> None:
@@ -120,3 +120,35 @@ def geometry(ds: Dataset, view, s, column: str) -> None:
     all_items(ds, "knn_purity", (view.name,), {"column": column, "k": int(s.geo_neighbors), "metric": s.geo_metric,
                                               "sample_size": 2000, "seed": 0}, render_knn,
               what=f"kNN purity of {column!r}, neighbours among all items")
+
+
+def map_all(ds: Dataset, view, s) -> None:
+    """The Map page over every item: UMAP fitted on the page's sample (the same rows, seed and UMAP settings),
+    every other item placed by ``UMAP.transform`` in Dask tasks; drawn as the density of all items with a
+    seeded sample of them on top, coloured by the page's colour when it is a metadata column."""
+    if ds.sample is None:
+        return
+    import numpy as np
+
+    from dashboard import data, map_view
+    from dashboard.figures.export import chart_config
+    from dashboard.figures.projection import MapColor, projection_figure, projection_info
+
+    def render(m) -> None:
+        full = ds.sample.full
+        kinds = data.map_column_kinds(ds.fingerprint, ds.metadata)
+        choice, cats = s.map_color or map_view.auto_color(ds, kinds=kinds), kinds[0]
+        color = (MapColor("categorical", choice, full.metadata[choice].to_numpy(dtype=object))
+                 if choice in cats and choice in full.metadata.columns else None)
+        info = projection_info(m.coordinates, np.arange(m.n_input), color=color, render="density",
+                               sample_size=min(20_000, m.n_input), seed=0, axis_title="UMAP",
+                               title=f"{view.label}: all {m.n_input:,} items")
+        st.plotly_chart(projection_figure(info, height=560), key="ooc_map", config=chart_config("map-all-items"))
+        st.caption(md(f"{m.label}; n_neighbors {m.params['n_neighbors']}, min_dist {m.params['min_dist']}, "
+                      f"{m.params['metric']}; {m.params['chunks']} transform tasks of {m.params['chunk_rows']:,} "
+                      f"rows; {info.sample_note}."))
+
+    all_items(ds, "umap_extend", (view.name,),
+              {"sample_size": len(ds.sample.rows), "seed": int(ds.sample.seed), "n_neighbors": int(s.map_neighbors),
+               "min_dist": float(s.map_min_dist), "metric": s.map_metric}, render,
+              what="UMAP of every item: fitted on this sample, every other item placed by transform")

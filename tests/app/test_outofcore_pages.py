@@ -3,6 +3,8 @@ the banner says which, and the 'All items' blocks compute exact numbers over eve
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
 import numpy as np
@@ -111,3 +113,21 @@ def test_geometry_nc1_over_all_items_and_knn_purity_with_its_interval(big):
                                 seed=0, stratify=labels)
     assert _values(at, "kNN purity (k=15, cosine)")[-1] == f"{m.value:.3f} ± {m.se:.3f}"
     assert any("2,000 of 3,000 items (seed 0)" in c.value for c in at.caption)
+
+
+def test_map_of_every_item_is_the_sample_fit_extended_by_transform(big):
+    root, X, _, labels = big
+    at = run_app({"ds": "big", "view": "layer1", "mm": "pca"}, page="app_pages/map.py")
+    at = _all_items(at, "umap_extend", timeout=300)
+    fig = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    m = core.sample_then_extend_umap(X, sample_size=SAMPLE, seed=0, n_neighbors=15, min_dist=0.1, metric="cosine")
+    np.testing.assert_array_equal(m.sample_rows, _sample(root).sample.rows)  # fitted on the page's sample
+    density = next(t for t in fig["data"] if t.get("name") == "density (all points)")
+    z = density["z"]  # plotly's typed array of log(1 + count), float32
+    counts = np.expm1(np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).astype(float))
+    assert round(counts.sum()) == N  # every item placed: the density counts all 3,000
+    expected, _, _ = np.histogram2d(m.coordinates[:, 0], m.coordinates[:, 1], bins=256)
+    np.testing.assert_allclose(counts, expected.T.ravel(), atol=1e-3)  # core's map (seeded: deterministic)
+    legend = {t["name"].split(" (")[0] for t in fig["data"] if t.get("name")}
+    assert {"ant", "bee", "cat", "dog"} <= legend, legend  # the sample on top, coloured by the label column
+    assert any("UMAP fitted on 400 of 3,000 rows (seed 0)" in c.value for c in at.caption)
