@@ -869,8 +869,6 @@ SHIFT_RATIO_CROSS = 50.0
 """:func:`cross_moments` makes a second pass about the mean when a view's ``|mean - shift|^2`` exceeds
 this many times its variance (``tr C``): centring the pilot-shifted sums costs about
 ``eps * (1 + ratio)^2`` of the unbiased HSIC's fourth-order sums (at 50: 6e-13)."""
-_RESCALE_BITS = 64
-"""A view whose largest magnitude lies more than 2^64 from its pilot's is summed again at its own scale."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -1005,9 +1003,8 @@ def cross_moments(views, *, groups=None, hsic: bool = False, names=None, block_r
 
     (``a_i``: squared norms of the centred rows), and ``X_{c,i}^T a_j = A_i^T q_j - 2 A_i^T A_j m_j
     + |m_j|^2 A_i^T 1 - m_i sum(a_j)``. When a pilot was poor (``|m|^2 >`` :data:`SHIFT_RATIO_CROSS`
-    ``tr C``), a view's largest magnitude lies more than 2^64 from its pilot's, or a product
-    overflowed, every pass is made again, shifted by the means (and scaled by the magnitudes)
-    the first round found.
+    ``tr C``) or a product overflowed (rows far larger than the pilot's), every pass is made
+    again, shifted by the means and scaled by the largest magnitudes the first round found.
 
     Parameters
     ----------
@@ -1100,10 +1097,9 @@ def cross_moments(views, *, groups=None, hsic: bool = False, names=None, block_r
         mu = [float(c @ c) / n**2 for c in colsums]
         ratio = max((u / max(q / n - u, np.finfo(float).tiny) for u, q in zip(mu, qsums) if q > 0), default=0.0)
     true_scales = [pow2_scale(np.array([t])) for t in tops]
-    far = any(abs(np.log2(t) - np.log2(s)) > _RESCALE_BITS for t, s in zip(true_scales, scales))
     finite = all(np.isfinite(x).all() for r in results for x in r.sums[:5] if x is not None)
     passes = len(tasks)
-    if not ratio <= SHIFT_RATIO_CROSS or far or not finite:
+    if not ratio <= SHIFT_RATIO_CROSS or not finite:  # a poor pilot, or products beyond float64
         with np.errstate(over="ignore", invalid="ignore"):
             shifts = [(sh + c / n) * (s / t) for sh, c, s, t in zip(shifts, colsums, scales, true_scales)]
         shifts = [sh if np.isfinite(sh).all() else _pilot_shift(f, 1.0 / t)

@@ -9,7 +9,10 @@ Linear statistics are computed in feature space from one pass over row blocks
 (:func:`_cross_stats`): the centred cross products ``Xc^T Yc`` (d_X x d_Y), never an n x n
 matrix. :func:`pairwise_matrix` shares them across every pair of views (one concatenated
 centred Gram per group of views), one kNN graph per view for mutual kNN, and one rank vector
-per view for RSA.
+per view for RSA. A ``dask.array.Array`` view is read chunk by chunk: the same products from
+:func:`core._dask.cross_moments` feed the same formulas (:class:`_Cross`); the sampled metrics
+(RBF CKA, RSA) read their seeded sample's rows only; mutual kNN points to
+:func:`core.sampled_knn_metric`.
 """
 
 from __future__ import annotations
@@ -591,10 +594,16 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
     Reference code: google-research ``representation_similarity`` (Kornblith), whose median
     includes the zero diagonal; here zero distances are left out.
 
+    Dask arrays (either view or both): the linear kernel's products are summed chunk by chunk
+    (:func:`core._dask.cross_moments`, the same numbers; ``params`` gain ``engine="dask"``,
+    ``chunks`` and ``passes``); RBF reads only its seeded subsample's rows (after one pass that
+    refuses NaN / inf rows).
+
     Parameters
     ----------
-    X, Y : array-like of shape (n, d_X) and (n, d_Y)
-        Two views of the same n >= 2 items (n >= 4 when debiased), rows in the same order.
+    X, Y : array-like or dask.array.Array of shape (n, d_X) and (n, d_Y)
+        Two views of the same n >= 2 items (n >= 4 when debiased), rows in the same order; a
+        dask array is read chunk by chunk, never as a whole.
     kernel : {"linear", "rbf"}, default="linear"
     debiased : bool, default=False
         Unbiased HSIC (Song et al. 2012) in every term.
@@ -617,9 +626,10 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
     Raises
     ------
     EmbedLensInputError
-        A view that is not a 2-D numeric matrix, holds NaN / inf, or has fewer than 2 rows
-        (4 when debiased); different row counts; a bad ``kernel``, ``bandwidth``, ``max_n`` or
-        ``seed``.
+        A view that is not a 2-D numeric matrix, holds NaN / inf (:class:`NonFiniteRowsError`,
+        naming the rows; in a dask array found by the pass that reads it), has unknown dask
+        chunk sizes or fewer than 2 rows (4 when debiased); different row counts; a bad
+        ``kernel``, ``bandwidth``, ``max_n`` or ``seed``.
     """
     kernel = check_param("kernel", kernel, StrOptions({"linear", "rbf"}))
     debiased = bool(debiased)
@@ -719,8 +729,9 @@ def procrustes_distance(X, Y, /, *, kind: str = "angular") -> ProcrustesResult:
 
     Parameters
     ----------
-    X, Y : array-like of shape (n, d_X) and (n, d_Y)
-        Two views of the same n >= 2 items.
+    X, Y : array-like or dask.array.Array of shape (n, d_X) and (n, d_Y)
+        Two views of the same n >= 2 items (dask: summed chunk by chunk, ``params["engine"] ==
+        "dask"``).
     kind : {"angular", "euclidean"}, default="angular"
 
     Returns
@@ -734,7 +745,8 @@ def procrustes_distance(X, Y, /, *, kind: str = "angular") -> ProcrustesResult:
     Raises
     ------
     EmbedLensInputError
-        Bad views (see :func:`cka`), different row counts, or a bad ``kind``.
+        Bad views (see :func:`cka`: NaN / inf rows named, in a dask array too), different row
+        counts, or a bad ``kind``.
     """
     kind = check_param("kind", kind, StrOptions({"angular", "euclidean"}))
     X, Y = _check_pair(X, Y)
@@ -797,7 +809,8 @@ def mutual_knn(X, Y, /, *, k: int = 10, metric: str = "cosine", graph_x=None, gr
     ------
     EmbedLensInputError
         Bad views, different row counts, a bad ``k`` or ``metric``, or a graph with other rows,
-        another metric or fewer than k neighbours.
+        another metric or fewer than k neighbours; a dask array (its way out:
+        :func:`core.sampled_knn_metric` with ``kind="mutual_knn"``, a declared seeded sample).
     """
     metric = check_param("metric", metric, StrOptions({"cosine", "euclidean"}))
     _refuse_dask_knn((X, Y))
@@ -863,8 +876,9 @@ def rsa(X, Y, /, *, metric: str = "cosine", max_n: int = 2000, seed: int = 0) ->
 
     Parameters
     ----------
-    X, Y : array-like of shape (n, d_X) and (n, d_Y)
-        Two views of the same n >= 3 items.
+    X, Y : array-like or dask.array.Array of shape (n, d_X) and (n, d_Y)
+        Two views of the same n >= 3 items; of a dask array only the sampled rows are read (after
+        one pass that refuses NaN / inf rows).
     metric : {"cosine", "euclidean"}, default="cosine"
     max_n : int, default=2000
         Most rows used (m (m - 1) / 2 distances per view).
@@ -878,7 +892,8 @@ def rsa(X, Y, /, *, metric: str = "cosine", max_n: int = 2000, seed: int = 0) ->
     Raises
     ------
     EmbedLensInputError
-        Bad views, different row counts, fewer than 3 rows, or a bad option.
+        Bad views (NaN / inf rows named, in a dask array too), different row counts, fewer
+        than 3 rows, or a bad option.
     """
     from scipy.stats import spearmanr
 
@@ -947,8 +962,9 @@ def cca_similarity(X, Y, /, *, n_components: int | None = None) -> Similarity:
 
     Parameters
     ----------
-    X, Y : array-like of shape (n, d_X) and (n, d_Y)
-        Two views of the same n >= 2 items.
+    X, Y : array-like or dask.array.Array of shape (n, d_X) and (n, d_Y)
+        Two views of the same n >= 2 items (dask: summed chunk by chunk, ``params["engine"] ==
+        "dask"``).
     n_components : int, optional
         Average over the ``n_components`` largest correlations (default: all,
         min(rank X, rank Y)).
@@ -962,7 +978,8 @@ def cca_similarity(X, Y, /, *, n_components: int | None = None) -> Similarity:
     Raises
     ------
     EmbedLensInputError
-        Bad views, different row counts, or a bad ``n_components``.
+        Bad views (NaN / inf rows named, in a dask array too), different row counts, or a bad
+        ``n_components``.
     """
     X, Y = _check_pair(X, Y)
     if n_components is not None:
@@ -992,10 +1009,11 @@ def linear_regression_r2(X, Y, /) -> Similarity:
 
     Parameters
     ----------
-    X : array-like of shape (n, d_X)
+    X : array-like or dask.array.Array of shape (n, d_X)
         The predictors.
-    Y : array-like of shape (n, d_Y)
-        The predicted view, same n >= 2 items.
+    Y : array-like or dask.array.Array of shape (n, d_Y)
+        The predicted view, same n >= 2 items (either may be a dask array: summed chunk by
+        chunk, ``params["engine"] == "dask"``).
 
     Returns
     -------
@@ -1005,7 +1023,7 @@ def linear_regression_r2(X, Y, /) -> Similarity:
     Raises
     ------
     EmbedLensInputError
-        Bad views or different row counts.
+        Bad views (NaN / inf rows named, in a dask array too) or different row counts.
     """
     X, Y = _check_pair(X, Y)
     n = X.shape[0]
@@ -1059,8 +1077,11 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
 
     Parameters
     ----------
-    views : sequence of array-like (n, d_i) or core.View
-        At least one view; all over the same n items in the same order.
+    views : sequence of array-like or dask.array.Array (n, d_i), or core.View
+        At least one view; all over the same n items in the same order. Dask arrays: the linear
+        metrics read every view's chunks together (the stacked centred Gram, one pass per pair
+        of view groups: one pass while the views' widths add up to 4,096); RBF CKA and RSA read
+        only their seeded sample's rows (after one pass per dask view refusing NaN / inf rows).
     metric : str, positional-only
         A key of :data:`COMPARISON_METRICS`: ``"cka"``, ``"cka_debiased"`` (CKA with
         ``debiased=True``), ``"procrustes"``, ``"mutual_knn"``, ``"rsa"``, ``"cca"``.
@@ -1084,7 +1105,9 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
     ------
     EmbedLensInputError
         An unknown ``metric`` or an option it does not take; views that are not a list of 2-D
-        numeric finite matrices over the same rows; bad option values (as the two-view function).
+        numeric finite matrices over the same rows (NaN / inf rows named, in dask arrays too);
+        bad option values (as the two-view function); ``"mutual_knn"`` on a dask array (use
+        :func:`core.sampled_knn_metric`).
     """
     metric = check_param("metric", metric, StrOptions(set(COMPARISON_METRICS), order=COMPARISON_METRICS))
     _check_options(metric, options)
@@ -1288,7 +1311,8 @@ def trajectory(views, metric, /, *, reference=None, names=None, progress: Callab
     Parameters
     ----------
     views : sequence of core.View
-        Uses ``.X``, ``.name``, ``.run``, ``.layer``, ``.step``.
+        Uses ``.X`` (an array, or a dask.array.Array wherever the metric's function takes one),
+        ``.name``, ``.run``, ``.layer``, ``.step``.
     metric : str, positional-only
         A key of :data:`SINGLE_VIEW_METRICS` or :data:`COMPARISON_METRICS`.
     reference : core.View or int, optional
@@ -1311,7 +1335,8 @@ def trajectory(views, metric, /, *, reference=None, names=None, progress: Callab
     ------
     EmbedLensInputError
         An unknown ``metric``; a comparison metric without (or with an out-of-range)
-        ``reference``; views over different rows; and what the metric's function raises.
+        ``reference``; views over different rows; ``"mutual_knn"`` with a dask view (before
+        reading it; use :func:`core.sampled_knn_metric`); and what the metric's function raises.
     """
     import pandas as pd
 
