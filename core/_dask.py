@@ -40,7 +40,7 @@ from ._validation import nonfinite_rows as _rows_with_nonfinite
 
 __all__ = ["SPLIT_EVERY", "PILOT_ROWS", "MomentLimits", "is_dask", "client", "check_matrix", "row_blocks",
            "tree_sum", "compute", "nonfinite_rows", "take_rows", "feature_moments", "shared_pass", "class_moments",
-           "class_grams", "CrossCovariance", "cross_covariance"]
+           "class_grams", "CrossMoments", "cross_moments", "CrossCovariance", "cross_covariance"]
 
 SPLIT_EVERY = 8
 """Partial sums added per task of the tree reduction (dask's own default for reductions)."""
@@ -862,6 +862,300 @@ def class_grams(X, codes, K: int, *, block_rows: int = 4096, name: str = "X") ->
     return counts, grams
 
 
+# --------------------------------------------------------------------------- views compared
+
+
+SHIFT_RATIO_CROSS = 50.0
+""":func:`cross_moments` makes a second pass about the mean when a view's ``|mean - shift|^2`` exceeds
+this many times its variance (``tr C``): centring the pilot-shifted sums costs about
+``eps * (1 + ratio)^2`` of the unbiased HSIC's fourth-order sums (at 50: 6e-13)."""
+
+
+@dataclass(frozen=True, eq=False)
+class CrossMoments:
+    """Centred feature-space products of m row-aligned views, float64, view i in units of ``x / scales[i]``.
+
+    Attributes
+    ----------
+    n : int
+    means : list of ndarray (d_i,)
+        Column means, in the data's units.
+    scales : tuple of float
+        The exact power of two each view was divided by.
+    grams : dict of {(i, j): ndarray (d_i, d_j)}
+        ``Xc_i^T Xc_j`` (not divided by n) for the pairs of the groups asked for, ``i <= j``.
+    sq_norms : ndarray (m,)
+        ``sum_r |Xc_i[r]|^2`` (the trace of ``grams[i, i]``).
+    aa : ndarray (m, m) or None
+        With ``hsic``: ``a_i . a_j``, ``a_i[r] = |Xc_i[r]|^2`` the squared norms of the centred
+        rows (for the pairs computed).
+    za : list of ndarray (d_i, m) or None
+        With ``hsic``: column j of ``za[i]`` is ``Xc_i^T a_j``.
+    params : dict
+        ``engine`` ("dask" or "numpy"), ``chunks``, ``passes`` (reads of the data),
+        ``rescaled_by`` (the scales), ``shift_ratio`` (the largest ``|mean - shift|^2 / tr C`` of
+        the first round).
+    """
+
+    n: int
+    means: list
+    scales: tuple
+    grams: dict
+    sq_norms: np.ndarray
+    aa: np.ndarray | None
+    za: list | None
+    params: dict
+
+
+def _stacked_chunk(*blocks, shifts, invs, split, hsic, sub_rows):
+    """Sums over one row chunk of the members' rows ``A_p = x_p * invs[p] - shifts[p]``, stacked as Z.
+
+    Returns ``(acc, colsum, qsum, QQ, ZQ, rows with NaN / inf, largest finite |x| per member...)``:
+    ``acc = Z^T Z`` (or ``Z[:, :split]^T Z[:, split:]``), ``q_p`` the squared row norms of ``A_p``,
+    ``QQ = q^T q`` and ``ZQ = Z^T q`` (None without ``hsic``).
+    """
+    blocks = [np.asarray(b) for b in blocks]
+    off = np.concatenate([[0], np.cumsum([len(s) for s in shifts])]).astype(int)
+    width, p, rows = int(off[-1]), len(blocks), len(blocks[0])
+    acc = np.zeros((width, width) if split is None else (split, width - split))
+    colsum, qsum = np.zeros(width), np.zeros(p)
+    QQ, ZQ = (np.zeros((p, p)), np.zeros((width, p))) if hsic else (None, None)
+    nbad = 0
+    Z = np.empty((max(1, min(sub_rows, rows)), width))
+    q = np.empty((Z.shape[0], p))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for s in range(0, rows, sub_rows):
+            e = min(rows, s + sub_rows)
+            Zs, qs = Z[: e - s], q[: e - s]
+            for k in range(p):
+                part = Zs[:, off[k]:off[k + 1]]
+                np.multiply(blocks[k][s:e], invs[k], out=part, dtype=np.float64, casting="unsafe")
+                part -= shifts[k]
+                qs[:, k] = np.einsum("ij,ij->i", part, part)
+            acc += Zs.T @ Zs if split is None else Zs[:, :split].T @ Zs[:, split:]
+            colsum += Zs.sum(axis=0)
+            qsum += qs.sum(axis=0)
+            if hsic:
+                QQ += qs.T @ qs
+                ZQ += Zs.T @ qs
+            if not np.isfinite(qs).all():  # NaN / inf rows, or squares that overflowed (rescaled later)
+                finite = np.ones(e - s, bool)
+                for b in blocks:
+                    finite &= np.isfinite(b[s:e]).all(axis=1)
+                nbad += int((~finite).sum())
+    tops = []
+    for b in blocks:
+        A = np.abs(b[np.isfinite(b)]) if not np.isfinite(b).all() else np.abs(b)
+        tops.append(_Max(float(A.max()) if A.size else 0.0))
+    return (acc, colsum, qsum, QQ, ZQ, nbad, *tops)
+
+
+def _pilot_shift(first: np.ndarray, inv: float) -> np.ndarray:
+    """The mean of the pilot's finite rows times ``inv``; a column constant over them shifts by its exact value."""
+    ok = np.isfinite(first).all(axis=1)
+    if not ok.any():
+        return np.zeros(first.shape[1])
+    P = first[ok] * inv
+    shift = P.mean(axis=0)
+    constant = np.ptp(P, axis=0) == 0
+    shift[constant] = P[0, constant]
+    return shift
+
+
+def _report_nonfinite(views, n: int, names, lazy: bool):
+    """Raise for the rows holding NaN / inf: of the first view holding any (``names``), else of all views."""
+    def rows_of(v):
+        return nonfinite_rows(v) if lazy else _rows_with_nonfinite(np.asarray(v))
+
+    if names:
+        for v, name in zip(views, names):
+            bad = rows_of(v)
+            if len(bad):
+                raise nonfinite_rows_error(bad, n, source=name, error=NonFiniteRowsError)
+    bad = np.unique(np.concatenate([rows_of(v) for v in views]))
+    raise nonfinite_rows_error(bad, n, where=" in X or Y" if len(views) == 2 else " in a view",
+                               hint="; drop them from every view first")
+
+
+class _Pass(NamedTuple):
+    members: list
+    offsets: np.ndarray  # of each member's columns in the stacked rows
+    split: int | None
+    sums: tuple
+
+
+def cross_moments(views, *, groups=None, hsic: bool = False, names=None, block_rows: int | None = None
+                  ) -> CrossMoments:
+    r"""The centred cross products of row-aligned views (and the unbiased HSIC's row statistics), chunk-wise.
+
+    One pass per pair of ``groups`` (one pass in all for one group): each chunk's rows of the
+    pair's views are divided by an exact power of two per view (of its pilot rows), shifted by
+    the pilot means (the first :data:`PILOT_ROWS` rows) and stacked as ``Z``; each chunk gives
+    ``Z^T Z``, column sums and, with ``hsic``, ``q^T q`` and ``Z^T q`` (``q``: each view's squared
+    row norms) in float64, and dask adds them in a tree (:func:`tree_sum`). The centred products
+    follow exactly, with ``A`` the shifted rows, ``m = A^T 1 / n`` and ``Q = sum q``:
+
+    .. math::
+
+        X_{c,i}^\top X_{c,j} = A_i^\top A_j - n\, m_i m_j^\top, \qquad
+        a_i \cdot a_j = q_i \cdot q_j - 2 m_j \cdot A_j^\top q_i - 2 m_i \cdot A_i^\top q_j
+        + |m_j|^2 Q_i + |m_i|^2 Q_j + 4 m_i^\top A_i^\top A_j m_j - 3 n |m_i|^2 |m_j|^2
+
+    (``a_i``: squared norms of the centred rows), and ``X_{c,i}^T a_j = A_i^T q_j - 2 A_i^T A_j m_j
+    + |m_j|^2 A_i^T 1 - m_i sum(a_j)``. When a pilot was poor (``|m|^2 >`` :data:`SHIFT_RATIO_CROSS`
+    ``tr C``) or a product overflowed (rows far larger than the pilot's), every pass is made
+    again, shifted by the means and scaled by the largest magnitudes the first round found.
+
+    Parameters
+    ----------
+    views : sequence of dask.array.Array or ndarray, each of shape (n, d_i)
+        Numeric 2-D (numpy arrays checked by the caller, :func:`core.check_embeddings`); numpy
+        arrays are split into the first dask view's row chunks. All numpy: summed here in row
+        blocks, without dask.
+    groups : sequence of sequence of int, optional
+        Views whose products one pass computes (default: all, one pass). Pair (a, a) gives every
+        product within group a, pair (a, b) those between the two.
+    hsic : bool, default=False
+        Also ``aa`` and ``za`` (the unbiased HSIC's row statistics).
+    names : sequence of str, optional
+        The views' names: NaN / inf rows are reported for the first view holding any
+        (:class:`NonFiniteRowsError`, as :func:`core.check_embeddings` does); default: one
+        message for the rows of all views.
+    block_rows : int, optional
+        Rows per product (default: 16 MB of stacked float64 rows).
+
+    Returns
+    -------
+    CrossMoments
+
+    Raises
+    ------
+    EmbedLensInputError
+        Different row counts; a dask view that is not a 2-D numeric matrix or has unknown chunk
+        sizes; rows holding NaN / inf (counted, the first named).
+    """
+    from dask import delayed
+
+    m = len(views)
+    n = int(np.shape(views[0])[0])
+    for i, v in enumerate(views):
+        if int(np.shape(v)[0]) != n:
+            a, b = (names[0], names[i]) if names else ("X", "Y") if m == 2 else ("views[0]", f"views[{i}]")
+            raise EmbedLensInputError(f"{a} has {n} rows but {b} has {np.shape(v)[0]}; paired views must hold "
+                                      "the same items in the same order")
+    lead = next((v for v in views if is_dask(v)), None)
+    lazy = lead is not None
+    if lazy:
+        da = _dask_array()
+        lead = check_matrix(lead)
+        views = [check_matrix(v if is_dask(v) else da.from_array(np.asarray(v), chunks=(lead.chunks[0], -1)),
+                              name=names[i] if names else f"views[{i}]") for i, v in enumerate(views)]
+        firsts = compute(*[v[:PILOT_ROWS] for v in views])
+        blocks = row_blocks(*views)
+    else:
+        firsts, blocks = [v[:PILOT_ROWS] for v in views], []
+    firsts = [np.asarray(f, dtype=np.float64) for f in firsts]
+    dims = [int(np.shape(v)[1]) for v in views]
+    groups = [list(range(m))] if groups is None else [list(g) for g in groups]
+    tasks = [(a, b) for a in range(len(groups)) for b in range(a, len(groups))]
+    fn = delayed(_stacked_chunk, pure=True)
+
+    def one_round(shifts, invs) -> list[_Pass]:
+        out = []
+        for a, b in tasks:
+            members = groups[a] if a == b else groups[a] + groups[b]
+            split = None if a == b else sum(dims[i] for i in groups[a])
+            offsets = np.concatenate([[0], np.cumsum([dims[i] for i in members])]).astype(int)
+            sub = max(1, int(block_rows)) if block_rows else max(16, (1 << 21) // max(int(offsets[-1]), 1))
+            opts = dict(shifts=[shifts[i] for i in members], invs=[invs[i] for i in members], split=split,
+                        hsic=hsic, sub_rows=sub)
+            if lazy:
+                sums = compute(tree_sum([fn(*[bl[i] for i in members], **opts) for bl, _ in blocks]))[0]
+            else:
+                sums = _stacked_chunk(*[views[i] for i in members], **opts)
+            out.append(_Pass(members, offsets, split, sums))
+        return out
+
+    def per_view(results):
+        """Column sums and sums of q of each view (from its first pass), largest |x| (over all)."""
+        colsums, qsums, tops = [None] * m, [0.0] * m, [0.0] * m
+        for r in results:
+            for k, i in enumerate(r.members):
+                if colsums[i] is None:
+                    colsums[i] = r.sums[1][r.offsets[k]:r.offsets[k + 1]]
+                    qsums[i] = float(r.sums[2][k])
+                tops[i] = max(tops[i], float(r.sums[6 + k]))
+        return colsums, qsums, tops
+
+    scales = [pow2_scale(f) for f in firsts]
+    shifts = [_pilot_shift(f, 1.0 / s) for f, s in zip(firsts, scales)]
+    results = one_round(shifts, [1.0 / s for s in scales])
+    if any(r.sums[5] for r in results):
+        _report_nonfinite(views, n, names, lazy)
+    colsums, qsums, tops = per_view(results)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu = [float(c @ c) / n**2 for c in colsums]
+        ratio = max((u / max(q / n - u, np.finfo(float).tiny) for u, q in zip(mu, qsums) if q > 0), default=0.0)
+    true_scales = [pow2_scale(np.array([t])) for t in tops]
+    finite = all(np.isfinite(x).all() for r in results for x in r.sums[:5] if x is not None)
+    passes = len(tasks)
+    if not ratio <= SHIFT_RATIO_CROSS or not finite:  # a poor pilot, or products beyond float64
+        with np.errstate(over="ignore", invalid="ignore"):
+            shifts = [(sh + c / n) * (s / t) for sh, c, s, t in zip(shifts, colsums, scales, true_scales)]
+        shifts = [sh if np.isfinite(sh).all() else _pilot_shift(f, 1.0 / t)
+                  for sh, f, t in zip(shifts, firsts, true_scales)]
+        scales = true_scales
+        results = one_round(shifts, [1.0 / s for s in scales])
+        colsums, qsums, _ = per_view(results)
+        passes += len(tasks)
+    params = {"engine": "dask" if lazy else "numpy", "chunks": len(blocks) if lazy else 1, "passes": passes,
+              "rescaled_by": tuple(scales), "shift_ratio": float(ratio)}
+    return _centred(results, dims, n, shifts, scales, hsic, params)
+
+
+def _centred(results, dims, n, shifts, scales, hsic, params) -> CrossMoments:
+    """:class:`CrossMoments` from the shifted sums of each pass (the identities of :func:`cross_moments`)."""
+    m = len(dims)
+    grams: dict = {}
+    aa = np.zeros((m, m)) if hsic else None
+    za = [np.zeros((d, m)) for d in dims] if hsic else None
+    means, sq_norms = [None] * m, np.zeros(m)
+    for r in results:
+        acc, colsum, qsum, QQ, ZQ = r.sums[:5]
+        sl = {i: slice(r.offsets[k], r.offsets[k + 1]) for k, i in enumerate(r.members)}
+        pos = {i: k for k, i in enumerate(r.members)}
+        c = {i: colsum[sl[i]] for i in r.members}
+        mv = {i: c[i] / n for i in r.members}
+        mu = {i: float(mv[i] @ mv[i]) for i in r.members}
+        Q = {i: float(qsum[pos[i]]) for i in r.members}
+        asum = {i: Q[i] - n * mu[i] for i in r.members}
+        for i in r.members:
+            if means[i] is None:
+                means[i] = (shifts[i] + mv[i]) * scales[i]
+                sq_norms[i] = asum[i]
+        if r.split is None:
+            pairs = [(i, j) for p, i in enumerate(r.members) for j in r.members[p:]]
+        else:
+            left = [i for i in r.members if r.offsets[pos[i]] < r.split]
+            pairs = [(i, j) for i in left for j in r.members if j not in left]
+        for i, j in pairs:
+            cols = sl[j] if r.split is None else slice(sl[j].start - r.split, sl[j].stop - r.split)
+            S = acc[sl[i], cols]
+            key = (i, j) if i <= j else (j, i)
+            G = S - np.outer(c[i], c[j]) / n
+            grams[key] = G if i <= j else G.T
+            if not hsic:
+                continue
+            a_ij = (float(QQ[pos[i], pos[j]]) - 2 * float(mv[j] @ ZQ[sl[j], pos[i]])
+                    - 2 * float(mv[i] @ ZQ[sl[i], pos[j]]) + mu[j] * Q[i] + mu[i] * Q[j]
+                    + 4 * float(mv[i] @ S @ mv[j]) - 3 * n * mu[i] * mu[j])
+            aa[i, j] = aa[j, i] = a_ij
+            za[i][:, j] = ZQ[sl[i], pos[j]] - 2 * (S @ mv[j]) + mu[j] * c[i] - mv[i] * asum[j]
+            za[j][:, i] = ZQ[sl[j], pos[i]] - 2 * (S.T @ mv[i]) + mu[i] * c[j] - mv[j] * asum[i]
+    return CrossMoments(n=n, means=means, scales=tuple(scales), grams=grams, sq_norms=sq_norms, aa=aa, za=za,
+                        params=params)
+
+
 # --------------------------------------------------------------------------- two views
 
 
@@ -881,7 +1175,7 @@ class CrossCovariance:
     xy : ndarray (d_x, d_y)
         ``X_c^T Y_c / n``. Linear CKA is ``|xy|_F^2 / (|xx|_F |yy|_F)``.
     params : dict
-        ``engine`` ("dask" or "numpy"), ``chunks``, ``rescaled_by`` (x, y).
+        ``engine`` ("dask" or "numpy"), ``chunks``, ``passes``, ``rescaled_by`` (x, y).
     """
 
     n: int
@@ -893,39 +1187,16 @@ class CrossCovariance:
     params: dict
 
 
-def _cross_chunk(bx, by, offset, *, sx, sy, ix, iy, sub_rows):
-    """``(X'^T X', Y'^T Y', X'^T Y', sum X', sum Y', rows, rows with NaN / inf)``, ``X' = x * ix - sx``."""
-    bx, by = np.asarray(bx), np.asarray(by)
-    dx, dy = len(sx), len(sy)
-    xx, yy, xy = np.zeros((dx, dx)), np.zeros((dy, dy)), np.zeros((dx, dy))
-    cx, cy = np.zeros(dx), np.zeros(dy)
-    nbad = 0
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        for s in range(0, len(bx), sub_rows):
-            A = np.multiply(bx[s:s + sub_rows], ix, dtype=np.float64) - sx
-            B = np.multiply(by[s:s + sub_rows], iy, dtype=np.float64) - sy
-            xx += A.T @ A
-            yy += B.T @ B
-            xy += A.T @ B
-            a, b = A.sum(axis=0), B.sum(axis=0)
-            cx += a
-            cy += b
-            if not (np.isfinite(a).all() and np.isfinite(b).all()):
-                nbad += int((~(np.isfinite(bx[s:s + sub_rows]).all(axis=1)
-                               & np.isfinite(by[s:s + sub_rows]).all(axis=1))).sum())
-    return xx, yy, xy, cx, cy, len(bx), nbad
-
-
 def cross_covariance(X, Y, *, block_rows: int = 4096) -> CrossCovariance:
     r"""Means, covariances and the cross-covariance of two row-aligned views in one pass (float64).
 
     .. math:: \Sigma_{XY} = \frac1n \sum_i (x_i - \bar x)(y_i - \bar y)^\top
 
-    The sufficient statistics of linear CKA and the other feature-space comparisons. Rows are
+    The sufficient statistics of linear CKA and the other feature-space comparisons
+    (:func:`cross_moments` of the two views): rows are divided by an exact power of two and
     shifted by pilot means (of the first :data:`PILOT_ROWS` rows) before the products, so the
-    centring does not cancel; products that overflow float64 are redone on each view divided
-    by an exact power of two (``rescaled_by``) and multiplied back. Dask arrays are summed chunk
-    by chunk (``Y`` is rechunked to ``X``'s rows); numpy arrays in row blocks, without dask.
+    centring does not cancel. Dask arrays are summed chunk by chunk (``Y`` in ``X``'s row
+    chunks); numpy arrays in row blocks, without dask.
 
     Parameters
     ----------
@@ -954,58 +1225,15 @@ def cross_covariance(X, Y, *, block_rows: int = 4096) -> CrossCovariance:
     """
     from ._validation import check_paired
 
-    sub = max(1, int(block_rows))
-    lazy = is_dask(X) or is_dask(Y)
-    if lazy:
-        da = _dask_array()
+    if is_dask(X) or is_dask(Y):
         if np.shape(X)[0] != np.shape(Y)[0]:
             raise EmbedLensInputError(f"X has {np.shape(X)[0]} rows but Y has {np.shape(Y)[0]}; paired views "
                                       "must hold the same items in the same order")
-        X = X if is_dask(X) else da.from_array(np.asarray(X), chunks=(Y.chunks[0], -1))
-        Y = Y if is_dask(Y) else da.from_array(np.asarray(Y), chunks=(X.chunks[0], -1))
-        X, Y = check_matrix(X, name="X"), check_matrix(Y, name="Y")
-        blocks = row_blocks(X, Y)
-        first_x = np.asarray(X[:PILOT_ROWS].compute(), dtype=np.float64)
-        first_y = np.asarray(Y[:PILOT_ROWS].compute(), dtype=np.float64)
+        views = [X, Y]
     else:
-        X, Y = check_paired(X, Y, allow_nonfinite=True)
-        blocks = None
-        first_x, first_y = np.asarray(X[:PILOT_ROWS], np.float64), np.asarray(Y[:PILOT_ROWS], np.float64)
-
-    def run(ix, iy):
-        ok = np.isfinite(first_x).all(axis=1) & np.isfinite(first_y).all(axis=1)
-        sx = (first_x[ok] * ix).mean(axis=0) if ok.any() else np.zeros(X.shape[1])
-        sy = (first_y[ok] * iy).mean(axis=0) if ok.any() else np.zeros(Y.shape[1])
-        if lazy:
-            from dask import delayed
-
-            fn = delayed(_cross_chunk, pure=True)
-            sums = compute(tree_sum([fn(b[0], b[1], off, sx=sx, sy=sy, ix=ix, iy=iy, sub_rows=sub)
-                                     for b, off in blocks]))[0]
-        else:
-            sums = _cross_chunk(X, Y, 0, sx=sx, sy=sy, ix=ix, iy=iy, sub_rows=sub)
-        return sums, sx, sy
-
-    sums, sx, sy = run(1.0, 1.0)
-    scale_x = scale_y = 1.0
-    if sums[-1]:
-        bad = (nonfinite_rows(X) if lazy else np.flatnonzero(~np.isfinite(X).all(axis=1)))
-        bad = np.union1d(bad, nonfinite_rows(Y) if lazy else np.flatnonzero(~np.isfinite(Y).all(axis=1)))
-        raise nonfinite_rows_error(bad, X.shape[0], where=" in X or Y", hint="; drop them from both views first")
-    if not all(np.isfinite(s).all() for s in sums[:5]):  # float64 products overflowed: rescale each view
-        scale_x = _pow2_scale(X) if lazy else pow2_scale(X)
-        scale_y = _pow2_scale(Y) if lazy else pow2_scale(Y)
-        sums, sx, sy = run(1.0 / scale_x, 1.0 / scale_y)
-    xx, yy, xy, cx, cy, n, _ = sums
-    mx, my = cx / n, cy / n
-    params = {"engine": "dask" if lazy else "numpy", "chunks": len(blocks) if lazy else 1,
-              "rescaled_by": (scale_x, scale_y)}
-    return CrossCovariance(
-        n=int(n),
-        mean_x=(sx + mx) * scale_x,
-        mean_y=(sy + my) * scale_y,
-        xx=(xx / n - np.outer(mx, mx)) * scale_x**2,
-        yy=(yy / n - np.outer(my, my)) * scale_y**2,
-        xy=(xy / n - np.outer(mx, my)) * (scale_x * scale_y),
-        params=params,
-    )
+        views = list(check_paired(X, Y, allow_nonfinite=True))
+    c = cross_moments(views, block_rows=block_rows)
+    n = c.n
+    sx, sy = c.scales
+    return CrossCovariance(n=n, mean_x=c.means[0], mean_y=c.means[1], xx=c.grams[(0, 0)] / n * sx**2,
+                           yy=c.grams[(1, 1)] / n * sy**2, xy=c.grams[(0, 1)] / n * (sx * sy), params=c.params)

@@ -9,7 +9,10 @@ Linear statistics are computed in feature space from one pass over row blocks
 (:func:`_cross_stats`): the centred cross products ``Xc^T Yc`` (d_X x d_Y), never an n x n
 matrix. :func:`pairwise_matrix` shares them across every pair of views (one concatenated
 centred Gram per group of views), one kNN graph per view for mutual kNN, and one rank vector
-per view for RSA.
+per view for RSA. A ``dask.array.Array`` view is read chunk by chunk: the same products from
+:func:`core._dask.cross_moments` feed the same formulas (:class:`_Cross`); the sampled metrics
+(RBF CKA, RSA) read their seeded sample's rows only; mutual kNN points to
+:func:`core.sampled_knn_metric`.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.linalg
 
+from . import _dask
 from ._memory import format_bytes, matrix_bytes, require_memory
 from ._numerics import cosine_distances, median_pairwise_distance, pow2_scale
 from ._sampling import subsample
 from ._validation import (
     EmbedLensInputError,
     Interval,
+    NonFiniteRowsError,
     StrOptions,
     check_embeddings,
     check_param,
@@ -225,10 +230,17 @@ class PairwiseMatrix:
 # --------------------------------------------------------------------------- validation
 
 
+def _check_one(X, name: str, min_rows: int):
+    """:func:`core.check_embeddings`, or for a dask array :func:`core._dask.check_matrix` (nothing read)."""
+    if _dask.is_dask(X):
+        return _dask.check_matrix(X, name=name, min_rows=min_rows)
+    return check_embeddings(X, name=name, min_rows=min_rows)
+
+
 def _check_pair(X, Y, *, min_rows: int = 2, names: tuple[str, str] = ("X", "Y")):
     a, b = names
-    X = check_embeddings(X, name=a, min_rows=min_rows)
-    Y = check_embeddings(Y, name=b, min_rows=min_rows)
+    X = _check_one(X, a, min_rows)
+    Y = _check_one(Y, b, min_rows)
     if X.shape[0] != Y.shape[0]:
         raise EmbedLensInputError(
             f"{a} has {X.shape[0]:,} rows but {b} has {Y.shape[0]:,}; the two views must hold the same items "
@@ -248,7 +260,7 @@ def _check_views(views, *, min_rows: int = 2, names=None):
     for i, v in enumerate(views):
         X = getattr(v, "X", v)
         auto.append(str(getattr(v, "name", f"view {i}")))
-        arrays.append(check_embeddings(X, name=f"views[{i}]", min_rows=min_rows))
+        arrays.append(_check_one(X, f"views[{i}]", min_rows))
     ns = [a.shape[0] for a in arrays]
     if len(set(ns)) > 1:
         bad = next(i for i, k in enumerate(ns) if k != ns[0])
@@ -357,6 +369,8 @@ class _Cross:
 
     ``gram(i, j) = Xc_i^T Xc_j``; for the unbiased HSIC: ``aa[i, j] = a_i . a_j`` (a_i = squared
     row norms of Xc_i), ``za[i][:, j] = Xc_i^T a_j``, ``colsum[i] = Xc_i^T 1``, ``asum[i] = sum a_i``.
+    Built in memory by :func:`_cross_stats`, or chunk-wise by :func:`core._dask.cross_moments`
+    (``colsum`` then exactly 0, ``params`` its engine and chunks); the formulas below serve both.
     """
 
     n: int
@@ -365,6 +379,7 @@ class _Cross:
     za: list
     colsum: list
     asum: np.ndarray
+    params: dict = field(default_factory=dict)
 
     def gram(self, i: int, j: int) -> np.ndarray:
         return self.blocks[(i, j)] if (i, j) in self.blocks else self.blocks[(j, i)].T
@@ -450,6 +465,47 @@ def _cross_stats(views: list[_View], n: int, *, progress=None, budget: int | Non
                     c0 = off[q] - (0 if a == b else width_a)
                     blocks[(i, j)] = acc[off[p] : off[p + 1], c0 : c0 + dims[j]].copy()
     return _Cross(n, blocks, aa, za, colsum, asum)
+
+
+def _feature_cross(arrays: list, n: int, *, names, progress=None, budget: int | None = None,
+                   avoid: str = _FEWER_DIMS) -> _Cross:
+    """The centred feature-space products of the views: in memory (:func:`_cross_stats`) or, when
+    any view is a dask array, chunk-wise in one pass per pair of view groups
+    (:func:`core._dask.cross_moments`: all views' stacked Gram in one pass while their widths add
+    up to ``budget``, like :func:`_cross_stats`); the same memory guard either way."""
+    if not any(_dask.is_dask(a) for a in arrays):
+        return _cross_stats([_prepare(a) for a in arrays], n, progress=progress, budget=budget, avoid=avoid)
+    dims = [int(a.shape[1]) for a in arrays]
+    budget = _GRAM_DIMS if budget is None else budget
+    _require_cross(dims, n, budget, avoid)
+    c = _dask.cross_moments(arrays, groups=_groups(dims, budget), hsic=True, names=list(names))
+    return _Cross(n, c.grams, c.aa, c.za, [np.zeros(d) for d in dims], c.sq_norms,
+                  params={k: c.params[k] for k in ("engine", "chunks", "passes")})
+
+
+def _sampled_rows(X, rows, name: str) -> np.ndarray:
+    """``X[rows]`` in memory. A dask array: one pass refuses NaN / inf rows anywhere in it (as
+    :func:`core.check_embeddings` does in memory), then only the chunks holding ``rows`` are read
+    (:func:`core._dask.take_rows`), so the seeded sample gives the in-memory numbers."""
+    if not _dask.is_dask(X):
+        return np.asarray(X[rows])
+    _dask._raise_nonfinite(X, name, error=NonFiniteRowsError)
+    return _dask.take_rows(X, rows)
+
+
+def _engine(*arrays) -> dict:
+    """``{"engine": "dask", "chunks": ...}`` when a view is a dask array (its row chunks), else empty."""
+    lazy = [a for a in arrays if _dask.is_dask(a)]
+    return {"engine": "dask", "chunks": len(lazy[0].chunks[0])} if lazy else {}
+
+
+def _refuse_dask_knn(arrays) -> None:
+    if any(_dask.is_dask(a) for a in arrays):
+        raise EmbedLensInputError(
+            "mutual kNN needs every item's exact neighbours, which a dask array (a view read chunk by chunk) "
+            "does not give here; use core.sampled_knn_metric(X, kind='mutual_knn', Y=Y) for its mean over all "
+            "items from a declared seeded sample (with its standard error), or compare an in-memory subset "
+            "(core._dask.take_rows)")
 
 
 # --------------------------------------------------------------------------- CKA
@@ -538,10 +594,16 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
     Reference code: google-research ``representation_similarity`` (Kornblith), whose median
     includes the zero diagonal; here zero distances are left out.
 
+    Dask arrays (either view or both): the linear kernel's products are summed chunk by chunk
+    (:func:`core._dask.cross_moments`, the same numbers; ``params`` gain ``engine="dask"``,
+    ``chunks`` and ``passes``); RBF reads only its seeded subsample's rows (after one pass that
+    refuses NaN / inf rows).
+
     Parameters
     ----------
-    X, Y : array-like of shape (n, d_X) and (n, d_Y)
-        Two views of the same n >= 2 items (n >= 4 when debiased), rows in the same order.
+    X, Y : array-like or dask.array.Array of shape (n, d_X) and (n, d_Y)
+        Two views of the same n >= 2 items (n >= 4 when debiased), rows in the same order; a
+        dask array is read chunk by chunk, never as a whole.
     kernel : {"linear", "rbf"}, default="linear"
     debiased : bool, default=False
         Unbiased HSIC (Song et al. 2012) in every term.
@@ -564,9 +626,10 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
     Raises
     ------
     EmbedLensInputError
-        A view that is not a 2-D numeric matrix, holds NaN / inf, or has fewer than 2 rows
-        (4 when debiased); different row counts; a bad ``kernel``, ``bandwidth``, ``max_n`` or
-        ``seed``.
+        A view that is not a 2-D numeric matrix, holds NaN / inf (:class:`NonFiniteRowsError`,
+        naming the rows; in a dask array found by the pass that reads it), has unknown dask
+        chunk sizes or fewer than 2 rows (4 when debiased); different row counts; a bad
+        ``kernel``, ``bandwidth``, ``max_n`` or ``seed``.
     """
     kernel = check_param("kernel", kernel, StrOptions({"linear", "rbf"}))
     debiased = bool(debiased)
@@ -579,11 +642,11 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
         if bandwidth is not None:
             raise EmbedLensInputError(f"bandwidth={bandwidth!r} is only used by kernel='rbf'; leave it out for "
                                       "kernel='linear'")
-        c = _cross_stats([_prepare(X), _prepare(Y)], n, avoid=f"{_FEWER_DIMS}, or kernel='rbf' on max_n rows")
+        c = _feature_cross([X, Y], n, names=("X", "Y"), avoid=f"{_FEWER_DIMS}, or kernel='rbf' on max_n rows")
         value, message = _cka_from_cross(c, 0, 1, debiased)
         variant, label = _cka_label("linear", debiased)
         return Similarity(value, metric="cka", variant=variant, label=label, n=n, n_input=n,
-                          method="feature space", params={"kernel": "linear", "debiased": debiased},
+                          method="feature space", params={"kernel": "linear", "debiased": debiased, **c.params},
                           message=message)
     frac = 0.5 if bandwidth is None else check_param("bandwidth", bandwidth, Interval(Real, 0, None, closed="neither"))
     max_n = check_param("max_n", max_n, Interval(Integral, 4 if debiased else 2, None))
@@ -591,8 +654,8 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
     sample = subsample(n, max_n, seed=seed)
     # Kx held while Ky and its squared distances are built
     _require_kernels(sample.n_used, 3, "RBF CKA's two kernels", "use a smaller sample (max_n) or kernel='linear'")
-    Kx, sx, _ = _rbf_kernel(np.asarray(X[sample.rows], dtype=np.float64), frac)
-    Ky, sy, _ = _rbf_kernel(np.asarray(Y[sample.rows], dtype=np.float64), frac)
+    Kx, sx, _ = _rbf_kernel(np.asarray(_sampled_rows(X, sample.rows, "X"), dtype=np.float64), frac)
+    Ky, sy, _ = _rbf_kernel(np.asarray(_sampled_rows(Y, sample.rows, "Y"), dtype=np.float64), frac)
     m = sample.n_used
     rx, ry = _kernel_repr(Kx, debiased), _kernel_repr(Ky, debiased)
     hxx, hyy, hxy = (_kernel_hsic(rx, rx, m, debiased), _kernel_hsic(ry, ry, m, debiased),
@@ -607,7 +670,7 @@ def cka(X, Y, /, *, kernel: str = "linear", debiased: bool = False, bandwidth: f
     return Similarity(value, metric="cka", variant=variant, label=label, n=m, n_input=n,
                       seed=seed if sample.sampled else None, method=_sample_method(sample),
                       params={"kernel": "rbf", "debiased": debiased, "bandwidth": frac, "sigma_x": sx,
-                              "sigma_y": sy, "max_n": max_n, "seed": seed}, message=message)
+                              "sigma_y": sy, "max_n": max_n, "seed": seed, **_engine(X, Y)}, message=message)
 
 
 def _sample_method(sample) -> str:
@@ -666,8 +729,9 @@ def procrustes_distance(X, Y, /, *, kind: str = "angular") -> ProcrustesResult:
 
     Parameters
     ----------
-    X, Y : array-like of shape (n, d_X) and (n, d_Y)
-        Two views of the same n >= 2 items.
+    X, Y : array-like or dask.array.Array of shape (n, d_X) and (n, d_Y)
+        Two views of the same n >= 2 items (dask: summed chunk by chunk, ``params["engine"] ==
+        "dask"``).
     kind : {"angular", "euclidean"}, default="angular"
 
     Returns
@@ -681,18 +745,19 @@ def procrustes_distance(X, Y, /, *, kind: str = "angular") -> ProcrustesResult:
     Raises
     ------
     EmbedLensInputError
-        Bad views (see :func:`cka`), different row counts, or a bad ``kind``.
+        Bad views (see :func:`cka`: NaN / inf rows named, in a dask array too), different row
+        counts, or a bad ``kind``.
     """
     kind = check_param("kind", kind, StrOptions({"angular", "euclidean"}))
     X, Y = _check_pair(X, Y)
     n = X.shape[0]
-    c = _cross_stats([_prepare(X), _prepare(Y)], n)
+    c = _feature_cross([X, Y], n, names=("X", "Y"))
     value, nuc, Q, message = _procrustes_from_cross(c, 0, 1, kind, rotation=True)
     if Q is None:
         d = max(X.shape[1], Y.shape[1])
         Q = np.full((d, d), np.nan)
     sim = Similarity(value, metric="procrustes", variant=kind, label=f"Procrustes distance ({kind})", n=n,
-                     n_input=n, method="feature space", params={"kind": kind}, higher_is_similar=False,
+                     n_input=n, method="feature space", params={"kind": kind, **c.params}, higher_is_similar=False,
                      message=message)
     return ProcrustesResult(sim, Q, kind, nuc)
 
@@ -744,9 +809,11 @@ def mutual_knn(X, Y, /, *, k: int = 10, metric: str = "cosine", graph_x=None, gr
     ------
     EmbedLensInputError
         Bad views, different row counts, a bad ``k`` or ``metric``, or a graph with other rows,
-        another metric or fewer than k neighbours.
+        another metric or fewer than k neighbours; a dask array (its way out:
+        :func:`core.sampled_knn_metric` with ``kind="mutual_knn"``, a declared seeded sample).
     """
     metric = check_param("metric", metric, StrOptions({"cosine", "euclidean"}))
+    _refuse_dask_knn((X, Y))
     X, Y = _check_pair(X, Y)
     n = X.shape[0]
     k = check_param("k", k, Interval(Integral, 1, n - 1), hint=f"k counts neighbours besides the item: 1 to n - 1 = {n - 1}")
@@ -809,8 +876,9 @@ def rsa(X, Y, /, *, metric: str = "cosine", max_n: int = 2000, seed: int = 0) ->
 
     Parameters
     ----------
-    X, Y : array-like of shape (n, d_X) and (n, d_Y)
-        Two views of the same n >= 3 items.
+    X, Y : array-like or dask.array.Array of shape (n, d_X) and (n, d_Y)
+        Two views of the same n >= 3 items; of a dask array only the sampled rows are read (after
+        one pass that refuses NaN / inf rows).
     metric : {"cosine", "euclidean"}, default="cosine"
     max_n : int, default=2000
         Most rows used (m (m - 1) / 2 distances per view).
@@ -824,7 +892,8 @@ def rsa(X, Y, /, *, metric: str = "cosine", max_n: int = 2000, seed: int = 0) ->
     Raises
     ------
     EmbedLensInputError
-        Bad views, different row counts, fewer than 3 rows, or a bad option.
+        Bad views (NaN / inf rows named, in a dask array too), different row counts, fewer
+        than 3 rows, or a bad option.
     """
     from scipy.stats import spearmanr
 
@@ -836,21 +905,21 @@ def rsa(X, Y, /, *, metric: str = "cosine", max_n: int = 2000, seed: int = 0) ->
     sample = subsample(n, max_n, seed=seed)
     # a view's full distance matrix while its condensed copy is made; then both condensed copies and their ranks
     _require_kernels(sample.n_used, 3, "RSA's distances and their ranks", "use a smaller sample (max_n)")
-    dx = _condensed(np.asarray(X[sample.rows]), metric)
-    dy = _condensed(np.asarray(Y[sample.rows]), metric)
+    dx = _condensed(_sampled_rows(X, sample.rows, "X"), metric)
+    dy = _condensed(_sampled_rows(Y, sample.rows, "Y"), metric)
     message = None
     if np.ptp(dx) == 0 or np.ptp(dy) == 0:
         value, message = math.nan, "a view's distances are all equal: their rank correlation is undefined"
     else:
         value = float(spearmanr(dx, dy)[0])
-    return _rsa_result(value, metric, sample, max_n, seed, message)
+    return _rsa_result(value, metric, sample, max_n, seed, message, engine=_engine(X, Y))
 
 
-def _rsa_result(value, metric, sample, max_n, seed, message=None) -> Similarity:
+def _rsa_result(value, metric, sample, max_n, seed, message=None, engine=None) -> Similarity:
     return Similarity(value, metric="rsa", variant=f"Spearman, {metric}", label=f"RSA (Spearman, {metric})",
                       n=sample.n_used, n_input=sample.n_input, seed=seed if sample.sampled else None,
-                      method=_sample_method(sample), params={"metric": metric, "max_n": max_n, "seed": seed},
-                      message=message)
+                      method=_sample_method(sample),
+                      params={"metric": metric, "max_n": max_n, "seed": seed, **(engine or {})}, message=message)
 
 
 # --------------------------------------------------------------------------- CCA and regression
@@ -893,8 +962,9 @@ def cca_similarity(X, Y, /, *, n_components: int | None = None) -> Similarity:
 
     Parameters
     ----------
-    X, Y : array-like of shape (n, d_X) and (n, d_Y)
-        Two views of the same n >= 2 items.
+    X, Y : array-like or dask.array.Array of shape (n, d_X) and (n, d_Y)
+        Two views of the same n >= 2 items (dask: summed chunk by chunk, ``params["engine"] ==
+        "dask"``).
     n_components : int, optional
         Average over the ``n_components`` largest correlations (default: all,
         min(rank X, rank Y)).
@@ -908,20 +978,21 @@ def cca_similarity(X, Y, /, *, n_components: int | None = None) -> Similarity:
     Raises
     ------
     EmbedLensInputError
-        Bad views, different row counts, or a bad ``n_components``.
+        Bad views (NaN / inf rows named, in a dask array too), different row counts, or a bad
+        ``n_components``.
     """
     X, Y = _check_pair(X, Y)
     if n_components is not None:
         n_components = check_param("n_components", n_components, Interval(Integral, 1, None))
     n = X.shape[0]
-    c = _cross_stats([_prepare(X), _prepare(Y)], n)
+    c = _feature_cross([X, Y], n, names=("X", "Y"))
     return _cca_result(c, 0, 1, n_components, n)
 
 
 def _cca_result(c, i, j, n_components, n) -> Similarity:
     value, rx, ry, k, message = _cca_from_cross(c, i, j, n_components)
     return Similarity(value, metric="cca", variant="mean ρ²", label="CCA (mean ρ²)", n=n, n_input=n,
-                      method="feature space", params={"n_components": k, "rank_x": rx, "rank_y": ry},
+                      method="feature space", params={"n_components": k, "rank_x": rx, "rank_y": ry, **c.params},
                       message=message)
 
 
@@ -938,10 +1009,11 @@ def linear_regression_r2(X, Y, /) -> Similarity:
 
     Parameters
     ----------
-    X : array-like of shape (n, d_X)
+    X : array-like or dask.array.Array of shape (n, d_X)
         The predictors.
-    Y : array-like of shape (n, d_Y)
-        The predicted view, same n >= 2 items.
+    Y : array-like or dask.array.Array of shape (n, d_Y)
+        The predicted view, same n >= 2 items (either may be a dask array: summed chunk by
+        chunk, ``params["engine"] == "dask"``).
 
     Returns
     -------
@@ -951,11 +1023,11 @@ def linear_regression_r2(X, Y, /) -> Similarity:
     Raises
     ------
     EmbedLensInputError
-        Bad views or different row counts.
+        Bad views (NaN / inf rows named, in a dask array too) or different row counts.
     """
     X, Y = _check_pair(X, Y)
     n = X.shape[0]
-    c = _cross_stats([_prepare(X), _prepare(Y)], n)
+    c = _feature_cross([X, Y], n, names=("X", "Y"))
     W = _whitener(c.gram(0, 0))
     tyy = float(np.trace(c.gram(1, 1)))
     message = None
@@ -965,7 +1037,8 @@ def linear_regression_r2(X, Y, /) -> Similarity:
         P = W.T @ c.gram(0, 1)
         value = float(min(max(np.einsum("ij,ij->", P, P) / tyy, 0.0), 1.0))
     return Similarity(value, metric="linreg_r2", variant="Y from X", label="Linear R² (Y from X)", n=n,
-                      n_input=n, method="feature space", params={"rank_x": int(W.shape[1])}, message=message)
+                      n_input=n, method="feature space", params={"rank_x": int(W.shape[1]), **c.params},
+                      message=message)
 
 
 # --------------------------------------------------------------------------- pairwise matrix
@@ -1004,8 +1077,11 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
 
     Parameters
     ----------
-    views : sequence of array-like (n, d_i) or core.View
-        At least one view; all over the same n items in the same order.
+    views : sequence of array-like or dask.array.Array (n, d_i), or core.View
+        At least one view; all over the same n items in the same order. Dask arrays: the linear
+        metrics read every view's chunks together (the stacked centred Gram, one pass per pair
+        of view groups: one pass while the views' widths add up to 4,096); RBF CKA and RSA read
+        only their seeded sample's rows (after one pass per dask view refusing NaN / inf rows).
     metric : str, positional-only
         A key of :data:`COMPARISON_METRICS`: ``"cka"``, ``"cka_debiased"`` (CKA with
         ``debiased=True``), ``"procrustes"``, ``"mutual_knn"``, ``"rsa"``, ``"cca"``.
@@ -1029,13 +1105,16 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
     ------
     EmbedLensInputError
         An unknown ``metric`` or an option it does not take; views that are not a list of 2-D
-        numeric finite matrices over the same rows; bad option values (as the two-view function).
+        numeric finite matrices over the same rows (NaN / inf rows named, in dask arrays too);
+        bad option values (as the two-view function); ``"mutual_knn"`` on a dask array (use
+        :func:`core.sampled_knn_metric`).
     """
     metric = check_param("metric", metric, StrOptions(set(COMPARISON_METRICS), order=COMPARISON_METRICS))
     _check_options(metric, options)
     arrays, names = _check_views(views, names=names,
                                  min_rows=3 if metric == "rsa" else 4 if metric == "cka_debiased" else 2)
     m, n = len(arrays), arrays[0].shape[0]
+    vnames = [f"views[{i}]" for i in range(m)]
     V = np.full((m, m), np.nan)
     params: dict = {}
     higher = True
@@ -1047,7 +1126,7 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
         else:
             if options.get("bandwidth") is not None:
                 raise EmbedLensInputError("bandwidth is only used by kernel='rbf'; leave it out for kernel='linear'")
-            c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress, avoid=_FEWER_VIEWS)
+            c = _feature_cross(arrays, n, names=vnames, progress=progress, avoid=_FEWER_VIEWS)
             h = c.hsic_unbiased if debiased else c.hsic_biased
             self_h = [h(i, i) for i in range(m)]
             for i in range(m):
@@ -1055,28 +1134,29 @@ def pairwise_matrix(views, metric, /, *, names=None, progress: Callable[[float],
                     if self_h[i] > 0 and self_h[j] > 0:
                         V[i, j] = V[j, i] = h(i, j) / math.sqrt(self_h[i] * self_h[j])
             params = {"kernel": "linear", "debiased": debiased, "n": n, "n_input": n, "seed": None,
-                      "method": "feature space"}
+                      "method": "feature space", **c.params}
             label = _cka_label("linear", debiased)[1]
     elif metric == "procrustes":
         kind = check_param("kind", options.get("kind", "angular"), StrOptions({"angular", "euclidean"}))
-        c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress, avoid=_FEWER_VIEWS)
+        c = _feature_cross(arrays, n, names=vnames, progress=progress, avoid=_FEWER_VIEWS)
         for i in range(m):
             for j in range(i, m):
                 V[i, j] = V[j, i] = _procrustes_from_cross(c, i, j, kind)[0]
-        params = {"kind": kind, "n": n, "n_input": n, "seed": None, "method": "feature space"}
+        params = {"kind": kind, "n": n, "n_input": n, "seed": None, "method": "feature space", **c.params}
         label, higher = f"Procrustes distance ({kind})", False
     elif metric == "cca":
         nc = options.get("n_components")
         if nc is not None:
             nc = check_param("n_components", nc, Interval(Integral, 1, None))
-        c = _cross_stats([_prepare(a) for a in arrays], n, progress=progress, avoid=_FEWER_VIEWS)
+        c = _feature_cross(arrays, n, names=vnames, progress=progress, avoid=_FEWER_VIEWS)
         whiteners = [_whitener(c.gram(i, i)) for i in range(m)]
         for i in range(m):
             for j in range(i, m):
                 V[i, j] = V[j, i] = _cca_from_cross(c, i, j, nc, whiteners)[0]
-        params = {"n_components": nc, "n": n, "n_input": n, "seed": None, "method": "feature space"}
+        params = {"n_components": nc, "n": n, "n_input": n, "seed": None, "method": "feature space", **c.params}
         label = "CCA (mean ρ²)"
     elif metric == "mutual_knn":
+        _refuse_dask_knn(arrays)
         V, params, label = _pairwise_knn(arrays, options, progress)
     else:
         V, params, label = _pairwise_rsa(arrays, options, progress)
@@ -1119,7 +1199,7 @@ def _pairwise_rsa(arrays, options, progress):
     R = np.empty((m, P), dtype=np.float32)
     constant = []
     for i, a in enumerate(arrays):
-        d = _condensed(np.asarray(a[sample.rows]), dmetric)
+        d = _condensed(_sampled_rows(a, sample.rows, f"views[{i}]"), dmetric)
         constant.append(np.ptp(d) == 0)
         R[i] = _average_ranks(d)  # multiples of 1/2 up to ~2e6: exact in float32
         del d
@@ -1137,7 +1217,7 @@ def _pairwise_rsa(arrays, options, progress):
     V[bad, :] = np.nan
     V[:, bad] = np.nan
     params = {"metric": dmetric, "max_n": max_n, "seed": seed if sample.sampled else None, "n": sample.n_used,
-              "n_input": n, "method": _sample_method(sample)}
+              "n_input": n, "method": _sample_method(sample), **_engine(*arrays)}
     return V, params, f"RSA (Spearman, {dmetric})"
 
 
@@ -1156,11 +1236,18 @@ def _pairwise_rbf(arrays, debiased, options, progress):
                      "use a smaller sample (max_n) or kernel='linear'")
     reprs: dict = {}
     medians: dict = {}  # a kernel rebuilt for a later group pair skips its median
+    rows: dict = {}  # a dask view's sampled rows, read once (its NaN scan too)
+
+    def sampled(i):
+        if not _dask.is_dask(arrays[i]):
+            return arrays[i][sample.rows]
+        if i not in rows:
+            rows[i] = _sampled_rows(arrays[i], sample.rows, f"views[{i}]")
+        return rows[i]
 
     def get(i):
         if i not in reprs:
-            K, _, medians[i] = _rbf_kernel(np.asarray(arrays[i][sample.rows], dtype=np.float64), frac,
-                                           medians.get(i))
+            K, _, medians[i] = _rbf_kernel(np.asarray(sampled(i), dtype=np.float64), frac, medians.get(i))
             reprs[i] = _kernel_repr(K, debiased)
         return reprs[i]
 
@@ -1182,7 +1269,8 @@ def _pairwise_rbf(arrays, debiased, options, progress):
     V[bad, :] = np.nan
     V[:, bad] = np.nan
     params = {"kernel": "rbf", "debiased": debiased, "bandwidth": frac, "max_n": max_n,
-              "seed": seed if sample.sampled else None, "n": s, "n_input": n, "method": _sample_method(sample)}
+              "seed": seed if sample.sampled else None, "n": s, "n_input": n, "method": _sample_method(sample),
+              **_engine(*arrays)}
     return V, params, _cka_label("rbf", debiased, frac)[1]
 
 
@@ -1223,7 +1311,8 @@ def trajectory(views, metric, /, *, reference=None, names=None, progress: Callab
     Parameters
     ----------
     views : sequence of core.View
-        Uses ``.X``, ``.name``, ``.run``, ``.layer``, ``.step``.
+        Uses ``.X`` (an array, or a dask.array.Array wherever the metric's function takes one),
+        ``.name``, ``.run``, ``.layer``, ``.step``.
     metric : str, positional-only
         A key of :data:`SINGLE_VIEW_METRICS` or :data:`COMPARISON_METRICS`.
     reference : core.View or int, optional
@@ -1246,7 +1335,8 @@ def trajectory(views, metric, /, *, reference=None, names=None, progress: Callab
     ------
     EmbedLensInputError
         An unknown ``metric``; a comparison metric without (or with an out-of-range)
-        ``reference``; views over different rows; and what the metric's function raises.
+        ``reference``; views over different rows; ``"mutual_knn"`` with a dask view (before
+        reading it; use :func:`core.sampled_knn_metric`); and what the metric's function raises.
     """
     import pandas as pd
 
@@ -1260,6 +1350,8 @@ def trajectory(views, metric, /, *, reference=None, names=None, progress: Callab
     rows = []
     if metric in COMPARISON_METRICS:
         ref = _reference(views, reference)
+        if metric == "mutual_knn":
+            _refuse_dask_knn([getattr(v, "X", None) for v in views] + [ref.X])
         _check_options(metric, options)
         compare = _comparer(metric, ref, options)
         for i, v in enumerate(views):
