@@ -15,6 +15,7 @@ from dashboard.literal import md
 from dashboard.state import COMPARISON_METRICS
 from dashboard.views import compare as view_compare
 from dashboard.views import job_progress
+from dashboard.views import outofcore as view_ooc
 
 MAPS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 PANELS = {"units": "Units", "matrix": "Every pair", "moved": "What moved", "trajectories": "Trajectories"}
@@ -148,6 +149,7 @@ b = view_compare.second_view(ds, view, vs.current())
 st.caption(f"A: {md(view.label)} ({view.d:,} dims) · B: {md(b.label)} ({b.d:,} dims) · {view.n:,} items")
 with user_errors():  # the cards' bad input leaves the section below on the page
     view_compare.show_cards(view, b, vs.current())
+    view_ooc.compare(ds, view, b, vs.current())  # out of core: the pair over every item, on request
 # one section at a time: each computes its own (the matrix over every view, maps, trajectories)
 st.segmented_control("Show", list(PANELS), format_func=PANELS.get, required=True, **vs.widget_key("cmp_panel"))
 with user_errors():

@@ -27,6 +27,7 @@ EXACT = {
     "neural_collapse": "neural collapse (NC1, NC2, CDNV)",
     "knn_purity": "kNN purity, exact neighbours among all items of a seeded sample",
     "umap_extend": "UMAP fitted on the sample, every other item placed by transform",
+    "comparisons": "CKA, Procrustes and CCA (exact), mutual kNN (exact neighbours of a sample among all items)",
 }
 COMPARISONS = {"cka": "cka", "procrustes": "procrustes_distance", "cca": "cca_similarity",
                "linear_r2": "linear_regression_r2"}
@@ -67,6 +68,16 @@ def _compute(kind: str, ds: Dataset, views: tuple[str, ...], params: dict) -> Ca
         return lambda: core.sampled_knn_metric(X, kind="knn_purity", labels=labels, k=params["k"],
                                                metric=params["metric"], sample_size=params["sample_size"],
                                                seed=params["seed"], stratify=labels)
+    if kind == "comparisons":
+        Y = _full(ds, views[1]).X
+        return lambda: {
+            "cka": core.cka(X, Y, kernel=params["kernel"], debiased=params["debiased"], max_n=params["max_n"],
+                            seed=params["seed"]),
+            "procrustes": core.procrustes_distance(X, Y, kind="angular"),
+            "cca": core.cca_similarity(X, Y),
+            "mutual_knn": core.sampled_knn_metric(X, kind="mutual_knn", Y=Y, k=params["k"], metric=params["metric"],
+                                                  sample_size=params["knn_sample"], seed=params["seed"]),
+        }
     if kind == "umap_extend":
         return lambda: core.sample_then_extend_umap(X, **params)
     if kind in COMPARISONS:

@@ -20,7 +20,7 @@ from dashboard.data import outofcore as ooc
 from dashboard.literal import md
 from dashboard.views import job_progress
 
-__all__ = ["banner", "all_items", "spectra", "rate_reduction", "geometry", "map_all"]
+__all__ = ["banner", "all_items", "spectra", "rate_reduction", "geometry", "map_all", "compare"]
 
 
 def banner(ds: Dataset | None) -> None:
@@ -152,3 +152,28 @@ def map_all(ds: Dataset, view, s) -> None:
               {"sample_size": len(ds.sample.rows), "seed": int(ds.sample.seed), "n_neighbors": int(s.map_neighbors),
                "min_dist": float(s.map_min_dist), "metric": s.map_metric}, render,
               what="UMAP of every item: fitted on this sample, every other item placed by transform")
+
+
+def compare(ds: Dataset, a, b, s) -> None:
+    """The Compare page's pair over every item: CKA (the page's kernel and estimator; RBF on its declared
+    sample), Procrustes (angular) and CCA exactly, mutual kNN from the exact neighbours of a seeded sample."""
+    if ds.sample is None:
+        return
+    from dashboard.views import compare as view_compare
+
+    def render(r) -> None:
+        m = r["mutual_knn"]
+        cards = [view_compare._card(r["cka"], "cka", view_compare._used(r["cka"])),
+                 view_compare._card(r["procrustes"].value, "procrustes", view_compare._used(r["procrustes"].value)),
+                 view_compare._card(r["cca"], "cca", view_compare._used(r["cca"]))]
+        _cards([(md(c.label), c.value, c.help) for c in cards]
+               + [(f"Mutual kNN (k={m.k}, {m.metric})", f"{m.value:.3f} ± {m.se:.3f}", metric_help("mutual_knn"))])
+        lo, hi = m.ci
+        st.caption(md(" · ".join(c.note for c in cards) + f" · mutual kNN: {m.method}, {len(m.rows):,} of "
+                      f"{m.n_input:,} items (seed {m.seed}), each item's neighbours searched among all items in both "
+                      f"views; {m.confidence:.0%} interval [{lo:.3f}, {hi:.3f}]"))
+
+    all_items(ds, "comparisons", (a.name, b.name),
+              {"kernel": s.cmp_cka_kernel, "debiased": bool(s.cmp_cka_debiased), "max_n": int(s.cmp_sample),
+               "seed": int(s.cmp_seed), "k": int(s.cmp_k), "metric": s.cmp_metric, "knn_sample": 2000}, render,
+              what="A and B compared over every item")

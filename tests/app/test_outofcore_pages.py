@@ -131,3 +131,19 @@ def test_map_of_every_item_is_the_sample_fit_extended_by_transform(big):
     legend = {t["name"].split(" (")[0] for t in fig["data"] if t.get("name")}
     assert {"ant", "bee", "cat", "dog"} <= legend, legend  # the sample on top, coloured by the label column
     assert any("UMAP fitted on 400 of 3,000 rows (seed 0)" in c.value for c in at.caption)
+
+
+def test_compare_over_all_items_is_exact_where_it_is_a_sum(big):
+    _, X, Y, _ = big
+    at = run_app({"ds": "big", "view": "layer1", "cv2": "layer2"}, page="app_pages/compare.py")
+    at = _all_items(at, "comparisons")
+    cka = core.cka(X, Y)  # numpy, in memory: the independent path
+    proc = core.procrustes_distance(X, Y, kind="angular")
+    cca = core.cca_similarity(X, Y)
+    assert _values(at, cka.label)[-1] == f"{float(cka):.3f}"
+    assert _values(at, proc.value.label)[-1] == f"{float(proc.value):.3f}"
+    assert _values(at, cca.label)[-1] == f"{float(cca):.3f}"
+    m = core.sampled_knn_metric(X, kind="mutual_knn", Y=Y, k=10, metric="cosine", sample_size=2000, seed=0)
+    assert _values(at, "Mutual kNN (k=10, cosine)")[-1] == f"{m.value:.3f} ± {m.se:.3f}"
+    sample_cka = core.cka(_sample(big[0]).view("layer1").X, _sample(big[0]).view("layer2").X)
+    assert _values(at, cka.label)[0] == f"{float(sample_cka):.3f}"  # the page's own card: the sample
