@@ -98,7 +98,8 @@ def _json_value(v):
 
 def view_metrics(ds: Dataset, /, *, metrics: Sequence[str] | None = None, label: str | None = None,
                  k: int = 10, seed: int = 0, views: Sequence[str] | None = None,
-                 progress: Callable[[str], None] | None = None) -> MetricsReport:
+                 progress: Callable[[str], None] | None = None, sample_size: int = 50_000,
+                 knn_sample: int = 2000) -> MetricsReport:
     """Compute ``metrics`` for every view of ``ds`` (or the views named in ``views``).
 
     Parameters
@@ -118,6 +119,14 @@ def view_metrics(ds: Dataset, /, *, metrics: Sequence[str] | None = None, label:
         View names; default all.
     progress : callable, optional
         Called with a short text after each metric of each view (the CLI's progress bar).
+    sample_size : int, default=50_000
+        Out-of-core views (lazy dask arrays): the seeded uniform sample of rows the intrinsic
+        dimension and hubness are computed on (the spectral metrics and NC1 are exact over every
+        item; each view's note says so).
+    knn_sample : int, default=2000
+        Out-of-core views: kNN purity is the mean over a seeded sample of this many items,
+        stratified by label, of their exact neighbours among all items
+        (:func:`core.sampled_knn_metric`), its standard error in the notes.
 
     Returns
     -------
@@ -158,6 +167,15 @@ def view_metrics(ds: Dataset, /, *, metrics: Sequence[str] | None = None, label:
                "fingerprint": view.fingerprint[:12]}
         values: dict[str, float] = {}
         graph = None
+        X = view.X
+        if view.lazy and any(m in ("intrinsic_dimension", "hubness") for m in wanted):
+            from .outofcore import _draw, read_rows
+
+            drawn = _draw(view.n, sample_size, seed, None)
+            X = read_rows(view.X, drawn.rows)
+            notes.append(f"{view.name}: out of core ({view.n:,} items); intrinsic_dimension and hubness on "
+                         f"{len(drawn.rows):,} of them ({drawn.method}, seed {seed}); the spectral metrics and nc1 "
+                         "exact over every item")
 
         def note(metric: str, exc: Exception) -> None:
             notes.append(f"{view.name}: {metric} is undefined ({exc})")
@@ -176,12 +194,22 @@ def view_metrics(ds: Dataset, /, *, metrics: Sequence[str] | None = None, label:
                 progress(f"{view.name}: spectra")
         for m in [m for m in wanted if m not in _PROFILE]:
             try:
+                if view.lazy and m == "knn_purity":
+                    from .outofcore import sampled_knn_metric
+
+                    est = sampled_knn_metric(view.X, kind="knn_purity", labels=labels, k=k, metric="cosine",
+                                             sample_size=knn_sample, seed=seed, stratify=labels)
+                    values[m] = float(est.value)
+                    notes.append(f"{view.name}: knn_purity = {est.value:.4f} +- {est.se:.4f} (standard error): "
+                                 f"{est.method}, {len(est.rows):,} of {est.n_input:,} items (seed {seed}), their "
+                                 "exact neighbours among all items")
+                    continue
                 if m in _GRAPH and graph is None:
-                    graph = knn_graph(view.X, k=max(k, 2), seed=seed)
+                    graph = knn_graph(X, k=max(k, 2), seed=seed)
                 if m == "intrinsic_dimension":
-                    values[m] = intrinsic_dimension(view.X, graph=graph, seed=seed).value
+                    values[m] = intrinsic_dimension(X, graph=graph, seed=seed).value
                 elif m == "hubness":
-                    values[m] = hubness(view.X, k=k, graph=graph, seed=seed).skewness
+                    values[m] = hubness(X, k=k, graph=graph, seed=seed).skewness
                 elif m == "knn_purity":
                     values[m] = float(np.nanmean(knn_purity(graph, labels, k=k)))
                 elif m == "nc1":
@@ -195,6 +223,8 @@ def view_metrics(ds: Dataset, /, *, metrics: Sequence[str] | None = None, label:
     table["step"] = table["step"].astype("Int64")
     params = {"label": label, "k": k, "knn_metric": "cosine", "seed": seed, "vendi_q": 1.0,
               "vendi_kernel": "cosine"}
+    if any(v.lazy for v in chosen):
+        params.update(out_of_core_sample=sample_size, out_of_core_knn_sample=knn_sample)
     return MetricsReport(table, tuple(wanted), params, tuple(notes), ds.name, ds.fingerprint)
 
 

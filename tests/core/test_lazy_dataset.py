@@ -137,3 +137,28 @@ def test_sample_dataset_refuses_bad_input(tmp_path):
         core.sample_dataset(ds, nonfinite="keep")
     with pytest.raises(EmbedLensInputError, match="is in memory"):
         core.sample_dataset(core.sample_dataset(ds, size=10))
+
+
+def test_view_metrics_of_an_out_of_core_dataset_say_what_was_sampled(tmp_path):
+    from core.outofcore import _draw
+    from core.report import view_metrics
+
+    X, _, meta = _write(tmp_path)
+    lazy = core.load(tmp_path)
+    report = view_metrics(lazy, views=["views/a"], label="label", sample_size=300, knn_sample=200, seed=1)
+    row = report.table.iloc[0]
+    labels = meta["label"].to_numpy()
+    profile = core.spectral_profile(X, seed=1)  # numpy, in memory: exact over every item
+    for name, value in profile.values().items():
+        assert row[name] == pytest.approx(value, rel=1e-6, nan_ok=True), name
+    assert row["nc1"] == pytest.approx(core.neural_collapse(X, labels).nc1, rel=1e-9)
+    rows = _draw(1000, 300, 1, None).rows
+    graph = core.knn_graph(X[rows], k=10, seed=1)
+    assert row["intrinsic_dimension"] == pytest.approx(core.intrinsic_dimension(X[rows], graph=graph, seed=1).value)
+    assert row["hubness"] == pytest.approx(core.hubness(X[rows], k=10, graph=graph, seed=1).skewness)
+    est = core.sampled_knn_metric(X, kind="knn_purity", labels=labels, k=10, metric="cosine", sample_size=200,
+                                  seed=1, stratify=labels)
+    assert row["knn_purity"] == pytest.approx(est.value)
+    assert row["n"] == 1000 and report.params["out_of_core_sample"] == 300
+    assert any("intrinsic_dimension and hubness on 300 of them" in n for n in report.notes)
+    assert any("knn_purity = " in n and "200 of 1,000 items (seed 1)" in n for n in report.notes)
