@@ -10,7 +10,7 @@
 Nothing starts at import, nor for datasets that are not Dask-backed: the client starts (or
 connects) on the first :func:`active_client` call, and stays for the server's life. It becomes
 ``distributed``'s default client, so every :func:`core._dask.compute` of every session runs on
-it. A module-level singleton behind a lock rather than ``st.cache_resource``: only
+it. A module-level singleton behind a lock rather than a Streamlit resource cache: only
 :mod:`dashboard.data` holds Streamlit caches (tests/test_architecture.py), and the lifetime wanted
 is the process's, which a module global is.
 
