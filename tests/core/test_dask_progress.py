@@ -177,10 +177,21 @@ def test_local_cluster_via_progress_to_and_the_same_keys_as_without(cluster_clie
     assert rec.calls and rec.calls[-1][0] == rec.calls[-1][1]
 
 
+_RAN = []
+
+
+def _counted_leaf(i):
+    _RAN.append(i)  # the workers run in this process (processes=False)
+    time.sleep(0.05)
+    return float(i)
+
+
 def test_a_callback_that_raises_cancels_the_cluster_tasks(cluster_client):
     rec = Recorder(stop_at=2)
+    _RAN.clear()
     with pytest.raises(KeyboardInterrupt, match="stop pressed"):
-        _dask.compute(_graph(_slow_leaf, 200), progress=rec)  # 200 x 50 ms on 2 threads: 5 s if not stopped
+        _dask.compute(_graph(_counted_leaf, 200), progress=rec)  # 200 x 50 ms on 2 threads: 5 s if not stopped
+    assert len(_RAN) < 100  # cancelled, not run to the end and then raised
 
     def tasks(dask_scheduler):
         return len(dask_scheduler.tasks)
