@@ -26,6 +26,7 @@ embeddings), without a shift, and has no per-class or unit-row variant.
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -39,8 +40,8 @@ from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, NonFiniteRowsErro
 from ._validation import nonfinite_rows as _rows_with_nonfinite
 
 __all__ = ["SPLIT_EVERY", "PILOT_ROWS", "MomentLimits", "is_dask", "client", "check_matrix", "row_blocks",
-           "tree_sum", "compute", "nonfinite_rows", "take_rows", "feature_moments", "shared_pass", "class_moments",
-           "class_grams", "CrossMoments", "cross_moments", "CrossCovariance", "cross_covariance"]
+           "tree_sum", "compute", "progress_to", "nonfinite_rows", "take_rows", "feature_moments", "shared_pass",
+           "class_moments", "class_grams", "CrossMoments", "cross_moments", "CrossCovariance", "cross_covariance"]
 
 SPLIT_EVERY = 8
 """Partial sums added per task of the tree reduction (dask's own default for reductions)."""
@@ -265,12 +266,24 @@ def tree_sum(parts: list, *, split_every: int = SPLIT_EVERY, combine=None):
     return parts[0]
 
 
-def compute(*objects):
+def compute(*objects, progress=None):
     """``dask.compute`` (on the default ``distributed`` client when one is open): the one place core computes.
+
+    With a progress callback (``progress``, else the one set by :func:`progress_to`), it is told
+    ``(tasks done, tasks in all)`` as tasks finish: on dask's local schedulers through a
+    ``dask.callbacks.Callback`` (as ``dask.diagnostics.ProgressBar`` counts them), on a
+    ``distributed`` client through the scheduler's own progress plugin (what
+    ``distributed.progress`` shows; :func:`_cluster_progress`). The calls are serialised and
+    monotone, ``done <= total``, and the last one is ``(total, total)`` once the values are in;
+    nothing is called when there are no tasks. An exception raised by the callback (a Stop
+    button's) ends the computation: on a cluster its tasks are cancelled.
 
     Parameters
     ----------
     *objects : dask collections or delayed objects
+    progress : callable, optional
+        ``progress(done: int, total: int)``; may be called from another thread (a ``distributed``
+        client's event loop), so it must be thread-safe.
 
     Returns
     -------
@@ -280,11 +293,235 @@ def compute(*objects):
     Raises
     ------
     Exception
-        Whatever a task raised (dask re-raises it here).
+        Whatever a task raised (dask re-raises it here), or the callback raised.
     """
     import dask
 
-    return dask.compute(*objects)
+    callback = progress if progress is not None else _PROGRESS.get()
+    if callback is None:
+        return dask.compute(*objects)
+    report = _Reporter(callback)
+    cluster = _current_client(objects)
+    if cluster is not None:
+        return _compute_on_client(cluster, objects, report)
+    from dask.callbacks import Callback
+
+    counter = _local_progress_class()(report)
+    # passed to this call only: Callback.active is global to the process, and jobs compute in threads
+    values = dask.compute(*objects, callbacks=[*Callback.active, counter._callback])
+    report.finish()
+    return values
+
+
+# --------------------------------------------------------------------------- progress
+
+_PROGRESS: ContextVar = ContextVar("embedlens_dask_progress", default=None)
+
+
+@contextmanager
+def progress_to(callback):
+    """Every :func:`compute` in this block (in this thread or task) tells ``callback`` its task progress.
+
+    For callers that reach dask through functions that take no callback (a metric of :mod:`core`
+    on a dask array calls :func:`compute` one or more times, each a pass over the data: each pass
+    counts from 0 to its own total). A ``contextvars.ContextVar``: set it in the thread that
+    computes (a dashboard job sets it inside the job's thread, not the page's).
+
+    Parameters
+    ----------
+    callback : callable or None
+        ``callback(done: int, total: int)``, thread-safe; None turns progress off in the block.
+
+    Returns
+    -------
+    context manager
+
+    Raises
+    ------
+    Nothing
+        Of its own.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> with progress_to(lambda done, total: seen.append((done, total))):  # doctest: +SKIP
+    ...     core.spectrum(view.X)
+    """
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+class _Reporter:
+    """What :func:`compute` calls: serialised (a lock), monotone, ``done <= total``, silent after the end.
+
+    Remembers an exception the callback raised, so the thread waiting on a cluster can cancel.
+    """
+
+    def __init__(self, callback) -> None:
+        self._callback = callback
+        self._lock = threading.Lock()
+        self.done = self.total = 0
+        self.started = self.closed = False
+        self.error: BaseException | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        with self._lock:
+            if self.closed or self.error is not None:
+                return
+            total = max(int(total), self.total)
+            done = min(max(int(done), self.done), total)
+            if total <= 0 or (self.started and (done, total) == (self.done, self.total)):
+                return
+            self.done, self.total, self.started = done, total, True
+            try:
+                self._callback(done, total)
+            except BaseException as exc:
+                self.error = exc
+                raise
+
+    def finish(self, total: int | None = None) -> None:
+        """The last call, ``(total, total)``, from the computing thread once the values are in."""
+        if self.error is not None:
+            raise self.error
+        self(self.total if total is None else total, self.total if total is None else total)
+        with self._lock:
+            self.closed = True
+
+
+_LOCAL_PROGRESS = None
+
+
+def _local_progress_class():
+    """``dask.callbacks.Callback`` counting finished tasks as ``dask.diagnostics.ProgressBar`` does.
+
+    Made on first use: dask is imported lazily. Called in the thread that runs the local scheduler.
+    """
+    global _LOCAL_PROGRESS
+    if _LOCAL_PROGRESS is None:
+        from dask.callbacks import Callback
+
+        class LocalProgress(Callback):
+            def __init__(self, report) -> None:
+                super().__init__()
+                self._report = report
+                self._state = None
+
+            def _counts(self):
+                s = self._state
+                done = len(s["finished"])
+                return done, done + sum(len(s[k]) for k in ("ready", "waiting", "running"))
+
+            def _start_state(self, dsk, state):
+                self._state = state
+                self._report(*self._counts())
+
+            def _posttask(self, key, result, dsk, state, worker_id):
+                self._report(*self._counts())
+
+        _LOCAL_PROGRESS = LocalProgress
+    return _LOCAL_PROGRESS
+
+
+def _current_client(objects):
+    """The synchronous ``distributed.Client`` that ``dask.compute(*objects)`` would run on, else None."""
+    if "distributed" not in sys.modules:
+        return None  # no client can be open
+    from dask.base import get_scheduler, is_dask_collection
+    from distributed import Client
+
+    scheduler = get_scheduler(collections=[o for o in objects if is_dask_collection(o)] or None)
+    found = scheduler if isinstance(scheduler, Client) else getattr(scheduler, "__self__", None)
+    return found if isinstance(found, Client) and not found.asynchronous else None
+
+
+_SETUP_WAIT_S = 10.0
+"""How long a finished computation waits for the scheduler's progress plugin to have started."""
+
+
+def _cluster_progress(client, futures, report):
+    """A ``distributed`` progress bar drawing into ``report``, listening on the client's event loop.
+
+    Subclasses ``distributed.diagnostics.progressbar.ProgressBar`` (the machinery of
+    ``distributed.progress``, the same in distributed 2024.1 and 2026.8): it installs the
+    scheduler's ``Progress`` plugin over every task the futures depend on and streams
+    ``(remaining, all)`` every 100 ms.
+    """
+    import asyncio
+
+    from distributed.diagnostics.progressbar import ProgressBar
+
+    class ClusterProgress(ProgressBar):
+        def __init__(self) -> None:
+            super().__init__(futures, scheduler=client.scheduler.address, interval="100ms", complete=True)
+            self.answered = threading.Event()  # the scheduler set its plugin up: keys may be released
+            self.all = None
+
+        def _draw_bar(self, remaining, all, **kwargs):
+            self.answered.set()
+            self.all = all
+            try:
+                report(all - remaining, all)
+            except BaseException:  # noqa: BLE001 - kept in report.error; the computing thread cancels
+                pass
+
+        async def run(self) -> None:
+            try:
+                await self.listen()
+            except Exception:  # noqa: BLE001 - e.g. a scheduler refusing pickled plugins: no progress, no error
+                pass
+            finally:
+                self.answered.set()
+
+        async def close(self) -> None:
+            comm = getattr(self, "comm", None)
+            if comm is not None and not comm.closed():
+                comm.abort()
+
+    bar = ClusterProgress()
+    bar.future = asyncio.run_coroutine_threadsafe(bar.run(), client.loop.asyncio_loop)
+    return bar
+
+
+def _compute_on_client(client, objects, report):
+    """``dask.compute`` on ``client`` with task progress; a callback's exception cancels the tasks.
+
+    The graph goes the way ``dask.compute`` sends it to a client (``client.get``, here with
+    ``sync=False`` so this thread can watch for Stop), so the same collection computed with and
+    without progress gives the scheduler the same tasks under the same keys.
+    """
+    import asyncio
+
+    import dask
+    from distributed import futures_of, wait
+
+    def schedule(dsk, keys, **kwargs):
+        packed = client.get(dsk, keys, sync=False, **kwargs)
+        futures = futures_of(packed)
+        bar = _cluster_progress(client, futures, report)
+        try:
+            while True:
+                try:
+                    wait(futures, timeout=0.2)
+                    break
+                except TimeoutError:
+                    if report.error is not None:
+                        client.cancel(futures)
+                        raise report.error from None
+            values = client.gather(packed)
+        finally:
+            # Keep the futures until the scheduler's plugin has found their keys; released earlier,
+            # it would wait for them forever (distributed.diagnostics.progress.Progress.setup).
+            bar.answered.wait(_SETUP_WAIT_S)
+            asyncio.run_coroutine_threadsafe(bar.close(), client.loop.asyncio_loop)
+            for f in futures:
+                f.release()
+        report.finish(bar.all or len(futures))
+        return values
+
+    return dask.compute(*objects, scheduler=schedule)
 
 
 # --------------------------------------------------------------------------- rows

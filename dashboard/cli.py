@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 import tomllib
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 __all__ = ["main", "streamlit_command", "COMMANDS"]
@@ -92,6 +93,10 @@ def _add_serve(sub) -> None:
         "interface, so anyone on the network can open the app and upload files)",
     )
     _add_max_file_mb(p)
+    _add_dask(p, "where the app computes on Dask-backed (out-of-core) views: 'local' (default: a "
+              "LocalCluster on this machine, started when a page first needs it), a scheduler address "
+              "such as tcp://HOST:8786 (a running cluster; its workers need EmbedLens installed), or "
+              "'threads' (dask's threads in the server process, no cluster); sets $EMBEDLENS_DASK")
     p.set_defaults(func=_serve, sub_parser=p)
 
 
@@ -109,6 +114,34 @@ def _int_in(lo: int, hi: int | None = None):
         return value
     parse.__name__ = "integer"
     return parse
+
+
+def _dask_value(text: str) -> str:
+    """An argparse type: ``local``, ``threads`` or a scheduler address (a usage error otherwise)."""
+    from dashboard.cluster import parse_setting
+
+    try:
+        return parse_setting(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_dask_value.__name__ = "Dask setting"
+
+
+def _add_dask(p, help_text: str) -> None:
+    p.add_argument("--dask", type=_dask_value, metavar="ADDRESS", help=help_text)
+
+
+def _check_dask(args, parser) -> None:
+    """``--dask local`` / an address needs distributed: say so before any work."""
+    import importlib.util
+
+    value = getattr(args, "dask", None)
+    if value not in (None, "threads") and importlib.util.find_spec("distributed") is None:
+        parser.error(f"--dask {value} needs dask's distributed: pip install 'embedlens[scale]'")
+    if value == "threads" and importlib.util.find_spec("dask") is None:
+        parser.error("--dask threads needs dask: pip install 'embedlens[scale]'")
 
 
 def _add_max_file_mb(p) -> None:
@@ -132,6 +165,9 @@ def _add_dataset_options(p) -> None:
                    help="leave out rows holding NaN / inf (from every view) instead of refusing them")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     _add_max_file_mb(p)
+    _add_dask(p, "compute on Dask: 'local' (a LocalCluster on this machine for this run), a scheduler "
+              "address such as tcp://HOST:8786 (a running cluster; its workers need EmbedLens installed) "
+              "or 'threads' (default: dask's threads, only for Dask-backed data)")
 
 
 def _metric_list() -> str:
@@ -219,10 +255,14 @@ def _serve(args, parser) -> None:
             parser.error(f"data folder {str(args.data_dir)!r} does not exist or is not a folder")
         env["EMBEDLENS_DATA"] = str(args.data_dir.resolve())
     _max_file_mb(args, parser, env)
+    _check_dask(args, parser)
+    if args.dask is not None:
+        env["EMBEDLENS_DASK"] = args.dask
     cmd = streamlit_command(args.port, args.address)
     host = args.address or DEFAULT_ADDRESS
     where = env.get("EMBEDLENS_DATA", "bundled samples")
-    print(f"EmbedLens: http://{'localhost' if host == DEFAULT_ADDRESS else host}:{args.port}  (data: {where})",
+    dask = f", dask: {args.dask}" if args.dask is not None else ""
+    print(f"EmbedLens: http://{'localhost' if host == DEFAULT_ADDRESS else host}:{args.port}  (data: {where}{dask})",
           flush=True)
     os.execve(sys.executable, cmd, env)
 
@@ -238,6 +278,7 @@ def _load_for_command(args, parser):
     import core
 
     _max_file_mb(args, parser, os.environ)
+    _check_dask(args, parser)
     if not args.path.exists():
         parser.error(f"{str(args.path)!r} does not exist")
     out = getattr(args, "out", None)
@@ -265,6 +306,23 @@ def _load_for_command(args, parser):
         if isinstance(exc, core.NonFiniteRowsError) and not args.drop_nonfinite:
             hint += "\n--drop-nonfinite leaves those rows out (from every view and the metadata)"
         sys.exit(f"embedlens {args.command_name}: {exc}{hint}")
+
+
+@contextmanager
+def _dask_for(args):
+    """The ``--dask`` client open around a command's computation (a failure: one line, exit status 1)."""
+    from dashboard.cluster import ClusterUnavailable, command_client
+
+    opened = ExitStack()
+    try:
+        info = opened.enter_context(command_client(args.dask))
+    except ClusterUnavailable as exc:
+        sys.exit(f"embedlens {args.command_name}: {exc}")
+    with opened:  # closes the client (and a local cluster it started)
+        if info is not None and not args.quiet:
+            link = f" · dashboard {info.dashboard_link}" if info.dashboard_link else ""
+            print(f"Dask: {info.summary}{link}", file=sys.stderr, flush=True)
+        yield info
 
 
 def _compute(args, ds):
@@ -297,7 +355,8 @@ def _metrics(args, parser) -> None:
     args.command_name = "metrics"
     fmt = args.format or ("csv" if args.out is not None and args.out.suffix.lower() == ".csv" else "json")
     ds = _load_for_command(args, parser)
-    report, seconds = _compute(args, ds)
+    with _dask_for(args):
+        report, seconds = _compute(args, ds)
     if fmt == "csv":
         text = report.table.to_csv(index=False)
     else:
@@ -321,13 +380,14 @@ def _metrics(args, parser) -> None:
 def _report(args, parser) -> None:
     args.command_name = "report"
     ds = _load_for_command(args, parser)
-    report, _ = _compute(args, ds)
     from dashboard.report import ReportError, write_report
 
     try:
-        written = write_report(ds, args.out, metrics=report, map_method=args.map, images=args.images,
-                               views=_split(args.views), seed=args.seed,
-                               progress=None if args.quiet else lambda t: print(t, file=sys.stderr))
+        with _dask_for(args):
+            report, _ = _compute(args, ds)
+            written = write_report(ds, args.out, metrics=report, map_method=args.map, images=args.images,
+                                   views=_split(args.views), seed=args.seed,
+                                   progress=None if args.quiet else lambda t: print(t, file=sys.stderr))
     except ReportError as exc:
         sys.exit(f"embedlens report: {exc}")
     except OSError as exc:

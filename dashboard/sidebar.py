@@ -10,7 +10,7 @@ from . import session as vs
 from .context import Context
 from .literal import md
 
-__all__ = ["render"]
+__all__ = ["render", "dask_block"]
 
 
 def _page_base_url() -> str | None:
@@ -74,10 +74,27 @@ def copy_link_button(url: str) -> str:
     )
 
 
+def dask_block() -> None:
+    """The server's Dask cluster, once a page started one: "LocalCluster · 2 workers · 2 threads" and
+    its dashboard's link (when served). Nothing otherwise: the block never starts a cluster."""
+    from .cluster import cluster_info
+
+    info = cluster_info()
+    if info is None:
+        return
+    st.caption(f"Dask · {md(info.summary)}",
+               help="Where computations on out-of-core views run (`embedlens --dask`). "
+               + ("" if info.dashboard_link else "Its dashboard is not served: the cluster needs bokeh>=3.1."))
+    if info.dashboard_link:
+        st.link_button("Dask dashboard", info.dashboard_link, icon=":material/monitoring:", width="stretch",
+                       help="The cluster's own dashboard: tasks, workers, memory")
+
+
 def render(ctx: Context) -> None:
     with st.sidebar:
         if not ctx.entries:
             st.caption("No datasets in the data folder yet.")
+            dask_block()
             return
         names = [e.name for e in ctx.entries]
         descriptions = {e.name: e.description for e in ctx.entries}
@@ -107,3 +124,4 @@ def render(ctx: Context) -> None:
                        + (f" Its fp= is the dataset fingerprint {ctx.dataset.fingerprint[:8]}."
                           if ctx.dataset is not None else ""))
             st.code(url, language=None, wrap_lines=True)
+        dask_block()

@@ -1,0 +1,103 @@
+"""`embedlens --dask`: checked before any work, passed to the server, opened around the metrics CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dashboard import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("value", ["local", "threads", "tcp://10.0.0.5:8786", "10.0.0.5:8786", "tls://h.example:8786"])
+def test_dask_values_accepted_by_every_command(value):
+    parser = cli.build_parser()
+    assert parser.parse_args(["metrics", "x", "--dask", value]).dask == value
+    assert parser.parse_args(["report", "x", "--out", "r.html", "--dask", value]).dask == value
+    assert parser.parse_args(["serve", "--dask", value]).dask == value
+
+
+@pytest.mark.parametrize("value", ["cluster", "tcp://h", "http://h:8786", "h:70000"])
+def test_dask_values_refused_as_usage_errors_before_any_work(value, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_load_for_command", lambda *a: pytest.fail("loaded data before checking --dask"))
+    for argv in (["metrics", str(tmp_path), "--dask", value], [str(tmp_path), "--dask", value]):
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument --dask: {value!r} is not 'local', 'threads' or a scheduler address" in err
+
+
+def test_help_documents_dask():
+    for command in ("serve", "metrics", "report"):
+        text = cli.build_parser()._subparsers._group_actions[0].choices[command].format_help()
+        assert "--dask ADDRESS" in text and "tcp://HOST:8786" in text
+
+
+@pytest.mark.parametrize("argv", [["serve"], []])
+def test_serve_passes_the_setting_to_streamlit(argv, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.os, "execve", lambda path, cmd, env: calls.append((path, cmd, env)))
+    monkeypatch.delenv("EMBEDLENS_DASK", raising=False)
+    cli.main([*argv, str(tmp_path), "--dask", "tcp://10.0.0.5:8786", "--port", "8611"])
+    cli.main([*argv, str(tmp_path), "--port", "8612"])
+    (path, cmd, env), (_, _, env_default) = calls
+    assert path == sys.executable and cmd[1:4] == ["-m", "streamlit", "run"]
+    assert env["EMBEDLENS_DASK"] == "tcp://10.0.0.5:8786"
+    assert "EMBEDLENS_DASK" not in env_default  # no flag: the server's default (a local cluster)
+
+
+def _dataset(folder: Path) -> Path:
+    """Three .npy shards of a run (row-aligned views of 300 items) and their labels."""
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(4)
+    base = rng.standard_normal((300, 16)).astype(np.float32)
+    for i in range(3):
+        np.save(folder / f"shard-{i}.npy", base + 0.5 * i * rng.standard_normal((300, 16)).astype(np.float32))
+    (folder / "metadata.csv").write_text("label\n" + "\n".join(str(i % 3) for i in range(300)) + "\n")
+    return folder
+
+
+def _metrics(path: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dashboard.cli", "metrics", str(path), "--out", str(out),
+                           "--metrics", "participation_ratio,effective_rank,knn_purity", *extra],
+                          cwd=out.parent, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_metrics_with_a_local_cluster_writes_the_same_numbers(tmp_path):
+    pytest.importorskip("distributed")
+    data = _dataset(tmp_path / "run")
+    plain = _metrics(data, tmp_path / "plain.json")
+    on_dask = _metrics(data, tmp_path / "dask.json", "--dask", "local")
+    assert plain.returncode == 0, plain.stderr[-2000:]
+    assert on_dask.returncode == 0, on_dask.stderr[-2000:]
+    assert "Dask: LocalCluster · " in on_dask.stderr and "Dask:" not in plain.stderr
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("plain.json", "dask.json"))
+    assert [v["view"] for v in a["views"]] == ["shard-0", "shard-1", "shard-2"]
+    assert all(0 < v["participation_ratio"] <= 16 and 0 <= v["knn_purity"] <= 1 for v in a["views"])
+    assert a["views"] == b["views"] and a["metrics"] == b["metrics"]
+
+
+def test_metrics_with_an_unreachable_scheduler_is_one_line(tmp_path):
+    pytest.importorskip("distributed")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = ("import dashboard.cluster as c, dashboard.cli as cli; c.CONNECT_TIMEOUT_S = 1.0; "
+            f"cli.main(['metrics', {str(_dataset(tmp_path / 'run'))!r}, '--quiet', '--dask', 'tcp://127.0.0.1:{port}'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        next(line for line in out.stderr.splitlines() if line.startswith("embedlens metrics: Dask: no scheduler"))]
+    assert f"tcp://127.0.0.1:{port} within 1 s" in out.stderr
