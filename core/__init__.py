@@ -114,6 +114,7 @@ from .rashomon import (
     swarm_data,
 )
 # --- scale-out (dask is imported only when used) ---
+from .dataset_sample import sample_dataset
 from .outofcore import (
     ExtendedMap,
     SampledMetric,
@@ -121,7 +122,6 @@ from .outofcore import (
     fingerprint_chunked,
     open_sharded,
     read_rows,
-    sample_dataset,
     sample_then_extend_umap,
     sampled_knn_metric,
 )

@@ -97,6 +97,10 @@ def _add_serve(sub) -> None:
               "LocalCluster on this machine, started when a page first needs it), a scheduler address "
               "such as tcp://HOST:8786 (a running cluster; its workers need EmbedLens installed), or "
               "'threads' (dask's threads in the server process, no cluster); sets $EMBEDLENS_DASK")
+    p.add_argument("--sample-rows", type=_int_in(100, 10_000_000), metavar="N",
+                   help="out-of-core datasets (views that are folders of shards): items in the seeded sample "
+                   "the pages show (default: 50,000; exact sums over every item run on Dask on request); "
+                   "sets $EMBEDLENS_SAMPLE_ROWS")
     p.set_defaults(func=_serve, sub_parser=p)
 
 
@@ -258,6 +262,8 @@ def _serve(args, parser) -> None:
     _check_dask(args, parser)
     if args.dask is not None:
         env["EMBEDLENS_DASK"] = args.dask
+    if args.sample_rows is not None:
+        env["EMBEDLENS_SAMPLE_ROWS"] = str(args.sample_rows)
     cmd = streamlit_command(args.port, args.address)
     host = args.address or DEFAULT_ADDRESS
     where = env.get("EMBEDLENS_DATA", "bundled samples")

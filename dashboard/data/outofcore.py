@@ -3,15 +3,15 @@
 The pages show an out-of-core dataset through its in-memory sample (:func:`core.sample_dataset`);
 what is a sum over items is also computed over ``ds.sample.full`` -- the lazy views -- here,
 one job per view (pair), metric and parameters, kept by the server's registry (the last 16)
-so a second session or a rerun finds the result. Each job runs inside
-:func:`dashboard.cluster.dask_job` (the server's cluster, the job's progress fed by Dask's tasks).
+so a second session or a rerun finds the result. Each job runs through
+:func:`dashboard.cluster.run_with_progress` (the server's cluster or threads, ``embedlens --dask``;
+the job's progress fed by Dask's finished tasks).
 Sampled kNN metrics (:func:`core.sampled_knn_metric`) search the neighbours among all items.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import streamlit as st
 
@@ -86,13 +86,6 @@ def _compute(kind: str, ds: Dataset, views: tuple[str, ...], params: dict) -> Ca
     raise ValueError(f"unknown out-of-core job {kind!r}")
 
 
-@contextmanager
-def _dask_job(progress):
-    """The server's Dask client around a job (placeholder until dashboard.cluster lands)."""
-    progress(0.0, "reading the shards")
-    yield
-
-
 def submit(kind: str, ds: Dataset, views: tuple[str, ...], params: dict, *, owner: str) -> Job:
     """Start (or join) the job computing ``kind`` over every item of ``views`` with ``params``."""
     fps = tuple(_full(ds, v).fingerprint for v in views)
@@ -100,8 +93,10 @@ def submit(kind: str, ds: Dataset, views: tuple[str, ...], params: dict, *, owne
     label = f"{EXACT.get(kind, kind)} over all {ds.sample.n_total:,} items"
 
     def fn(progress):
-        with _dask_job(progress):
-            return run()
+        from dashboard import cluster
+
+        progress(0.0, "starting Dask")
+        return cluster.run_with_progress(run, progress=progress)
 
     return jobs().submit(job_key(kind, fps, params), label, fn, owner=owner, retry=True)
 

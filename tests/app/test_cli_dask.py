@@ -72,6 +72,41 @@ def _metrics(path: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
+def _sharded(folder: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    """An out-of-core dataset: one view as a folder of uneven .npy shards (a manifest names it), labels."""
+    rng = np.random.default_rng(5)
+    labels = np.arange(900) % 3
+    X = (rng.standard_normal((3, 16))[labels] * 2 + rng.standard_normal((900, 16))).astype(np.float32)
+    (folder / "emb").mkdir(parents=True)
+    for i, (s, e) in enumerate([(0, 100), (100, 101), (101, 900)]):
+        np.save(folder / "emb" / f"part-{i}.npy", X[s:e])
+    (folder / "metadata.csv").write_text("label\n" + "\n".join(map(str, labels)) + "\n")
+    (folder / "embedlens.toml").write_text('metadata = "metadata.csv"\n[[views]]\nfile = "emb"\n')
+    return folder, X, labels
+
+
+def test_metrics_of_an_out_of_core_view_on_a_local_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    import core
+
+    data, X, labels = _sharded(tmp_path / "big")
+    plain = _metrics(data, tmp_path / "plain.json")
+    on_dask = _metrics(data, tmp_path / "dask.json", "--dask", "local")
+    assert plain.returncode == 0, plain.stderr[-2000:]
+    assert on_dask.returncode == 0, on_dask.stderr[-2000:]
+    assert "Dask: LocalCluster · " in on_dask.stderr
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("plain.json", "dask.json"))
+    assert a["views"] == b["views"]  # the same numbers on dask's threads and on the cluster
+    s = core.spectrum(X)  # in memory: the independent path
+    (row,) = b["views"]
+    assert row["n"] == 900
+    assert row["participation_ratio"] == pytest.approx(core.participation_ratio(s), rel=1e-6)
+    assert row["effective_rank"] == pytest.approx(core.effective_rank(s), rel=1e-6)
+    est = core.sampled_knn_metric(X, kind="knn_purity", labels=labels.astype(str), k=10, metric="cosine",
+                                  sample_size=2000, seed=0, stratify=labels.astype(str))
+    assert row["knn_purity"] == pytest.approx(est.value)  # 900 < 2,000: every item, exact neighbours
+
+
 def test_metrics_with_a_local_cluster_writes_the_same_numbers(tmp_path):
     pytest.importorskip("distributed")
     data = _dataset(tmp_path / "run")
