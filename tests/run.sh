@@ -6,7 +6,7 @@
 #     kaleido); Debian's chromium for the browser tests and kaleido
 #   - every test with the versions a fresh install resolves today
 #   - then the core, figure, app and doctest tests again in .venv-lowest, with every dependency at
-#     the lower bound pyproject.toml declares (tests/lowest.txt)
+#     the lower bound pyproject.toml declares, the scale extra's too (tests/lowest.txt)
 # Extra arguments run pytest once in .venv with them instead, e.g. `bash tests/run.sh -k share_link -x`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,7 +32,7 @@ fi
 echo "== every test, with today's versions"
 .venv/bin/python -m pytest && current=0 || current=$?
 echo "== core, figure, app and doctest tests with the lowest declared versions (tests/lowest.txt)"
-ensure_venv .venv-lowest "[test]" tests/lowest.txt
+ensure_venv .venv-lowest "[test,scale]" tests/lowest.txt
 # no formats-test extra at the lowest versions (its libraries need a newer pyarrow): those tests skip
 TESTS_REQUIRE_OPTIONAL_LIBS=0 .venv-lowest/bin/python -m pytest -m "not browser" tests/core tests/figures tests/app core README.md \
   && lowest=0 || lowest=$?
