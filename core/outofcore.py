@@ -611,7 +611,7 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
     drawn = _draw(n, int(sample_size), seed, labels)
     check_param("n_neighbors", n_neighbors, Interval(Integral, 2, len(drawn.rows), closed="left"),
                 hint=f"the sample has {len(drawn.rows):,} rows")
-    sample = _dask.take_rows(X, drawn.rows) if lazy else np.asarray(X[drawn.rows])
+    sample = read_rows(X, drawn.rows) if lazy else np.asarray(X[drawn.rows])  # .npy shards: only those rows
     if lazy and not np.isfinite(sample).all():  # name every such row of X, not the sample's
         _dask._raise_nonfinite(X, "X", hint=DROP_ROWS_HINT)
     umap = import_umap()
@@ -762,7 +762,7 @@ def _merge(*parts):
 
 def _query_knn(X, rows: np.ndarray, k: int, metric: str, lazy: bool, name: str = "X") -> np.ndarray:
     """Global row numbers of the exact k nearest rows of each of ``rows`` among all rows (self excluded)."""
-    Q = np.asarray(_dask.take_rows(X, rows) if lazy else X[rows], dtype=np.float64)
+    Q = np.asarray(read_rows(X, rows) if lazy else X[rows], dtype=np.float64)
     if lazy:
         from dask import delayed
 

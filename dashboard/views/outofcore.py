@@ -28,7 +28,9 @@ def banner(ds: Dataset | None) -> None:
     if ds is None or ds.sample is None:
         return
     s = ds.sample
-    st.info(md(f"Out of core: {ds.name!r} holds {s.n_total:,} items; this page shows {s.label} ({s.method}). "
+    shows = ("all of them, in memory (no more than the sample size)" if s.method == "all rows" else
+             f"a seeded uniform sample of {len(s.rows):,} of them (seed {s.seed}, without replacement)")
+    st.info(md(f"Out of core: {ds.name!r} holds {s.n_total:,} items; this page shows {shows}. "
                "Exact over every item (on Dask, under 'All items'): the covariance and cosine "
                "spectra with every metric read off them, coding rate, rate reduction, neural collapse, linear "
                "CKA, Procrustes and CCA; kNN purity from the exact neighbours of a sample among all items."),
@@ -68,10 +70,15 @@ def all_items(ds: Dataset, kind: str, views: tuple[str, ...], params: dict, rend
             st.rerun()
 
 
-def _cards(pairs: list[tuple[str, str, str]]) -> None:
+def _cards(cards: list[tuple]) -> None:
+    """``(label, value, help)`` or ``(label, value, help, "± se")`` cards, four a row (the ± as the grey,
+    arrow-less delta: in the value, "0.020 ± 0.001" was cut off at 1280 px)."""
     cols = st.columns(4)
-    for i, (label, value, help_) in enumerate(pairs):
-        cols[i % 4].metric(label, value, help=help_)
+    for i, (label, value, help_, *delta) in enumerate(cards):
+        if delta:
+            cols[i % 4].metric(label, value, delta[0], help=help_, delta_color="off", delta_arrow="off")
+        else:
+            cols[i % 4].metric(label, value, help=help_)
 
 
 def spectra(ds: Dataset, view, s) -> None:
@@ -111,7 +118,7 @@ def geometry(ds: Dataset, view, s, column: str) -> None:
 
     def render_knn(m) -> None:
         lo, hi = m.ci
-        _cards([(f"kNN purity (k={m.k}, {m.metric})", f"{m.value:.3f} ± {m.se:.3f}", metric_help("knn_purity"))])
+        _cards([(f"kNN purity (k={m.k}, {m.metric})", f"{m.value:.3f}", metric_help("knn_purity"), f"± {m.se:.3f}")])
         st.caption(md(f"{m.method}: {len(m.rows):,} of {m.n_input:,} items (seed {m.seed}); each item's {m.k} "
                       f"neighbours searched among all items; {m.confidence:.0%} interval [{lo:.3f}, {hi:.3f}] "
                       "(standard error of the stratified mean)."))
@@ -167,7 +174,7 @@ def compare(ds: Dataset, a, b, s) -> None:
                  view_compare._card(r["procrustes"].value, "procrustes", view_compare._used(r["procrustes"].value)),
                  view_compare._card(r["cca"], "cca", view_compare._used(r["cca"]))]
         _cards([(md(c.label), c.value, c.help) for c in cards]
-               + [(f"Mutual kNN (k={m.k}, {m.metric})", f"{m.value:.3f} ± {m.se:.3f}", metric_help("mutual_knn"))])
+               + [(f"Mutual kNN (k={m.k}, {m.metric})", f"{m.value:.3f}", metric_help("mutual_knn"), f"± {m.se:.3f}")])
         lo, hi = m.ci
         st.caption(md(" · ".join(c.note for c in cards) + f" · mutual kNN: {m.method}, {len(m.rows):,} of "
                       f"{m.n_input:,} items (seed {m.seed}), each item's neighbours searched among all items in both "

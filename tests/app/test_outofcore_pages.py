@@ -63,7 +63,7 @@ def _banner(at) -> str:
 def test_every_page_opens_on_the_sample_and_says_so(page, big):
     at = run_app({"ds": "big"}, page=page)
     text = _banner(at)
-    assert "holds 3,000 items" in text and f"a seeded sample of {SAMPLE} of 3,000 items (seed 0)" in text
+    assert "holds 3,000 items" in text and f"a seeded uniform sample of {SAMPLE} of them (seed 0, without replacement)" in text
     assert not at.error, [e.value for e in at.error]
 
 
@@ -111,7 +111,8 @@ def test_geometry_nc1_over_all_items_and_knn_purity_with_its_interval(big):
     at = _all_items(at, "knn_purity")  # from the exact neighbours (among all items) of a sample
     m = core.sampled_knn_metric(X, kind="knn_purity", labels=labels, k=15, metric="cosine", sample_size=2000,
                                 seed=0, stratify=labels)
-    assert _values(at, "kNN purity (k=15, cosine)")[-1] == f"{m.value:.3f} ± {m.se:.3f}"
+    card = [c for c in at.metric if c.label == "kNN purity (k=15, cosine)"][-1]
+    assert (card.value, card.delta) == (f"{m.value:.3f}", f"± {m.se:.3f}")
     assert any("2,000 of 3,000 items (seed 0)" in c.value for c in at.caption)
 
 
@@ -144,6 +145,7 @@ def test_compare_over_all_items_is_exact_where_it_is_a_sum(big):
     assert _values(at, proc.value.label)[-1] == f"{float(proc.value):.3f}"
     assert _values(at, cca.label)[-1] == f"{float(cca):.3f}"
     m = core.sampled_knn_metric(X, kind="mutual_knn", Y=Y, k=10, metric="cosine", sample_size=2000, seed=0)
-    assert _values(at, "Mutual kNN (k=10, cosine)")[-1] == f"{m.value:.3f} ± {m.se:.3f}"
+    card = [c for c in at.metric if c.label == "Mutual kNN (k=10, cosine)"][-1]
+    assert (card.value, card.delta) == (f"{m.value:.3f}", f"± {m.se:.3f}")
     sample_cka = core.cka(_sample(big[0]).view("layer1").X, _sample(big[0]).view("layer2").X)
     assert _values(at, cka.label)[0] == f"{float(sample_cka):.3f}"  # the page's own card: the sample
