@@ -583,6 +583,14 @@ def _take_chunk(block, local):
     return np.asarray(block)[local]
 
 
+def checked_rows(rows, n: int) -> np.ndarray:
+    """``rows`` as a flat int64 array, every one in ``[0, n)`` (IndexError naming the range otherwise)."""
+    rows = np.asarray(rows, dtype=np.int64).ravel()
+    if rows.size and (rows.min() < 0 or rows.max() >= n):
+        raise IndexError(f"row numbers must lie in [0, {n}); got {int(rows.min())} .. {int(rows.max())}")
+    return rows
+
+
 def take_rows(X, rows) -> np.ndarray:
     """The given rows of a dask array as one in-memory numpy array (only the chunks holding them are read).
 
@@ -604,10 +612,7 @@ def take_rows(X, rows) -> np.ndarray:
     """
     from dask import delayed
 
-    rows = np.asarray(rows, dtype=np.int64).ravel()
-    n = X.shape[0]
-    if rows.size and (rows.min() < 0 or rows.max() >= n):
-        raise IndexError(f"row numbers must lie in [0, {n}); got {int(rows.min())} .. {int(rows.max())}")
+    rows = checked_rows(rows, X.shape[0])
     X = X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]

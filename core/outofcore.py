@@ -450,10 +450,7 @@ def read_rows(X, rows) -> np.ndarray:
     IndexError
         A row number outside ``[0, n)``.
     """
-    rows = np.asarray(rows, dtype=np.int64).ravel()
-    n = X.shape[0]
-    if rows.size and (rows.min() < 0 or rows.max() >= n):
-        raise IndexError(f"row numbers must lie in [0, {n}); got {int(rows.min())} .. {int(rows.max())}")
+    rows = _dask.checked_rows(rows, X.shape[0])
     if not _dask.is_dask(X):
         return np.asarray(X[rows], dtype=np.float32)
     reader = _READERS.get(X.name)
