@@ -31,6 +31,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 import core
+from core._sampling import subsample
 from core.report import REPORT_METRICS, MetricsReport, view_metrics
 from core.types import Dataset, View
 
@@ -171,6 +172,10 @@ def _trajectory_section(ctx: ReportContext) -> list[Block]:
     return [Block("Over training", figures)] if figures else []
 
 
+MAP_SAMPLE = 50_000
+"""Out-of-core views: items in the seeded sample their report map is drawn from (the spectrum is exact)."""
+
+
 def _views_section(ctx: ReportContext) -> list[Block]:
     blocks = []
     label = ctx.label
@@ -184,10 +189,17 @@ def _views_section(ctx: ReportContext) -> list[Block]:
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", view.name)
         figures = {f"{stem}-spectrum": figs.spectrum_figure(figs.spectrum_info(spec, fit))}
         if ctx.map_method != "none":
-            m = core.project(view.X, method=ctx.map_method, seed=ctx.seed, quality=False)
-            info = projection_info(m.coords, np.arange(view.n), color=color,
-                                   title=f"{ctx.map_method.upper()} map, seed {ctx.seed}")
+            rows, title = np.arange(view.n), f"{ctx.map_method.upper()} map, seed {ctx.seed}"
+            X = view.X
+            if view.lazy:  # out of core: the map of a declared seeded sample, read row by row from the shards
+                drawn = subsample(rows, MAP_SAMPLE, seed=ctx.seed)
+                rows, X = drawn.rows, core.read_rows(view.X, drawn.rows)
+                if len(rows) < view.n:
+                    title += f", a seeded uniform sample of {len(rows):,} of {view.n:,} items"
+            m = core.project(X, method=ctx.map_method, seed=ctx.seed, quality=False)
+            info = projection_info(m.coords, rows, color=color, title=title)
             fig = projection_figure(info, height=420)
+            fig.update_layout(title=dict(text=html.escape(title), font=dict(size=13)))  # the figure draws no title
             figures[f"{stem}-map-{ctx.map_method}"] = fig
         blocks.append(Block(f"{html.escape(view.label)} <span class='note'>({html.escape(view.name)}, "
                             f"{view.n:,} × {view.d})</span>", figures, level=3))

@@ -136,3 +136,18 @@ def test_metrics_with_an_unreachable_scheduler_is_one_line(tmp_path):
     assert out.stderr.strip().splitlines() == [
         next(line for line in out.stderr.splitlines() if line.startswith("embedlens metrics: Dask: no scheduler"))]
     assert f"tcp://127.0.0.1:{port} within 1 s" in out.stderr
+
+
+def test_report_of_an_out_of_core_view_maps_a_declared_sample(tmp_path, monkeypatch):
+    import core
+    from dashboard import report
+
+    data, X, _ = _sharded(tmp_path / "big")
+    monkeypatch.setattr(report, "MAP_SAMPLE", 300)
+    ds = core.load(data)
+    assert ds.lazy
+    out = tmp_path / "r.html"
+    report.write_report(ds, out, map_method="pca")
+    text = out.read_text()
+    assert "PCA map, seed 0, a seeded uniform sample of 300 of 900 items" in text
+    assert "out of core (900 items); intrinsic_dimension and hubness on" in text  # the metrics' notes
