@@ -15,6 +15,7 @@ from dashboard.literal import md
 from dashboard.figures import norm_histogram_figure, norm_histogram_info
 from dashboard.figures.export import chart_config
 from dashboard.views import data as view_data
+from dashboard.views import outofcore as view_ooc
 
 UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "arrow", "csv", "tsv", "txt", "toml"]
 
@@ -80,14 +81,14 @@ def reading_notes(ds: core.Dataset) -> None:
 
 def views_section(ds: core.Dataset) -> None:
     st.subheader(f"Views ({len(ds.views)})")
-    table = ds.views_table()
+    table = view_ooc.views_table(ds)  # out of core: every item's n and the shards, the sample's own n
     empty = [c for c in table.columns if (text_values(table[c], missing="") == "").all()]  # NaN or ""
     table = view_data.metadata_display(table.drop(columns=empty))  # a missing step reads (missing), not None
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320))
 
 
 def health_section(ds: core.Dataset, view: core.View) -> None:
-    st.subheader(f"Health of {md(view.label)}")
+    st.subheader(f"Health of {md(view.label)}" + (f" (the {ds.n:,} sampled items)" if ds.sample else ""))
     health = health_data.view_health(view.fingerprint, view.X)
     cols = st.columns(5)
     cols[0].metric("Rows with NaN / inf", f"{len(ds.dropped_rows):,}" if len(ds.dropped_rows) else "0",

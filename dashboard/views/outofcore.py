@@ -20,7 +20,7 @@ from dashboard.data import outofcore as ooc
 from dashboard.literal import md
 from dashboard.views import job_progress
 
-__all__ = ["banner", "all_items", "spectra", "rate_reduction", "geometry", "map_all", "compare"]
+__all__ = ["banner", "views_table", "all_items", "spectra", "rate_reduction", "geometry", "map_all", "compare"]
 
 
 def banner(ds: Dataset | None) -> None:
@@ -35,6 +35,16 @@ def banner(ds: Dataset | None) -> None:
                "spectra with every metric read off them, coding rate, rate reduction, neural collapse, linear "
                "CKA, Procrustes and CCA; kNN purity from the exact neighbours of a sample among all items."),
             icon=":material/storage:")
+
+
+def views_table(ds: Dataset):
+    """The Data page's table of views: for an out-of-core dataset the full views (every item's ``n``, the
+    shard folder, the files' fingerprint) with the sample's rows in ``in sample``."""
+    if ds.sample is None:
+        return ds.views_table()
+    table = ds.sample.full.views_table()
+    table.insert(2, "in sample", ds.n)
+    return table
 
 
 def _owner(kind: str) -> str:

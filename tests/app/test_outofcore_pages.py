@@ -149,3 +149,11 @@ def test_compare_over_all_items_is_exact_where_it_is_a_sum(big):
     assert (card.value, card.delta) == (f"{m.value:.3f}", f"± {m.se:.3f}")
     sample_cka = core.cka(_sample(big[0]).view("layer1").X, _sample(big[0]).view("layer2").X)
     assert _values(at, cka.label)[0] == f"{float(sample_cka):.3f}"  # the page's own card: the sample
+
+
+def test_data_page_lists_every_item_and_the_sample(big):
+    at = run_app({"ds": "big", "view": "layer1"}, page="app_pages/data.py")
+    table = next(d.value for d in at.dataframe if "in sample" in d.value.columns)
+    assert table["n"].tolist() == [N, N] and table["in sample"].tolist() == [SAMPLE, SAMPLE]
+    assert table["file"].tolist() == ["layer1", "layer2"]
+    assert any(h.value.endswith(f"(the {SAMPLE} sampled items)") for h in at.subheader)
