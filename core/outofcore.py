@@ -337,8 +337,9 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
         fmt, used = "parquet", parquet
     stamp = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in used]
     name = "embedlens-shards-" + hashlib.sha256(repr((stamp, chunks, column)).encode()).hexdigest()[:24]
+    # inline_array: each read task carries the reader (paths, row counts): no task waits on a shared key
     X = da.from_array(reader, chunks=(chunks, reader.shape[1]), name=name, asarray=True, lock=False,
-                      meta=np.empty((0, reader.shape[1]), dtype=reader.dtype), fancy=False)
+                      inline_array=True, meta=np.empty((0, reader.shape[1]), dtype=reader.dtype), fancy=False)
     if X.dtype != np.float32:
         X = X.astype(np.float32)
     return ShardedView(X, reader.shape[0], reader.shape[1], source_dtype, fmt, tuple(f.name for f in used),
