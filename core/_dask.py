@@ -473,6 +473,22 @@ def _prepare(rows, *, normalize, transform, inv):
     return rows, bad
 
 
+def _unit_rows_into(raw, wide):
+    """``_prepare(raw, normalize=True)`` for float32 rows, computed in the float64 buffer ``wide``.
+
+    The numbers of :func:`core._numerics.unit_rows` (float64 widening, ``einsum`` norms, one
+    division), without its four temporary arrays per block: a ``distributed`` worker hands freed
+    memory back to the system (``MALLOC_TRIM_THRESHOLD_``), so each temporary costs page faults.
+    """
+    U = wide[:len(raw)]
+    np.copyto(U, raw)
+    norms = np.sqrt(np.einsum("ij,ij->i", U, U))
+    np.divide(U, np.where(norms > 0, norms, 1.0)[:, None], out=U)
+    finite = np.isfinite(norms)
+    keep = finite & (norms > 0)
+    return (U if keep.all() else U[keep]), np.flatnonzero(~finite)
+
+
 def _moment_chunk(block, offset, *, normalize, transform, shift, inv, dtype, sub_rows):
     """``(sum (z - s)(z - s)^T, sum (z - s), rows used, rows with NaN / inf, first such rows)`` of one chunk.
 
@@ -487,9 +503,14 @@ def _moment_chunk(block, offset, *, normalize, transform, shift, inv, dtype, sub
     first: list[int] = []
     buf = np.empty((min(sub_rows, max(len(block), 1)), dim), dtype=dtype)
     shift_cast = shift.astype(dtype)
+    narrow = normalize and transform is None and block.dtype.kind == "f" and block.dtype.itemsize <= 4
+    wide = np.empty(buf.shape) if narrow else None
     for s in range(0, len(block), sub_rows):
         raw = block[s:s + sub_rows]
-        rows, bad = _prepare(raw, normalize=normalize, transform=transform, inv=inv)
+        if narrow:
+            rows, bad = _unit_rows_into(raw, wide)
+        else:
+            rows, bad = _prepare(raw, normalize=normalize, transform=transform, inv=inv)
         k = len(rows)
         if k:
             out = buf[:k]
