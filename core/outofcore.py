@@ -52,8 +52,10 @@ def _natural(name: str):
 class _NpyShards:
     """Rows of several ``.npy`` files as one read-only array-like (what ``dask.array.from_array`` reads).
 
-    Each read maps the shard (``np.load(mmap_mode="r")``), copies the rows asked for and drops
-    the map, so memory holds one chunk per running task, never the mapped files. Picklable
+    Each read maps the shard (``np.load(mmap_mode="r")``) and returns its rows: a view of the map
+    when they lie in one shard (``np.ascontiguousarray`` of contiguous rows copies nothing; the
+    pages are read as the task uses them and the map closes with the view), a copy when they
+    span shards. Memory holds at most a chunk per running task, never whole files. Picklable
     (paths only): a multi-process cluster reads the shards itself.
     """
 
