@@ -21,7 +21,9 @@ Every case runs in a fresh subprocess, so its peak memory is that process's own 
    (``np.load`` of the shards, not timed) against the out-of-core path on the same rows read from
    the shards (page-cached right after generation: this measures the computation, not the disk).
 3. ``cluster-1`` / ``cluster-2``: the same profile as case 1 on a ``distributed.LocalCluster`` of 1
-   and 2 worker processes, one thread each (each worker reads the shards itself).
+   and 2 worker processes, one thread each (each worker reads the shards itself). The clock starts
+   once the workers are up and have imported ``core`` (the threaded case has it imported too), so
+   it times the computation, not a cluster's start (seconds of its own on 2 cores).
 4. ``umap``: :func:`core.sample_then_extend_umap` of the first ``--umap-n`` rows (default
    1,000,000), fitted on ``--umap-sample`` (default 50,000), transform in dask chunks
    (``--skip-umap`` leaves it out: it takes many minutes on 2 cores).
@@ -29,7 +31,8 @@ Every case runs in a fresh subprocess, so its peak memory is that process's own 
 BLAS threads: 1 per dask thread for the out-of-core cases (2 dask threads on 2 cores); the
 in-memory case runs with the default (all cores) and with 1 thread, and the faster is compared
 (multi-threaded OpenBLAS degrades badly on an oversubscribed machine). Each case prints the
-machine's 1-minute load average when it ended.
+machine's 1-minute load average when it ended. ``--repeat 3`` runs the out-of-core and cluster cases
+3 times each (interleaved) and prints their medians; ``--skip-inmem`` leaves out case 2.
 """
 
 from __future__ import annotations
@@ -122,6 +125,10 @@ def case_profile_inmem(folder: str, n: int) -> dict:
             "values": _profile_numbers(p), "threads": _threads()}
 
 
+def _import_core() -> None:
+    import core.outofcore  # noqa: F401
+
+
 def case_cluster(folder: str, workers: int) -> dict:
     from distributed import Client, LocalCluster
 
@@ -130,7 +137,7 @@ def case_cluster(folder: str, workers: int) -> dict:
     view = open_sharded(folder)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
-        client.run(lambda: None)  # workers up before the clock starts
+        client.run(_import_core)  # workers up, with core imported, before the clock starts
         t = time.perf_counter()
         p = spectral_profile(view.X)
         seconds = time.perf_counter() - t
@@ -176,6 +183,19 @@ def _run(case: str, env_threads: int | None, **kwargs) -> dict:
     return result
 
 
+def _median(results: list[dict]) -> dict:
+    """The run of median seconds, with every run's seconds and load."""
+    out = dict(sorted(results, key=lambda r: r["seconds"])[len(results) // 2])
+    out["seconds_runs"] = [round(r["seconds"], 2) for r in results]
+    out["load_runs"] = [round(r["load_1min"], 2) for r in results]
+    return out
+
+
+def _worst(a: dict, b: dict) -> float:
+    """Largest relative difference between two cases' summary values."""
+    return max(abs(a["values"][k] - b["values"][k]) / max(abs(b["values"][k]), 1e-12) for k in b["values"])
+
+
 def _show(title: str, r: dict) -> None:
     keep = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k not in ("values",)}
     print(f"{title}: {json.dumps(keep)}", flush=True)
@@ -193,6 +213,8 @@ def main() -> None:
     ap.add_argument("--umap-chunk-rows", type=int, default=10_000)
     ap.add_argument("--skip-umap", action="store_true")
     ap.add_argument("--skip-cluster", action="store_true")
+    ap.add_argument("--skip-inmem", action="store_true", help="leave out the in-memory comparison (case 2)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of the out-of-core and cluster cases")
     ap.add_argument("--keep", action="store_true", help="keep the generated shards")
     ap.add_argument("--case")
     ap.add_argument("--kwargs")
@@ -208,28 +230,40 @@ def main() -> None:
         if not (folder.exists() and any(folder.glob("*.npy"))):
             _show("generate", _run("generate", None, folder=str(folder), n=args.n, d=args.d,
                                    shard_rows=args.shard_rows))
-        ooc = _run("profile-ooc", 1, folder=str(folder))
-        _show("profile out of core (all rows, threaded scheduler, 2 threads)", ooc)
-        small = min(args.inmem_n, args.n)
-        inmem = _run("profile-inmem", None, folder=str(folder), n=small)
-        _show(f"profile in memory ({small:,} rows, numpy, default BLAS threads)", inmem)
-        inmem1 = _run("profile-inmem", 1, folder=str(folder), n=small)
-        _show(f"profile in memory ({small:,} rows, numpy, 1 BLAS thread)", inmem1)
-        if inmem1["gb_per_s"] > inmem["gb_per_s"]:  # an oversubscribed machine: compare with the faster one
-            inmem = inmem1
-        ooc_small = _run("profile-ooc", 1, folder=str(folder), n=small)
-        _show(f"profile out of core ({small:,} rows, same rows)", ooc_small)
-        worst = max(abs(ooc_small["values"][k] - inmem["values"][k]) / max(abs(inmem["values"][k]), 1e-12)
-                    for k in inmem["values"])
-        print(f"  in memory vs out of core: {inmem['gb_per_s']:.2f} vs {ooc_small['gb_per_s']:.2f} GB/s "
-              f"(ratio {ooc_small['gb_per_s'] / inmem['gb_per_s']:.2f}); largest relative difference of the "
-              f"summaries {worst:.1e}", flush=True)
+        runs: dict[str, list] = {"threads": [], "one": [], "two": []}
+        for r in range(args.repeat):  # interleaved, so a change of the machine's load hits every case alike
+            tag = f" [run {r + 1} of {args.repeat}]" if args.repeat > 1 else ""
+            runs["threads"].append(_run("profile-ooc", 1, folder=str(folder)))
+            _show(f"profile out of core (all rows, threaded scheduler, 2 threads){tag}", runs["threads"][-1])
+            if not args.skip_cluster:
+                runs["one"].append(_run("cluster", 1, folder=str(folder), workers=1))
+                _show(f"LocalCluster, 1 worker process x 1 thread{tag}", runs["one"][-1])
+                runs["two"].append(_run("cluster", 1, folder=str(folder), workers=2))
+                _show(f"LocalCluster, 2 worker processes x 1 thread{tag}", runs["two"][-1])
+        ooc = _median(runs["threads"])
+        if not args.skip_inmem:
+            small = min(args.inmem_n, args.n)
+            inmem = _run("profile-inmem", None, folder=str(folder), n=small)
+            _show(f"profile in memory ({small:,} rows, numpy, default BLAS threads)", inmem)
+            inmem1 = _run("profile-inmem", 1, folder=str(folder), n=small)
+            _show(f"profile in memory ({small:,} rows, numpy, 1 BLAS thread)", inmem1)
+            if inmem1["gb_per_s"] > inmem["gb_per_s"]:  # oversubscribed machine: compare with the faster one
+                inmem = inmem1
+            ooc_small = _run("profile-ooc", 1, folder=str(folder), n=small)
+            _show(f"profile out of core ({small:,} rows, same rows)", ooc_small)
+            ratio = ooc_small["gb_per_s"] / inmem["gb_per_s"]
+            print(f"  in memory vs out of core: {inmem['gb_per_s']:.2f} vs {ooc_small['gb_per_s']:.2f} GB/s "
+                  f"(ratio {ratio:.2f}); largest relative difference of the summaries "
+                  f"{_worst(ooc_small, inmem):.1e}", flush=True)
         if not args.skip_cluster:
-            one = _run("cluster", 1, folder=str(folder), workers=1)
-            _show("LocalCluster, 1 worker process x 1 thread", one)
-            two = _run("cluster", 1, folder=str(folder), workers=2)
-            _show("LocalCluster, 2 worker processes x 1 thread", two)
-            print(f"  2 workers vs 1: {one['seconds'] / two['seconds']:.2f}x faster", flush=True)
+            one, two = _median(runs["one"]), _median(runs["two"])
+            worst = max(_worst(r, ooc) for r in runs["one"] + runs["two"])
+            t0, t1, t2 = ooc["seconds"], one["seconds"], two["seconds"]
+            loads = f"{ooc['load_runs']}, {one['load_runs']}, {two['load_runs']}"
+            print(f"  medians of {args.repeat}: threaded scheduler {t0:.1f} s, 1 worker {t1:.1f} s, "
+                  f"2 workers {t2:.1f} s (loads {loads}); 2 workers vs 1: {t1 / t2:.2f}x faster, "
+                  f"vs threads: {t0 / t2:.2f}x; largest relative difference of the summaries, cluster vs "
+                  f"threads: {worst:.1e}", flush=True)
         if not args.skip_umap:
             um = _run("umap", 1, folder=str(folder), n=min(args.umap_n, args.n), sample=args.umap_sample,
                       chunk_rows=args.umap_chunk_rows)

@@ -30,6 +30,7 @@ import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -40,8 +41,9 @@ from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, NonFiniteRowsErro
 from ._validation import nonfinite_rows as _rows_with_nonfinite
 
 __all__ = ["SPLIT_EVERY", "PILOT_ROWS", "MomentLimits", "is_dask", "client", "check_matrix", "row_blocks",
-           "tree_sum", "compute", "progress_to", "nonfinite_rows", "take_rows", "feature_moments", "shared_pass",
-           "class_moments", "class_grams", "CrossMoments", "cross_moments", "CrossCovariance", "cross_covariance"]
+           "tree_sum", "chunk_sum", "compute", "progress_to", "nonfinite_rows", "checked_rows", "take_rows",
+           "feature_moments", "shared_pass", "class_moments", "class_grams", "CrossMoments", "cross_moments",
+           "CrossCovariance", "cross_covariance"]
 
 SPLIT_EVERY = 8
 """Partial sums added per task of the tree reduction (dask's own default for reductions)."""
@@ -211,6 +213,67 @@ def row_blocks(X, *others) -> list[tuple[tuple, int]]:
     delayed = [A.to_delayed().reshape(len(X.chunks[0]), -1)[:, 0] for A in arrays]
     offsets = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
     return [(tuple(col[i] for col in delayed), int(offsets[i])) for i in range(len(X.chunks[0]))]
+
+
+def _chunk_cell(block, *, fn, offsets, kwargs, block_id=None):
+    """One ``map_blocks`` block: ``fn(block, first row, **kwargs)`` in a 1 x 1 object array."""
+    cell = np.empty((1, 1), dtype=object)
+    cell[0, 0] = fn(block, int(offsets[block_id[0]]), **kwargs)
+    return cell
+
+
+def _cell(part):
+    return part[0, 0] if isinstance(part, np.ndarray) else part  # partials are tuples, never arrays
+
+
+def _add_cells(*parts, combine=None):
+    parts = [_cell(p) for p in parts]
+    return _add(*parts) if combine is None else combine(*parts)
+
+
+def chunk_sum(X, fn, *, combine=None, split_every: int = SPLIT_EVERY, **kwargs):
+    """``fn(block, offset, **kwargs)`` of each row chunk of ``X``, added up; one task reads and sums a chunk.
+
+    Each chunk's partial runs in the task that reads the chunk (``map_blocks`` + ``to_delayed``:
+    dask fuses the read into it), so a chunk is never a task result of its own: on a
+    ``distributed`` cluster no chunk waits in a worker's memory or travels to another worker,
+    only the partial sums do. (With :func:`row_blocks`, a read task and a sum task per chunk,
+    the scheduler may run the two on different workers and move the chunk between them.)
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n, d)
+        Rechunked to one chunk across the columns when it has several.
+    fn : callable
+        ``fn(block, offset, **kwargs) -> tuple`` of partial results (numpy arrays / numbers,
+        added by :func:`tree_sum`); ``block`` a numpy array of the chunk's rows, ``offset`` its
+        first row number.
+    combine : callable, optional
+        As in :func:`tree_sum` (default: the element-wise sum).
+    split_every : int, default=SPLIT_EVERY
+    **kwargs
+        Passed to ``fn`` (embedded in every chunk's task).
+
+    Returns
+    -------
+    dask.delayed.Delayed
+        The combined partials of all chunks.
+
+    Raises
+    ------
+    IndexError
+        When ``X`` has no row chunk.
+    """
+    from dask import delayed
+
+    X = X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
+    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
+    cells = X.map_blocks(_chunk_cell, fn=fn, offsets=offsets, kwargs=kwargs, dtype=object,
+                         chunks=((1,) * len(X.chunks[0]), (1,)), meta=np.empty((0, 0), dtype=object))
+    parts = list(cells.to_delayed().ravel())
+    if len(parts) == 1:
+        return delayed(_cell, pure=True)(parts[0])
+    return tree_sum(parts, split_every=split_every, combine=partial(_add_cells, combine=combine))
 
 
 class _First(tuple):
@@ -653,6 +716,22 @@ def _prepare(rows, *, normalize, transform, inv):
     return rows, bad
 
 
+def _unit_rows_into(raw, wide):
+    """``_prepare(raw, normalize=True)`` for float32 rows, computed in the float64 buffer ``wide``.
+
+    The numbers of :func:`core._numerics.unit_rows` (float64 widening, ``einsum`` norms, one
+    division), without its four temporary arrays per block: a ``distributed`` worker hands freed
+    memory back to the system (``MALLOC_TRIM_THRESHOLD_``), so each temporary costs page faults.
+    """
+    U = wide[:len(raw)]
+    np.copyto(U, raw)
+    norms = np.sqrt(np.einsum("ij,ij->i", U, U))
+    np.divide(U, np.where(norms > 0, norms, 1.0)[:, None], out=U)
+    finite = np.isfinite(norms)
+    keep = finite & (norms > 0)
+    return (U if keep.all() else U[keep]), np.flatnonzero(~finite)
+
+
 def _moment_chunk(block, offset, *, normalize, transform, shift, inv, dtype, sub_rows):
     """``(sum (z - s)(z - s)^T, sum (z - s), rows used, rows with NaN / inf, first such rows)`` of one chunk.
 
@@ -667,9 +746,14 @@ def _moment_chunk(block, offset, *, normalize, transform, shift, inv, dtype, sub
     first: list[int] = []
     buf = np.empty((min(sub_rows, max(len(block), 1)), dim), dtype=dtype)
     shift_cast = shift.astype(dtype)
+    narrow = normalize and transform is None and block.dtype.kind == "f" and block.dtype.itemsize <= 4
+    wide = np.empty(buf.shape) if narrow else None
     for s in range(0, len(block), sub_rows):
         raw = block[s:s + sub_rows]
-        rows, bad = _prepare(raw, normalize=normalize, transform=transform, inv=inv)
+        if narrow:
+            rows, bad = _unit_rows_into(raw, wide)
+        else:
+            rows, bad = _prepare(raw, normalize=normalize, transform=transform, inv=inv)
         k = len(rows)
         if k:
             out = buf[:k]
@@ -685,6 +769,11 @@ def _moment_chunk(block, offset, *, normalize, transform, shift, inv, dtype, sub
             nbad += len(bad)
             first = sorted(first + [int(offset + s + i) for i in bad[:_FIRST_BAD]])[:_FIRST_BAD]
     return acc, col, used, nbad, _First(first)
+
+
+def _moment_jobs(block, offset, *, jobs):
+    """:func:`_moment_chunk` of one chunk for each of ``jobs`` (keyword dicts), as one flat tuple."""
+    return sum((_moment_chunk(block, offset, **job) for job in jobs), ())
 
 
 def _pilot(X, *, normalize, transform, inv):
@@ -710,21 +799,19 @@ def _resolve_precision(precision: str, n: int, width: int, limits: MomentLimits)
 
 def _moment_passes(X, variants: list[dict], *, limits: MomentLimits, name: str) -> list[tuple]:
     """:func:`feature_moments` of several variants in one read of X (dask loads each chunk once)."""
-    from dask import delayed
-
     n, d = X.shape
-    blocks = row_blocks(X)
-    chunk = delayed(_moment_chunk, pure=True)
 
     def run(jobs):
-        """jobs: [(variant index, shift (float64, exact in dtype), inv scale)] -> partial sums, one compute."""
-        trees = []
-        for i, shift, inv in jobs:
-            v = variants[i]
-            parts = [chunk(b[0], off, normalize=v["normalize"], transform=v["transform"], shift=shift, inv=inv,
-                           dtype=v["dtype"], sub_rows=v["block_rows"]) for b, off in blocks]
-            trees.append(tree_sum(parts))
-        return compute(*trees)
+        """jobs: [(variant index, shift (float64, exact in dtype), inv scale)] -> partial sums, one compute.
+
+        One task per chunk reads it and sums every job (:func:`chunk_sum`); the jobs' partials
+        travel as one flat tuple, 5 entries each.
+        """
+        specs = [{"normalize": variants[i]["normalize"], "transform": variants[i]["transform"],
+                  "shift": shift, "inv": inv, "dtype": variants[i]["dtype"],
+                  "sub_rows": variants[i]["block_rows"]} for i, shift, inv in jobs]
+        total = compute(chunk_sum(X, _moment_jobs, jobs=specs))[0]
+        return [total[5 * j:5 * j + 5] for j in range(len(specs))]
 
     def pilot_shift(v, inv):
         if v["dtype"] == np.float64 and v["normalize"] and v["transform"] is None:
@@ -794,7 +881,7 @@ def _moment_passes(X, variants: list[dict], *, limits: MomentLimits, name: str) 
         cov = acc / used - np.outer(m, m)
         scale = 1.0 / st["inv"]
         params = {"block_dtype": v["precision"], "block_rows": int(v["block_rows"]),
-                  "second_pass": st["second_pass"], "engine": "dask", "chunks": len(blocks),
+                  "second_pass": st["second_pass"], "engine": "dask", "chunks": len(X.chunks[0]),
                   "mean_to_variance": st["ratio"]}
         if scale != 1.0:
             params["rescaled_by"] = scale

@@ -55,8 +55,10 @@ def _natural(name: str):
 class _NpyShards:
     """Rows of several ``.npy`` files as one read-only array-like (what ``dask.array.from_array`` reads).
 
-    Each read maps the shard (``np.load(mmap_mode="r")``), copies the rows asked for and drops
-    the map, so memory holds one chunk per running task, never the mapped files. Picklable
+    Each read maps the shard (``np.load(mmap_mode="r")``) and returns its rows: a view of the map
+    when they lie in one shard (``np.ascontiguousarray`` of contiguous rows copies nothing; the
+    pages are read as the task uses them and the map closes with the view), a copy when they
+    span shards. Memory holds at most a chunk per running task, never whole files. Picklable
     (paths only): a multi-process cluster reads the shards itself.
     """
 
@@ -378,8 +380,9 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
         fmt, used = "parquet", parquet
     stamp = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in used]
     name = "embedlens-shards-" + hashlib.sha256(repr((stamp, chunks, column)).encode()).hexdigest()[:24]
+    # inline_array: each read task carries the reader (paths, row counts): no task waits on a shared key
     X = da.from_array(reader, chunks=(chunks, reader.shape[1]), name=name, asarray=True, lock=False,
-                      meta=np.empty((0, reader.shape[1]), dtype=reader.dtype), fancy=False)
+                      inline_array=True, meta=np.empty((0, reader.shape[1]), dtype=reader.dtype), fancy=False)
     if X.dtype != np.float32:
         X = X.astype(np.float32)
     _READERS[X.name] = reader
