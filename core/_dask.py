@@ -647,7 +647,23 @@ def _take_chunk(block, local):
 
 
 def checked_rows(rows, n: int) -> np.ndarray:
-    """``rows`` as a flat int64 array, every one in ``[0, n)`` (IndexError naming the range otherwise)."""
+    """``rows`` as a flat int64 array, every one a row number of an ``n``-row matrix.
+
+    Parameters
+    ----------
+    rows : array-like of int
+    n : int
+        Rows of the matrix.
+
+    Returns
+    -------
+    ndarray of int64, 1-D
+
+    Raises
+    ------
+    IndexError
+        A row number outside ``[0, n)`` (the message names the range and the extremes found).
+    """
     rows = np.asarray(rows, dtype=np.int64).ravel()
     if rows.size and (rows.min() < 0 or rows.max() >= n):
         raise IndexError(f"row numbers must lie in [0, {n}); got {int(rows.min())} .. {int(rows.max())}")
