@@ -24,8 +24,6 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("dask") is None, reason
 
 from .test_dask import RTOL, _uneven  # noqa: E402  (the uneven chunks of the other dask tests)
 
-vendi = pytest.importorskip("vendi_score.vendi")
-
 N, D = 1500, 20
 COLUMNS = ["class", "n", "n_class", "vendi", "coding_rate", "vendi_method", "seed"]
 
@@ -72,6 +70,7 @@ def _unit_nonzero(A):
 
 @pytest.mark.parametrize("q", [1.0, 2.0])
 def test_class_diversity_cosine_equals_the_in_memory_one_and_eigvalsh(labelled, q):
+    vendi = pytest.importorskip("vendi_score.vendi")
     X, labels = labelled
     expected = class_diversity(X, labels, q=q, eps2=0.3)
     got = class_diversity(_uneven(X), labels, q=q, eps2=0.3)
@@ -114,6 +113,7 @@ def _spy_read_rows(monkeypatch):
 
 @pytest.mark.filterwarnings("ignore:Please import `csr_matrix`:DeprecationWarning")  # inside vendi-score
 def test_class_diversity_rbf_reads_only_its_samples(labelled, monkeypatch):
+    vendi = pytest.importorskip("vendi_score.vendi")
     X, labels = labelled
     X = X.astype(np.float32)  # read_rows serves float32 views
     expected = class_diversity(X, labels, kernel="rbf", max_n=200, q=2.0)
