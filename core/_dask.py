@@ -1582,3 +1582,213 @@ def cross_covariance(X, Y, *, block_rows: int = 4096) -> CrossCovariance:
     sx, sy = c.scales
     return CrossCovariance(n=n, mean_x=c.means[0], mean_y=c.means[1], xx=c.grams[(0, 0)] / n * sx**2,
                            yy=c.grams[(1, 1)] / n * sy**2, xy=c.grams[(0, 1)] / n * (sx * sy), params=c.params)
+
+
+# --------------------------------------------------------------------------- feature maps of paired views
+
+
+def paired_views(views, names) -> list:
+    """Row-aligned views as dask arrays in the first dask view's row chunks (checked, not read).
+
+    Parameters
+    ----------
+    views : sequence of dask.array.Array or array-like, each of shape (n, d_i)
+        At least one a dask array; numpy ones are checked in memory (:func:`core.check_embeddings`:
+        NaN / inf rows refused there) and split into the dask view's row chunks.
+    names : sequence of str
+        The views' names in messages.
+
+    Returns
+    -------
+    list of dask.array.Array
+        Floating, one chunk across the columns, the same row chunks.
+
+    Raises
+    ------
+    EmbedLensInputError
+        A view that is not a 2-D numeric matrix or has unknown chunk sizes; different row counts
+        (the first view against each other, as :func:`core.check_paired` says it).
+    NonFiniteRowsError
+        NaN / inf rows in a numpy view.
+    """
+    from ._validation import check_embeddings
+
+    da = _dask_array()
+    views = [check_matrix(v, name=name) if is_dask(v) else check_embeddings(v, name=name)
+             for v, name in zip(views, names)]
+    n = views[0].shape[0]
+    for v, name in zip(views[1:], names[1:]):
+        if v.shape[0] != n:
+            raise EmbedLensInputError(f"{names[0]} has {n} rows but {name} has {v.shape[0]}; paired views must "
+                                      "hold the same items in the same order")
+    lead = next(v for v in views if is_dask(v))
+    return [v.rechunk({0: lead.chunks[0]}) if is_dask(v) else da.from_array(v, chunks=(lead.chunks[0], -1))
+            for v in views]
+
+
+def _feature_gram_chunk(*blocks, maps, width, sub_rows):
+    """``(Phi^T Phi, pairs used, rows with NaN / inf)`` of rows where no view's row is zero.
+
+    ``Phi = [maps[0](rows of view 0), maps[1](rows of view 1), ...]`` (``width`` columns), formed
+    ``sub_rows`` rows at a time and summed in float64. A pure numpy function: the in-memory path
+    calls it on whole arrays, the dask path on each row chunk.
+    """
+    blocks = [np.asarray(b) for b in blocks]
+    acc = np.zeros((width, width))
+    used = nbad = 0
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for s in range(0, len(blocks[0]), sub_rows):
+            parts = [b[s:s + sub_rows] for b in blocks]
+            keep = np.ones(len(parts[0]), dtype=bool)
+            for p in parts:
+                keep &= np.any(p != 0, axis=1)
+                nbad += int((~np.isfinite(p).all(axis=1)).sum()) if p.dtype.kind == "f" else 0
+            if not keep.any():
+                continue
+            F = np.hstack([phi(p[keep] if not keep.all() else p) for phi, p in zip(maps, parts)])
+            acc += F.T @ F
+            used += int(keep.sum())
+    return acc, used, nbad
+
+
+def paired_feature_gram(views, maps, width: int, *, names, block_rows: int = 8192) -> tuple[np.ndarray, int, dict]:
+    r"""The uncentred second moment of the stacked feature maps of row-aligned views, in one pass.
+
+    .. math:: G = \sum_{r \in \text{used}} \phi(r)^\top \phi(r), \qquad
+              \phi(r) = [\phi_0(x_{0,r}), \phi_1(x_{1,r}), \dots]
+
+    over the rows ``r`` where no view's row is zero (:func:`core.schur_complement_entropy`'s
+    ``C = G / used``). Each row chunk gives its ``G`` in float64 (the maps applied to the
+    chunk's rows, e.g. unit rows or random Fourier features of a fixed ``W``) and dask adds them
+    in a tree (:func:`tree_sum`). No shift or rescaling is needed: the maps act on unit rows.
+
+    Parameters
+    ----------
+    views : sequence of dask.array.Array or ndarray, each of shape (n, d_i)
+        All numpy (checked by the caller): summed here, without dask. Otherwise as
+        :func:`paired_views` takes them.
+    maps : sequence of callable
+        ``rows (k, d_i) -> features (k, w_i)``, float64; picklable for a multi-process cluster
+        (cloudpickle takes closures).
+    width : int
+        ``sum w_i``.
+    names : sequence of str
+        The views' names: NaN / inf rows are reported for the first view holding any.
+    block_rows : int, default=8192
+        Rows per product (dask: at most 16 MB of stacked features per product inside a chunk).
+
+    Returns
+    -------
+    (gram, used, params)
+        ``gram`` (width, width) float64, not divided; ``used`` the rows summed; ``params``
+        ``engine`` ("dask" or "numpy") and ``chunks``.
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`paired_views` (bad views, different row counts).
+    NonFiniteRowsError
+        Rows holding NaN / inf (all of the first view holding any listed).
+    """
+    if not any(is_dask(v) for v in views):
+        acc, used, _ = _feature_gram_chunk(*views, maps=maps, width=int(width), sub_rows=max(1, int(block_rows)))
+        return acc, used, {"engine": "numpy", "chunks": 1}
+    from dask import delayed
+
+    views = paired_views(views, names)
+    sub = max(1, min(int(block_rows), (1 << 21) // max(int(width), 1)))
+    fn = delayed(_feature_gram_chunk, pure=True)
+    blocks = row_blocks(*views)
+    acc, used, nbad = compute(tree_sum([fn(*b, maps=tuple(maps), width=int(width), sub_rows=sub)
+                                        for b, _ in blocks]))[0]
+    if nbad:
+        _report_nonfinite(views, views[0].shape[0], list(names), True)
+    return acc, int(used), {"engine": "dask", "chunks": len(blocks)}
+
+
+def _mapped_chunk(rows, *blocks, fn, n, names, dtype):
+    """``fn(*blocks)`` as ``dtype``; refuses the chunk's rows holding NaN / inf (named, with the chunk's range).
+
+    ``rows``: the chunk's row numbers.
+    """
+    blocks = [np.asarray(b) for b in blocks]
+    for b, name in zip(blocks, names):
+        bad = _rows_with_nonfinite(b)
+        if len(bad):
+            lo, hi = int(rows[0]), int(rows[-1])
+            raise nonfinite_rows_error(bad + lo, len(b), source=name, where=f" in rows {lo}-{hi} of {n}",
+                                       hint=DROP_ROWS_HINT, error=NonFiniteRowsError)
+    return np.asarray(fn(*blocks), dtype=dtype)
+
+
+def map_paired_rows(fn, views, width: int, *, names, dtype=np.float32):
+    """A lazy dask array whose row chunk i is ``fn(chunk i of each view)``: nothing is read until it is computed.
+
+    Parameters
+    ----------
+    fn : callable
+        ``(rows of view 0, rows of view 1, ...) -> (k, width)`` array; picklable.
+    views : sequence of dask.array.Array or ndarray, each of shape (n, d_i)
+        As :func:`paired_views` takes them (at least one a dask array).
+    width : int
+        Columns of the result.
+    names : sequence of str
+    dtype : numpy dtype, default=float32
+
+    Returns
+    -------
+    dask.array.Array of shape (n, width)
+        In the first dask view's row chunks, one chunk across the columns. Computing a chunk
+        whose rows hold NaN / inf raises :class:`NonFiniteRowsError` naming those rows.
+
+    Raises
+    ------
+    EmbedLensInputError
+        From :func:`paired_views`.
+    """
+    from functools import partial
+
+    da = _dask_array()
+    views = paired_views(views, names)
+    n = views[0].shape[0]
+    rows = da.arange(n, chunks=(views[0].chunks[0],))
+    columns = [x for i, v in enumerate(views) for x in (v, "i" + "abcdefgh"[i])]  # each view's own column index
+    chunk = partial(_mapped_chunk, fn=fn, n=n, names=tuple(names), dtype=np.dtype(dtype))
+    return da.blockwise(chunk, "iz", rows, "i", *columns, new_axes={"z": int(width)}, concatenate=True,
+                        dtype=dtype, meta=np.empty((0, 0), dtype=dtype))
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def sample_rows(X, rows) -> np.ndarray:
+    """``X[rows]`` in memory, in X's dtype; of a dask array only those rows are read.
+
+    A float32 dask array goes through :func:`core.read_rows` (one memory-map per ``.npy`` shard,
+    only the sampled rows' pages), other dtypes through :func:`take_rows`, which keeps them
+    (``read_rows`` gives float32). ``core.outofcore`` is looked up, not imported: it imports
+    modules that import this one, and a sharded view exists only once it is loaded (without
+    it, :func:`take_rows` gives the same values).
+
+    Parameters
+    ----------
+    X : ndarray or dask.array.Array of shape (n, d)
+    rows : array-like of int
+        Row numbers in ``[0, n)``.
+
+    Returns
+    -------
+    ndarray of shape (len(rows), d)
+        In the order of ``rows``.
+
+    Raises
+    ------
+    IndexError
+        A row number outside ``[0, n)``.
+    """
+    if not is_dask(X):
+        return X[checked_rows(rows, X.shape[0])]
+    outofcore = sys.modules.get(__name__.rpartition(".")[0] + ".outofcore")
+    if X.dtype == np.float32 and outofcore is not None:
+        return outofcore.read_rows(X, rows)
+    return take_rows(X, rows)

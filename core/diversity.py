@@ -7,19 +7,20 @@ page computes one spectrum per view and kernel and derives every number from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import scipy.linalg
 from scipy.special import logsumexp
 
-from numbers import Real
+from numbers import Integral, Real
 
 from ._memory import matrix_bytes, require_memory
 from ._validation import EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param, plain
 from . import _dask
-from .spectra import Spectrum, _eigvalsh, _median_distance, spectrum
+from ._sampling import subsample
+from .spectra import Spectrum, _eigvalsh, _median_distance, _rank_tol, spectrum
 from .tables import encode_labels
 
 __all__ = [
@@ -551,13 +552,12 @@ def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
     if not classes:
         raise EmbedLensInputError("every label is missing; rate reduction needs classes", source="labels")
     if lazy:  # one pass: each class's gram of unit rows; R from their sum
-        n_rows, grams = _dask.class_grams(X, codes, len(classes))
+        n_rows, total, spectra = _class_spectra(X, codes, len(classes))
         if not n_rows.sum():
             raise EmbedLensInputError(f"all {int((codes >= 0).sum())} labelled rows are zero vectors, so their "
                                       "cosine similarity is undefined; load non-zero embeddings", source="X")
-        r = coding_rate(_gram_spectrum(grams.sum(axis=0), int(n_rows.sum())), eps2=eps2)
-        rates_arr = np.array([coding_rate(_gram_spectrum(g, int(c)), eps2=eps2) if c else 0.0
-                              for g, c in zip(grams, n_rows)])
+        r = coding_rate(_gram_spectrum(total, int(n_rows.sum())), eps2=eps2)
+        rates_arr = np.array([0.0 if s is None else coding_rate(s, eps2=eps2) for s in spectra])
         rc = float((n_rows / n_rows.sum() * rates_arr).sum())
         return RateReduction(delta_r=r - rc, r=r, rc=rc, eps2=eps2, classes=classes, counts=n_rows,
                              class_rates=rates_arr, n_unlabelled=missing)
@@ -576,8 +576,36 @@ def rate_reduction(X, labels, /, *, eps2: float = 0.5) -> RateReduction:
 
 
 def _gram_spectrum(gram: np.ndarray, n: int) -> Spectrum:
-    """The uncentred cosine spectrum of n unit rows from their gram ``U^T U`` (d x d)."""
-    return Spectrum.from_eigenvalues(_eigvalsh(gram / n), n=n, d=gram.shape[0], kernel="cosine", center=False)
+    """The uncentred cosine spectrum of n unit rows from their gram ``U^T U`` (d x d), the dual form."""
+    d = gram.shape[0]
+    values = _eigvalsh(gram / n)
+    return Spectrum(values, n=n, d=d, kernel="cosine", center=False, normalize=True, form="dual",
+                    params={"n_input": n, "block_dtype": "float64", "engine": "dask",
+                            "rank_tol": _rank_tol(values, d, "float64")})
+
+
+def _class_spectra(X, codes: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """One pass over a dask ``X`` (:func:`core._dask.class_grams`): per class, its non-zero rows and the
+    uncentred cosine spectrum of their unit rows (None for a class without one), and the sum of the grams."""
+    counts, grams = _dask.class_grams(X, codes, K)
+    spectra = [_gram_spectrum(g, int(c)) if c else None for g, c in zip(grams, counts)]
+    return counts, grams.sum(axis=0), spectra
+
+
+def _rbf_class_vendi(X, members: np.ndarray, *, q: float, bandwidth, max_n, seed: int) -> VendiScore:
+    """The RBF Vendi score of the rows ``members`` of X, as :func:`vendi_score` on ``X[members]`` gives it.
+
+    Above ``max_n`` rows: the seeded subsample :func:`core.spectra.spectrum` draws (``form="subsample"``),
+    and of a dask ``X`` only those rows are read (:func:`core._dask.sample_rows`).
+    """
+    check_param("max_n", max_n, Interval(Integral, 2, None, whole_floats=True))
+    drawn = subsample(len(members), int(max_n), seed=seed)
+    Z = _dask.sample_rows(X, members[drawn.rows])
+    s = spectrum(Z, kernel="rbf", center=False, bandwidth=bandwidth, form="primal", seed=seed)
+    if drawn.sampled:  # what spectrum(X[members], form="subsample") records
+        s = replace(s, form="subsample", params={**s.params, "n_input": len(members), "subsample": int(max_n),
+                                                 "method": "seeded uniform subsample"})
+    return vendi_score(s, q=q)
 
 
 def _has_nonzero(X: np.ndarray) -> bool:
@@ -590,12 +618,19 @@ def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps
 
     Parameters
     ----------
-    X : array-like of shape (n, d)
+    X : array-like or dask.array.Array of shape (n, d)
+        A dask array is read once, chunk by chunk, for every class's gram of unit rows in
+        float64 (:func:`core._dask.class_grams`: the uncentred cosine spectrum of each class, so
+        its Vendi score and coding rate); the RBF kernel then reads only its seeded samples'
+        rows (:func:`core.read_rows`): the bandwidth's and each class's. The numbers are the
+        in-memory ones.
     labels : array-like of shape (n,)
         Rows with a missing label are left out.
     q, kernel, bandwidth, max_n, seed
         As in :func:`vendi_score`. For the RBF kernel, a missing bandwidth is resolved once
-        on all of ``X`` (the median heuristic), so every class uses the same kernel.
+        on all of ``X`` (the median heuristic on a seeded sample of 1,000 rows), so every class
+        uses the same kernel; a class above ``max_n`` rows uses the seeded subsample
+        :func:`core.spectra.spectrum` draws from it.
     eps2 : float, default=0.5
         As in :func:`coding_rate`.
 
@@ -605,21 +640,27 @@ def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps
         One row per class: ``class``, ``n`` (rows the Vendi score used: a seeded subsample of
         ``max_n`` for the RBF kernel on a larger class), ``n_class`` (the class's rows),
         ``vendi``, ``coding_rate`` (on every non-zero row of the class), ``vendi_method`` and
-        ``seed`` (None when nothing was drawn); NaN for a class of zero rows only.
+        ``seed`` (None when nothing was drawn); NaN for a class of zero rows only. Cosine on
+        a dask array: ``vendi_method`` is ``"dual d x d"`` for every class (its gram), also where
+        the in-memory path takes the n x n form of a class with ``n <= d`` rows (same value).
 
     Raises
     ------
     EmbedLensInputError
         ``q`` not in (0, inf]; ``eps2`` not a positive finite number; ``X`` not a 2-D numeric
-        matrix or with NaN / inf rows (:class:`NonFiniteRowsError`); ``len(labels) != n``;
-        ``kernel`` not "cosine" / "rbf"; a bad ``max_n`` / ``bandwidth`` (RBF, from
+        matrix (a dask array: or with unknown chunk sizes); ``len(labels) != n``; ``kernel``
+        not "cosine" / "rbf"; a bad ``max_n`` / ``bandwidth`` (RBF, from
         :func:`core.spectra.spectrum`).
+    NonFiniteRowsError
+        Rows holding NaN / inf, all listed (a dask array: found by its pass, before any
+        sample is read).
     ValueError
         From :func:`core.tables.encode_labels`, for labels that are not 1-D.
 
     Notes
     -----
-    Cost: one spectrum per class; cosine: O(n d^2 + k d^3) in all.
+    Cost: one spectrum per class; cosine: O(n d^2 + k d^3) in all. A dask array holds the k
+    d x d grams at once (8 k d^2 bytes).
 
     Examples
     --------
@@ -629,24 +670,31 @@ def class_diversity(X, labels, /, *, q: float = 1.0, kernel: str = "cosine", eps
     """
     q = _check_q(q)
     eps2 = _check_eps2(eps2)
-    X = check_embeddings(X)
+    lazy = _dask.is_dask(X)
+    X = _dask.check_matrix(X) if lazy else check_embeddings(X)
     codes, classes = encode_labels(labels, X.shape[0])
     classes = tuple(plain(c) for c in classes)
     check_param("kernel", kernel, StrOptions({"cosine", "rbf"}))
+    sizes = np.bincount(codes[codes >= 0], minlength=len(classes))
+    if lazy:  # one pass: every class's gram of unit rows (refuses NaN / inf rows before any sample is read)
+        cosine = _class_spectra(X, codes, len(classes))[2].__getitem__
+    else:
+        def cosine(j):
+            part = X[codes == j]
+            return spectrum(part, kernel="cosine", center=False) if _has_nonzero(part) else None
     if kernel == "rbf" and bandwidth is None:
         bandwidth = _median_distance(X, seed)
     rows = []
     for j, c in enumerate(classes):
-        part = X[codes == j]
-        if not _has_nonzero(part):
-            rows.append({"class": c, "n": 0, "n_class": len(part), "vendi": np.nan, "coding_rate": np.nan,
+        cos = cosine(j)
+        if cos is None:
+            rows.append({"class": c, "n": 0, "n_class": int(sizes[j]), "vendi": np.nan, "coding_rate": np.nan,
                          "vendi_method": None, "seed": None})
             continue
-        cos = spectrum(part, kernel="cosine", center=False)
         if kernel == "cosine":
             vs = vendi_score(cos, q=q)
         else:
-            vs = vendi_score(part, q=q, kernel=kernel, bandwidth=bandwidth, max_n=max_n, seed=seed)
-        rows.append({"class": c, "n": vs.n, "n_class": len(part), "vendi": float(vs),
+            vs = _rbf_class_vendi(X, np.flatnonzero(codes == j), q=q, bandwidth=bandwidth, max_n=max_n, seed=seed)
+        rows.append({"class": c, "n": vs.n, "n_class": int(sizes[j]), "vendi": float(vs),
                      "coding_rate": coding_rate(cos, eps2=eps2), "vendi_method": vs.method, "seed": vs.seed})
     return pd.DataFrame(rows, columns=["class", "n", "n_class", "vendi", "coding_rate", "vendi_method", "seed"])

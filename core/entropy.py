@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
@@ -25,6 +26,7 @@ from numbers import Integral, Real
 from ._validation import (EmbedLensInputError, Interval, StrOptions, check_embeddings, check_paired,
                           check_param)
 from ._validation import plain
+from . import _dask
 from .tables import encode_labels
 
 __all__ = [
@@ -489,41 +491,61 @@ def _check_regularization(regularization, kernel: str) -> float:
     return value
 
 
+def _paired(X_image, X_text):
+    """The two views checked: in memory (:func:`core.check_paired`), or as dask arrays in the same row chunks."""
+    names = ("X_image", "X_text")
+    if _dask.is_dask(X_image) or _dask.is_dask(X_text):
+        return tuple(_dask.paired_views([X_image, X_text], names)), True
+    return check_paired(X_image, X_text, names=names), False
+
+
+def _feature_widths(X_image, X_text, kernel: str, n_features) -> tuple[int, int]:
+    """Columns of ``phi_I`` and ``phi_T``: the views' own (linear) or ``2 * n_features`` (RFF)."""
+    if kernel == "linear":
+        return int(X_image.shape[1]), int(X_text.shape[1])
+    return 2 * int(n_features), 2 * int(n_features)
+
+
 def _schur_parts(X_image, X_text, *, kernel, sigma, n_features, seed, block_rows=8192, regularization="auto"):
+    """``C_TT, C_TI, C_II, A, phi_I, phi_T, params`` of paired views (numpy or dask, one pass over the rows)."""
     reg = _check_regularization(regularization, kernel)
-    X_image, X_text = check_paired(X_image, X_text, names=("X_image", "X_text"))
+    (X_image, X_text), lazy = _paired(X_image, X_text)
     phi_I, phi_T, params = _feature_maps(X_image, X_text, kernel, sigma, n_features, seed)
     n = X_image.shape[0]
-    F = (X_image.shape[1] + X_text.shape[1]) if kernel == "linear" else 4 * int(n_features)
+    dI, dT = _feature_widths(X_image, X_text, kernel, n_features)
+    F = dI + dT
     b = min(block_rows, n)  # the moment matrix, its block product and sum; a block of features and its parts
     require_memory(matrix_bytes(F, copies=4) + matrix_bytes(b, F, copies=3),
                    what=f"Schur-complement entropy's {F:,} x {F:,} feature moment matrix",
                    avoid=("use fewer random Fourier features (n_features)" if kernel == "rff" else
                           "reduce the views' dimensions first (e.g. PCA)"))
-    keep_all = np.any(X_image != 0, axis=1) & np.any(X_text != 0, axis=1)
-    acc = None
-    used = 0
-    for start in range(0, n, block_rows):
-        keep = keep_all[start:start + block_rows]
-        if not keep.any():
-            continue
-        F = np.hstack([phi_T(X_text[start:start + block_rows][keep]),
-                       phi_I(X_image[start:start + block_rows][keep])])
-        prod = F.T @ F
-        acc = prod if acc is None else acc + prod
-        used += int(keep.sum())
+    # one pass: Phi^T Phi of the stacked features [phi_I(x), phi_T(t)] over the pairs without a zero row
+    acc, used, engine = _dask.paired_feature_gram([X_image, X_text], [phi_I, phi_T], F,
+                                                  names=("X_image", "X_text"), block_rows=block_rows)
+    if lazy:
+        params.update(engine)
+    return (*_schur_from_moments(acc, used, n, dI, reg, kernel, params, X_image.shape[1], X_text.shape[1]),
+            phi_I, phi_T, params)
+
+
+def _schur_from_moments(acc, used: int, n: int, dI: int, reg: float, kernel: str, params: dict, d_image: int,
+                        d_text: int):
+    """``C_TT, C_TI, C_II, A`` from the summed moments ``acc`` of ``used`` pairs (both engines); fills ``params``.
+
+    ``acc`` is ``Phi^T Phi`` of the stacked features ``[phi_I, phi_T]`` (``dI`` image feature columns first).
+    """
     if used == 0:
         raise EmbedLensInputError("every pair has a zero vector; SCE needs non-zero embeddings", source="X_image")
     C = acc / used
     C = (C + C.T) / 2.0
-    dT = phi_T(X_text[:1]).shape[1]
-    C_TT, C_TI, C_II = C[:dT, :dT], C[:dT, dT:], C[dT:, dT:]
+    C_II, C_TI, C_TT = C[:dI, :dI], C[dI:, :dI], C[dI:, dI:]
+    dT = C_TT.shape[0]
     ridge = reg * float(np.trace(C_TT)) / used
     if ridge > 0:
         A = scipy.linalg.solve(C_TT + ridge * np.eye(dT), C_TI, assume_a="pos", check_finite=False)
     else:
         A = scipy.linalg.pinvh(C_TT) @ C_TI
-    params.update(n=used, d_image=X_image.shape[1], d_text=X_text.shape[1], zero_rows_left_out=n - used,
+    params.update(n=used, d_image=d_image, d_text=d_text, zero_rows_left_out=n - used,
                   text_features=dT, regularization=reg, ridge=ridge,
                   inverse=f"ridge (C_TT + {ridge:.3g} I)^-1, lambda = {reg:g} tr(C_TT) / n" if ridge > 0
                   else "exact pseudo-inverse")
@@ -534,7 +556,7 @@ def _schur_parts(X_image, X_text, *, kernel, sigma, n_features, seed, block_rows
                "is biased at this size" if ridge > 0 else "with the exact pseudo-inverse the text features can "
                "reproduce the image features (tr S -> 0, SCE -> 1) whatever the data")
             + f"; use at least {2 * dT:,} pairs" + (" or fewer frequencies" if kernel == "rff" else ""))
-    return C_TT, C_TI, C_II, A, phi_I, phi_T, params
+    return C_TT, C_TI, C_II, A
 
 
 def _schur_score(S: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -560,10 +582,15 @@ def schur_complement_entropy(X_image, X_text, /, *, kernel: str = "linear", sigm
 
     Parameters
     ----------
-    X_image : array-like of shape (n, d_I)
+    X_image : array-like or dask.array.Array of shape (n, d_I)
         The view whose diversity is measured (e.g. image embeddings).
-    X_text : array-like of shape (n, d_T)
-        The conditioning view, row-aligned (e.g. the prompts' text embeddings).
+    X_text : array-like or dask.array.Array of shape (n, d_T)
+        The conditioning view, row-aligned (e.g. the prompts' text embeddings). When either
+        view is a dask array, both are read once, chunk by chunk (a numpy view in the dask
+        view's row chunks): each chunk gives ``Phi^T Phi`` of its stacked features in float64
+        (the same map, and for RFF the same W from ``seed``), summed in a tree
+        (:func:`core._dask.paired_feature_gram`); the rest is the in-memory computation, and
+        ``params`` adds ``engine="dask"`` and ``chunks``.
     kernel : {"linear", "rff"}, default="linear"
         Feature map on unit-length rows: identity, or Gaussian random Fourier features
         ``[cos(W^T x), sin(W^T x)] / sqrt(D)``, ``W ~ N(0, sigma^-2 I)`` (the same W for both
@@ -594,8 +621,9 @@ def schur_complement_entropy(X_image, X_text, /, *, kernel: str = "linear", sigm
         Views of different lengths, every pair with a zero row, a bad kernel (not "linear" /
         "rff") / sigma / n_features (RFF only: sigma must be a positive finite number and
         n_features >= 1) / regularization (not "auto" or a finite number >= 0); either view not
-        a 2-D numeric matrix or with NaN / inf rows (:class:`NonFiniteRowsError`, from
-        :func:`core.check_paired`).
+        a 2-D numeric matrix (a dask view: or with unknown chunk sizes) or with NaN / inf rows
+        (:class:`NonFiniteRowsError`, from :func:`core.check_paired`; for dask views found by
+        the pass, all rows of the first view holding any listed).
     ValueError, TypeError
         From ``float(regularization)``, ``np.isfinite(sigma)`` or ``int(n_features)`` for a
         value that is not a number; not converted to :class:`EmbedLensInputError`.
@@ -638,7 +666,12 @@ def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n
 
     Parameters
     ----------
-    X_image, X_text, kernel, sigma, n_features, seed, regularization
+    X_image, X_text : array-like or dask.array.Array of shape (n, d_I) and (n, d_T)
+        As in :func:`schur_complement_entropy`. When either is a dask array the result is a
+        lazy dask array (the defocused rows of 100M items do not fit in memory either): the
+        map ``A*`` is fitted now (one chunk-wise pass, or none with ``sce``) and applied chunk
+        by chunk when the result is computed or stored (``.compute()``, ``.to_zarr(...)``).
+    kernel, sigma, n_features, seed, regularization
         As in :func:`schur_complement_entropy`.
     sce : SchurComplementEntropy, optional
         The result of :func:`schur_complement_entropy` on the same views: its map ``A*``,
@@ -646,9 +679,9 @@ def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n
 
     Returns
     -------
-    ndarray of shape (n, d_I) (linear) or (n, 2 * n_features) (rff), float32
+    ndarray or dask.array.Array of shape (n, d_I) (linear) or (n, 2 * n_features) (rff), float32
         Row-aligned with the input; a pair with a zero row keeps its rows' features (0 for
-        the zero side).
+        the zero side). A dask array (in the dask view's row chunks) when either view is one.
 
     Raises
     ------
@@ -656,6 +689,10 @@ def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n
         As :func:`schur_complement_entropy` (without ``sce``); with ``sce``, a map whose shape
         does not fit the views' feature dimensions ("sce was computed for other views").
         Views of different lengths or not valid matrices (from :func:`core.check_paired`).
+    NonFiniteRowsError
+        Rows holding NaN / inf (from :func:`core.check_paired`, or the pass of
+        :func:`schur_complement_entropy`). Dask views with ``sce``: raised when the lazy result
+        is computed, by the chunk holding them (its rows named).
     ValueError, TypeError
         As :func:`schur_complement_entropy`, for non-numeric options.
 
@@ -673,7 +710,7 @@ def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n
     >>> print(round(float(np.abs(defocus(X, X)).max()), 6))  # identical views: nothing left
     0.0
     """
-    X_image, X_text = check_paired(X_image, X_text, names=("X_image", "X_text"))
+    (X_image, X_text), lazy = _paired(X_image, X_text)
     if sce is not None and sce.text_map is not None:
         p = sce.params
         kernel = sce.kernel
@@ -681,17 +718,26 @@ def defocus(X_image, X_text, /, *, kernel: str = "linear", sigma: float = 3.5, n
             sigma, n_features, seed = p["sigma"], p["n_features"], p["seed"]
         phi_I, phi_T, _ = _feature_maps(X_image, X_text, kernel, sigma, n_features, seed)
         A = sce.text_map
-        if A.shape != (phi_T(X_text[:1]).shape[1], phi_I(X_image[:1]).shape[1]):
+        dI, dT = _feature_widths(X_image, X_text, kernel, n_features)
+        if A.shape != (dT, dI):
             raise EmbedLensInputError(f"sce was computed for other views (map of shape {A.shape})", source="sce")
     else:
         _, _, _, A, phi_I, phi_T, _ = _schur_parts(X_image, X_text, kernel=kernel, sigma=sigma,
                                                    n_features=n_features, seed=seed,
                                                    regularization=regularization)
+    mapped = partial(_defocused, phi_I=phi_I, phi_T=phi_T, A=A)
+    if lazy:  # the fitted map, chunk by chunk, when the result is computed
+        return _dask.map_paired_rows(mapped, [X_image, X_text], A.shape[1], names=("X_image", "X_text"))
     out = np.empty((X_image.shape[0], A.shape[1]), dtype=np.float32)
     for start in range(0, X_image.shape[0], 8192):
         sl = slice(start, start + 8192)
-        out[sl] = phi_I(X_image[sl]) - phi_T(X_text[sl]) @ A
+        out[sl] = mapped(X_image[sl], X_text[sl])
     return out
+
+
+def _defocused(image: np.ndarray, text: np.ndarray, *, phi_I, phi_T, A: np.ndarray) -> np.ndarray:
+    """``phi_I(x) - phi_T(t) A*`` of paired rows (float64)."""
+    return phi_I(image) - phi_T(text) @ A
 
 
 def _rebuild(cls, values: dict):

@@ -677,8 +677,9 @@ def _moment_pass(X, dtype, b, normalize, transform, dim, shift, views, name, *, 
 
 
 def _median_distance(X: np.ndarray, seed: int, *, sample: int = 1000, normalize: bool = False) -> float:
-    idx = subsample(len(X), sample, seed=seed).rows
-    Z, _ = _rows(X[idx], normalize)
+    """The median pairwise distance of a seeded sample of ``sample`` rows (of a dask array, only those are read)."""
+    idx = subsample(X.shape[0], sample, seed=seed).rows
+    Z, _ = _rows(_dask.sample_rows(X, idx), normalize)
     return median_pairwise_distance(Z)
 
 
