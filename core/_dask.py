@@ -670,8 +670,15 @@ def checked_rows(rows, n: int) -> np.ndarray:
     return rows
 
 
+ROW_READERS: dict[str, object] = {}
+"""Dask name of an array -> the object it reads from, when that object's ``take(rows)`` reads ascending
+rows directly (:func:`core.open_sharded`'s ``.npy`` shards: one memory-map per shard, only the rows'
+pages); :func:`take_rows` uses it instead of reading the chunks whole."""
+
+
 def take_rows(X, rows) -> np.ndarray:
-    """The given rows of a dask array as one in-memory numpy array (only the chunks holding them are read).
+    """The given rows of a dask array as one in-memory numpy array (only the chunks holding them are read;
+    of ``.npy`` shards, only the rows' own pages: :data:`ROW_READERS`).
 
     Parameters
     ----------
@@ -692,6 +699,12 @@ def take_rows(X, rows) -> np.ndarray:
     from dask import delayed
 
     rows = checked_rows(rows, X.shape[0])
+    reader = ROW_READERS.get(X.name)
+    if reader is not None:  # hand-written: dask's fancy indexing reads each chunk whole
+        order = np.argsort(rows, kind="stable")
+        out = np.empty((rows.size, X.shape[1]), dtype=X.dtype)
+        out[order] = reader.take(rows[order])  # cast to X's dtype as X's own astype does
+        return out
     X = X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]
@@ -1762,13 +1775,7 @@ def map_paired_rows(fn, views, width: int, *, names, dtype=np.float32):
 
 
 def sample_rows(X, rows) -> np.ndarray:
-    """``X[rows]`` in memory, in X's dtype; of a dask array only those rows are read.
-
-    A float32 dask array goes through :func:`core.read_rows` (one memory-map per ``.npy`` shard,
-    only the sampled rows' pages), other dtypes through :func:`take_rows`, which keeps them
-    (``read_rows`` gives float32). ``core.outofcore`` is looked up, not imported: it imports
-    modules that import this one, and a sharded view exists only once it is loaded (without
-    it, :func:`take_rows` gives the same values).
+    """``X[rows]`` in memory, in X's dtype; of a dask array only those rows are read (:func:`take_rows`).
 
     Parameters
     ----------
@@ -1786,9 +1793,4 @@ def sample_rows(X, rows) -> np.ndarray:
     IndexError
         A row number outside ``[0, n)``.
     """
-    if not is_dask(X):
-        return X[checked_rows(rows, X.shape[0])]
-    outofcore = sys.modules.get(__name__.rpartition(".")[0] + ".outofcore")
-    if X.dtype == np.float32 and outofcore is not None:
-        return outofcore.read_rows(X, rows)
-    return take_rows(X, rows)
+    return take_rows(X, rows) if is_dask(X) else X[checked_rows(rows, X.shape[0])]

@@ -40,7 +40,6 @@ CHUNK_MB = 128
 KNN_KINDS = ("knn_purity", "mutual_knn")
 SAMPLE_ROWS = 50_000
 """Items in the in-memory sample that pages show of an out-of-core dataset (:func:`core.sample_dataset`)."""
-_READERS: dict[str, object] = {}  # dask name of an open_sharded array -> its reader (for read_rows)
 _STRATIFIED = "seeded sample stratified by label (proportional allocation)"
 
 
@@ -385,7 +384,8 @@ def open_sharded(path, /, *, column: str | None = None, chunk_mb: float = CHUNK_
                       inline_array=True, meta=np.empty((0, reader.shape[1]), dtype=reader.dtype), fancy=False)
     if X.dtype != np.float32:
         X = X.astype(np.float32)
-    _READERS[X.name] = reader
+    if isinstance(reader, _NpyShards):
+        _dask.ROW_READERS[X.name] = reader  # take_rows reads a sample's own pages
     return ShardedView(X, reader.shape[0], reader.shape[1], source_dtype, fmt, tuple(f.name for f in used),
                        str(root), column=col, params={"chunks": len(chunks)})
 
@@ -432,10 +432,9 @@ def fingerprint_chunked(X) -> str:
 def read_rows(X, rows) -> np.ndarray:
     """The given rows of a view, in memory, float32, reading as little as the storage allows.
 
-    Hand-written for ``.npy`` shards because dask's fancy indexing reads each chunk whole: here each
-    shard is memory-mapped once and indexed, so 50,000 rows of 10,000,000 read their own pages only.
-    Other dask arrays go through :func:`core._dask.take_rows` (the chunks holding the rows); numpy
-    arrays are indexed.
+    Of ``.npy`` shards (:func:`open_sharded`) each shard is memory-mapped once and indexed, so 50,000
+    rows of 10,000,000 read their own pages only (:func:`core._dask.take_rows`); of other dask arrays
+    the chunks holding the rows are read; numpy arrays are indexed.
 
     Parameters
     ----------
@@ -453,16 +452,7 @@ def read_rows(X, rows) -> np.ndarray:
     IndexError
         A row number outside ``[0, n)``.
     """
-    rows = _dask.checked_rows(rows, X.shape[0])
-    if not _dask.is_dask(X):
-        return np.asarray(X[rows], dtype=np.float32)
-    reader = _READERS.get(X.name)
-    if isinstance(reader, _NpyShards):
-        order = np.argsort(rows, kind="stable")
-        out = np.empty((rows.size, X.shape[1]), dtype=np.float32)
-        out[order] = reader.take(rows[order])
-        return out
-    return np.asarray(_dask.take_rows(X, rows), dtype=np.float32)
+    return np.asarray(_dask.sample_rows(X, rows), dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- samples

@@ -751,7 +751,7 @@ def _rbf_spectrum(X, *, center, normalize, form, bandwidth, max_n, approx, n_fea
                   avoid="use a smaller sample (max_n) or random Fourier features (approx='rff')")
     if form == "subsample" and n > max_n:
         idx = subsample(n, int(max_n), seed=seed).rows
-        rows = X[idx]
+        rows = _dask.sample_rows(X, idx)  # of a dask X only those rows are read
         params["subsample"] = int(max_n)
     Z, used = _rows(rows, normalize)
     gram = _rbf_gram(Z, bandwidth) / max(used, 1)
