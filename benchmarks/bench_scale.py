@@ -24,6 +24,8 @@ Every case runs in a fresh subprocess, so its peak memory is that process's own 
    and 2 worker processes, one thread each (each worker reads the shards itself). The clock starts
    once the workers are up and have imported ``core`` (the threaded case has it imported too), so
    it times the computation, not a cluster's start (seconds of its own on 2 cores).
+5. ``sample``: the app's in-memory sample of the view (``--sample`` rows, default 50,000) read with
+   ``core.read_rows`` against dask's own ``X[rows].compute()``, medians of 3.
 4. ``umap``: :func:`core.sample_then_extend_umap` of the first ``--umap-n`` rows (default
    1,000,000), fitted on ``--umap-sample`` (default 50,000), transform in dask chunks
    (``--skip-umap`` leaves it out: it takes many minutes on 2 cores).
@@ -160,8 +162,26 @@ def case_umap(folder: str, n: int, sample: int, chunk_rows: int) -> dict:
             "chunks": m.params["chunks"]}
 
 
+def case_sample(folder: str, size: int, way: str) -> dict:
+    """The app's in-memory sample of an out-of-core view: ``size`` seeded rows of all n, read with
+    ``core.read_rows`` (one memory-map per shard, the rows' own pages) or, as a user of dask would, with
+    dask's fancy indexing ``X[rows].compute()`` (each chunk holding a row read whole)."""
+    import numpy as np
+
+    from core import open_sharded, read_rows
+    from core.outofcore import _draw
+
+    view = open_sharded(folder)
+    rows = _draw(view.n, size, 0, None).rows
+    t = time.perf_counter()
+    out = read_rows(view.X, rows) if way == "read_rows" else view.X[rows].compute()
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "rows": int(len(rows)), "of": view.n, "peak_mb": _peak_mb(),
+            "checksum": float(np.asarray(out, dtype=np.float64).sum())}
+
+
 CASES = {"generate": case_generate, "profile-ooc": case_profile_ooc, "profile-inmem": case_profile_inmem,
-         "cluster": case_cluster, "umap": case_umap}
+         "cluster": case_cluster, "umap": case_umap, "sample": case_sample}
 
 
 # --------------------------------------------------------------------------- driver
@@ -216,6 +236,8 @@ def main() -> None:
     ap.add_argument("--skip-inmem", action="store_true", help="leave out the in-memory comparison (case 2)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of the out-of-core and cluster cases")
     ap.add_argument("--keep", action="store_true", help="keep the generated shards")
+    ap.add_argument("--sample", type=int, default=50_000,
+                    help="the pages' sample of the view: rows drawn (0: leave the case out)")
     ap.add_argument("--case")
     ap.add_argument("--kwargs")
     args = ap.parse_args()
@@ -230,6 +252,15 @@ def main() -> None:
         if not (folder.exists() and any(folder.glob("*.npy"))):
             _show("generate", _run("generate", None, folder=str(folder), n=args.n, d=args.d,
                                    shard_rows=args.shard_rows))
+        if args.sample:  # cold page cache is not ours to arrange: both ways read the shards right after generation
+            picks = {way: [_run("sample", 1, folder=str(folder), size=args.sample, way=way) for _ in range(3)]
+                     for way in ("read_rows", "dask")}
+            for way, rs in picks.items():
+                _show(f"the pages' sample, {args.sample:,} of {args.n:,} rows, {way} (median of 3)", _median(rs))
+            a, b = _median(picks["read_rows"]), _median(picks["dask"])
+            assert a["checksum"] == b["checksum"]
+            print(f"  read_rows vs dask fancy indexing: {a['seconds']:.2f} vs {b['seconds']:.2f} s "
+                  f"({b['seconds'] / a['seconds']:.1f}x faster), same rows", flush=True)
         runs: dict[str, list] = {"threads": [], "one": [], "two": []}
         for r in range(args.repeat):  # interleaved, so a change of the machine's load hits every case alike
             tag = f" [run {r + 1} of {args.repeat}]" if args.repeat > 1 else ""
