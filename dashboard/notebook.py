@@ -118,6 +118,14 @@ def _write(data, metadata, folder: Path) -> None:
 
     import core
 
+    arrays = (list(data.values()) if isinstance(data, Mapping) else
+              [v.X for v in data.views] if isinstance(data, core.Dataset) else [data])
+    if any(core._dask.is_dask(X) for X in arrays):
+        where = f" (its folder: {data.path})" if isinstance(data, core.Dataset) and data.path else ""
+        raise core.EmbedLensInputError(
+            f"holds out-of-core views (dask arrays){where}: show() would copy them into memory; serve the "
+            "dataset's folder instead (`embedlens serve DATA_DIR`; README, Scale-out), where the pages show a "
+            "seeded sample and compute exact sums over every item on Dask", source="show")
     if isinstance(data, core.Dataset):
         meta = data.metadata if metadata is None else metadata
         w = core.writer(folder, metadata=meta if len(getattr(meta, "columns", meta)) else None,

@@ -61,3 +61,8 @@ def test_show_refuses_bad_input_before_serving_it(shown):
         dashboard.show(np.eye(4), {"label": [1, 2, 3]})
     with pytest.raises(core.EmbedLensInputError, match="X has 3 rows but the views already"):
         dashboard.show({"a": np.eye(4), "b": np.eye(3)})
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(core.EmbedLensInputError, match="out-of-core views .* serve the dataset's folder"):
+        dashboard.show(da.zeros((10, 4), chunks=5))  # never copied into memory
+    with pytest.raises(core.EmbedLensInputError, match="out-of-core views"):
+        dashboard.show({"a": np.eye(4), "b": da.eye(4, chunks=2)})
