@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._numerics import pow2_scale, unit_rows
-from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, NonFiniteRowsError, nonfinite_rows_error, plural,
+from ._validation import (SHARD_ROWS_HINT, EmbedLensInputError, NonFiniteRowsError, nonfinite_rows_error, plural,
                           require_real_matrix)
 from ._validation import nonfinite_rows as _rows_with_nonfinite
 
@@ -70,7 +70,10 @@ class MomentLimits(NamedTuple):
     float64_max_entries: int
     shift_ratio: float
     shift_ratio_64: float
-_INSTALL = "pip install 'embedlens[scale]' (dask[array] and distributed)"
+INSTALL_HINT = ("pip install 'embedlens[scale]' (in a checkout: pip install -e '.[scale]'; dashboard/serve.sh "
+                "installs it)")
+"""How to get dask, distributed and bokeh: every 'needs dask' message ends with it."""
+_INSTALL = INSTALL_HINT
 
 
 # --------------------------------------------------------------------------- dask itself
@@ -861,7 +864,7 @@ def _moment_passes(X, variants: list[dict], *, limits: MomentLimits, name: str) 
     redo = []
     for i, (v, (acc, col, used, nbad, first)) in enumerate(zip(variants, sums)):
         if nbad:
-            raise nonfinite_rows_error(first, n, count=nbad, source=name, hint=DROP_ROWS_HINT)
+            raise nonfinite_rows_error(first, n, count=nbad, source=name, hint=SHARD_ROWS_HINT)
         if used == 0:
             raise EmbedLensInputError(
                 f"all {n} rows are zero vectors, so their cosine similarity is undefined; "
@@ -1730,7 +1733,7 @@ def _mapped_chunk(rows, *blocks, fn, n, names, dtype):
         if len(bad):
             lo, hi = int(rows[0]), int(rows[-1])
             raise nonfinite_rows_error(bad + lo, len(b), source=name, where=f" in rows {lo}-{hi} of {n}",
-                                       hint=DROP_ROWS_HINT, error=NonFiniteRowsError)
+                                       hint=SHARD_ROWS_HINT, error=NonFiniteRowsError)
     return np.asarray(fn(*blocks), dtype=dtype)
 
 

@@ -61,6 +61,43 @@ class NonFiniteRowsError(EmbedLensInputError):
 
 
 DROP_ROWS_HINT = "; drop them first (the Data page offers to)"
+SHARD_ROWS_HINT = ("; remove or fix them in the data first (out of core, the Data page can leave out only the "
+                   "rows of its in-memory sample)")
+"""The way out for NaN / inf rows of a lazy (out-of-core) view, which only its files can drop."""
+
+
+def nonfinite_phrase(rows, n: int, *, count: int | None = None, where: str = "", of: str = "rows") -> str:
+    """``"2 of 1,200 rows hold NaN or inf (rows 3, 7)"``, ``"1 of 30 rows holds NaN or inf (row 3)"``.
+
+    Parameters
+    ----------
+    rows : sequence of int
+        The rows found, ascending (all, or the first ones when ``count`` is larger); row numbers are
+        written as they are (identifiers), counts with thousands separators.
+    n : int
+        Rows in the matrix.
+    count : int, optional
+        How many rows hold NaN or inf; default ``len(rows)``.
+    where : str, default=""
+        Text after "NaN or inf".
+    of : str, default="rows"
+        What ``n`` counts, e.g. ``"sampled rows"``.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    Nothing
+        Of its own.
+    """
+    rows = [int(r) for r in rows]
+    count = len(rows) if count is None else int(count)
+    more = ", ..." if count > len(rows) else ""
+    one = count == 1
+    return (f"{count:,} of {n:,} {of} {'holds' if one else 'hold'} NaN or inf{where} "
+            f"({'row' if one else 'rows'} {first_items(rows)}{more})")
 
 
 def nonfinite_rows_error(rows, n: int, *, source: str | Path | None = None, count: int | None = None,
@@ -95,9 +132,7 @@ def nonfinite_rows_error(rows, n: int, *, source: str | Path | None = None, coun
         When ``rows`` is empty (there is nothing to report).
     """
     rows = [int(r) for r in rows]
-    count = len(rows) if count is None else int(count)
-    more = ", ..." if count > len(rows) else ""
-    message = f"{count} of {n} rows hold NaN or inf{where} (rows {first_items(rows)}{more}){hint}"
+    message = nonfinite_phrase(rows, n, count=count, where=where) + hint
     if error is NonFiniteRowsError:
         return NonFiniteRowsError(message, source=source, rows=np.asarray(rows, dtype=np.int64))
     return error(message, source=source, row=rows[0])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import EmbedLensInputError, Interval, NonFiniteRowsError, StrOptions, check_param, first_items
+from ._validation import EmbedLensInputError, Interval, NonFiniteRowsError, StrOptions, check_param, nonfinite_phrase
 from .outofcore import SAMPLE_ROWS, _draw, read_rows
 from .readers.contents import _Matrix
 from .readers.folder import _assemble
@@ -80,9 +80,9 @@ def sample_dataset(ds: Dataset, /, *, size: int = SAMPLE_ROWS, seed: int = 0, no
             raise
         bad = np.asarray(exc.rows, dtype=np.int64)
         raise NonFiniteRowsError(
-            f"{len(bad)} of the {len(rows):,} sampled rows hold NaN or inf (rows {first_items(rows[bad])} of the "
-            "full dataset); EmbedLens can leave them out of the sample for this session (exact metrics over "
-            "every item refuse such rows until the shards are fixed)", source=ds.name, rows=bad) from None
+            nonfinite_phrase(rows[bad], len(rows), of="sampled rows") + " (row numbers of the full dataset); "
+            "EmbedLens can leave them out of the sample for this session (exact metrics over every item refuse "
+            "such rows until the shards are fixed)", source=ds.name, rows=bad) from None
     kept = np.delete(rows, sub.dropped_rows) if len(sub.dropped_rows) else rows
     kept.flags.writeable = False
     return replace(sub, sample=DatasetSample(rows=kept, n_total=ds.n, seed=int(seed), method=method, full=ds))

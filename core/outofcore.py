@@ -29,7 +29,7 @@ import numpy as np
 from . import _dask
 from ._numerics import cosine_distances
 from ._sampling import subsample
-from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
+from ._validation import (DROP_ROWS_HINT, SHARD_ROWS_HINT, EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
                           nonfinite_rows_error)
 
 __all__ = ["ShardedView", "open_sharded", "fingerprint_chunked", "read_rows", "SAMPLE_ROWS",
@@ -603,7 +603,7 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
                 hint=f"the sample has {len(drawn.rows):,} rows")
     sample = read_rows(X, drawn.rows) if lazy else np.asarray(X[drawn.rows])  # .npy shards: only those rows
     if lazy and not np.isfinite(sample).all():  # name every such row of X, not the sample's
-        _dask._raise_nonfinite(X, "X", hint=DROP_ROWS_HINT)
+        _dask._raise_nonfinite(X, "X", hint=SHARD_ROWS_HINT)
     umap = import_umap()
     reducer = umap.UMAP(n_neighbors=int(n_neighbors), min_dist=float(min_dist), metric=metric,
                         n_components=int(n_components), random_state=int(seed), transform_seed=int(seed),
@@ -625,7 +625,7 @@ def sample_then_extend_umap(X, /, *, sample_size: int = 50_000, seed: int = 0, l
     (placed,) = _dask.compute(out)
     bad = np.flatnonzero(placed[:, -1] > 0)
     if len(bad):
-        raise nonfinite_rows_error(bad, n, source="X", hint=DROP_ROWS_HINT)
+        raise nonfinite_rows_error(bad, n, source="X", hint=SHARD_ROWS_HINT if lazy else DROP_ROWS_HINT)
     coords = np.ascontiguousarray(placed[:, :-1], dtype=np.float32)
     coords[drawn.rows] = fitted
     params = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric,
@@ -765,7 +765,7 @@ def _query_knn(X, rows: np.ndarray, k: int, metric: str, lazy: bool, name: str =
         parts = [_knn_chunk(X[s:s + step], s, Q=Q, qrows=rows, k=k, metric=metric) for s in range(0, len(X), step)]
         dist, idx, nbad = _merge(*parts)
     if nbad:  # only a dask array gets here with NaN / inf (an in-memory one was checked whole)
-        _dask._raise_nonfinite(X, name, hint=DROP_ROWS_HINT)
+        _dask._raise_nonfinite(X, name, hint=SHARD_ROWS_HINT)
     return idx[:, :k]
 
 

@@ -45,7 +45,7 @@ from ._numerics import eigvalsh_dc, median_pairwise_distance, pow2_scale, rescal
 from ._sampling import subsample
 from numbers import Integral, Real
 
-from ._validation import (DROP_ROWS_HINT, EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
+from ._validation import (DROP_ROWS_HINT, SHARD_ROWS_HINT, EmbedLensInputError, Interval, StrOptions, check_embeddings, check_param,
                           invalid_message, nonfinite_rows, nonfinite_rows_error)
 
 __all__ = [
@@ -475,7 +475,8 @@ def _double_center(K: np.ndarray) -> np.ndarray:
 def _raise_nonfinite(X: np.ndarray, name: str = "X") -> None:
     bad = _dask.nonfinite_rows(X) if is_dask(X) else nonfinite_rows(X)
     if len(bad):
-        raise nonfinite_rows_error(bad, X.shape[0], source=name, hint=DROP_ROWS_HINT)
+        raise nonfinite_rows_error(bad, X.shape[0], source=name,
+                                   hint=SHARD_ROWS_HINT if is_dask(X) else DROP_ROWS_HINT)
 
 
 def _rows(X: np.ndarray, normalize: bool) -> tuple[np.ndarray, int]:

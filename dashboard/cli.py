@@ -141,11 +141,13 @@ def _check_dask(args, parser) -> None:
     """``--dask local`` / an address needs distributed: say so before any work."""
     import importlib.util
 
+    from core._dask import INSTALL_HINT
+
     value = getattr(args, "dask", None)
     if value not in (None, "threads") and importlib.util.find_spec("distributed") is None:
-        parser.error(f"--dask {value} needs dask's distributed: pip install 'embedlens[scale]'")
+        parser.error(f"--dask {value} needs dask's distributed: {INSTALL_HINT}")
     if value == "threads" and importlib.util.find_spec("dask") is None:
-        parser.error("--dask threads needs dask: pip install 'embedlens[scale]'")
+        parser.error(f"--dask threads needs dask: {INSTALL_HINT}")
 
 
 def _add_max_file_mb(p) -> None:

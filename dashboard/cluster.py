@@ -47,6 +47,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from core import EmbedLensInputError
+from core._dask import INSTALL_HINT as _INSTALL
 
 __all__ = ["ENV", "CONNECT_TIMEOUT_S", "ClusterUnavailable", "ClusterInfo", "parse_setting", "setting",
            "local_cluster_options", "active_client", "cluster_info", "run_with_progress", "command_client",
@@ -59,7 +60,6 @@ RETRY_AFTER_S = 30.0
 """After a failed connection, calls within this many seconds repeat the error instead of waiting again."""
 INFO_TTL_S = 5.0
 """The sidebar's worker count is asked of the scheduler at most this often."""
-_INSTALL = "pip install 'embedlens[scale]'"
 _SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")
 _HOST_PORT = re.compile(r"(?P<host>[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._validation import EmbedLensInputError, NonFiniteRowsError, first_items, nonfinite_rows, plain, plural
+from .._validation import (EmbedLensInputError, NonFiniteRowsError, first_items, nonfinite_phrase, nonfinite_rows,
+                           plain, plural)
 from ..types import Dataset, View
 from .arrow_formats import _ARROW_SUFFIXES, _ArrowSource, _read_arrow
 from .contents import (
@@ -210,7 +211,7 @@ def _assemble(
         if nonfinite != "drop":
             src, rows = next((s, r) for s, r in bad_by_view.items() if len(r))
             raise NonFiniteRowsError(
-                f"{len(rows)} of {n} rows hold NaN or inf (rows {first_items(rows)}); "
+                nonfinite_phrase(rows, n) + "; "
                 f"{plural(len(dropped), 'row')} across all views. EmbedLens can leave them out (from every "
                 "view and the metadata) for this session; the file is not changed",
                 source=src,
@@ -399,14 +400,16 @@ def _load_sharded(folder: Path, name: str, specs: list[_ViewSpec], sharded: list
             f"mixes views that are folders of shards ({sharded[0].file!r}) with single-file views ({files[0]!r}); "
             "an out-of-core dataset keeps every view as a folder of shards (write the small views as one-shard "
             "folders)", source=f"{name}/{MANIFEST_NAME}")
+    from .._dask import INSTALL_HINT
+
     try:
         import dask.array  # noqa: F401
 
         from ..outofcore import open_sharded
     except ImportError:
         raise EmbedLensInputError(
-            f"view {sharded[0].file!r} is a folder of shards; reading it out of core needs dask: "
-            "pip install 'embedlens[scale]'", source=name) from None
+            f"view {sharded[0].file!r} is a folder of shards; reading it out of core needs dask: {INSTALL_HINT}",
+            source=name) from None
     views, notes = [], list(manifest.get("notes", []))
     for spec in specs:
         vpath = folder / spec.file

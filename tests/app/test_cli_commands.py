@@ -107,7 +107,7 @@ def test_rows_with_nan_name_the_flag_that_leaves_them_out(tmp_path):
     X[3] = np.nan
     np.save(tmp_path / "v.npy", X)
     res = _run("metrics", tmp_path / "v.npy", "--metrics", "participation_ratio", "--quiet", check=False)
-    assert res.returncode == 1 and "1 of 30 rows hold NaN or inf (rows 3); 1 row across all views" in res.stderr
+    assert res.returncode == 1 and "1 of 30 rows holds NaN or inf (row 3); 1 row across all views" in res.stderr
     assert "--drop-nonfinite leaves those rows out" in res.stderr and "Traceback" not in res.stderr
     res = _run("metrics", tmp_path / "v.npy", "--metrics", "participation_ratio", "--quiet", "--drop-nonfinite")
     (view,) = json.loads(res.stdout)["views"]

@@ -195,7 +195,7 @@ def test_bad_input_is_named(data):
 
     X = data.copy()
     X[[800, 900]] = np.nan
-    with pytest.raises(EmbedLensInputError, match=r"2 of 1200 rows hold NaN or inf \(rows 800, 900\)"):
+    with pytest.raises(EmbedLensInputError, match=r"2 of 1,200 rows hold NaN or inf \(rows 800, 900\)"):
         spectrum(_uneven(X))
     with pytest.raises(EmbedLensInputError, match="all 50 rows are zero"):
         spectrum(_uneven(np.zeros((50, 3)), (7,)), kernel="cosine")
@@ -260,7 +260,7 @@ def test_class_scatters(classes):
 def test_neural_collapse_names_nonfinite_rows(classes):
     X = classes[0].copy()
     X[[10, 1200]] = np.inf
-    with pytest.raises(NonFiniteRowsError, match=r"2 of 1500 rows hold NaN or inf \(rows 10, 1200\)") as err:
+    with pytest.raises(NonFiniteRowsError, match=r"2 of 1,500 rows hold NaN or inf \(rows 10, 1200\)") as err:
         neural_collapse(_uneven(X), classes[1])
     assert err.value.rows.tolist() == [10, 1200]
 
@@ -305,7 +305,7 @@ def test_cross_covariance_refuses_bad_pairs():
         _dask.cross_covariance(_uneven(X, (3,)), np.ones((9, 2)))
     Y = np.ones((10, 3))
     Y[4, 1] = np.nan
-    with pytest.raises(EmbedLensInputError, match=r"1 of 10 rows hold NaN or inf in X or Y \(rows 4\)"):
+    with pytest.raises(EmbedLensInputError, match=r"1 of 10 rows holds NaN or inf in X or Y \(row 4\)"):
         _dask.cross_covariance(_uneven(X, (3,)), Y)
 
 

@@ -170,7 +170,7 @@ def test_class_diversity_names_nonfinite_rows(labelled, kernel, monkeypatch):
     X[[10, 1200]] = np.nan
     X[700, 3] = -np.inf
     asked = _spy_read_rows(monkeypatch)
-    message = r"3 of 1500 rows hold NaN or inf \(rows 10, 700, 1200\)"
+    message = r"3 of 1,500 rows hold NaN or inf \(rows 10, 700, 1200\)"
     with pytest.raises(NonFiniteRowsError, match=message):
         class_diversity(X, labelled[1], kernel=kernel)
     with pytest.raises(NonFiniteRowsError, match=message) as err:
@@ -255,15 +255,15 @@ def test_sce_refuses_nonfinite_rows_and_unpaired_views(paired):
     I, T = paired
     bad = I.copy()
     bad[[800, 1100]] = np.nan
-    with pytest.raises(NonFiniteRowsError, match=r"2 of 1200 rows hold NaN or inf \(rows 800, 1100\)") as err:
+    with pytest.raises(NonFiniteRowsError, match=r"2 of 1,200 rows hold NaN or inf \(rows 800, 1100\)") as err:
         schur_complement_entropy(_lazy(bad, "x"), T)
     assert err.value.source == "X_image" and err.value.rows.tolist() == [800, 1100]
     bad_text = T.copy()
     bad_text[3, 2] = np.inf
-    with pytest.raises(NonFiniteRowsError, match=r"1 of 1200 rows hold NaN or inf \(rows 3\)") as err:
+    with pytest.raises(NonFiniteRowsError, match=r"1 of 1,200 rows holds NaN or inf \(row 3\)") as err:
         schur_complement_entropy(_lazy(I, "x"), bad_text)  # numpy text checked in memory, as check_paired does
     assert err.value.source == "X_text"
-    with pytest.raises(NonFiniteRowsError, match=r"\(rows 3\)") as err:
+    with pytest.raises(NonFiniteRowsError, match=r"\(row 3\)") as err:
         schur_complement_entropy(_lazy(I, "x"), _lazy(bad_text, "other"))
     assert err.value.source == "X_text"
     with pytest.raises(EmbedLensInputError, match="X_image has 1200 rows but X_text has 1199"):
@@ -310,7 +310,7 @@ def test_defocus_names_nonfinite_rows(paired):
     I, T = paired
     bad = I.copy()
     bad[[640, 650]] = np.nan
-    with pytest.raises(NonFiniteRowsError, match=r"2 of 1200 rows hold NaN or inf \(rows 640, 650\)"):
+    with pytest.raises(NonFiniteRowsError, match=r"2 of 1,200 rows hold NaN or inf \(rows 640, 650\)"):
         defocus(_lazy(bad, "x"), T)  # the moment pass refuses them
     lazy = defocus(_lazy(bad, "x"), T, sce=schur_complement_entropy(I, T))  # no pass: refused when computed
     with pytest.raises(NonFiniteRowsError, match=r"2 of 561 rows hold NaN or inf in rows 639-1199 of 1200 "

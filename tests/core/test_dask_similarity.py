@@ -249,18 +249,18 @@ def test_nonfinite_rows_are_named(views):
     Xb[[800, 900]] = np.nan
     for fn in (cka, cca_similarity, linear_regression_r2, lambda A, B: cka(A, B, debiased=True),
                lambda A, B: procrustes_distance(A, B)):
-        with pytest.raises(NonFiniteRowsError, match=r"X: 2 of 1200 rows hold NaN or inf \(rows 800, 900\)") as e:
+        with pytest.raises(NonFiniteRowsError, match=r"X: 2 of 1,200 rows hold NaN or inf \(rows 800, 900\)") as e:
             fn(_uneven(Xb), Y)
         assert e.value.rows.tolist() == [800, 900]
     Yb = Y.copy()
     Yb[1199, 2] = np.inf
-    with pytest.raises(NonFiniteRowsError, match=r"Y: 1 of 1200 rows hold NaN or inf \(rows 1199\)"):
+    with pytest.raises(NonFiniteRowsError, match=r"Y: 1 of 1,200 rows holds NaN or inf \(row 1199\)"):
         cka(_uneven(X), _uneven(Yb))
-    with pytest.raises(NonFiniteRowsError, match=r"Y: 1 of 1200 rows"):  # in memory: checked before any pass
+    with pytest.raises(NonFiniteRowsError, match=r"Y: 1 of 1,200 rows"):  # in memory: checked before any pass
         cka(_uneven(X), Yb)
-    with pytest.raises(NonFiniteRowsError, match=r"views\[1\]: 1 of 1200 rows hold NaN or inf \(rows 1199\)"):
+    with pytest.raises(NonFiniteRowsError, match=r"views\[1\]: 1 of 1,200 rows holds NaN or inf \(row 1199\)"):
         pairwise_matrix([_uneven(X), _uneven(Yb)], "cka")
-    with pytest.raises(NonFiniteRowsError, match=r"X: 2 of 1200 rows"):  # RBF: NaN outside the sample too
+    with pytest.raises(NonFiniteRowsError, match=r"X: 2 of 1,200 rows"):  # RBF: NaN outside the sample too
         cka(_uneven(Xb), Y, kernel="rbf", max_n=50)
     with pytest.raises(EmbedLensInputError, match="X has 1,200 rows but Y has 1,199"):
         cka(_uneven(X), Y[:-1])

@@ -107,5 +107,5 @@ def test_bad_input_is_refused_with_a_clear_message(rng):
         match_units(A[:1], A[:1])
     bad = A.copy()
     bad[2, 0] = np.inf
-    with pytest.raises(EmbedLensInputError, match=r"B: 1 of 10 rows hold NaN or inf \(rows 2\)"):
+    with pytest.raises(EmbedLensInputError, match=r"B: 1 of 10 rows holds NaN or inf \(row 2\)"):
         match_units(A, bad)

@@ -206,7 +206,7 @@ def test_sampled_knn_refusals(labelled):
         sampled_knn_metric(X, kind="purity", labels=y)
     Z = X.copy()
     Z[1100] = np.nan
-    with pytest.raises(EmbedLensInputError, match=r"1 of 1200 rows hold NaN or inf \(rows 1100\)"):
+    with pytest.raises(EmbedLensInputError, match=r"1 of 1,200 rows holds NaN or inf \(row 1100\)"):
         sampled_knn_metric(da.from_array(Z, chunks=(500, 8)), labels=y, sample_size=10)
 
 

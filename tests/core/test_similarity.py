@@ -448,7 +448,7 @@ def test_bad_input_is_refused_with_a_clear_message(f, rng):
         f(X[:1], X[:1])
     bad = X.copy()
     bad[4, 1] = np.nan
-    with pytest.raises(EmbedLensInputError, match=r"X: 1 of 20 rows hold NaN or inf \(rows 4\)"):
+    with pytest.raises(EmbedLensInputError, match=r"X: 1 of 20 rows holds NaN or inf \(row 4\)"):
         f(bad, X)
 
 
