@@ -86,6 +86,9 @@ def resolve() -> Context:
         vs.add_warning(
             f"The data of {ds.name!r} changed since this link was made (dataset fingerprint "
             f"{state.fingerprint} then, {fp} now): what you see may differ from what was shared."
+            + (" It is out of core, so the pages show a seeded sample of it: a server with another sample size "
+               f"(embedlens serve --sample-rows; this one draws {ds.n:,}) draws other items."
+               if ds.sample is not None else "")
             + (f" {dropped}" if dropped else "")
         )
         if kept != state:

@@ -530,7 +530,9 @@ def validate(state: ViewState, dataset=None, *, options: Mapping[str, typing.Col
             warnings.append(f"Ignored the link's selection: {exc}.")
     if not -1 <= state.map_item < ds.n:
         changes["map_item"] = -1
-        warnings.append(f"Ignored inspected item {state.map_item}: this dataset has rows 0 to {ds.n - 1}.")
+        warnings.append(f"Ignored inspected item {state.map_item}: this dataset has rows 0 to {ds.n - 1}"
+                        + (" (positions in the pages' sample of the out-of-core dataset; the id column names each "
+                           "item)." if getattr(ds, "sample", None) is not None else "."))
     if state.map_view2 and (state.map_view2 not in ds.view_names or state.map_view2 == state.view):
         changes["map_view2"] = ""
         if state.map_view2 not in ds.view_names:

@@ -29,6 +29,15 @@ EXACT = {
     "umap_extend": "UMAP fitted on the sample, every other item placed by transform",
     "comparisons": "CKA, Procrustes and CCA (exact), mutual kNN (exact neighbours of a sample among all items)",
 }
+HOW = {
+    "profile": "Exact over every item of the full view",
+    "rate_reduction": "Exact over every item of the full view",
+    "neural_collapse": "Exact over every item of the full view",
+    "knn_purity": "A seeded sample of items (above), their neighbours searched among every item",
+    "umap_extend": "Fitted on the sample, every item placed by transform",
+    "comparisons": "CKA, Procrustes and CCA exact over every item of both views; mutual kNN from a sample (above)",
+}
+"""How each job's result covers the items: the caption under it."""
 COMPARISONS = {"cka": "cka", "procrustes": "procrustes_distance", "cca": "cca_similarity",
                "linear_r2": "linear_regression_r2"}
 """Feature-space comparisons of two views (sums over items: cross-covariances), by core function."""

@@ -67,8 +67,7 @@ def all_items(ds: Dataset, kind: str, views: tuple[str, ...], params: dict, rend
             return
         if job is not None and job.finished_ok:
             render(job.result)
-            st.caption(f"Over all {n:,} items of the full view(s), read chunk by chunk on Dask, in "
-                       f"{job.elapsed:.0f} s.")
+            st.caption(f"{ooc.HOW.get(kind, 'Over every item')}; read chunk by chunk on Dask, in {job.elapsed:.0f} s.")
             return
         if job is not None and job.state == "failed":
             st.error(md(job.error.split(": ", 1)[-1]), icon=":material/error:")

@@ -157,3 +157,11 @@ def test_data_page_lists_every_item_and_the_sample(big):
     assert table["n"].tolist() == [N, N] and table["in sample"].tolist() == [SAMPLE, SAMPLE]
     assert table["file"].tolist() == ["layer1", "layer2"]
     assert any(h.value.endswith(f"(the {SAMPLE} sampled items)") for h in at.subheader)
+
+
+def test_links_say_rows_are_positions_in_the_sample(big):
+    at = run_app({"ds": "big", "view": "layer1", "mi": "2999"}, page="app_pages/map.py")
+    assert any("Ignored inspected item 2999: this dataset has rows 0 to 399 (positions in the pages' sample"
+               in w.value for w in at.warning), [w.value for w in at.warning]
+    at = run_app({"ds": "big", "view": "layer1", "fp": "deadbeef"}, page="app_pages/map.py")
+    assert any("--sample-rows; this one draws 400) draws other items" in w.value for w in at.warning)
