@@ -215,12 +215,18 @@ def collapse_trajectory_info(rows: list[dict]) -> CollapseTrajectoryInfo:
     return CollapseTrajectoryInfo(table, layers, sorted(set(table["step"])))
 
 
+def _step_name(step: int) -> str:
+    return "no step" if step < 0 else f"step {step}"  # -1 stands for a view without a step
+
+
 def collapse_trajectory_figure(info: CollapseTrajectoryInfo) -> go.Figure:
     """Left: NC1 against step, one line per layer. Right: NC1 against layer, one line per step."""
     t = info.table
     fig = make_subplots(rows=1, cols=2, subplot_titles=("NC1 against step", "NC1 against layer"))
     for i, layer in enumerate(info.layers):
-        part = t[t["layer"] == layer]
+        part = t[(t["layer"] == layer) & (t["step"] >= 0)]  # views without a step have no place on a step axis
+        if not len(part):
+            continue
         fig.add_trace(go.Scatter(
             x=part["step"], y=part["mean"], error_y=dict(array=part["sd"], thickness=1),
             mode="lines+markers", name=plot(layer) or "(no layer)", legendgroup="layers",
@@ -233,16 +239,16 @@ def collapse_trajectory_figure(info: CollapseTrajectoryInfo) -> go.Figure:
         g = int(greys[j] * 255)
         fig.add_trace(go.Scatter(
             x=[plot(v) for v in part["layer"]], y=part["mean"], error_y=dict(array=part["sd"], thickness=1),
-            mode="lines+markers", name=f"step {step}", legendgroup="steps", legendgrouptitle_text="step",
+            mode="lines+markers", name=_step_name(step), legendgroup="steps", legendgrouptitle_text="step",
             marker_color=f"rgb({g},{g},{min(255, g + 60)})",
-            hovertemplate=f"step {step} · %{{x}}<br>NC1 %{{y:.3g}}<extra></extra>",
+            hovertemplate=f"{_step_name(step)} · %{{x}}<br>NC1 %{{y:.3g}}<extra></extra>",
         ), row=1, col=2)
     runs = int(t["runs"].max()) if len(t) else 0
     lows, highs = (t["mean"] - t["sd"]).to_numpy(float), (t["mean"] + t["sd"]).to_numpy(float)
     y = log_axis(t["mean"], lows, highs)
     fig.update_yaxes(**y, title_text=f"NC1 (mean ± sd over {runs} run{'s' * (runs != 1)})", col=1)
     fig.update_yaxes(**y, col=2)
-    fig.update_xaxes(**log_axis(t["step"]), title_text="step", col=1)
+    fig.update_xaxes(**log_axis(t["step"][t["step"] >= 0]), title_text="step", col=1)
     fig.update_xaxes(type="category", title_text="layer", col=2)
     fig.update_layout(template=TEMPLATE, height=380)
     return fig

@@ -102,3 +102,18 @@ def test_kind_empty_figure_note_barcode_of_identical_rows():
     assert any("nothing to draw" in a.text for a in fig.layout.annotations)
     caption = fg.persistence_caption(sep)
     assert "nan" not in caption and "undefined" in caption
+
+
+def test_collapse_trajectory_of_views_without_steps_has_no_step_minus_one():
+    """Layers without steps (a one-checkpoint model): no 'step -1' anywhere, the layer panel names 'no step'."""
+    from dashboard.figures.geometry import collapse_trajectory_figure, collapse_trajectory_info
+
+    rows = [{"run": "", "layer": f"l{i}", "step": None, "nc1": 1.0 / (i + 1)} for i in range(3)]
+    fig = collapse_trajectory_figure(collapse_trajectory_info(rows))
+    names = [t.name for t in fig.data]
+    assert names == ["no step"] and list(fig.data[0].x) == ["l0", "l1", "l2"]
+    mixed = rows + [{"run": "", "layer": "l0", "step": 5, "nc1": 0.5}]
+    fig = collapse_trajectory_figure(collapse_trajectory_info(mixed))
+    step_panel = [t for t in fig.data if t.xaxis == "x"]
+    assert [list(t.x) for t in step_panel] == [[5]]  # only the view with a step on the step axis
+    assert sorted(t.name for t in fig.data if t.xaxis == "x2") == ["no step", "step 5"]
