@@ -199,8 +199,12 @@ class ShardedView:
         What a dataset of shards is keyed by (:func:`core.load`): it changes when a shard is rewritten,
         without reading 15 GB to hash the content (:attr:`fingerprint` does that, on request)."""
         root = Path(self.path)
-        stamp = [(name, (root / name if root.is_dir() else root).stat().st_size,
-                  (root / name if root.is_dir() else root).stat().st_mtime_ns) for name in self.shards]
+        if self.format == "zarr":  # a store is a folder of chunk files: every one of them
+            files = sorted(p for p in root.rglob("*") if p.is_file())
+        else:
+            files = [root / name if root.is_dir() else root for name in self.shards]
+        stamp = [(f.relative_to(root).as_posix() if f != root else f.name, f.stat().st_size, f.stat().st_mtime_ns)
+                 for f in files]
         key = repr(("embedlens-shards-v1", self.format, self.n, self.d, self.source_dtype, self.column, stamp))
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 

@@ -163,3 +163,23 @@ def test_view_metrics_of_an_out_of_core_dataset_say_what_was_sampled(tmp_path):
     assert row["n"] == 1000 and report.params["out_of_core_sample"] == 300
     assert any("intrinsic_dimension and hubness on 300 of them" in n for n in report.notes)
     assert any("knn_purity = " in n and "200 of 1,000 items (seed 1)" in n for n in report.notes)
+
+
+def test_a_zarr_view_loads_lazily_and_its_files_key_it(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1000, 12)).astype(np.float32)
+    z = zarr.open(str(tmp_path / "emb.zarr"), mode="w", shape=X.shape, chunks=(300, 12), dtype="f4")
+    z[:] = X
+    pd.DataFrame({"label": rng.integers(0, 3, 1000).astype(str)}).to_parquet(tmp_path / "m.parquet")
+    (tmp_path / "embedlens.toml").write_text('metadata = "m.parquet"\n[[views]]\nfile = "emb.zarr"\n')
+    ds = core.load(tmp_path)  # was FileNotFoundError: the store's fingerprint looked for emb.zarr/emb.zarr
+    assert ds.lazy and ds.view_names == ["emb.zarr"] and ds.view("emb.zarr").X.chunks[0] == (300, 300, 300, 100)
+    s = core.sample_dataset(ds, size=100)
+    np.testing.assert_array_equal(s.views[0].X, X[s.sample.rows])
+    assert core.spectral_profile(ds.views[0].X).participation_ratio == pytest.approx(
+        core.spectral_profile(X).participation_ratio, rel=1e-9)
+    before = ds.views[0].fingerprint
+    assert core.load(tmp_path).views[0].fingerprint == before
+    z[:10] = X[:10] + 1  # a chunk rewritten: the view's fingerprint follows its files
+    assert core.load(tmp_path).views[0].fingerprint != before
