@@ -73,7 +73,6 @@ class MomentLimits(NamedTuple):
 INSTALL_HINT = ("pip install 'embedlens[scale]' (in a checkout: pip install -e '.[scale]'; dashboard/serve.sh "
                 "installs it)")
 """How to get dask, distributed and bokeh: every 'needs dask' message ends with it."""
-_INSTALL = INSTALL_HINT
 
 
 # --------------------------------------------------------------------------- dask itself
@@ -102,7 +101,7 @@ def _dask_array():
     try:
         import dask.array as da
     except ImportError:  # pragma: no cover - the extra is missing
-        raise ImportError(f"this needs dask: {_INSTALL}") from None
+        raise ImportError(f"this needs dask: {INSTALL_HINT}") from None
     return da
 
 
@@ -144,7 +143,7 @@ def client(address: str | None = None, /, **cluster_options):
     try:
         from distributed import Client
     except ImportError:  # pragma: no cover - the extra is missing
-        raise ImportError(f"a Dask cluster needs distributed: {_INSTALL}") from None
+        raise ImportError(f"a Dask cluster needs distributed: {INSTALL_HINT}") from None
     if address is not None:
         return Client(address, **cluster_options)
     cluster_options.setdefault("dashboard_address", ":0")

@@ -47,7 +47,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from core import EmbedLensInputError
-from core._dask import INSTALL_HINT as _INSTALL
+from core._dask import INSTALL_HINT
 
 __all__ = ["ENV", "CONNECT_TIMEOUT_S", "ClusterUnavailable", "ClusterInfo", "parse_setting", "setting",
            "local_cluster_options", "active_client", "cluster_info", "run_with_progress", "command_client",
@@ -144,7 +144,7 @@ def _open(value: str, *, timeout: float):
     try:
         import distributed  # noqa: F401
     except ImportError:
-        raise ClusterUnavailable(f"Dask: --dask {value} needs distributed ({_INSTALL})") from None
+        raise ClusterUnavailable(f"Dask: --dask {value} needs distributed ({INSTALL_HINT})") from None
     if value == "local":
         try:
             return _dask.client(None, **local_cluster_options())

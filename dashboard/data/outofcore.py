@@ -38,9 +38,6 @@ HOW = {
     "comparisons": "CKA, Procrustes and CCA exact over every item of both views; mutual kNN from a sample (above)",
 }
 """How each job's result covers the items: the caption under it."""
-COMPARISONS = {"cka": "cka", "procrustes": "procrustes_distance", "cca": "cca_similarity",
-               "linear_r2": "linear_regression_r2"}
-"""Feature-space comparisons of two views (sums over items: cross-covariances), by core function."""
 
 
 @st.cache_resource(show_spinner=False)
@@ -89,9 +86,6 @@ def _compute(kind: str, ds: Dataset, views: tuple[str, ...], params: dict) -> Ca
         }
     if kind == "umap_extend":
         return lambda: core.sample_then_extend_umap(X, **params)
-    if kind in COMPARISONS:
-        Y, fn = _full(ds, views[1]).X, getattr(core, COMPARISONS[kind])
-        return lambda: fn(X, Y, **params)
     raise ValueError(f"unknown out-of-core job {kind!r}")
 
 
